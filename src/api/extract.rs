@@ -1,0 +1,216 @@
+//! Request extractors for the control plane: a JSON object body with field-level validation,
+//! the caller's identity, and the client's address as the proxy saw it.
+
+use crate::auth::{credentials, Authn, ClientInfo, Credentials, Identity, Rejection};
+use crate::error::Reject;
+use crate::state::State;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use http::request::Parts;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A JSON object body. Malformed JSON → 400; an empty body reads as `{}` so that missing fields
+/// are reported one by one (422).
+pub struct JsonObject(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = Reject;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Reject> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                if e.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+                    Reject::PayloadTooLarge(0)
+                } else {
+                    Reject::BadRequest("The request body could not be read".into())
+                }
+            })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(JsonObject(Map::new()));
+        }
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(m)) => Ok(JsonObject(m)),
+            Ok(_) => Err(Reject::BadRequest(
+                "The request body must be a JSON object".into(),
+            )),
+            Err(e) => Err(Reject::BadRequest(format!(
+                "The request body is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ))),
+        }
+    }
+}
+
+/// Reads fields out of a JSON object, collecting one message per bad field.
+pub struct Fields<'a> {
+    obj: &'a Map<String, Value>,
+    errors: BTreeMap<String, String>,
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(obj: &'a Map<String, Value>) -> Self {
+        Fields {
+            obj,
+            errors: BTreeMap::new(),
+        }
+    }
+
+    pub fn error(&mut self, field: &str, message: impl Into<String>) {
+        self.errors
+            .entry(field.to_string())
+            .or_insert_with(|| message.into());
+    }
+
+    pub fn opt_string(&mut self, field: &str) -> Option<String> {
+        match self.obj.get(field) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                self.error(field, "must be a string");
+                None
+            }
+        }
+    }
+
+    pub fn string(&mut self, field: &str) -> Option<String> {
+        match self.opt_string(field) {
+            Some(s) if !s.trim().is_empty() => Some(s),
+            Some(_) | None => {
+                self.error(field, "is required");
+                None
+            }
+        }
+    }
+
+    pub fn email(&mut self, field: &str) -> Option<String> {
+        let e = self.string(field)?;
+        match normalize_email(&e) {
+            Some(e) => Some(e),
+            None => {
+                self.error(field, "must be a valid email address");
+                None
+            }
+        }
+    }
+
+    pub fn opt_bool(&mut self, field: &str) -> Option<bool> {
+        match self.obj.get(field) {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => {
+                self.error(field, "must be true or false");
+                None
+            }
+        }
+    }
+
+    /// Refuses any field not in `allowed`, naming why for the ones in `forbidden`.
+    pub fn only(&mut self, allowed: &[&str], forbidden_here: &[&str]) {
+        let keys: Vec<String> = self.obj.keys().cloned().collect();
+        for k in keys {
+            if forbidden_here.contains(&k.as_str()) {
+                self.error(&k, "cannot be changed here");
+            } else if !allowed.contains(&k.as_str()) {
+                self.error(&k, "is not a known field");
+            }
+        }
+    }
+
+    pub fn finish(self) -> Result<(), Reject> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Reject::Validation(self.errors))
+        }
+    }
+}
+
+/// Lower-cased, trimmed, and shaped like `local@domain`; `None` otherwise.
+pub fn normalize_email(raw: &str) -> Option<String> {
+    let e = raw.trim().to_lowercase();
+    let (local, domain) = e.split_once('@')?;
+    let ok = !local.is_empty()
+        && !domain.is_empty()
+        && !domain.contains('@')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && e.len() <= 254
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control());
+    ok.then_some(e)
+}
+
+/// The authenticated caller; 401 otherwise.
+pub struct Auth(pub Identity);
+
+impl FromRequestParts<Arc<State>> for Auth {
+    type Rejection = Reject;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<State>) -> Result<Self, Reject> {
+        let token = match credentials::extract(&parts.headers, &state.config.cookie.name) {
+            Credentials::Token(t) => t,
+            Credentials::None => {
+                return Err(Reject::Unauthenticated {
+                    invalid_token: false,
+                    message: "Authentication is required",
+                })
+            }
+            Credentials::Malformed => return Err(unauthenticated(Rejection::Malformed)),
+        };
+        match state.auth.authenticate(&token, crate::store::now()).await {
+            Authn::Authenticated(id) => Ok(Auth(id)),
+            Authn::Rejected(r) => Err(unauthenticated(r)),
+            Authn::Unavailable => Err(Reject::Unavailable),
+        }
+    }
+}
+
+/// The 401 for a presented but unusable token, worded by cause.
+pub fn unauthenticated(r: Rejection) -> Reject {
+    let message = match r {
+        Rejection::Malformed => "The Authorization header must be \"Bearer <token>\"",
+        Rejection::Expired => "The token has expired",
+        Rejection::Revoked => "The session has ended",
+        Rejection::Inactive => "The account is deactivated",
+        Rejection::Invalid => "The token is invalid",
+    };
+    Reject::Unauthenticated {
+        invalid_token: true,
+        message,
+    }
+}
+
+/// The client as the proxy identified it (set by the bridge); empty in direct tests.
+pub struct Client(pub ClientInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Client(
+            parts
+                .extensions
+                .get::<ClientInfo>()
+                .cloned()
+                .unwrap_or_default(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_or_refused() {
+        assert_eq!(
+            normalize_email(" Ann@Example.TEST "),
+            Some("ann@example.test".into())
+        );
+        for bad in ["", "ann", "@x", "ann@", "a@b@c", "a b@c.d", "a@.c"] {
+            assert_eq!(normalize_email(bad), None, "{bad}");
+        }
+    }
+}

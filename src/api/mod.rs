@@ -1,0 +1,39 @@
+//! The control plane: the terminated auth API as an axum `Router`, called in-process by the
+//! proxy. Each route's path comes from config and may be renamed or disabled.
+
+mod extract;
+mod login;
+mod logout;
+mod profile;
+pub mod views;
+
+pub use extract::{normalize_email, unauthenticated};
+
+use crate::error::Reject;
+use crate::state::State;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, MethodRouter};
+use axum::Router;
+use std::sync::Arc;
+
+pub fn router(state: Arc<State>) -> Router {
+    let api = &state.config.api;
+    let mut r: Router<Arc<State>> = Router::new();
+    let mut add = |path: &Option<String>, m: MethodRouter<Arc<State>>| {
+        if let Some(p) = path {
+            r = std::mem::take(&mut r).route(p, m.fallback(|| async { Reject::MethodNotAllowed }));
+        }
+    };
+    add(&api.login, post(login::login));
+    add(&api.logout, post(logout::logout));
+    add(&api.logout_others, post(logout::logout_others));
+    add(&api.logout_all, post(logout::logout_all));
+    add(&api.renew_token, post(logout::renew_token));
+    add(
+        &api.profile,
+        get(profile::get_profile).patch(profile::patch_profile),
+    );
+    r.fallback(|| async { Reject::NotFound })
+        .layer(DefaultBodyLimit::max(state.config.server.max_body_size))
+        .with_state(state)
+}

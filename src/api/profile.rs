@@ -1,0 +1,74 @@
+//! `GET /api/profile` and `PATCH /api/profile` (name and password only).
+
+use super::extract::{Auth, Fields, JsonObject};
+use super::views::UserView;
+use crate::auth::policy;
+use crate::error::Reject;
+use crate::state::State;
+use crate::store::now;
+use axum::extract::State as S;
+use axum::Json;
+use secrecy::SecretString;
+use std::sync::Arc;
+
+const MAX_NAME_CHARS: usize = 200;
+
+pub async fn get_profile(
+    S(state): S<Arc<State>>,
+    Auth(id): Auth,
+) -> Result<Json<UserView>, Reject> {
+    let user = state
+        .store
+        .user_by_id(id.user.id)
+        .await?
+        .ok_or(Reject::NotFound)?;
+    Ok(Json(UserView::from(&user)))
+}
+
+pub async fn patch_profile(
+    S(state): S<Arc<State>>,
+    Auth(id): Auth,
+    JsonObject(body): JsonObject,
+) -> Result<Json<UserView>, Reject> {
+    let mut f = Fields::new(&body);
+    f.only(
+        &["name", "password"],
+        &["email", "role", "active", "id", "createdAt", "updatedAt"],
+    );
+    let name = f.opt_string("name").map(|n| n.trim().to_string());
+    match &name {
+        Some(n) if n.is_empty() => f.error("name", "must not be empty"),
+        Some(n) if n.chars().count() > MAX_NAME_CHARS => f.error(
+            "name",
+            format!("must be at most {MAX_NAME_CHARS} characters"),
+        ),
+        _ => {}
+    }
+    let password = f.opt_string("password");
+    if let Some(p) = &password {
+        if let Err(why) = policy::check(p, state.config.passwords.min_length) {
+            f.error("password", why);
+        }
+    }
+    f.finish()?;
+
+    if let Some(p) = password {
+        let hash = state
+            .passwords
+            .hash(&SecretString::from(p))
+            .await
+            .map_err(|_| Reject::Internal)?;
+        state.store.set_password(id.user.id, &hash, now()).await?;
+        // A new password ends every other session: whoever knew the old one is out.
+        state
+            .end_user_sessions(id.user.id, Some(id.session_id), "password_change")
+            .await?;
+    }
+    let user = match name {
+        Some(n) => state.store.update_user_name(id.user.id, &n, now()).await?,
+        None => state.store.user_by_id(id.user.id).await?,
+    }
+    .ok_or(Reject::NotFound)?;
+    state.user_changed(&user);
+    Ok(Json(UserView::from(&user)))
+}

@@ -1,0 +1,97 @@
+//! Assembles the running gateway: state, the Pingora server with the proxy service, the admin
+//! listener, the built-in upstream and upkeep tasks.
+
+use crate::admin::Admin;
+use crate::config::{self, Config};
+use crate::proxy::{shutdown::Signals, upstream::Upstreams, Gateway};
+use crate::state::State;
+use crate::tasks::Upkeep;
+use crate::whoami::Whoami;
+use pingora::server::configuration::ServerConf;
+use pingora::server::{RunArgs, Server};
+use pingora::services::background::background_service;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub fn load_config(path: &Path) -> anyhow::Result<Config> {
+    Ok(config::load(path, &config::Overrides::from_env())?)
+}
+
+/// A runtime for the store and start-up work. It outlives the Pingora server so that pooled
+/// database connections keep the reactor they were created on.
+pub fn control_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("portcullis-control")
+        .enable_all()
+        .build()?)
+}
+
+pub fn serve(config_path: &Path) -> anyhow::Result<()> {
+    let cfg = load_config(config_path)?;
+    let rt = control_runtime()?;
+    let state: Arc<State> = rt.block_on(async {
+        let state = State::build(cfg).await?;
+        crate::bootstrap::ensure_admin(&state).await?;
+        Ok::<_, anyhow::Error>(state)
+    })?;
+    let cfg = state.config.clone();
+
+    let whoami = if Upstreams::has_whoami(&cfg.upstreams) {
+        Some(Whoami::bind()?)
+    } else {
+        None
+    };
+    let upstreams = Upstreams::new(&cfg.upstreams, whoami.as_ref().map(|(_, a)| *a));
+
+    let conf = ServerConf {
+        threads: cfg.server.threads,
+        // Ceiling only: the drain watcher exits as soon as requests in flight are done.
+        grace_period_seconds: Some(cfg.server.grace_period.as_secs().max(1)),
+        graceful_shutdown_timeout_seconds: Some(1),
+        ..Default::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+
+    let mut proxy = pingora::proxy::http_proxy_service(
+        &server.configuration,
+        Gateway::new(state.clone(), upstreams),
+    );
+    proxy.add_tcp(&cfg.server.listen.to_string());
+    server.add_service(proxy);
+    if let Some((w, addr)) = whoami {
+        tracing::info!(%addr, "built-in whoami upstream listening");
+        server.add_service(background_service("whoami", w));
+    }
+    if let Some(addr) = cfg.server.admin_listen {
+        server.add_service(background_service(
+            "admin",
+            Admin {
+                addr,
+                state: state.clone(),
+            },
+        ));
+    }
+    server.add_service(background_service(
+        "upkeep",
+        Upkeep {
+            state: state.clone(),
+            every: Duration::from_secs(60),
+        },
+    ));
+    tracing::info!(
+        listen = %cfg.server.listen,
+        admin = ?cfg.server.admin_listen,
+        routes = cfg.routes.len(),
+        "portcullis is ready"
+    );
+    server.run(RunArgs {
+        shutdown_signal: Box::new(Signals {
+            grace: cfg.server.grace_period,
+        }),
+    });
+    drop(rt);
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! Token → identity: verify the JWT, then look its session and user up in the cache. A miss
+//! loads from the store once per key however many requests wait for it (single flight).
+
+use super::cache::{CachedUser, SessionCache, SessionEntry};
+use super::tokens::{TokenError, TokenKeys};
+use crate::metrics;
+use crate::store::Store;
+use std::sync::Arc;
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub user: Arc<CachedUser>,
+    pub session_id: Uuid,
+    pub session: SessionEntry,
+}
+
+/// Why a presented token does not authenticate anyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    Malformed,
+    Invalid,
+    Expired,
+    Revoked,
+    Inactive,
+}
+
+#[derive(Debug, Clone)]
+pub enum Authn {
+    Authenticated(Identity),
+    Rejected(Rejection),
+    /// The store could not be reached on a cache miss.
+    Unavailable,
+}
+
+type Pending<T> = papaya::HashMap<T, Arc<OnceCell<Result<Option<()>, ()>>>>;
+
+pub struct Authenticator {
+    pub keys: TokenKeys,
+    pub cache: SessionCache,
+    store: Arc<dyn Store>,
+    loading_sessions: Pending<Uuid>,
+    loading_users: Pending<i64>,
+}
+
+impl Authenticator {
+    pub fn new(keys: TokenKeys, cache: SessionCache, store: Arc<dyn Store>) -> Self {
+        Authenticator {
+            keys,
+            cache,
+            store,
+            loading_sessions: Default::default(),
+            loading_users: Default::default(),
+        }
+    }
+
+    pub async fn authenticate(&self, token: &str, now: i64) -> Authn {
+        let claims = match self.keys.verify(token) {
+            Ok(c) => c,
+            Err(TokenError::Expired) => return Authn::Rejected(Rejection::Expired),
+            Err(_) => return Authn::Rejected(Rejection::Invalid),
+        };
+        let (Ok(sid), Ok(jti), Ok(uid)) = (
+            Uuid::parse_str(&claims.sid),
+            Uuid::parse_str(&claims.jti),
+            claims.sub.parse::<i64>(),
+        ) else {
+            return Authn::Rejected(Rejection::Invalid);
+        };
+        let session = match self.session(sid).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return Authn::Rejected(Rejection::Revoked),
+            Err(()) => return Authn::Unavailable,
+        };
+        if session.revoked || session.token_id != jti || session.user_id != uid {
+            return Authn::Rejected(Rejection::Revoked);
+        }
+        if session.expires_at <= now {
+            return Authn::Rejected(Rejection::Expired);
+        }
+        let user = match self.user(uid).await {
+            Ok(Some(u)) => u,
+            Ok(None) => return Authn::Rejected(Rejection::Revoked),
+            Err(()) => return Authn::Unavailable,
+        };
+        if !user.active {
+            return Authn::Rejected(Rejection::Inactive);
+        }
+        Authn::Authenticated(Identity {
+            user,
+            session_id: sid,
+            session,
+        })
+    }
+
+    async fn session(&self, sid: Uuid) -> Result<Option<SessionEntry>, ()> {
+        if let Some(e) = self.cache.session(&sid) {
+            metrics::cache_lookup(true);
+            return Ok(Some(e));
+        }
+        metrics::cache_lookup(false);
+        let store = &self.store;
+        let cache = &self.cache;
+        single_flight(&self.loading_sessions, sid, || async move {
+            let row = store.session(&sid.to_string()).await.map_err(|e| {
+                tracing::error!(error = %e, "session lookup failed");
+            })?;
+            Ok(row.map(|s| {
+                let entry = SessionEntry {
+                    user_id: s.user_id,
+                    token_id: Uuid::parse_str(&s.token_id).unwrap_or_default(),
+                    expires_at: s.expires_at,
+                    remember: s.remember,
+                    revoked: s.revoked_at.is_some(),
+                };
+                cache.fill_session(sid, entry);
+            }))
+        })
+        .await?;
+        Ok(self.cache.session(&sid))
+    }
+
+    async fn user(&self, uid: i64) -> Result<Option<Arc<CachedUser>>, ()> {
+        if let Some(u) = self.cache.user(uid) {
+            return Ok(Some(u));
+        }
+        let store = &self.store;
+        let cache = &self.cache;
+        single_flight(&self.loading_users, uid, || async move {
+            let row = store.user_by_id(uid).await.map_err(|e| {
+                tracing::error!(error = %e, "user lookup failed");
+            })?;
+            Ok(row.map(|u| cache.fill_user(CachedUser::from(&u))))
+        })
+        .await?;
+        Ok(self.cache.user(uid))
+    }
+}
+
+/// Runs `load` once for concurrent callers with the same key; the loader fills the cache.
+async fn single_flight<K, F, Fut>(pending: &Pending<K>, key: K, load: F) -> Result<Option<()>, ()>
+where
+    K: std::hash::Hash + Eq + Copy + Send + Sync,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<()>, ()>>,
+{
+    let cell = pending
+        .pin()
+        .get_or_insert_with(key, || Arc::new(OnceCell::new()))
+        .clone();
+    let result = *cell.get_or_init(load).await;
+    pending
+        .pin()
+        .remove_if(&key, |_, c| Arc::ptr_eq(c, &cell))
+        .ok();
+    result
+}

@@ -1,0 +1,189 @@
+//! The in-memory session cache: lock-free reads (papaya) so the steady state of the proxy path
+//! does no database call and takes no lock. Sessions and users are cached apart so a change to a
+//! user (role, name, deactivation) is one write, seen by all of that user's sessions at once.
+
+use papaya::HashMap;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// What the proxy needs to know about a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionEntry {
+    pub user_id: i64,
+    /// The only token id (`jti`) currently valid for this session.
+    pub token_id: Uuid,
+    pub expires_at: i64,
+    pub remember: bool,
+    pub revoked: bool,
+}
+
+/// What the proxy forwards about a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedUser {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub active: bool,
+}
+
+impl From<&crate::store::User> for CachedUser {
+    fn from(u: &crate::store::User) -> Self {
+        CachedUser {
+            id: u.id,
+            email: u.email.clone(),
+            name: u.name.clone(),
+            role: u.role.clone(),
+            active: u.active,
+        }
+    }
+}
+
+pub struct SessionCache {
+    sessions: HashMap<Uuid, SessionEntry>,
+    users: HashMap<i64, Arc<CachedUser>>,
+    max_entries: usize,
+}
+
+impl SessionCache {
+    pub fn new(max_entries: usize) -> Self {
+        SessionCache {
+            sessions: HashMap::new(),
+            users: HashMap::new(),
+            max_entries,
+        }
+    }
+
+    pub fn session(&self, id: &Uuid) -> Option<SessionEntry> {
+        self.sessions.pin().get(id).copied()
+    }
+
+    pub fn user(&self, id: i64) -> Option<Arc<CachedUser>> {
+        self.users.pin().get(&id).cloned()
+    }
+
+    /// Stores what was just created or renewed; overwrites.
+    pub fn put_session(&self, id: Uuid, entry: SessionEntry) {
+        self.make_room();
+        self.sessions.pin().insert(id, entry);
+    }
+
+    /// Stores what a cache miss loaded, unless something newer (a revocation) got there first.
+    pub fn fill_session(&self, id: Uuid, entry: SessionEntry) {
+        self.make_room();
+        let _ = self.sessions.pin().try_insert(id, entry);
+    }
+
+    /// Marks a session revoked now. The entry stays as a negative entry until it would have
+    /// expired, so a revoked token never costs a database read.
+    pub fn revoke(&self, id: Uuid, expires_at: i64) {
+        let revoked = SessionEntry {
+            user_id: 0,
+            token_id: Uuid::nil(),
+            expires_at,
+            remember: false,
+            revoked: true,
+        };
+        self.sessions.pin().update_or_insert(
+            id,
+            |e| SessionEntry {
+                revoked: true,
+                ..*e
+            },
+            revoked,
+        );
+    }
+
+    pub fn put_user(&self, user: CachedUser) {
+        self.users.pin().insert(user.id, Arc::new(user));
+    }
+
+    pub fn fill_user(&self, user: CachedUser) {
+        let _ = self.users.pin().try_insert(user.id, Arc::new(user));
+    }
+
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    /// Drops entries past their expiry; run periodically.
+    pub fn sweep(&self, now: i64) {
+        self.sessions.pin().retain(|_, e| e.expires_at > now);
+        if self.sessions.len() < self.max_entries / 2 {
+            // Users are cheap and few; only trim them when sessions are scarce too.
+            let live: std::collections::HashSet<i64> =
+                self.sessions.pin().values().map(|e| e.user_id).collect();
+            self.users.pin().retain(|id, _| live.contains(id));
+        }
+    }
+
+    /// Keeps the cache bounded. Dropping a live entry is always safe (the next request reloads
+    /// it from the store); revoked entries are kept so a revocation can't be undone by a race.
+    fn make_room(&self) {
+        if self.sessions.len() < self.max_entries {
+            return;
+        }
+        self.sweep(crate::store::now());
+        let target = self.max_entries - self.max_entries / 10;
+        let map = self.sessions.pin();
+        let mut excess = map.len().saturating_sub(target);
+        map.retain(|_, e| {
+            if excess > 0 && !e.revoked {
+                excess -= 1;
+                false
+            } else {
+                true
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(exp: i64) -> SessionEntry {
+        SessionEntry {
+            user_id: 1,
+            token_id: Uuid::new_v4(),
+            expires_at: exp,
+            remember: false,
+            revoked: false,
+        }
+    }
+
+    #[test]
+    fn revocation_wins_over_a_late_fill() {
+        let c = SessionCache::new(100);
+        let id = Uuid::new_v4();
+        c.revoke(id, 1000);
+        c.fill_session(id, entry(1000));
+        assert!(c.session(&id).map(|e| e.revoked).unwrap_or(false));
+    }
+
+    #[test]
+    fn stays_bounded_and_keeps_revocations() {
+        let c = SessionCache::new(100);
+        let far = crate::store::now() + 3600;
+        let revoked = Uuid::new_v4();
+        c.revoke(revoked, far);
+        for _ in 0..500 {
+            c.put_session(Uuid::new_v4(), entry(far));
+        }
+        assert!(c.len() <= 100, "len {}", c.len());
+        assert!(c.session(&revoked).map(|e| e.revoked).unwrap_or(false));
+    }
+
+    #[test]
+    fn sweep_drops_expired() {
+        let c = SessionCache::new(100);
+        let id = Uuid::new_v4();
+        c.put_session(id, entry(10));
+        c.sweep(11);
+        assert!(c.session(&id).is_none());
+    }
+}

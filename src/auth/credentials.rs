@@ -1,0 +1,82 @@
+//! Where a request carries its token: `Authorization: Bearer` first, then the session cookie.
+
+use http::header::{AUTHORIZATION, COOKIE};
+use http::HeaderMap;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Credentials {
+    None,
+    Token(String),
+    /// An Authorization header that is not a well-formed Bearer token.
+    Malformed,
+}
+
+pub fn extract(headers: &HeaderMap, cookie_name: &str) -> Credentials {
+    if let Some(v) = headers.get(AUTHORIZATION) {
+        let Ok(v) = v.to_str() else {
+            return Credentials::Malformed;
+        };
+        let mut parts = v.trim().splitn(2, ' ');
+        return match (parts.next(), parts.next().map(str::trim)) {
+            (Some(scheme), Some(token))
+                if scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() =>
+            {
+                Credentials::Token(token.to_string())
+            }
+            _ => Credentials::Malformed,
+        };
+    }
+    for v in headers.get_all(COOKIE) {
+        let Ok(v) = v.to_str() else { continue };
+        for c in cookie::Cookie::split_parse(v).flatten() {
+            if c.name() == cookie_name && !c.value().is_empty() {
+                return Credentials::Token(c.value().to_string());
+            }
+        }
+    }
+    Credentials::None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        m
+    }
+
+    #[test]
+    fn bearer_then_cookie() {
+        assert_eq!(
+            extract(&h(&[("authorization", "Bearer abc")]), "s"),
+            Credentials::Token("abc".into())
+        );
+        assert_eq!(
+            extract(&h(&[("authorization", "bearer  abc ")]), "s"),
+            Credentials::Token("abc".into())
+        );
+        assert_eq!(
+            extract(&h(&[("cookie", "a=1; s=tok")]), "s"),
+            Credentials::Token("tok".into())
+        );
+        assert_eq!(
+            extract(&h(&[("authorization", "Basic x")]), "s"),
+            Credentials::Malformed
+        );
+        assert_eq!(
+            extract(&h(&[("authorization", "Bearer")]), "s"),
+            Credentials::Malformed
+        );
+        assert_eq!(
+            extract(&h(&[("cookie", "other=1")]), "s"),
+            Credentials::None
+        );
+    }
+}

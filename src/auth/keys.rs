@@ -1,0 +1,103 @@
+//! Resolves the token signing key: configured secret, PEM files, or a secret generated on
+//! first start and kept (mode 0600) in the data directory so restarts keep sessions valid.
+
+use super::tokens::KeyMaterial;
+use crate::config::{Config, TokenKey};
+use base64::Engine;
+use rand::RngCore;
+use secrecy::ExposeSecret;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub const SECRET_FILE: &str = "jwt-secret";
+
+pub fn secret_path(cfg: &Config) -> PathBuf {
+    cfg.server.data_dir.join(SECRET_FILE)
+}
+
+pub fn load(cfg: &Config) -> Result<KeyMaterial, String> {
+    match &cfg.tokens.key {
+        TokenKey::Hs256(Some(secret)) => Ok(KeyMaterial::Hmac(
+            secret.expose_secret().as_bytes().to_vec(),
+        )),
+        TokenKey::Hs256(None) => load_or_generate(&secret_path(cfg)).map(KeyMaterial::Hmac),
+        TokenKey::EdDsa {
+            private_key_file,
+            public_key_file,
+        } => {
+            let read = |p: &Path| {
+                std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+            };
+            Ok(KeyMaterial::Ed25519 {
+                private_pem: read(private_key_file)?,
+                public_pem: read(public_key_file)?,
+            })
+        }
+    }
+}
+
+fn load_or_generate(path: &Path) -> Result<Vec<u8>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .ok()
+            .filter(|k| k.len() >= crate::config::MIN_SECRET_BYTES)
+            .ok_or_else(|| {
+                format!(
+                    "{} is not a valid secret; delete it to generate a new one",
+                    path.display()
+                )
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = vec![0u8; 64];
+            rand::rng().fill_bytes(&mut key);
+            write_private(
+                path,
+                &base64::engine::general_purpose::STANDARD.encode(&key),
+            )
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            tracing::warn!(
+                path = %path.display(),
+                "no tokens.secret configured: generated a signing secret and stored it here (mode 0600); \
+                 set PORTCULLIS_JWT_SECRET to share one across instances"
+            );
+            Ok(key)
+        }
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path)?;
+    f.write_all(contents.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_once_then_reused_with_private_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub").join(SECRET_FILE);
+        let a = load_or_generate(&p).unwrap();
+        let b = load_or_generate(&p).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 64);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+    }
+}

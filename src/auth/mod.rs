@@ -1,0 +1,17 @@
+//! Authentication: credentials, tokens, the session cache, passwords and their policy.
+
+pub mod authenticate;
+pub mod cache;
+pub mod credentials;
+pub mod keys;
+pub mod password;
+pub mod policy;
+pub mod sessions;
+pub mod tokens;
+
+pub use authenticate::{Authenticator, Authn, Identity, Rejection};
+pub use cache::{CachedUser, SessionCache, SessionEntry};
+pub use credentials::Credentials;
+pub use password::PasswordHasher;
+pub use sessions::ClientInfo;
+pub use tokens::{Claims, KeyMaterial, TokenKeys};

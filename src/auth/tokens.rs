@@ -1,0 +1,172 @@
+//! JWT access tokens. The verifier pins the algorithm from config and never reads it from
+//! the token, so `alg: none` and HS/RS confusion cannot work.
+
+use crate::config::Tokens;
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    pub sub: String,
+    pub sid: String,
+    pub role: String,
+    pub iat: u64,
+    pub nbf: u64,
+    pub exp: u64,
+    pub iss: String,
+    pub aud: String,
+    pub jti: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("token is expired")]
+    Expired,
+    #[error("token is invalid")]
+    Invalid,
+    #[error("token could not be signed")]
+    Sign,
+}
+
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    header: Header,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+}
+
+/// The key material for the configured algorithm, already loaded.
+pub enum KeyMaterial {
+    Hmac(Vec<u8>),
+    Ed25519 {
+        private_pem: Vec<u8>,
+        public_pem: Vec<u8>,
+    },
+}
+
+impl TokenKeys {
+    pub fn new(cfg: &Tokens, key: &KeyMaterial) -> Result<Self, String> {
+        let (alg, encoding, decoding) = match key {
+            KeyMaterial::Hmac(secret) => (
+                Algorithm::HS256,
+                EncodingKey::from_secret(secret),
+                DecodingKey::from_secret(secret),
+            ),
+            KeyMaterial::Ed25519 {
+                private_pem,
+                public_pem,
+            } => (
+                Algorithm::EdDSA,
+                EncodingKey::from_ed_pem(private_pem).map_err(|e| format!("private key: {e}"))?,
+                DecodingKey::from_ed_pem(public_pem).map_err(|e| format!("public key: {e}"))?,
+            ),
+        };
+        let mut validation = Validation::new(alg);
+        validation.algorithms = vec![alg];
+        // jsonwebtoken's default accepts tokens without iss/aud; we require them.
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.set_issuer(&[&cfg.issuer]);
+        validation.set_audience(&[&cfg.audience]);
+        validation.validate_nbf = true;
+        validation.leeway = cfg.leeway.as_secs();
+        Ok(TokenKeys {
+            encoding,
+            decoding,
+            header: Header::new(alg),
+            validation,
+            issuer: cfg.issuer.clone(),
+            audience: cfg.audience.clone(),
+        })
+    }
+
+    /// Claims for a new token issued now for `lifetime`.
+    pub fn claims(
+        &self,
+        user_id: i64,
+        session_id: &str,
+        role: &str,
+        jti: &str,
+        lifetime: Duration,
+    ) -> Claims {
+        let now = jsonwebtoken::get_current_timestamp();
+        Claims {
+            sub: user_id.to_string(),
+            sid: session_id.to_string(),
+            role: role.to_string(),
+            iat: now,
+            nbf: now,
+            exp: now + lifetime.as_secs(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            jti: jti.to_string(),
+        }
+    }
+
+    pub fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
+        encode(&self.header, claims, &self.encoding).map_err(|_| TokenError::Sign)
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|d| d.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    fn cfg() -> Tokens {
+        Tokens {
+            key: crate::config::TokenKey::Hs256(None),
+            issuer: "portcullis".into(),
+            audience: "portcullis".into(),
+            expiration: Duration::from_secs(3600),
+            expiration_long: Duration::from_secs(7200),
+            leeway: Duration::from_secs(0),
+        }
+    }
+
+    fn keys() -> TokenKeys {
+        TokenKeys::new(&cfg(), &KeyMaterial::Hmac(vec![7u8; 32])).unwrap()
+    }
+
+    #[test]
+    fn round_trip() {
+        let k = keys();
+        let c = k.claims(1, "s", "admin", "j", Duration::from_secs(60));
+        assert_eq!(k.verify(&k.sign(&c).unwrap()), Ok(c));
+    }
+
+    #[test]
+    fn rejects_alg_none_wrong_issuer_expired_and_other_keys() {
+        let k = keys();
+        let mut c = k.claims(1, "s", "admin", "j", Duration::from_secs(60));
+        let b64 = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        let none = format!(
+            "{}.{}.",
+            b64(br#"{"alg":"none","typ":"JWT"}"#),
+            b64(&serde_json::to_vec(&c).unwrap())
+        );
+        assert_eq!(k.verify(&none), Err(TokenError::Invalid));
+        let other = TokenKeys::new(&cfg(), &KeyMaterial::Hmac(vec![8u8; 32])).unwrap();
+        assert_eq!(k.verify(&other.sign(&c).unwrap()), Err(TokenError::Invalid));
+        c.iss = "someone-else".into();
+        assert_eq!(k.verify(&k.sign(&c).unwrap()), Err(TokenError::Invalid));
+        let mut c = k.claims(1, "s", "admin", "j", Duration::from_secs(60));
+        c.exp = c.iat - 120;
+        c.nbf = c.iat - 200;
+        assert_eq!(k.verify(&k.sign(&c).unwrap()), Err(TokenError::Expired));
+        let mut c = k.claims(1, "s", "admin", "j", Duration::from_secs(60));
+        c.nbf = c.iat + 600;
+        assert_eq!(k.verify(&k.sign(&c).unwrap()), Err(TokenError::Invalid));
+    }
+}

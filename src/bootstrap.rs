@@ -1,0 +1,48 @@
+//! First start: with no users at all, create an admin so the gateway is usable at once.
+
+use crate::api::normalize_email;
+use crate::auth::policy;
+use crate::state::State;
+use crate::store::{now, NewUser};
+use rand::distr::{Alphanumeric, SampleString};
+use secrecy::SecretString;
+
+pub async fn ensure_admin(state: &State) -> anyhow::Result<()> {
+    if state.store.count_users().await? > 0 {
+        return Ok(());
+    }
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let raw_email = env("PORTCULLIS_ADMIN_EMAIL").unwrap_or_else(|| "admin@localhost".into());
+    let email = normalize_email(&raw_email)
+        .ok_or_else(|| anyhow::anyhow!("PORTCULLIS_ADMIN_EMAIL is not a valid email address"))?;
+    let (password, generated) = match env("PORTCULLIS_ADMIN_PASSWORD") {
+        Some(p) => {
+            policy::check(&p, state.config.passwords.min_length)
+                .map_err(|why| anyhow::anyhow!("PORTCULLIS_ADMIN_PASSWORD {why}"))?;
+            (p, false)
+        }
+        None => (Alphanumeric.sample_string(&mut rand::rng(), 24), true),
+    };
+    let hash = state
+        .passwords
+        .hash(&SecretString::from(password.clone()))
+        .await?;
+    state
+        .store
+        .create_user(NewUser {
+            email: email.clone(),
+            name: "Administrator".into(),
+            role: "admin".into(),
+            password_hash: Some(hash),
+            now: now(),
+        })
+        .await?;
+    if generated {
+        // Printed once to the terminal, never to the log.
+        println!("Created the first admin: {email}  password: {password}");
+        println!("(shown once; change it with PATCH /api/profile, or set PORTCULLIS_ADMIN_EMAIL/PORTCULLIS_ADMIN_PASSWORD before the first start)");
+    } else {
+        tracing::info!(email = %email, "created the first admin from PORTCULLIS_ADMIN_EMAIL");
+    }
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! The non-serving subcommands: check-config and user management on the config's database.
+
+use crate::api::{normalize_email, views::rfc3339};
+use crate::auth::{policy, PasswordHasher};
+use crate::config;
+use crate::store::{self, now, NewUser, StoreError};
+use secrecy::SecretString;
+use std::io::Read;
+use std::path::Path;
+
+/// Validates the config; prints every problem. Returns whether it is valid.
+pub fn check_config(path: &Path) -> bool {
+    match config::load(path, &config::Overrides::from_env()) {
+        Ok(cfg) => {
+            println!(
+                "{}: OK ({} routes, {} upstreams, database {})",
+                path.display(),
+                cfg.routes.len(),
+                cfg.upstreams.len(),
+                cfg.database.url.split('?').next().unwrap_or("")
+            );
+            true
+        }
+        Err(e) => {
+            eprint!("{e}");
+            false
+        }
+    }
+}
+
+pub fn user_add(
+    path: &Path,
+    email: &str,
+    name: &str,
+    role: &str,
+    password_stdin: bool,
+) -> anyhow::Result<()> {
+    let cfg = crate::app::load_config(path)?;
+    let email = normalize_email(email)
+        .ok_or_else(|| anyhow::anyhow!("{email:?} is not a valid email address"))?;
+    let name = name.trim();
+    anyhow::ensure!(!name.is_empty(), "--name must not be empty");
+    anyhow::ensure!(!role.trim().is_empty(), "--role must not be empty");
+    anyhow::ensure!(
+        password_stdin,
+        "pass the password on standard input with --password-stdin"
+    );
+    let mut password = String::new();
+    std::io::stdin().read_to_string(&mut password)?;
+    let password = password.trim_end_matches(['\r', '\n']).to_string();
+    policy::check(&password, cfg.passwords.min_length)
+        .map_err(|why| anyhow::anyhow!("the password {why}"))?;
+    let rt = crate::app::control_runtime()?;
+    rt.block_on(async {
+        let store = store::open(&cfg.database.url, 1).await?;
+        let hash = PasswordHasher::new(1)?
+            .hash(&SecretString::from(password))
+            .await?;
+        let user = store
+            .create_user(NewUser {
+                email,
+                name: name.to_string(),
+                role: role.trim().to_string(),
+                password_hash: Some(hash),
+                now: now(),
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict => anyhow::anyhow!("a user with this email already exists"),
+                e => e.into(),
+            })?;
+        println!(
+            "created user {} <{}> with role {}",
+            user.id, user.email, user.role
+        );
+        Ok(())
+    })
+}
+
+pub fn user_list(path: &Path) -> anyhow::Result<()> {
+    let cfg = crate::app::load_config(path)?;
+    let rt = crate::app::control_runtime()?;
+    rt.block_on(async {
+        let store = store::open(&cfg.database.url, 1).await?;
+        println!(
+            "{:>5}  {:<32} {:<24} {:<10} {:<7} created",
+            "id", "email", "name", "role", "active"
+        );
+        for u in store.list_users().await? {
+            println!(
+                "{:>5}  {:<32} {:<24} {:<10} {:<7} {}",
+                u.id,
+                u.email,
+                u.name,
+                u.role,
+                u.active,
+                rfc3339(u.created_at)
+            );
+        }
+        Ok(())
+    })
+}

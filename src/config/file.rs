@@ -1,0 +1,174 @@
+//! The config *file* schema: exactly what the operator writes, nothing derived.
+//! `runtime.rs` turns it into types where invalid states cannot exist.
+
+use super::duration::HumanDuration;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub server: ServerFile,
+    #[serde(default)]
+    pub database: DatabaseFile,
+    #[serde(default)]
+    pub tokens: TokensFile,
+    #[serde(default)]
+    pub cookie: CookieFile,
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, UpstreamFile>,
+    #[serde(default)]
+    pub routes: Vec<RouteFile>,
+    #[serde(default)]
+    pub identity_headers: IdentityHeadersFile,
+    #[serde(default)]
+    pub api: ApiFile,
+    #[serde(default)]
+    pub rate_limits: RateLimitsFile,
+    #[serde(default)]
+    pub session_cache: SessionCacheFile,
+    #[serde(default)]
+    pub passwords: PasswordsFile,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ServerFile {
+    pub listen: Option<String>,
+    pub admin_listen: Option<String>,
+    pub public_url: Option<String>,
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    pub threads: Option<usize>,
+    pub grace_period: Option<HumanDuration>,
+    pub max_body_size: Option<usize>,
+    pub data_dir: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseFile {
+    pub url: Option<String>,
+    pub max_connections: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TokensFile {
+    pub secret: Option<String>,
+    pub algorithm: Option<String>,
+    pub private_key_file: Option<String>,
+    pub public_key_file: Option<String>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub expiration: Option<HumanDuration>,
+    pub expiration_long: Option<HumanDuration>,
+    pub leeway: Option<HumanDuration>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CookieFile {
+    pub name: Option<String>,
+    /// `auto`, `true` or `false`.
+    pub secure: Option<BoolOrAuto>,
+    pub same_site: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(untagged)]
+pub enum BoolOrAuto {
+    Bool(bool),
+    Word(AutoWord),
+}
+
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoWord {
+    Auto,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamFile {
+    #[serde(default)]
+    pub addrs: Vec<String>,
+    /// A built-in upstream served by the gateway itself (`whoami`).
+    pub builtin: Option<String>,
+    pub connect_timeout: Option<HumanDuration>,
+    pub read_timeout: Option<HumanDuration>,
+    pub write_timeout: Option<HumanDuration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteFile {
+    pub name: Option<String>,
+    pub path: String,
+    pub host: Option<String>,
+    pub methods: Option<Vec<String>>,
+    pub upstream: String,
+    pub auth: AuthFile,
+}
+
+/// `none`, `optional`, `required`, or `{ roles: [...] }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum AuthFile {
+    Keyword(String),
+    Roles(RolesFile),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolesFile {
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityHeadersFile {
+    pub prefix: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ApiFile {
+    #[serde(default)]
+    pub routes: BTreeMap<String, RouteSetting>,
+}
+
+/// A path to serve an API route at, or `false` to disable it.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(untagged)]
+pub enum RouteSetting {
+    Enabled(bool),
+    Path(String),
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitsFile {
+    pub login: Option<LimitFile>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct LimitFile {
+    pub per_minute: u32,
+    pub burst: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SessionCacheFile {
+    pub max_entries: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordsFile {
+    pub min_length: Option<usize>,
+    pub max_concurrent_hashes: Option<usize>,
+}

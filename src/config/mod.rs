@@ -1,0 +1,187 @@
+//! Configuration: load the YAML file, apply environment overrides, validate into [`Config`].
+
+mod duration;
+mod error;
+pub mod file;
+mod runtime;
+
+pub use duration::{parse as parse_duration, HumanDuration};
+pub use error::{ConfigError, ConfigErrors, Where};
+pub use runtime::*;
+
+use std::path::Path;
+
+/// Deployment overrides read from the environment (secrets stay out of files).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub jwt_secret: Option<String>,
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+}
+
+impl Overrides {
+    pub fn from_env() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Overrides {
+            jwt_secret: var("PORTCULLIS_JWT_SECRET"),
+            database_url: var("PORTCULLIS_DATABASE_URL"),
+            listen: var("PORTCULLIS_LISTEN"),
+        }
+    }
+}
+
+/// Reads, parses and validates the config file at `path`.
+pub fn load(path: &Path, overrides: &Overrides) -> Result<Config, ConfigErrors> {
+    let source = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+        source: source.clone(),
+        errors: vec![ConfigError {
+            at: Where::File,
+            message: format!("cannot read the file: {e}"),
+        }],
+    })?;
+    let base = path.parent().unwrap_or_else(|| Path::new("."));
+    from_yaml(&text, overrides, base).map_err(|errors| ConfigErrors { source, errors })
+}
+
+/// Parses YAML text; relative file paths in it resolve against `base`.
+pub fn from_yaml(
+    text: &str,
+    overrides: &Overrides,
+    base: &Path,
+) -> Result<Config, Vec<ConfigError>> {
+    let mut file = parse_file(text)?;
+    if let Some(s) = &overrides.jwt_secret {
+        file.tokens.secret = Some(s.clone());
+    }
+    if let Some(u) = &overrides.database_url {
+        file.database.url = Some(u.clone());
+    }
+    if let Some(l) = &overrides.listen {
+        file.server.listen = Some(l.clone());
+    }
+    runtime::validate(file, base)
+}
+
+fn parse_file(text: &str) -> Result<file::FileConfig, Vec<ConfigError>> {
+    if text.trim().is_empty() {
+        return Ok(file::FileConfig::default());
+    }
+    let de = serde_norway::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.inner();
+        let at = match inner.location() {
+            Some(loc) => Where::Position {
+                line: loc.line(),
+                column: loc.column(),
+            },
+            None => Where::Path(path.clone()),
+        };
+        let message = if path.is_empty() || path == "." {
+            inner.to_string()
+        } else {
+            format!("{path}: {inner}")
+        };
+        vec![ConfigError { at, message }]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(yaml: &str) -> Result<Config, Vec<ConfigError>> {
+        from_yaml(yaml, &Overrides::default(), Path::new("."))
+    }
+
+    const UPSTREAM: &str = "upstreams: { app: { addrs: [\"127.0.0.1:3000\"] } }\n";
+
+    #[test]
+    fn every_shipped_config_loads() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                load(&p, &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
+                n += 1;
+            }
+        }
+        assert!(n >= 1);
+    }
+
+    #[test]
+    fn unknown_keys_point_at_line_and_column() {
+        let errs = parse("server:\n  listen: \"127.0.0.1:1\"\n  lisen: x\n").unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert!(
+            matches!(errs[0].at, Where::Position { line: 3, .. }),
+            "{:?}",
+            errs[0]
+        );
+        assert!(errs[0].message.contains("lisen"), "{}", errs[0].message);
+    }
+
+    #[test]
+    fn semantic_problems_are_all_listed_with_paths() {
+        let yaml = format!(
+            "{UPSTREAM}tokens: {{ secret: short, leeway: 2 minutes }}\nroutes:\n  - {{ path: \"/a\", upstream: app, auth: none }}\n  - {{ path: \"/b\", upstream: nope, auth: required }}\n  - {{ path: \"/c\", upstream: app, auth: {{ roles: [] }} }}\napi: {{ routes: {{ logn: false }} }}\n"
+        );
+        let errs = parse(&yaml).unwrap_err();
+        let paths: Vec<String> = errs
+            .iter()
+            .map(|e| match &e.at {
+                Where::Path(p) => p.clone(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        for want in [
+            "tokens.secret",
+            "tokens.leeway",
+            "routes[1].upstream",
+            "routes[2].auth.roles",
+            "api.routes.logn",
+        ] {
+            assert!(
+                paths.iter().any(|p| p == want),
+                "missing {want} in {paths:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn humane_durations_and_overrides() {
+        let o = Overrides {
+            jwt_secret: Some("x".repeat(40)),
+            database_url: Some("sqlite://elsewhere.db".into()),
+            listen: Some("127.0.0.1:9999".into()),
+        };
+        let c = from_yaml(
+            &format!("{UPSTREAM}tokens: {{ expiration: 2 hours }}"),
+            &o,
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(c.tokens.expiration, std::time::Duration::from_secs(7200));
+        assert_eq!(c.database.url, "sqlite://elsewhere.db");
+        assert_eq!(c.server.listen.port(), 9999);
+        assert!(matches!(c.tokens.key, TokenKey::Hs256(Some(_))));
+    }
+
+    #[test]
+    fn api_routes_rename_and_disable() {
+        let c = parse("api: { routes: { login: \"/auth/signin\", logout-all: false } }").unwrap();
+        assert_eq!(c.api.login.as_deref(), Some("/auth/signin"));
+        assert_eq!(c.api.logout_all, None);
+        assert_eq!(c.api.logout.as_deref(), Some("/api/logout"));
+    }
+
+    #[test]
+    fn cookie_secure_auto_follows_public_url() {
+        let c = parse("server: { public_url: \"https://id.example.com\" }").unwrap();
+        assert!(c.cookie.secure);
+        let c = parse("server: { public_url: \"http://localhost:8080\" }").unwrap();
+        assert!(!c.cookie.secure);
+    }
+}

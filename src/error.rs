@@ -1,0 +1,171 @@
+//! Every client-facing failure, and the one place it becomes a response: status, headers and
+//! the JSON body `{statusCode, statusMessage, message, error}`. Internal details are logged by
+//! whoever saw them and never reach the body.
+
+use bytes::Bytes;
+use http::{header, HeaderName, HeaderValue, StatusCode};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reject {
+    /// No usable credentials; `invalid_token` when some were presented.
+    Unauthenticated {
+        invalid_token: bool,
+        message: &'static str,
+    },
+    Forbidden(&'static str),
+    NotFound,
+    MethodNotAllowed,
+    BadRequest(String),
+    BadCredentials,
+    /// Field → message, for 422.
+    Validation(BTreeMap<String, String>),
+    Conflict(String),
+    PayloadTooLarge(usize),
+    RateLimited {
+        retry_after_secs: u64,
+    },
+    UpstreamUnavailable,
+    UpstreamTimeout,
+    Unavailable,
+    Internal,
+}
+
+/// A response ready to be written by axum or by Pingora.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub status: StatusCode,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub body: Bytes,
+}
+
+impl Reject {
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        Reject::Validation(BTreeMap::from([(field.to_string(), message.into())]))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Reject::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            Reject::Forbidden(_) => StatusCode::FORBIDDEN,
+            Reject::NotFound => StatusCode::NOT_FOUND,
+            Reject::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Reject::BadRequest(_) | Reject::BadCredentials => StatusCode::BAD_REQUEST,
+            Reject::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Reject::Conflict(_) => StatusCode::CONFLICT,
+            Reject::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Reject::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Reject::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
+            Reject::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Reject::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Reject::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Reject::Unauthenticated { message, .. } => (*message).to_string(),
+            Reject::Forbidden(m) => (*m).to_string(),
+            Reject::NotFound => "Nothing is served at this path".into(),
+            Reject::MethodNotAllowed => "This method is not allowed here".into(),
+            Reject::BadRequest(m) | Reject::Conflict(m) => m.clone(),
+            Reject::BadCredentials => "Incorrect credentials".into(),
+            Reject::Validation(_) => "Some fields are missing or invalid".into(),
+            Reject::PayloadTooLarge(limit) => {
+                format!("The request body exceeds the limit of {limit} bytes")
+            }
+            Reject::RateLimited { retry_after_secs } => {
+                format!("Too many requests; try again in {retry_after_secs} s")
+            }
+            Reject::UpstreamUnavailable => {
+                "The application behind the gateway is unavailable".into()
+            }
+            Reject::UpstreamTimeout => {
+                "The application behind the gateway did not answer in time".into()
+            }
+            Reject::Unavailable => "The service is temporarily unavailable".into(),
+            Reject::Internal => "Something went wrong on our side".into(),
+        }
+    }
+
+    pub fn render(&self) -> Rendered {
+        let status = self.status();
+        let message = self.message();
+        let mut body = serde_json::json!({
+            "statusCode": status.as_u16(),
+            "statusMessage": message,
+            "message": message,
+            "error": status.canonical_reason().unwrap_or(""),
+        });
+        if let Reject::Validation(fields) = self {
+            body["data"] = serde_json::json!(fields);
+        }
+        let mut headers = vec![
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ];
+        match self {
+            Reject::Unauthenticated { invalid_token, .. } => headers.push((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(if *invalid_token {
+                    "Bearer realm=\"portcullis\", error=\"invalid_token\""
+                } else {
+                    "Bearer realm=\"portcullis\""
+                }),
+            )),
+            Reject::RateLimited { retry_after_secs } => {
+                headers.push((header::RETRY_AFTER, HeaderValue::from(*retry_after_secs)))
+            }
+            _ => {}
+        }
+        Rendered {
+            status,
+            headers,
+            body: Bytes::from(body.to_string()),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for Reject {
+    fn from(e: crate::store::StoreError) -> Self {
+        tracing::error!(error = %e, "store error");
+        Reject::Internal
+    }
+}
+
+impl axum::response::IntoResponse for Reject {
+    fn into_response(self) -> axum::response::Response {
+        let r = self.render();
+        let mut resp = axum::response::Response::new(axum::body::Body::from(r.body));
+        *resp.status_mut() = r.status;
+        resp.headers_mut().extend(r.headers);
+        resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_shape_and_headers() {
+        let r = Reject::RateLimited {
+            retry_after_secs: 3,
+        }
+        .render();
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["statusCode"], 429);
+        assert_eq!(v["error"], "Too Many Requests");
+        assert_eq!(v["message"], v["statusMessage"]);
+        assert!(r
+            .headers
+            .iter()
+            .any(|(k, v)| k == header::RETRY_AFTER && v == "3"));
+        let r = Reject::validation("email", "is required").render();
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["data"]["email"], "is required");
+    }
+}

@@ -1,0 +1,19 @@
+//! Portcullis: an authentication gateway on Pingora. It terminates the auth API, checks a
+//! Bearer token or session cookie on every other request from memory, and forwards identity
+//! headers to the app behind it.
+
+pub mod admin;
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod proxy;
+pub mod ratelimit;
+pub mod state;
+pub mod store;
+pub mod tasks;
+pub mod whoami;

@@ -1,0 +1,135 @@
+//! Every Prometheus metric in one place. Labels are bounded: outcomes, route names, status
+//! classes — never a user, a token or a path a client chose.
+
+use once_cell::sync::Lazy;
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub auth_decisions: IntCounterVec,
+    pub login_attempts: IntCounterVec,
+    pub cache_lookups: IntCounterVec,
+    pub proxy_requests: IntCounterVec,
+    pub proxy_seconds: HistogramVec,
+    pub ratelimit_rejections: IntCounterVec,
+    pub sessions_revoked: IntCounterVec,
+    pub cache_entries: IntGauge,
+}
+
+fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c =
+        IntCounterVec::new(Opts::new(name, help), labels).unwrap_or_else(|_| unreachable_metric());
+    let _ = r.register(Box::new(c.clone()));
+    c
+}
+
+#[allow(clippy::panic)]
+fn unreachable_metric() -> ! {
+    // Metric names and labels are literals in this file; an invalid one is a programming error
+    // caught by the first test run.
+    panic!("invalid metric definition")
+}
+
+pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
+    let r = Registry::new();
+    let proxy_seconds = HistogramVec::new(
+        HistogramOpts::new(
+            "portcullis_proxy_request_seconds",
+            "Time from request start to the end of the response, by route",
+        )
+        .buckets(vec![
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+        ]),
+        &["route"],
+    )
+    .unwrap_or_else(|_| unreachable_metric());
+    let _ = r.register(Box::new(proxy_seconds.clone()));
+    let cache_entries = IntGauge::new(
+        "portcullis_session_cache_entries",
+        "Sessions held in the cache",
+    )
+    .unwrap_or_else(|_| unreachable_metric());
+    let _ = r.register(Box::new(cache_entries.clone()));
+    Metrics {
+        auth_decisions: counter(
+            &r,
+            "portcullis_auth_decisions_total",
+            "Proxy auth decisions by outcome",
+            &["outcome"],
+        ),
+        login_attempts: counter(
+            &r,
+            "portcullis_login_attempts_total",
+            "Password logins by outcome",
+            &["outcome"],
+        ),
+        cache_lookups: counter(
+            &r,
+            "portcullis_session_cache_lookups_total",
+            "Session cache lookups",
+            &["result"],
+        ),
+        proxy_requests: counter(
+            &r,
+            "portcullis_proxy_requests_total",
+            "Requests by route and status class",
+            &["route", "status"],
+        ),
+        ratelimit_rejections: counter(
+            &r,
+            "portcullis_ratelimit_rejections_total",
+            "Requests refused by a rate limit",
+            &["limit"],
+        ),
+        sessions_revoked: counter(
+            &r,
+            "portcullis_sessions_revoked_total",
+            "Sessions revoked, by cause",
+            &["cause"],
+        ),
+        proxy_seconds,
+        cache_entries,
+        registry: r,
+    }
+});
+
+pub fn auth_decision(outcome: &'static str) {
+    METRICS.auth_decisions.with_label_values(&[outcome]).inc();
+}
+
+pub fn login_attempt(outcome: &'static str) {
+    METRICS.login_attempts.with_label_values(&[outcome]).inc();
+}
+
+pub fn cache_lookup(hit: bool) {
+    METRICS
+        .cache_lookups
+        .with_label_values(&[if hit { "hit" } else { "miss" }])
+        .inc();
+}
+
+pub fn revoked(cause: &'static str, n: usize) {
+    METRICS
+        .sessions_revoked
+        .with_label_values(&[cause])
+        .inc_by(n as u64);
+}
+
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// The Prometheus text exposition of every metric.
+pub fn render() -> String {
+    let mut buf = Vec::new();
+    let _ = TextEncoder::new().encode(&METRICS.registry.gather(), &mut buf);
+    String::from_utf8(buf).unwrap_or_default()
+}

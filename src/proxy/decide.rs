@@ -1,0 +1,191 @@
+//! The data-plane decision for one request, as plain functions returning enums: served by the
+//! control plane, forwarded (with or without an identity), or refused. Nothing here writes bytes.
+
+use super::routes::{self, CanonicalPath};
+use crate::api::unauthenticated;
+use crate::auth::{credentials, Authn, Credentials, Identity};
+use crate::config::{AuthRule, Config};
+use crate::error::Reject;
+use crate::metrics;
+use crate::state::State;
+use http::{HeaderMap, Method};
+
+#[derive(Debug)]
+pub enum Decision {
+    /// A terminated auth endpoint: hand the request to the control plane.
+    Control,
+    Forward {
+        route: usize,
+        identity: Option<Identity>,
+    },
+    Deny {
+        route: Option<usize>,
+        reject: Reject,
+    },
+}
+
+/// Decides what to do with a request, authenticating from the cache when the route needs it.
+pub async fn decide(
+    state: &State,
+    method: &Method,
+    host: Option<&str>,
+    raw_path: &str,
+    headers: &HeaderMap,
+) -> Decision {
+    let cfg = &state.config;
+    let path = match CanonicalPath::new(raw_path) {
+        Ok(p) => p,
+        Err(_) => {
+            metrics::auth_decision("deny_bad_path");
+            return Decision::Deny {
+                route: None,
+                reject: Reject::BadRequest(
+                    "The request path is ambiguous (dot segments, backslashes or bad escapes)"
+                        .into(),
+                ),
+            };
+        }
+    };
+    if is_control(cfg, raw_path) {
+        return Decision::Control;
+    }
+    let Some(route) = routes::find(&cfg.routes, host, method, &path) else {
+        metrics::auth_decision("deny_no_route");
+        return Decision::Deny {
+            route: None,
+            reject: Reject::NotFound,
+        };
+    };
+    let rule = &cfg.routes[route].auth;
+    if *rule == AuthRule::None {
+        metrics::auth_decision("allow_public");
+        return Decision::Forward {
+            route,
+            identity: None,
+        };
+    }
+    let authn = match credentials::extract(headers, &cfg.cookie.name) {
+        Credentials::Token(t) => Some(state.auth.authenticate(&t, crate::store::now()).await),
+        Credentials::Malformed => Some(Authn::Rejected(crate::auth::Rejection::Malformed)),
+        Credentials::None => None,
+    };
+    match authorize(rule, authn) {
+        Ok(identity) => {
+            metrics::auth_decision(if identity.is_some() {
+                "allow"
+            } else {
+                "allow_anonymous"
+            });
+            Decision::Forward { route, identity }
+        }
+        Err(reject) => {
+            metrics::auth_decision(match reject {
+                Reject::Forbidden(_) => "deny_forbidden",
+                Reject::Unavailable => "deny_unavailable",
+                Reject::Unauthenticated {
+                    invalid_token: true,
+                    ..
+                } => "deny_invalid_token",
+                _ => "deny_unauthenticated",
+            });
+            Decision::Deny {
+                route: Some(route),
+                reject,
+            }
+        }
+    }
+}
+
+/// Whether the control plane serves this path (exact match on the configured API paths).
+pub fn is_control(cfg: &Config, raw_path: &str) -> bool {
+    cfg.api_paths().contains(&raw_path)
+}
+
+/// The route's rule applied to what authentication found. `None` for `authn` means no
+/// credentials were presented.
+pub fn authorize(rule: &AuthRule, authn: Option<Authn>) -> Result<Option<Identity>, Reject> {
+    let missing = Reject::Unauthenticated {
+        invalid_token: false,
+        message: "Authentication is required",
+    };
+    match (rule, authn) {
+        (AuthRule::None, _) => Ok(None),
+        (AuthRule::Optional, Some(Authn::Authenticated(id))) => Ok(Some(id)),
+        (AuthRule::Optional, _) => Ok(None),
+        (_, None) => Err(missing),
+        (_, Some(Authn::Rejected(r))) => Err(unauthenticated(r)),
+        (_, Some(Authn::Unavailable)) => Err(Reject::Unavailable),
+        (AuthRule::Required, Some(Authn::Authenticated(id))) => Ok(Some(id)),
+        (AuthRule::Roles(roles), Some(Authn::Authenticated(id))) => {
+            if roles.iter().any(|r| *r == id.user.role) {
+                Ok(Some(id))
+            } else {
+                Err(Reject::Forbidden("Your role does not allow this"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{CachedUser, Rejection, SessionEntry};
+    use std::sync::Arc;
+
+    fn id(role: &str) -> Authn {
+        Authn::Authenticated(Identity {
+            user: Arc::new(CachedUser {
+                id: 1,
+                email: "a@b.c".into(),
+                name: "A".into(),
+                role: role.into(),
+                active: true,
+            }),
+            session_id: uuid::Uuid::nil(),
+            session: SessionEntry {
+                user_id: 1,
+                token_id: uuid::Uuid::nil(),
+                expires_at: 0,
+                remember: false,
+                revoked: false,
+            },
+        })
+    }
+
+    #[test]
+    fn rules() {
+        let admins = AuthRule::Roles(vec!["admin".into()]);
+        assert!(matches!(authorize(&AuthRule::None, None), Ok(None)));
+        assert!(matches!(authorize(&AuthRule::Optional, None), Ok(None)));
+        assert!(matches!(
+            authorize(&AuthRule::Optional, Some(id("user"))),
+            Ok(Some(_))
+        ));
+        assert!(matches!(
+            authorize(&AuthRule::Required, None),
+            Err(Reject::Unauthenticated {
+                invalid_token: false,
+                ..
+            })
+        ));
+        assert!(matches!(
+            authorize(
+                &AuthRule::Required,
+                Some(Authn::Rejected(Rejection::Revoked))
+            ),
+            Err(Reject::Unauthenticated {
+                invalid_token: true,
+                ..
+            })
+        ));
+        assert!(matches!(
+            authorize(&admins, Some(id("user"))),
+            Err(Reject::Forbidden(_))
+        ));
+        assert!(matches!(authorize(&admins, Some(id("admin"))), Ok(Some(_))));
+        assert!(matches!(
+            authorize(&AuthRule::Required, Some(Authn::Unavailable)),
+            Err(Reject::Unavailable)
+        ));
+    }
+}

@@ -1,0 +1,80 @@
+//! Identity headers: removed from every client request (any case, any route), then set from
+//! the verified session, so the upstream can trust them.
+
+use crate::auth::Identity;
+use crate::config::IdentityHeaders;
+use http::{HeaderMap, HeaderValue};
+use pingora::http::RequestHeader;
+
+/// Removes every header under the identity prefix. Header names are stored lower-cased, so
+/// this catches `x-auth-user-id`, `X-AUTH-USER-ID` and any other spelling.
+pub fn strip(req: &mut RequestHeader, prefix: &str) {
+    let names = names_with_prefix(&req.headers, prefix);
+    for n in names {
+        req.remove_header(&n);
+    }
+}
+
+fn names_with_prefix(headers: &HeaderMap, prefix: &str) -> Vec<http::HeaderName> {
+    headers
+        .keys()
+        .filter(|k| k.as_str().starts_with(prefix))
+        .cloned()
+        .collect()
+}
+
+pub fn inject(req: &mut RequestHeader, names: &IdentityHeaders, id: &Identity) {
+    let u = &id.user;
+    let pairs = [
+        (&names.user_id, u.id.to_string()),
+        (&names.email, u.email.clone()),
+        (&names.name, u.name.clone()),
+        (&names.role, u.role.clone()),
+        (&names.session_id, id.session_id.to_string()),
+    ];
+    for (name, value) in pairs {
+        // Infallible after encoding; a failure would drop one header, never forward a client's.
+        let _ = req.insert_header(name.clone(), header_value(&value));
+    }
+}
+
+/// Header-safe form of a value: printable ASCII passes, everything else (UTF-8 names, control
+/// characters that could split headers) is percent-encoded.
+pub fn header_value(v: &str) -> HeaderValue {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if (0x20..0x7f).contains(&b) && b != b'%' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    HeaderValue::from_str(&out).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_every_spelling() {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.append_header("X-Auth-User-Id", "1").unwrap();
+        req.append_header("x-auth-role", "admin").unwrap();
+        req.append_header("X-AUTH-ANYTHING", "x").unwrap();
+        req.append_header("x-other", "keep").unwrap();
+        strip(&mut req, "x-auth-");
+        assert_eq!(req.headers.len(), 1);
+        assert!(req.headers.get("x-other").is_some());
+    }
+
+    #[test]
+    fn values_cannot_split_headers() {
+        assert_eq!(header_value("Ann"), "Ann");
+        assert_eq!(
+            header_value("a\r\nX-Auth-Role: admin"),
+            "a%0D%0AX-Auth-Role: admin"
+        );
+        assert_eq!(header_value("Zoë"), "Zo%C3%AB");
+    }
+}

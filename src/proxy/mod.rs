@@ -1,0 +1,215 @@
+//! The data plane. `Gateway` implements Pingora's `ProxyHttp` and only delegates: each phase
+//! calls a named module.
+
+pub mod client_ip;
+pub mod control;
+pub mod decide;
+pub mod identity;
+pub mod respond;
+pub mod routes;
+pub mod shutdown;
+pub mod upstream;
+
+use crate::auth::{ClientInfo, Identity};
+use crate::metrics;
+use crate::state::State;
+use async_trait::async_trait;
+use decide::Decision;
+use pingora::http::RequestHeader;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{Error, ErrorType};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct Gateway {
+    state: Arc<State>,
+    api: axum::Router,
+    upstreams: upstream::Upstreams,
+}
+
+impl Gateway {
+    pub fn new(state: Arc<State>, upstreams: upstream::Upstreams) -> Self {
+        Gateway {
+            api: crate::api::router(state.clone()),
+            state,
+            upstreams,
+        }
+    }
+}
+
+/// Per-request state shared across phases.
+pub struct Ctx {
+    started: Instant,
+    route: Option<usize>,
+    identity: Option<Identity>,
+    client: ClientInfo,
+    control: bool,
+    _in_flight: shutdown::InFlight,
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = Ctx;
+
+    fn new_ctx(&self) -> Ctx {
+        Ctx {
+            started: Instant::now(),
+            route: None,
+            identity: None,
+            client: ClientInfo::default(),
+            control: false,
+            _in_flight: shutdown::InFlight::start(),
+        }
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> pingora::Result<bool> {
+        let cfg = &self.state.config;
+        ctx.client = client_info(session, &cfg.server.trusted_proxies);
+        identity::strip(session.req_header_mut(), &cfg.identity.prefix);
+        let req = session.req_header();
+        let host = req.uri.host().or_else(|| {
+            req.headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+        });
+        let decision =
+            decide::decide(&self.state, &req.method, host, req.uri.path(), &req.headers).await;
+        match decision {
+            Decision::Control => {
+                ctx.control = true;
+                control::serve(
+                    session,
+                    &self.api,
+                    ctx.client.clone(),
+                    cfg.server.max_body_size,
+                )
+                .await?;
+                Ok(true)
+            }
+            Decision::Deny { route, reject } => {
+                ctx.route = route;
+                respond::reject(session, &reject).await?;
+                Ok(true)
+            }
+            Decision::Forward { route, identity } => {
+                if let Some(id) = &identity {
+                    identity::inject(session.req_header_mut(), &cfg.identity, id);
+                }
+                ctx.route = Some(route);
+                ctx.identity = identity;
+                Ok(false)
+            }
+        }
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut Ctx,
+    ) -> pingora::Result<Box<HttpPeer>> {
+        let name = ctx
+            .route
+            .map(|r| self.state.config.routes[r].upstream.as_str())
+            .unwrap_or("");
+        self.upstreams
+            .peer(name)
+            .map(Box::new)
+            .ok_or_else(|| Error::explain(ErrorType::ConnectNoRoute, "upstream has no address"))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        req: &mut RequestHeader,
+        ctx: &mut Ctx,
+    ) -> pingora::Result<()> {
+        forwarded_for(req, &ctx.client)
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, _ctx: &mut Ctx) -> FailToProxy {
+        let reject = respond::from_proxy_error(e);
+        let mut code = 0;
+        if let Some(r) = &reject {
+            code = r.status().as_u16();
+            if respond::reject(session, r).await.is_err() {
+                code = 0;
+            }
+        }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Ctx) {
+        access_log(&self.state, session, e, ctx);
+    }
+}
+
+fn client_info(session: &Session, trusted: &[ipnet::IpNet]) -> ClientInfo {
+    let peer = session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip());
+    let req = session.req_header();
+    ClientInfo {
+        ip: client_ip::client_ip(peer, &req.headers, trusted),
+        user_agent: req
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    }
+}
+
+/// Appends the client to `X-Forwarded-For` so the app sees who called.
+fn forwarded_for(req: &mut RequestHeader, client: &ClientInfo) -> pingora::Result<()> {
+    let Some(ip) = client.ip else { return Ok(()) };
+    let value = match req
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(prev) => format!("{prev}, {ip}"),
+        None => ip.to_string(),
+    };
+    req.insert_header("x-forwarded-for", value)?;
+    Ok(())
+}
+
+/// Metrics and one access-log line. The query string is left out: it may carry secrets.
+fn access_log(state: &State, session: &Session, e: Option<&Error>, ctx: &Ctx) {
+    let status = session
+        .response_written()
+        .map(|r| r.status.as_u16())
+        .unwrap_or(0);
+    let route = if ctx.control {
+        "api"
+    } else {
+        ctx.route
+            .map(|r| state.config.routes[r].name.as_str())
+            .unwrap_or("none")
+    };
+    let elapsed = ctx.started.elapsed();
+    metrics::METRICS
+        .proxy_requests
+        .with_label_values(&[route, metrics::status_class(status)])
+        .inc();
+    metrics::METRICS
+        .proxy_seconds
+        .with_label_values(&[route])
+        .observe(elapsed.as_secs_f64());
+    let req = session.req_header();
+    tracing::info!(
+        target: "access",
+        method = %req.method,
+        path = req.uri.path(),
+        status,
+        route,
+        user = ctx.identity.as_ref().map(|i| i.user.id),
+        client = ?ctx.client.ip,
+        micros = elapsed.as_micros() as u64,
+        error = e.map(|e| e.etype().as_str()),
+    );
+}

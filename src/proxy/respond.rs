@@ -1,0 +1,49 @@
+//! Writes gateway-made responses through Pingora, and maps proxy failures to the error they
+//! are for the client (refused → 502, timed out → 504).
+
+use crate::error::{Reject, Rendered};
+use pingora::http::ResponseHeader;
+use pingora::proxy::Session;
+use pingora::{Error, ErrorType};
+
+pub async fn write(session: &mut Session, r: &Rendered) -> pingora::Result<()> {
+    let mut h = ResponseHeader::build(r.status, Some(r.headers.len() + 1))?;
+    for (k, v) in &r.headers {
+        h.append_header(k.clone(), v.clone())?;
+    }
+    h.insert_header(http::header::CONTENT_LENGTH, r.body.len())?;
+    session.write_response_header(Box::new(h), false).await?;
+    session
+        .write_response_body(Some(r.body.clone()), true)
+        .await
+}
+
+pub async fn reject(session: &mut Session, reject: &Reject) -> pingora::Result<()> {
+    write(session, &reject.render()).await
+}
+
+/// What a failure to proxy means for the client.
+pub fn from_proxy_error(e: &Error) -> Option<Reject> {
+    use pingora::ErrorSource;
+    match e.etype() {
+        ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => {
+            if *e.esource() == ErrorSource::Downstream {
+                None
+            } else {
+                Some(Reject::UpstreamTimeout)
+            }
+        }
+        ErrorType::HTTPStatus(413) => Some(Reject::PayloadTooLarge(0)),
+        ErrorType::HTTPStatus(code) if (400..500).contains(code) => {
+            Some(Reject::BadRequest("The request could not be read".into()))
+        }
+        _ => match e.esource() {
+            ErrorSource::Upstream => Some(Reject::UpstreamUnavailable),
+            ErrorSource::Downstream => match e.etype() {
+                ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => None,
+                _ => Some(Reject::BadRequest("The request could not be read".into())),
+            },
+            _ => Some(Reject::Internal),
+        },
+    }
+}

@@ -1,0 +1,232 @@
+//! Route matching: compiled path patterns, request-path canonicalisation, first match wins.
+
+use crate::config::Route;
+use http::Method;
+
+/// One segment of a compiled path pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seg {
+    Lit(String),
+    /// `*`: exactly one segment.
+    Any,
+    /// `*` inside a segment, e.g. `*.css`: prefix and suffix around it.
+    Glob(String, String),
+    /// `**`: zero or more segments.
+    Rest,
+}
+
+/// A path pattern such as `/admin/**`, `/static/*.css` or `/api/items/*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathPattern {
+    segs: Vec<Seg>,
+    source: String,
+}
+
+impl PathPattern {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if !text.starts_with('/') {
+            return Err(format!("{text:?} must start with '/'"));
+        }
+        let mut segs = Vec::new();
+        for s in text.split('/').filter(|s| !s.is_empty()) {
+            let seg = match s {
+                "**" => Seg::Rest,
+                "*" => Seg::Any,
+                _ if s.contains("**") => {
+                    return Err(format!("{text:?}: '**' must be a whole segment"))
+                }
+                _ => match s.split_once('*') {
+                    Some((_, rest)) if rest.contains('*') => {
+                        return Err(format!("{text:?}: at most one '*' inside a segment"))
+                    }
+                    Some((pre, post)) => Seg::Glob(pre.to_string(), post.to_string()),
+                    None if s == "." || s == ".." => {
+                        return Err(format!("{text:?}: dot segments are not allowed"))
+                    }
+                    None => Seg::Lit(s.to_string()),
+                },
+            };
+            segs.push(seg);
+        }
+        Ok(PathPattern {
+            segs,
+            source: text.to_string(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    pub fn matches(&self, path: &CanonicalPath) -> bool {
+        let parts: Vec<&str> = path.segments().collect();
+        match_from(&self.segs, &parts)
+    }
+}
+
+fn match_from(pat: &[Seg], parts: &[&str]) -> bool {
+    match pat.split_first() {
+        None => parts.is_empty(),
+        Some((Seg::Rest, rest)) => (0..=parts.len()).any(|skip| match_from(rest, &parts[skip..])),
+        Some((seg, rest)) => match parts.split_first() {
+            None => false,
+            Some((part, more)) => {
+                let ok = match seg {
+                    Seg::Lit(l) => l == part,
+                    Seg::Any => true,
+                    Seg::Glob(pre, post) => {
+                        part.len() >= pre.len() + post.len()
+                            && part.starts_with(pre.as_str())
+                            && part.ends_with(post.as_str())
+                    }
+                    Seg::Rest => false,
+                };
+                ok && match_from(rest, more)
+            }
+        },
+    }
+}
+
+/// A request path in the form the upstream will most likely understand it: percent-decoded,
+/// without empty segments. Paths whose meaning depends on who decodes them are refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanonicalPath(String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadPath {
+    /// `.`/`..` segments (raw or encoded), backslashes, NUL or control characters, bad escapes.
+    Ambiguous,
+}
+
+impl CanonicalPath {
+    /// Canonicalises the path part of a request target (no query).
+    pub fn new(raw: &str) -> Result<Self, BadPath> {
+        let decoded = percent_decode(raw).ok_or(BadPath::Ambiguous)?;
+        if decoded.contains('\\') || decoded.chars().any(|c| c.is_control()) {
+            return Err(BadPath::Ambiguous);
+        }
+        let mut out = String::with_capacity(decoded.len());
+        for seg in decoded.split('/').filter(|s| !s.is_empty()) {
+            if seg == "." || seg == ".." {
+                return Err(BadPath::Ambiguous);
+            }
+            out.push('/');
+            out.push_str(seg);
+        }
+        if out.is_empty() {
+            out.push('/');
+        }
+        Ok(CanonicalPath(out))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn segments(&self) -> impl Iterator<Item = &str> {
+        self.0.split('/').filter(|s| !s.is_empty())
+    }
+}
+
+fn percent_decode(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let s = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(s, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The first route matching host, method and path, by index into the config's routes.
+pub fn find(
+    routes: &[Route],
+    host: Option<&str>,
+    method: &Method,
+    path: &CanonicalPath,
+) -> Option<usize> {
+    let host = host.map(|h| h.split(':').next().unwrap_or(h).to_ascii_lowercase());
+    routes.iter().position(|r| {
+        r.host.as_deref().is_none_or(|h| Some(h) == host.as_deref())
+            && r.methods.as_ref().is_none_or(|ms| ms.contains(method))
+            && r.path.matches(path)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(pat: &str, path: &str) -> bool {
+        PathPattern::parse(pat)
+            .map(|p| p.matches(&CanonicalPath::new(path).unwrap_or(CanonicalPath("/#".into()))))
+            == Ok(true)
+    }
+
+    #[test]
+    fn double_star_matches_zero_or_more_segments() {
+        assert!(m("/public/**", "/public"));
+        assert!(m("/public/**", "/public/"));
+        assert!(m("/public/**", "/public/a/b/c"));
+        assert!(!m("/public/**", "/publicx"));
+        assert!(m("/**", "/"));
+        assert!(m("/a/**/z", "/a/b/c/z"));
+        assert!(!m("/a/**/z", "/a/b/c"));
+    }
+
+    #[test]
+    fn single_star_and_globs() {
+        assert!(m("/items/*", "/items/42"));
+        assert!(!m("/items/*", "/items/42/x"));
+        assert!(m("/static/*.css", "/static/site.css"));
+        assert!(!m("/static/*.css", "/static/site.js"));
+    }
+
+    #[test]
+    fn canonical_form_decodes_and_collapses() {
+        assert_eq!(
+            CanonicalPath::new("//admin///x").map(|p| p.0),
+            Ok("/admin/x".into())
+        );
+        assert_eq!(
+            CanonicalPath::new("/%61dmin").map(|p| p.0),
+            Ok("/admin".into())
+        );
+        assert_eq!(
+            CanonicalPath::new("/admin%2Fx").map(|p| p.0),
+            Ok("/admin/x".into())
+        );
+    }
+
+    #[test]
+    fn ambiguous_paths_are_refused() {
+        for p in [
+            "/public/../admin",
+            "/public/%2e%2e/admin",
+            "/a/./b",
+            "/a\\b",
+            "/a%5cb",
+            "/a%00",
+            "/%zz",
+            "/%c3",
+        ] {
+            assert_eq!(CanonicalPath::new(p), Err(BadPath::Ambiguous), "{p}");
+        }
+    }
+
+    #[test]
+    fn bad_patterns_are_reported() {
+        assert!(PathPattern::parse("admin").is_err());
+        assert!(PathPattern::parse("/a**").is_err());
+        assert!(PathPattern::parse("/a/*x*").is_err());
+        assert!(PathPattern::parse("/a/../b").is_err());
+    }
+}

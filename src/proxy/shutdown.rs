@@ -1,0 +1,90 @@
+//! Graceful stop: SIGTERM and SIGINT both stop accepting and let in-flight requests finish.
+//! Pingora's own graceful path sleeps the whole grace period even when idle; the drain watcher
+//! ends the process as soon as nothing is in flight, and the grace period is only the ceiling.
+
+use async_trait::async_trait;
+use pingora::server::{ShutdownSignal, ShutdownSignalWatch};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::signal::unix::{signal, SignalKind};
+
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+/// Counts a request as in flight for as long as it lives (it sits in the request context).
+pub struct InFlight(());
+
+impl InFlight {
+    pub fn start() -> Self {
+        IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
+        InFlight(())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+pub fn in_flight() -> usize {
+    IN_FLIGHT.load(Ordering::Acquire)
+}
+
+pub struct Signals {
+    pub grace: Duration,
+}
+
+#[async_trait]
+impl ShutdownSignalWatch for Signals {
+    async fn recv(&self) -> ShutdownSignal {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::error!("cannot install signal handlers; stopping");
+            return ShutdownSignal::FastShutdown;
+        };
+        let which = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(
+            signal = which,
+            grace_secs = self.grace.as_secs_f64(),
+            in_flight = in_flight(),
+            "stopping: no new connections, finishing requests in flight"
+        );
+        if !STOPPING.swap(true, Ordering::AcqRel) {
+            spawn_drain_watch(self.grace);
+        }
+        ShutdownSignal::GracefulTerminate
+    }
+}
+
+/// Exits once nothing has been in flight for a moment (listeners are closed by then), or when
+/// the grace period is over.
+fn spawn_drain_watch(grace: Duration) {
+    let started = Instant::now();
+    std::thread::spawn(move || {
+        // Give Pingora a moment to close its listeners before counting.
+        std::thread::sleep(Duration::from_millis(200));
+        let mut idle_since: Option<Instant> = None;
+        loop {
+            if started.elapsed() >= grace {
+                tracing::warn!(in_flight = in_flight(), "grace period over; exiting");
+                std::process::exit(0);
+            }
+            if in_flight() == 0 {
+                let since = *idle_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= Duration::from_millis(100) {
+                    tracing::info!("all requests finished; exiting");
+                    std::process::exit(0);
+                }
+            } else {
+                idle_since = None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+}

@@ -1,0 +1,36 @@
+//! Everything the data plane and the control plane share, built once at start.
+
+use crate::auth::{keys, Authenticator, PasswordHasher, SessionCache, TokenKeys};
+use crate::config::Config;
+use crate::ratelimit::KeyedLimiter;
+use crate::store::{self, Store};
+use std::sync::Arc;
+
+pub struct State {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub auth: Authenticator,
+    pub passwords: PasswordHasher,
+    pub login_limiter: Option<KeyedLimiter>,
+}
+
+impl State {
+    /// Opens the store (running migrations), loads the signing key and warms up the hasher.
+    pub async fn build(config: Config) -> anyhow::Result<Arc<State>> {
+        let store = store::open(&config.database.url, config.database.max_connections).await?;
+        Self::with_store(config, store)
+    }
+
+    pub fn with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Arc<State>> {
+        let material = keys::load(&config).map_err(anyhow::Error::msg)?;
+        let token_keys = TokenKeys::new(&config.tokens, &material).map_err(anyhow::Error::msg)?;
+        let cache = SessionCache::new(config.session_cache_max_entries);
+        Ok(Arc::new(State {
+            auth: Authenticator::new(token_keys, cache, store.clone()),
+            passwords: PasswordHasher::new(config.passwords.max_concurrent_hashes)?,
+            login_limiter: config.rate_limits.login.map(KeyedLimiter::new),
+            store,
+            config: Arc::new(config),
+        }))
+    }
+}

@@ -1,0 +1,76 @@
+//! Persistence behind one small trait, so SQLite (embedded) and PostgreSQL (shared) are
+//! interchangeable. Times are Unix seconds.
+
+mod models;
+mod sqlite;
+
+pub use models::{NewSession, NewUser, Session, User};
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("already exists")]
+    Conflict,
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database url: {0}")]
+    Unsupported(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn create_user(&self, user: NewUser) -> StoreResult<User>;
+    async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>>;
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    async fn count_users(&self) -> StoreResult<i64>;
+    async fn update_user_name(&self, id: i64, name: &str, now: i64) -> StoreResult<Option<User>>;
+    async fn set_password(&self, id: i64, hash: &str, now: i64) -> StoreResult<()>;
+
+    async fn create_session(&self, session: NewSession) -> StoreResult<Session>;
+    async fn session(&self, id: &str) -> StoreResult<Option<Session>>;
+    /// Points a live session at a new token; false when it is revoked or gone.
+    async fn renew_session(
+        &self,
+        id: &str,
+        token_id: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// True when this call revoked it (it was live).
+    async fn revoke_session(&self, id: &str, now: i64) -> StoreResult<bool>;
+    /// Revokes every live session of a user except `keep`; returns the revoked ids.
+    async fn revoke_user_sessions(
+        &self,
+        user_id: i64,
+        keep: Option<&str>,
+        now: i64,
+    ) -> StoreResult<Vec<String>>;
+    /// Deletes sessions expired before `before`; returns how many.
+    async fn purge_expired_sessions(&self, before: i64) -> StoreResult<u64>;
+}
+
+/// Opens the store named by a database URL and runs its migrations.
+pub async fn open(url: &str, max_connections: u32) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url, max_connections).await?))
+    } else {
+        Err(StoreError::Unsupported(
+            url.split(':').next().unwrap_or("").to_string(),
+        ))
+    }
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

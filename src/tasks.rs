@@ -1,0 +1,39 @@
+//! Periodic upkeep: drop expired cache entries and idle rate-limit keys, purge old sessions.
+
+use crate::state::State;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Upkeep {
+    pub state: Arc<State>,
+    pub every: Duration,
+}
+
+impl Upkeep {
+    pub async fn run_once(&self) {
+        let now = crate::store::now();
+        self.state.auth.cache.sweep(now);
+        if let Some(l) = &self.state.login_limiter {
+            l.shrink();
+        }
+        // Keep expired sessions a day for the audit trail, then delete them.
+        if let Err(e) = self.state.store.purge_expired_sessions(now - 86_400).await {
+            tracing::warn!(error = %e, "purging expired sessions failed");
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl BackgroundService for Upkeep {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut tick = tokio::time::interval(self.every);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => self.run_once().await,
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
