@@ -130,6 +130,9 @@ pub struct RolesFile {
 #[serde(deny_unknown_fields)]
 pub struct IdentityHeadersFile {
     pub prefix: Option<String>,
+    /// Also pass the user's token (Bearer header, session cookie) to the app. Off by default:
+    /// the app gets identity headers and cannot replay the user's credentials.
+    pub forward_token: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default)]

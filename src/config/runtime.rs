@@ -127,6 +127,7 @@ pub struct IdentityHeaders {
     pub name: HeaderName,
     pub role: HeaderName,
     pub session_id: HeaderName,
+    pub forward_token: bool,
 }
 
 /// Where each terminated API route is served; `None` when disabled.
@@ -581,6 +582,7 @@ fn identity(h: file::IdentityHeadersFile, errs: &mut Vec<ConfigError>) -> Identi
                 name,
                 role,
                 session_id,
+                forward_token: h.forward_token.unwrap_or(false),
             }
         }
         _ => {
@@ -591,6 +593,7 @@ fn identity(h: file::IdentityHeadersFile, errs: &mut Vec<ConfigError>) -> Identi
             identity(
                 file::IdentityHeadersFile {
                     prefix: Some("X-Auth-".into()),
+                    forward_token: h.forward_token,
                 },
                 errs,
             )

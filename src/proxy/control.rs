@@ -21,8 +21,7 @@ pub async fn serve(
         Ok(b) => b,
         Err(reject) => {
             // The rest of the body was never read: this connection cannot be reused.
-            session.set_keepalive(None);
-            respond::reject(session, &reject).await?;
+            respond::reject_and_close(session, &reject).await?;
             return Ok(reject.status().as_u16());
         }
     };

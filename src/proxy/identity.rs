@@ -38,6 +38,37 @@ pub fn inject(req: &mut RequestHeader, names: &IdentityHeaders, id: &Identity) {
     }
 }
 
+/// Removes the user's own credentials — a Bearer `Authorization` and the session cookie —
+/// so the app behind the gateway never holds a token it could replay.
+pub fn drop_credentials(req: &mut RequestHeader, cookie_name: &str) {
+    let bearer = req
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .get(..7)
+                .is_some_and(|s| s.eq_ignore_ascii_case("bearer "))
+        });
+    if bearer {
+        req.remove_header(&http::header::AUTHORIZATION);
+    }
+    let kept: Vec<String> = req
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && c.split('=').next().map(str::trim) != Some(cookie_name))
+        .map(str::to_string)
+        .collect();
+    req.remove_header(&http::header::COOKIE);
+    if !kept.is_empty() {
+        let _ = req.insert_header(http::header::COOKIE, kept.join("; "));
+    }
+}
+
 /// Header-safe form of a value: printable ASCII passes, everything else (UTF-8 names, control
 /// characters that could split headers) is percent-encoded.
 pub fn header_value(v: &str) -> HeaderValue {
@@ -66,6 +97,22 @@ mod tests {
         strip(&mut req, "x-auth-");
         assert_eq!(req.headers.len(), 1);
         assert!(req.headers.get("x-other").is_some());
+    }
+
+    #[test]
+    fn drops_only_the_gateway_credentials() {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.append_header("Authorization", "Bearer abc").unwrap();
+        req.append_header("Cookie", "a=1; sess=tok; b=2").unwrap();
+        drop_credentials(&mut req, "sess");
+        assert!(req.headers.get("authorization").is_none());
+        assert_eq!(req.headers.get("cookie").unwrap(), "a=1; b=2");
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.append_header("Authorization", "Basic eDp5").unwrap();
+        req.append_header("Cookie", "sess=tok").unwrap();
+        drop_credentials(&mut req, "sess");
+        assert_eq!(req.headers.get("authorization").unwrap(), "Basic eDp5");
+        assert!(req.headers.get("cookie").is_none());
     }
 
     #[test]

@@ -95,6 +95,9 @@ impl ProxyHttp for Gateway {
             Decision::Forward { route, identity } => {
                 if let Some(id) = &identity {
                     identity::inject(session.req_header_mut(), &cfg.identity, id);
+                    if !cfg.identity.forward_token {
+                        identity::drop_credentials(session.req_header_mut(), &cfg.cookie.name);
+                    }
                 }
                 ctx.route = Some(route);
                 ctx.identity = identity;
@@ -132,7 +135,7 @@ impl ProxyHttp for Gateway {
         let mut code = 0;
         if let Some(r) = &reject {
             code = r.status().as_u16();
-            if respond::reject(session, r).await.is_err() {
+            if respond::reject_and_close(session, r).await.is_err() {
                 code = 0;
             }
         }

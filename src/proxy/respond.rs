@@ -22,6 +22,18 @@ pub async fn reject(session: &mut Session, reject: &Reject) -> pingora::Result<(
     write(session, &reject.render()).await
 }
 
+/// Like [`reject`], for when the connection cannot be reused (unread body, failed proxying):
+/// says `Connection: close` so the client does not send its next request into a dead socket.
+pub async fn reject_and_close(session: &mut Session, reject: &Reject) -> pingora::Result<()> {
+    session.set_keepalive(None);
+    let mut r = reject.render();
+    r.headers.push((
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    ));
+    write(session, &r).await
+}
+
 /// What a failure to proxy means for the client.
 pub fn from_proxy_error(e: &Error) -> Option<Reject> {
     use pingora::ErrorSource;

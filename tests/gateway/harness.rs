@@ -1,0 +1,395 @@
+//! Test harness: a real recording upstream, and the real `portcullis` binary on ephemeral
+//! ports with a temp SQLite database, killed when the guard drops.
+
+use axum::extract::Request;
+use axum::response::IntoResponse;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const SECRET: &str = "integration-test-secret-that-is-long-enough";
+pub const ADMIN_EMAIL: &str = "root@example.test";
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+
+/// One request as the upstream received it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: http::Method,
+    pub path: String,
+    pub headers: http::HeaderMap,
+}
+
+/// A real HTTP server standing in for the protected app. `/slow` waits 3 s.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Upstream {
+    pub async fn start() -> Upstream {
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let record = seen.clone();
+        let app = axum::Router::new().fallback(move |req: Request| {
+            let record = record.clone();
+            async move {
+                let path = req.uri().path().to_string();
+                record.lock().unwrap().push(Seen {
+                    method: req.method().clone(),
+                    path: path.clone(),
+                    headers: req.headers().clone(),
+                });
+                if path.starts_with("/slow") {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                }
+                (http::StatusCode::OK, format!("upstream saw {path}")).into_response()
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Upstream { addr, seen }
+    }
+
+    pub fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+
+    pub fn last(&self) -> Seen {
+        self.seen
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .expect("upstream saw nothing")
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Knobs for one gateway's config.
+pub struct Options {
+    pub upstream: String,
+    pub routes: String,
+    pub extra: String,
+    pub secret: Option<String>,
+    pub grace: &'static str,
+    pub read_timeout: &'static str,
+    /// More entries under `upstreams:`, each line indented two spaces.
+    pub more_upstreams: String,
+}
+
+impl Options {
+    pub fn new(upstream: SocketAddr) -> Self {
+        Options {
+            upstream: format!("\"{upstream}\""),
+            routes: DEFAULT_ROUTES.to_string(),
+            extra: String::new(),
+            secret: Some(SECRET.to_string()),
+            grace: "10s",
+            read_timeout: "1s",
+            more_upstreams: String::new(),
+        }
+    }
+}
+
+pub const DEFAULT_ROUTES: &str = r#"
+  - { name: public, path: "/public/**", upstream: app, auth: none }
+  - { name: admin, path: "/admin/**", methods: [GET, POST], upstream: app, auth: { roles: [admin] } }
+  - { name: maybe, path: "/maybe/**", upstream: app, auth: optional }
+  - { name: app, path: "/**", upstream: app, auth: required }
+"#;
+
+pub struct Gateway {
+    pub dir: tempfile::TempDir,
+    pub base: String,
+    pub admin: String,
+    pub child: Option<Child>,
+    pub config: PathBuf,
+    pub client: reqwest::Client,
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_portcullis")
+}
+
+pub fn write_config(dir: &std::path::Path, o: &Options, port: u16, admin_port: u16) -> PathBuf {
+    let secret = o
+        .secret
+        .as_ref()
+        .map(|s| format!("  secret: \"{s}\"\n"))
+        .unwrap_or_default();
+    let yaml = format!(
+        r#"server:
+  listen: "127.0.0.1:{port}"
+  admin_listen: "127.0.0.1:{admin_port}"
+  data_dir: "{data}"
+  grace_period: "{grace}"
+  max_body_size: 65536
+  threads: 2
+database:
+  url: "sqlite://{db}"
+tokens:
+{secret}  expiration: "1 hour"
+  expiration_long: "7 days"
+upstreams:
+  app: {{ addrs: [{up}], connect_timeout: "1s", read_timeout: "{read}" }}
+{more}
+routes:{routes}
+{extra}
+"#,
+        data = dir.join("data").display(),
+        db = dir.join("data/portcullis.db").display(),
+        grace = o.grace,
+        up = o.upstream,
+        read = o.read_timeout,
+        more = o.more_upstreams,
+        routes = o.routes,
+        extra = o.extra,
+    );
+    let path = dir.join("portcullis.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+impl Gateway {
+    pub async fn start(o: Options) -> Gateway {
+        let dir = tempfile::tempdir().unwrap();
+        let (port, admin_port) = (free_port(), free_port());
+        let config = write_config(dir.path(), &o, port, admin_port);
+        let mut g = Gateway {
+            base: format!("http://127.0.0.1:{port}"),
+            admin: format!("http://127.0.0.1:{admin_port}"),
+            dir,
+            child: None,
+            config,
+            client: reqwest::Client::new(),
+        };
+        g.spawn().await;
+        g
+    }
+
+    /// Starts (or restarts) the process on the same config and data.
+    pub async fn spawn(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("gateway.log")).unwrap();
+        let child = Command::new(bin())
+            .args(["serve", "--config"])
+            .arg(&self.config)
+            .env("PORTCULLIS_ADMIN_EMAIL", ADMIN_EMAIL)
+            .env("PORTCULLIS_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("RUST_LOG", "info")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = self
+                .client
+                .get(format!("{}/healthz", self.admin))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+                && tokio::net::TcpStream::connect(self.base.trim_start_matches("http://"))
+                    .await
+                    .is_ok();
+            if ready {
+                return;
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("gateway exited with {status}:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "gateway did not become ready:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("gateway.log")).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().unwrap().id() as i32
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    /// Waits for the process to exit; returns how long that took.
+    pub async fn wait_exit(&mut self, limit: Duration) -> Duration {
+        let start = Instant::now();
+        let child = self.child.as_mut().unwrap();
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < limit,
+                "gateway still running after {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+        token: Option<&str>,
+    ) -> reqwest::Response {
+        let mut r = self.client.post(self.url(path)).json(&body);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut r = self.client.post(self.url(path));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut r = self.client.get(self.url(path));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send().await.unwrap()
+    }
+
+    /// Logs in and returns the token.
+    pub async fn login(&self, email: &str, password: &str, remember: bool) -> String {
+        let r = self
+            .post_json(
+                "/api/login",
+                serde_json::json!({"email": email, "password": password, "remember": remember}),
+                None,
+            )
+            .await;
+        assert_eq!(r.status(), 200, "login failed");
+        r.json::<String>().await.unwrap()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.login(ADMIN_EMAIL, ADMIN_PASSWORD, false).await
+    }
+
+    /// Adds a user through the CLI (the only way before the users API) and logs them in.
+    pub fn add_user(&self, email: &str, role: &str, password: &str) {
+        let mut child = Command::new(bin())
+            .args([
+                "user",
+                "add",
+                "--email",
+                email,
+                "--name",
+                "Test User",
+                "--role",
+                role,
+                "--password-stdin",
+                "--config",
+            ])
+            .arg(&self.config)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "user add failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Asserts the standard error body and returns it.
+pub async fn error_body(r: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(r.status(), status);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["statusCode"], status);
+    assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert_eq!(v["message"], v["statusMessage"]);
+    assert!(v["error"].as_str().is_some());
+    v
+}
+
+/// Decodes a JWT payload without verifying it (to read exp/iat in tests).
+pub fn payload(token: &str) -> serde_json::Value {
+    use base64::Engine;
+    let part = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// Sends raw bytes and returns what came back (for requests reqwest will not make).
+pub async fn raw_request(base: &str, bytes: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    // The gateway may answer and close before it has read everything; that is fine.
+    let _ = s.write_all(bytes).await;
+    let mut buf = vec![0u8; 4096];
+    let mut out = Vec::new();
+    while let Ok(Ok(n)) =
+        tokio::time::timeout(std::time::Duration::from_secs(3), s.read(&mut buf)).await
+    {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+        if out.windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&out).to_string()
+}

@@ -1,0 +1,7 @@
+//! The integration suite: the real gateway binary, a real upstream, a real SQLite file.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod api;
+mod harness;
+mod ops;
+mod proxy;

@@ -1,0 +1,274 @@
+//! Operating the gateway: rate limits, metrics, health, graceful stop, restarts, the CLI.
+
+use crate::harness::*;
+use serde_json::json;
+use std::process::Command;
+use std::time::Duration;
+
+#[tokio::test]
+async fn login_is_rate_limited_per_client_with_retry_after() {
+    let up = Upstream::start().await;
+    let mut o = Options::new(up.addr);
+    o.extra = "rate_limits: { login: { per_minute: 2, burst: 2 } }".into();
+    let g = Gateway::start(o).await;
+    for _ in 0..2 {
+        let r = g
+            .post_json(
+                "/api/login",
+                json!({"email": "x@example.test", "password": "nope-nope"}),
+                None,
+            )
+            .await;
+        assert_eq!(r.status(), 400);
+    }
+    let r = g
+        .post_json(
+            "/api/login",
+            json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
+            None,
+        )
+        .await;
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&retry), "retry-after {retry}");
+    error_body(r, 429).await;
+    let metrics = g
+        .client
+        .get(format!("{}/metrics", g.admin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("portcullis_login_attempts_total{outcome=\"rate_limited\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("portcullis_login_attempts_total{outcome=\"bad_credentials\"} 2"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn metrics_and_health_are_on_the_admin_listener() {
+    let up = Upstream::start().await;
+    let g = Gateway::start(Options::new(up.addr)).await;
+    let t = g.admin_token().await;
+    g.get("/app", Some(&t)).await;
+    g.get("/app", None).await;
+    g.get("/public/x", None).await;
+    let r = g
+        .client
+        .get(format!("{}/healthz", g.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let m = g
+        .client
+        .get(format!("{}/metrics", g.admin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "portcullis_auth_decisions_total{outcome=\"allow\"} 1",
+        "portcullis_auth_decisions_total{outcome=\"deny_unauthenticated\"} 1",
+        "portcullis_auth_decisions_total{outcome=\"allow_public\"} 1",
+        "portcullis_login_attempts_total{outcome=\"success\"} 1",
+        "portcullis_proxy_requests_total{route=\"app\",status=\"2xx\"} 1",
+    ] {
+        assert!(m.contains(line), "missing {line}\n{m}");
+    }
+    assert!(!m.contains(&t), "no token in metrics");
+    assert!(!g.log().contains(&t), "no token in logs");
+    // The admin endpoints are not on the public port.
+    assert_eq!(g.get("/metrics", None).await.status(), 401);
+}
+
+#[tokio::test]
+async fn sigterm_finishes_requests_in_flight_then_exits_promptly() {
+    let up = Upstream::start().await;
+    let mut o = Options::new(up.addr);
+    o.routes = "\n  - { path: \"/**\", upstream: app, auth: none }\n".into();
+    o.read_timeout = "10s";
+    let mut g = Gateway::start(o).await;
+    let client = g.client.clone();
+    let url = g.url("/slow");
+    let inflight =
+        tokio::spawn(async move { client.get(url).send().await.map(|r| r.status().as_u16()) });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    g.signal("TERM");
+    let took = g.wait_exit(Duration::from_secs(9)).await;
+    assert_eq!(
+        inflight.await.unwrap().unwrap(),
+        200,
+        "the request in flight completed"
+    );
+    assert!(
+        took < Duration::from_secs(6),
+        "exited {took:?} after SIGTERM; grace is 10s"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(g.base.trim_start_matches("http://"))
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn sigint_on_an_idle_gateway_exits_at_once() {
+    let up = Upstream::start().await;
+    let mut g = Gateway::start(Options::new(up.addr)).await;
+    g.signal("INT");
+    let took = g.wait_exit(Duration::from_secs(9)).await;
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+}
+
+#[tokio::test]
+async fn a_generated_secret_is_kept_so_restarts_keep_sessions() {
+    let up = Upstream::start().await;
+    let mut o = Options::new(up.addr);
+    o.secret = None;
+    let mut g = Gateway::start(o).await;
+    let t = g.admin_token().await;
+    let secret_file = g.dir.path().join("data/jwt-secret");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&secret_file)
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+    }
+    assert!(g.log().contains("generated a signing secret"));
+    let secret = std::fs::read_to_string(&secret_file).unwrap();
+    assert!(
+        !g.log().contains(secret.trim()),
+        "the secret is never logged"
+    );
+    g.signal("TERM");
+    g.wait_exit(Duration::from_secs(9)).await;
+    g.spawn().await;
+    assert_eq!(
+        g.get("/app", Some(&t)).await.status(),
+        200,
+        "session survives a restart"
+    );
+}
+
+#[tokio::test]
+async fn a_short_secret_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = Options::new("127.0.0.1:1".parse().unwrap());
+    o.secret = Some("too-short".into());
+    let cfg = write_config(dir.path(), &o, free_port(), free_port());
+    let out = Command::new(bin())
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("tokens.secret") && err.contains("32"), "{err}");
+    let out = Command::new(bin())
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .env("PORTCULLIS_JWT_SECRET", "short-too")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn check_config_accepts_the_reference_config_and_lists_every_problem() {
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/config/portcullis.yaml");
+    let out = Command::new(bin())
+        .args(["check-config", "--config", shipped])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "upstreams: { app: { addrs: [\"127.0.0.1:3000\"] } }\nroutes:\n  - { path: \"/a\", upstream: app, auth: none }\n  - { path: \"/b\", upstream: app, auth: none }\n  - { path: \"/c\", upstream: ghost, auth: { roles: [] } }\n",
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .args(["check-config", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("routes[2].upstream") && err.contains("routes[2].auth.roles"),
+        "{err}"
+    );
+
+    std::fs::write(&bad, "server:\n  listen: \"127.0.0.1:1\"\n  colour: blue\n").unwrap();
+    let out = Command::new(bin())
+        .args(["check-config", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 3") && err.contains("colour"), "{err}");
+}
+
+#[tokio::test]
+async fn cli_adds_and_lists_users_in_the_configs_database() {
+    let up = Upstream::start().await;
+    let g = Gateway::start(Options::new(up.addr)).await;
+    g.add_user("Cli@Example.test", "editor", "cli-password-1");
+    let t = g.login("cli@example.test", "cli-password-1", false).await;
+    assert_eq!(g.get("/app", Some(&t)).await.status(), 200);
+    assert_eq!(up.last().headers["x-auth-role"], "editor");
+
+    let out = Command::new(bin())
+        .args(["user", "list", "--config"])
+        .arg(&g.config)
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        list.contains("cli@example.test") && list.contains("editor") && list.contains(ADMIN_EMAIL),
+        "{list}"
+    );
+    assert!(!list.contains("argon2"));
+
+    let dup = Command::new(bin())
+        .args([
+            "user",
+            "add",
+            "--email",
+            "cli@example.test",
+            "--name",
+            "X",
+            "--password-stdin",
+            "--config",
+        ])
+        .arg(&g.config)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!dup.status.success());
+}
