@@ -265,9 +265,7 @@ async fn upstream_refused_is_502_and_timeout_is_504() {
     let up = Upstream::start().await;
     let closed = free_port();
     let mut o = Options::new(up.addr);
-    o.routes = format!(
-        "\n  - {{ path: \"/down/**\", upstream: down, auth: none }}\n  - {{ path: \"/**\", upstream: app, auth: none }}\n"
-    );
+    o.routes = "\n  - { path: \"/down/**\", upstream: down, auth: none }\n  - { path: \"/**\", upstream: app, auth: none }\n".into();
     o.more_upstreams = format!("  down: {{ addrs: [\"127.0.0.1:{closed}\"] }}");
     let g = Gateway::start(o).await;
     let v = error_body(g.get("/down/x", None).await, 502).await;
