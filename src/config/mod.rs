@@ -17,6 +17,7 @@ pub struct Overrides {
     pub jwt_secret: Option<String>,
     pub database_url: Option<String>,
     pub listen: Option<String>,
+    pub admin_listen: Option<String>,
 }
 
 impl Overrides {
@@ -26,6 +27,7 @@ impl Overrides {
             jwt_secret: var("PORTCULLIS_JWT_SECRET"),
             database_url: var("PORTCULLIS_DATABASE_URL"),
             listen: var("PORTCULLIS_LISTEN"),
+            admin_listen: var("PORTCULLIS_ADMIN_LISTEN"),
         }
     }
 }
@@ -59,6 +61,9 @@ pub fn from_yaml(
     }
     if let Some(l) = &overrides.listen {
         file.server.listen = Some(l.clone());
+    }
+    if let Some(l) = &overrides.admin_listen {
+        file.server.admin_listen = Some(l.clone());
     }
     runtime::validate(file, base)
 }
@@ -156,6 +161,7 @@ mod tests {
             jwt_secret: Some("x".repeat(40)),
             database_url: Some("sqlite://elsewhere.db".into()),
             listen: Some("127.0.0.1:9999".into()),
+            admin_listen: None,
         };
         let c = from_yaml(
             &format!("{UPSTREAM}tokens: {{ expiration: 2 hours }}"),
@@ -175,6 +181,31 @@ mod tests {
         assert_eq!(c.api.login.as_deref(), Some("/auth/signin"));
         assert_eq!(c.api.logout_all, None);
         assert_eq!(c.api.logout.as_deref(), Some("/api/logout"));
+    }
+
+    #[test]
+    fn two_api_routes_cannot_share_a_path() {
+        let errs = parse("api: { routes: { logout: \"/api/login\" } }").unwrap_err();
+        assert!(
+            errs.iter()
+                .any(|e| e.at == Where::Path("api.routes.logout".into())),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn eddsa_needs_both_key_files() {
+        let errs = parse("tokens: { algorithm: EdDSA, private_key_file: k.pem }").unwrap_err();
+        assert!(
+            errs.iter().any(|e| e.at == Where::Path("tokens".into())),
+            "{errs:?}"
+        );
+        let errs = parse("tokens: { algorithm: RS256 }").unwrap_err();
+        assert!(
+            errs.iter()
+                .any(|e| e.at == Where::Path("tokens.algorithm".into())),
+            "{errs:?}"
+        );
     }
 
     #[test]

@@ -628,6 +628,25 @@ fn api_routes(a: file::ApiFile, errs: &mut Vec<ConfigError>) -> ApiRoutes {
             _ => out.profile = path,
         }
     }
+    let mut seen = std::collections::BTreeMap::new();
+    for (key, _) in API_ROUTE_DEFAULTS {
+        let path = match *key {
+            "login" => &out.login,
+            "logout" => &out.logout,
+            "logout-others" => &out.logout_others,
+            "logout-all" => &out.logout_all,
+            "renew-token" => &out.renew_token,
+            _ => &out.profile,
+        };
+        if let Some(p) = path {
+            if let Some(first) = seen.insert(p.clone(), *key) {
+                errs.push(ConfigError::at(
+                    format!("api.routes.{key}"),
+                    format!("{p:?} is already the path of api.routes.{first}"),
+                ));
+            }
+        }
+    }
     for key in a.routes.keys() {
         if !API_ROUTE_DEFAULTS.iter().any(|(k, _)| k == key) {
             let known: Vec<_> = API_ROUTE_DEFAULTS.iter().map(|(k, _)| *k).collect();

@@ -86,6 +86,8 @@ pub struct Options {
     pub read_timeout: &'static str,
     /// More entries under `upstreams:`, each line indented two spaces.
     pub more_upstreams: String,
+    /// More lines under `tokens:`, each indented two spaces.
+    pub more_tokens: String,
 }
 
 impl Options {
@@ -98,6 +100,7 @@ impl Options {
             grace: "10s",
             read_timeout: "1s",
             more_upstreams: String::new(),
+            more_tokens: String::new(),
         }
     }
 }
@@ -116,6 +119,35 @@ pub struct Gateway {
     pub child: Option<Child>,
     pub config: PathBuf,
     pub client: reqwest::Client,
+}
+
+/// Waits until both listeners answer; fails with the process log if it exits or stalls.
+pub async fn wait_ready(child: &mut Child, base: &str, admin: &str, log: &std::path::Path) {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let log = || std::fs::read_to_string(log).unwrap_or_default();
+    loop {
+        let ready = client
+            .get(format!("{admin}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+            && tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+                .await
+                .is_ok();
+        if ready {
+            return;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("gateway exited with {status}:\n{}", log());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gateway did not become ready:\n{}",
+            log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 pub fn bin() -> &'static str {
@@ -141,6 +173,7 @@ database:
 tokens:
 {secret}  expiration: "1 hour"
   expiration_long: "7 days"
+{more_tokens}
 upstreams:
   app: {{ addrs: [{up}], connect_timeout: "1s", read_timeout: "{read}" }}
 {more}
@@ -153,6 +186,7 @@ routes:{routes}
         up = o.upstream,
         read = o.read_timeout,
         more = o.more_upstreams,
+        more_tokens = o.more_tokens,
         routes = o.routes,
         extra = o.extra,
     );
@@ -192,30 +226,8 @@ impl Gateway {
             .spawn()
             .unwrap();
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = self
-                .client
-                .get(format!("{}/healthz", self.admin))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-                && tokio::net::TcpStream::connect(self.base.trim_start_matches("http://"))
-                    .await
-                    .is_ok();
-            if ready {
-                return;
-            }
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("gateway exited with {status}:\n{}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "gateway did not become ready:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let log = self.dir.path().join("gateway.log");
+        wait_ready(self.child.as_mut().unwrap(), &self.base, &self.admin, &log).await;
     }
 
     pub fn log(&self) -> String {

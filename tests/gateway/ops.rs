@@ -272,3 +272,98 @@ async fn cli_adds_and_lists_users_in_the_configs_database() {
         .unwrap();
     assert!(!dup.status.success());
 }
+
+/// The README's first command: the shipped config, nothing else installed. The built-in
+/// whoami upstream shows the identity headers; the first admin's password is printed once.
+#[tokio::test]
+async fn the_shipped_config_serves_on_embedded_defaults() {
+    let cwd = tempfile::tempdir().unwrap();
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/config/portcullis.yaml");
+    let (port, admin_port) = (free_port(), free_port());
+    let (base, admin) = (
+        format!("http://127.0.0.1:{port}"),
+        format!("http://127.0.0.1:{admin_port}"),
+    );
+    let start = |log_name: &str| {
+        let log = std::fs::File::create(cwd.path().join(log_name)).unwrap();
+        Command::new(bin())
+            .args(["serve", "--config", shipped])
+            .current_dir(cwd.path())
+            .env("PORTCULLIS_LISTEN", format!("127.0.0.1:{port}"))
+            .env("PORTCULLIS_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
+            .env_remove("PORTCULLIS_ADMIN_EMAIL")
+            .env_remove("PORTCULLIS_ADMIN_PASSWORD")
+            .env_remove("PORTCULLIS_JWT_SECRET")
+            .env_remove("PORTCULLIS_DATABASE_URL")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    };
+    let mut child = start("first.log");
+    wait_ready(&mut child, &base, &admin, &cwd.path().join("first.log")).await;
+    let out = std::fs::read_to_string(cwd.path().join("first.log")).unwrap();
+    let password = out
+        .lines()
+        .find_map(|l| l.split("password: ").nth(1))
+        .unwrap_or_else(|| panic!("no generated password printed:\n{out}"))
+        .trim()
+        .to_string();
+    assert_eq!(
+        out.matches(&password).count(),
+        1,
+        "printed once, not logged again"
+    );
+    assert!(cwd.path().join("data/portcullis.db").exists());
+
+    let client = reqwest::Client::new();
+    let token: String = client
+        .post(format!("{base}/api/login"))
+        .json(&json!({"email": "admin@localhost", "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let echo = client
+        .get(format!("{base}/hello"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echo.status(), 200);
+    let echo = echo.text().await.unwrap();
+    assert!(echo.starts_with("GET /hello HTTP/1.1"), "{echo}");
+    assert!(
+        echo.contains("x-auth-email: admin@localhost") && echo.contains("x-auth-role: admin"),
+        "{echo}"
+    );
+    assert_eq!(
+        client
+            .get(format!("{base}/hello"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // A second start finds the admin and creates nothing.
+    let mut child = start("second.log");
+    wait_ready(&mut child, &base, &admin, &cwd.path().join("second.log")).await;
+    assert!(!std::fs::read_to_string(cwd.path().join("second.log"))
+        .unwrap()
+        .contains("Created the first admin"));
+    let r = client
+        .get(format!("{base}/hello"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the generated secret was kept");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -283,3 +283,43 @@ async fn upstream_refused_is_502_and_timeout_is_504() {
     );
     assert_eq!(g.get("/fast", None).await.status(), 200);
 }
+
+#[tokio::test]
+async fn eddsa_tokens_work_and_hs256_confusion_with_the_public_key_fails() {
+    let up = Upstream::start().await;
+    let mut o = Options::new(up.addr);
+    o.secret = None;
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    o.more_tokens = format!(
+        "  algorithm: EdDSA\n  private_key_file: \"{fixtures}/ed25519-test-private.pem\"\n  public_key_file: \"{fixtures}/ed25519-test-public.pem\"\n"
+    );
+    let g = Gateway::start(o).await;
+    let t = g.admin_token().await;
+    use base64::Engine;
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(t.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "EdDSA");
+    assert_eq!(g.get("/app", Some(&t)).await.status(), 200);
+
+    // The classic confusion: sign HS256 with the public key as the HMAC secret.
+    let public = std::fs::read_to_string(format!("{fixtures}/ed25519-test-public.pem")).unwrap();
+    let p = payload(&t);
+    let k = keys("portcullis", &public);
+    let claims = k.claims(
+        p["sub"].as_str().unwrap().parse().unwrap(),
+        p["sid"].as_str().unwrap(),
+        "admin",
+        p["jti"].as_str().unwrap(),
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        g.get("/app", Some(&k.sign(&claims).unwrap()))
+            .await
+            .status(),
+        401
+    );
+}
