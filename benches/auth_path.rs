@@ -1,1 +1,304 @@
-fn main() {}
+//! The proxy's hot path, measured: token verify + session-cache lookup, route matching, and the
+//! candidate maps for the session cache. papaya is kept: lock-free reads, fastest with
+//! concurrent readers (the proxy's steady state), close at realistic write rates; dashmap's
+//! shared read lock doubles its cost with two readers. Figures in the README.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use portcullis::config::{from_yaml, load, Overrides};
+use portcullis::proxy::routes::{find, CanonicalPath};
+use portcullis::state::State;
+use portcullis::store::NewUser;
+use std::hint::black_box;
+use std::path::Path;
+
+const SECRET: &str = "benchmark-secret-that-is-long-enough-for-hs256";
+
+/// The shipped reference config, pointed at a scratch database.
+fn config(db: &Path) -> portcullis::config::Config {
+    let overrides = Overrides {
+        jwt_secret: Some(SECRET.into()),
+        database_url: Some(format!("sqlite://{}", db.display())),
+        ..Default::default()
+    };
+    load(
+        Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/config/portcullis.yaml"
+        )),
+        &overrides,
+    )
+    .unwrap()
+}
+
+fn auth_path(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let state = rt
+        .block_on(State::build(config(&dir.path().join("bench.db"))))
+        .unwrap();
+    let user = rt
+        .block_on(state.store.create_user(NewUser {
+            email: "bench@example.test".into(),
+            name: "Bench".into(),
+            role: "admin".into(),
+            password_hash: None,
+            now: portcullis::store::now(),
+        }))
+        .unwrap();
+    let token = rt
+        .block_on(state.start_session(&user, false, &Default::default()))
+        .unwrap();
+    let now = portcullis::store::now();
+
+    let mut g = c.benchmark_group("auth");
+    g.bench_function("jwt_verify_hs256", |b| {
+        b.iter(|| state.auth.keys.verify(black_box(&token)).unwrap())
+    });
+    let sid = uuid::Uuid::parse_str(&state.auth.keys.verify(&token).unwrap().sid).unwrap();
+    g.bench_function("cache_lookup", |b| {
+        b.iter(|| state.auth.cache.session(black_box(&sid)).unwrap())
+    });
+    g.bench_function("verify_and_cache_lookup", |b| {
+        b.to_async(&rt).iter(|| async {
+            match state.auth.authenticate(black_box(&token), now).await {
+                portcullis::auth::Authn::Authenticated(id) => id,
+                other => panic!("{other:?}"),
+            }
+        })
+    });
+    g.finish();
+}
+
+fn route_matching(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&dir.path().join("unused.db"));
+    let mut g = c.benchmark_group("routes");
+    for path in [
+        "/public/css/site.css",
+        "/admin/users/42",
+        "/app/dashboard/reports/2026",
+    ] {
+        let p = CanonicalPath::new(path).unwrap();
+        g.bench_with_input(BenchmarkId::new("reference_config", path), &p, |b, p| {
+            b.iter(|| {
+                find(
+                    &cfg.routes,
+                    Some("localhost:8080"),
+                    &http::Method::GET,
+                    black_box(p),
+                )
+            })
+        });
+    }
+    // A bigger table: 50 routes, the match is the last one.
+    let mut yaml = String::from("upstreams: { a: { addrs: [\"127.0.0.1:1\"] } }\nroutes:\n");
+    for i in 0..49 {
+        yaml.push_str(&format!(
+            "  - {{ path: \"/svc{i}/**\", upstream: a, auth: required }}\n"
+        ));
+    }
+    yaml.push_str("  - { path: \"/**\", upstream: a, auth: none }\n");
+    let big = from_yaml(&yaml, &Overrides::default(), Path::new(".")).unwrap();
+    let p = CanonicalPath::new("/zzz/deep/path").unwrap();
+    g.bench_function("fifty_routes_last_match", |b| {
+        b.iter(|| find(&big.routes, None, &http::Method::GET, black_box(&p)))
+    });
+    g.bench_function("canonicalise_path", |b| {
+        b.iter(|| CanonicalPath::new(black_box("/app/%61ccount//settings/profile")).unwrap())
+    });
+    g.finish();
+}
+
+/// The cache's map: reads of 100k session entries keyed by UUID.
+fn maps(c: &mut Criterion) {
+    const N: usize = 100_000;
+    let keys: Vec<uuid::Uuid> = (0..N).map(|_| uuid::Uuid::new_v4()).collect();
+    let value = |i: usize| (i as i64, uuid::Uuid::nil(), i as i64, false, false);
+    let papaya = papaya::HashMap::new();
+    let dash = dashmap::DashMap::new();
+    let scc = scc::HashMap::new();
+    for (i, k) in keys.iter().enumerate() {
+        papaya.pin().insert(*k, value(i));
+        dash.insert(*k, value(i));
+        let _ = scc.insert_sync(*k, value(i));
+    }
+    let mut g = c.benchmark_group("session_map_get");
+    let mut i = 0usize;
+    g.bench_function("papaya", |b| {
+        b.iter(|| {
+            i = (i + 7919) % N;
+            *papaya.pin().get(black_box(&keys[i])).unwrap()
+        })
+    });
+    g.bench_function("dashmap", |b| {
+        b.iter(|| {
+            i = (i + 7919) % N;
+            *dash.get(black_box(&keys[i])).unwrap()
+        })
+    });
+    g.bench_function("scc_hashmap", |b| {
+        b.iter(|| {
+            i = (i + 7919) % N;
+            scc.read_sync(black_box(&keys[i]), |_, v| *v).unwrap()
+        })
+    });
+    let index = scc::HashIndex::new();
+    for (n, k) in keys.iter().enumerate() {
+        let _ = index.insert_sync(*k, value(n));
+    }
+    g.bench_function("scc_hashindex", |b| {
+        b.iter(|| {
+            i = (i + 7919) % N;
+            index.peek_with(black_box(&keys[i]), |_, v| *v).unwrap()
+        })
+    });
+    g.finish();
+}
+
+/// The same maps under concurrency, as the proxy uses them: readers on every worker thread,
+/// and a writer (logins, revocations) running at the same time.
+fn maps_contended(c: &mut Criterion) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    const N: usize = 100_000;
+    let keys: Arc<Vec<uuid::Uuid>> = Arc::new((0..N).map(|_| uuid::Uuid::new_v4()).collect());
+    let value = |i: usize| (i as i64, uuid::Uuid::nil(), i as i64, false, false);
+
+    trait Map: Send + Sync + 'static {
+        fn get(&self, k: &uuid::Uuid) -> bool;
+        fn put(&self, k: uuid::Uuid, v: (i64, uuid::Uuid, i64, bool, bool));
+    }
+    impl Map for papaya::HashMap<uuid::Uuid, (i64, uuid::Uuid, i64, bool, bool)> {
+        fn get(&self, k: &uuid::Uuid) -> bool {
+            self.pin().get(k).is_some()
+        }
+        fn put(&self, k: uuid::Uuid, v: (i64, uuid::Uuid, i64, bool, bool)) {
+            self.pin().insert(k, v);
+        }
+    }
+    impl Map for dashmap::DashMap<uuid::Uuid, (i64, uuid::Uuid, i64, bool, bool)> {
+        fn get(&self, k: &uuid::Uuid) -> bool {
+            dashmap::DashMap::get(self, k).is_some()
+        }
+        fn put(&self, k: uuid::Uuid, v: (i64, uuid::Uuid, i64, bool, bool)) {
+            self.insert(k, v);
+        }
+    }
+    impl Map for scc::HashIndex<uuid::Uuid, (i64, uuid::Uuid, i64, bool, bool)> {
+        fn get(&self, k: &uuid::Uuid) -> bool {
+            self.peek_with(k, |_, _| ()).is_some()
+        }
+        fn put(&self, k: uuid::Uuid, v: (i64, uuid::Uuid, i64, bool, bool)) {
+            match self.entry_sync(k) {
+                scc::hash_index::Entry::Occupied(mut o) => o.update(v),
+                scc::hash_index::Entry::Vacant(e) => {
+                    e.insert_entry(v);
+                }
+            }
+        }
+    }
+    impl Map for scc::HashMap<uuid::Uuid, (i64, uuid::Uuid, i64, bool, bool)> {
+        fn get(&self, k: &uuid::Uuid) -> bool {
+            self.read_sync(k, |_, _| ()).is_some()
+        }
+        fn put(&self, k: uuid::Uuid, v: (i64, uuid::Uuid, i64, bool, bool)) {
+            let _ = self.upsert_sync(k, v);
+        }
+    }
+
+    /// Wall time for `readers` threads to do `iters` gets each, with or without a writer.
+    /// Wall time for `readers` threads to do `iters` gets each. `writes_per_sec`: `None` no
+    /// writer, `Some(0)` a writer flat out, otherwise a writer paced at that rate.
+    fn run<M: Map>(
+        m: &Arc<M>,
+        keys: &Arc<Vec<uuid::Uuid>>,
+        readers: usize,
+        writes_per_sec: Option<u64>,
+        iters: u64,
+    ) -> Duration {
+        let stop = Arc::new(AtomicBool::new(false));
+        let w = writes_per_sec.map(|rate| {
+            let (m, keys, stop) = (m.clone(), keys.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut i = 0usize;
+                let began = Instant::now();
+                let mut done = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    if rate > 0 && done * 1_000_000 / rate > began.elapsed().as_micros() as u64 {
+                        std::thread::yield_now();
+                        continue;
+                    }
+                    i = (i + 104_729) % keys.len();
+                    m.put(keys[i], (i as i64, uuid::Uuid::nil(), 0, true, false));
+                    done += 1;
+                }
+            })
+        });
+        let start = Instant::now();
+        let hs: Vec<_> = (0..readers)
+            .map(|t| {
+                let (m, keys) = (m.clone(), keys.clone());
+                std::thread::spawn(move || {
+                    let mut i = t * 31;
+                    for _ in 0..iters {
+                        i = (i + 7919) % keys.len();
+                        assert!(m.get(black_box(&keys[i])));
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        let took = start.elapsed();
+        stop.store(true, Ordering::Relaxed);
+        if let Some(w) = w {
+            w.join().unwrap();
+        }
+        took
+    }
+
+    let papaya = Arc::new(papaya::HashMap::new());
+    let dash = Arc::new(dashmap::DashMap::new());
+    let scc = Arc::new(scc::HashMap::new());
+    let scc_index = Arc::new(scc::HashIndex::new());
+    for (i, k) in keys.iter().enumerate() {
+        papaya.put(*k, value(i));
+        dash.put(*k, value(i));
+        scc.put(*k, value(i));
+        scc_index.put(*k, value(i));
+    }
+    for (label, readers, writer) in [
+        ("2_readers", 2, None),
+        ("1_reader_writer_50k_per_s", 1, Some(50_000)),
+        ("1_reader_writer_flat_out", 1, Some(0)),
+    ] {
+        let mut g = c.benchmark_group(format!("session_map_get_{label}"));
+        g.bench_function("papaya", |b| {
+            b.iter_custom(|n| run(&papaya, &keys, readers, writer, n))
+        });
+        g.bench_function("dashmap", |b| {
+            b.iter_custom(|n| run(&dash, &keys, readers, writer, n))
+        });
+        g.bench_function("scc_hashmap", |b| {
+            b.iter_custom(|n| run(&scc, &keys, readers, writer, n))
+        });
+        // HashIndex is left out of the flat-out writer case: there, a reader saw a present key
+        // as missing while it was being updated, which in a session cache means a spurious
+        // store read (the assertion in `run` caught it).
+        if writer != Some(0) {
+            g.bench_function("scc_hashindex", |b| {
+                b.iter_custom(|n| run(&scc_index, &keys, readers, writer, n))
+            });
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(benches, auth_path, route_matching, maps, maps_contended);
+criterion_main!(benches);

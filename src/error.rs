@@ -71,6 +71,7 @@ impl Reject {
             Reject::BadRequest(m) | Reject::Conflict(m) => m.clone(),
             Reject::BadCredentials => "Incorrect credentials".into(),
             Reject::Validation(_) => "Some fields are missing or invalid".into(),
+            Reject::PayloadTooLarge(0) => "The request body is too large".into(),
             Reject::PayloadTooLarge(limit) => {
                 format!("The request body exceeds the limit of {limit} bytes")
             }

@@ -13,6 +13,32 @@ pub fn strip(req: &mut RequestHeader, prefix: &str) {
     for n in names {
         req.remove_header(&n);
     }
+    // A client naming an identity header in `Connection` would get the header we inject
+    // stripped as hop-by-hop on the way to the app; drop such nominations.
+    let conn: Vec<String> = req
+        .headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect();
+    if conn
+        .iter()
+        .any(|t| t.to_ascii_lowercase().starts_with(prefix))
+    {
+        let kept: Vec<&str> = conn
+            .iter()
+            .map(String::as_str)
+            .filter(|t| !t.to_ascii_lowercase().starts_with(prefix))
+            .collect();
+        req.remove_header(&http::header::CONNECTION);
+        if !kept.is_empty() {
+            let _ = req.insert_header(http::header::CONNECTION, kept.join(", "));
+        }
+    }
 }
 
 fn names_with_prefix(headers: &HeaderMap, prefix: &str) -> Vec<http::HeaderName> {
@@ -94,9 +120,12 @@ mod tests {
         req.append_header("x-auth-role", "admin").unwrap();
         req.append_header("X-AUTH-ANYTHING", "x").unwrap();
         req.append_header("x-other", "keep").unwrap();
+        req.append_header("Connection", "keep-alive, X-Auth-Role")
+            .unwrap();
         strip(&mut req, "x-auth-");
-        assert_eq!(req.headers.len(), 1);
+        assert_eq!(req.headers.len(), 2);
         assert!(req.headers.get("x-other").is_some());
+        assert_eq!(req.headers.get("connection").unwrap(), "keep-alive");
     }
 
     #[test]

@@ -60,7 +60,11 @@ impl PathPattern {
 
     pub fn matches(&self, path: &CanonicalPath) -> bool {
         let parts: Vec<&str> = path.segments().collect();
-        match_from(&self.segs, &parts)
+        self.matches_parts(&parts)
+    }
+
+    fn matches_parts(&self, parts: &[&str]) -> bool {
+        match_from(&self.segs, parts)
     }
 }
 
@@ -153,11 +157,15 @@ pub fn find(
     method: &Method,
     path: &CanonicalPath,
 ) -> Option<usize> {
-    let host = host.map(|h| h.split(':').next().unwrap_or(h).to_ascii_lowercase());
+    // Host names compare case-insensitively and without the port.
+    let host = host.map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name));
+    let parts: Vec<&str> = path.segments().collect();
     routes.iter().position(|r| {
-        r.host.as_deref().is_none_or(|h| Some(h) == host.as_deref())
+        r.host
+            .as_deref()
+            .is_none_or(|h| host.is_some_and(|x| x.eq_ignore_ascii_case(h)))
             && r.methods.as_ref().is_none_or(|ms| ms.contains(method))
-            && r.path.matches(path)
+            && r.path.matches_parts(&parts)
     })
 }
 
@@ -220,6 +228,26 @@ mod tests {
         ] {
             assert_eq!(CanonicalPath::new(p), Err(BadPath::Ambiguous), "{p}");
         }
+    }
+
+    #[test]
+    fn first_match_wins_with_host_and_method() {
+        let cfg = crate::config::from_yaml(
+            "upstreams: { a: { addrs: [\"127.0.0.1:1\"] } }\nroutes:\n  - { path: \"/x/**\", host: Api.Example.com, upstream: a, auth: none }\n  - { path: \"/x/**\", methods: [POST], upstream: a, auth: required }\n  - { path: \"/**\", upstream: a, auth: { roles: [admin] } }\n",
+            &Default::default(),
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        let p = CanonicalPath::new("/x/1").unwrap();
+        assert_eq!(
+            find(&cfg.routes, Some("api.example.com:8080"), &Method::GET, &p),
+            Some(0)
+        );
+        assert_eq!(
+            find(&cfg.routes, Some("other.example.com"), &Method::POST, &p),
+            Some(1)
+        );
+        assert_eq!(find(&cfg.routes, None, &Method::GET, &p), Some(2));
     }
 
     #[test]

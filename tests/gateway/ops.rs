@@ -88,6 +88,32 @@ async fn metrics_and_health_are_on_the_admin_listener() {
         assert!(m.contains(line), "missing {line}\n{m}");
     }
     assert!(!m.contains(&t), "no token in metrics");
+    // Login filled the cache: the proxied request was a hit, and nothing went to the store.
+    assert!(
+        m.contains("portcullis_session_cache_lookups_total{result=\"hit\"} 1"),
+        "{m}"
+    );
+    assert!(!m.contains("result=\"miss\""), "{m}");
+    for _ in 0..20 {
+        g.get("/app", Some(&t)).await;
+    }
+    let m = g
+        .client
+        .get(format!("{}/metrics", g.admin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains("portcullis_session_cache_lookups_total{result=\"hit\"} 21"),
+        "{m}"
+    );
+    assert!(
+        !m.contains("result=\"miss\""),
+        "steady state does no store read\n{m}"
+    );
     assert!(!g.log().contains(&t), "no token in logs");
     // The admin endpoints are not on the public port.
     assert_eq!(g.get("/metrics", None).await.status(), 401);
