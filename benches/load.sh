@@ -2,13 +2,14 @@
 # Load test on loopback: wrk against a small upstream directly, then through the gateway on a
 # public route and on an authenticated route. Prints requests/s and the gateway's CPU time per
 # request, so the figures can be read as ratios from one run.
-# Usage: benches/load.sh [seconds=10] [connections=32]
+# Usage: benches/load.sh [seconds=10] [connections=32]   (BIN=path to compare another build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
 CONNS=${2:-32}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 cargo build --release --bin portcullis --example upstream >/dev/null
+BIN=${BIN:-target/release/portcullis}
 
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -27,7 +28,7 @@ routes:
 rate_limits: { login: { per_minute: 1000, burst: 100 } }
 YAML
 RUST_LOG=warn PORTCULLIS_ADMIN_EMAIL=load@example.test PORTCULLIS_ADMIN_PASSWORD=load-password-1 \
-  target/release/portcullis serve --config "$work/load.yaml" > "$work/gw.log" 2>&1 &
+  "$BIN" serve --config "$work/load.yaml" > "$work/gw.log" 2>&1 &
 GWPID=$!
 for _ in $(seq 100); do curl -sf "127.0.0.1:$ADMIN/healthz" >/dev/null && break; sleep 0.1; done
 TOKEN=$(curl -s "127.0.0.1:$GW/api/login" -H 'content-type: application/json' \
