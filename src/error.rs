@@ -130,6 +130,24 @@ impl Reject {
     }
 }
 
+impl From<crate::auth::Rejection> for Reject {
+    /// The 401 for a presented but unusable token, worded by cause.
+    fn from(r: crate::auth::Rejection) -> Self {
+        use crate::auth::Rejection;
+        let message = match r {
+            Rejection::Malformed => "The Authorization header must be \"Bearer <token>\"",
+            Rejection::Expired => "The token has expired",
+            Rejection::Revoked => "The session has ended",
+            Rejection::Inactive => "The account is deactivated",
+            Rejection::Invalid => "The token is invalid",
+        };
+        Reject::Unauthenticated {
+            invalid_token: true,
+            message,
+        }
+    }
+}
+
 impl From<crate::store::StoreError> for Reject {
     fn from(e: crate::store::StoreError) -> Self {
         tracing::error!(error = %e, "store error");

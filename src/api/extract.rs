@@ -1,8 +1,9 @@
 //! Request extractors for the control plane: a JSON object body with field-level validation,
 //! the caller's identity, and the client's address as the proxy saw it.
 
-use crate::auth::{credentials, Authn, ClientInfo, Credentials, Identity, Rejection};
+use crate::auth::{ClientInfo, Identity};
 use crate::error::Reject;
+use crate::proxy::decide::require;
 use crate::state::State;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use http::request::Parts;
@@ -149,36 +150,15 @@ impl FromRequestParts<Arc<State>> for Auth {
     type Rejection = Reject;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<State>) -> Result<Self, Reject> {
-        let token = match credentials::extract(&parts.headers, &state.config.cookie.name) {
-            Credentials::Token(t) => t,
-            Credentials::None => {
-                return Err(Reject::Unauthenticated {
-                    invalid_token: false,
-                    message: "Authentication is required",
-                })
-            }
-            Credentials::Malformed => return Err(unauthenticated(Rejection::Malformed)),
-        };
-        match state.auth.authenticate(&token, crate::store::now()).await {
-            Authn::Authenticated(id) => Ok(Auth(id)),
-            Authn::Rejected(r) => Err(unauthenticated(r)),
-            Authn::Unavailable => Err(Reject::Unavailable),
-        }
-    }
-}
-
-/// The 401 for a presented but unusable token, worded by cause.
-pub fn unauthenticated(r: Rejection) -> Reject {
-    let message = match r {
-        Rejection::Malformed => "The Authorization header must be \"Bearer <token>\"",
-        Rejection::Expired => "The token has expired",
-        Rejection::Revoked => "The session has ended",
-        Rejection::Inactive => "The account is deactivated",
-        Rejection::Invalid => "The token is invalid",
-    };
-    Reject::Unauthenticated {
-        invalid_token: true,
-        message,
+        let authn = state
+            .auth
+            .from_headers(
+                &parts.headers,
+                &state.config.cookie.name,
+                crate::store::now(),
+            )
+            .await;
+        require(authn).map(Auth)
     }
 }
 

@@ -7,7 +7,7 @@ mod logout;
 mod profile;
 pub mod views;
 
-pub use extract::{normalize_email, unauthenticated};
+pub use extract::normalize_email;
 
 use crate::error::Reject;
 use crate::state::State;

@@ -55,6 +55,20 @@ impl Authenticator {
         }
     }
 
+    /// Authenticates whatever credentials the request carries; `None` when it carries none.
+    pub async fn from_headers(
+        &self,
+        headers: &http::HeaderMap,
+        cookie_name: &str,
+        now: i64,
+    ) -> Option<Authn> {
+        match super::credentials::extract(headers, cookie_name) {
+            super::Credentials::Token(t) => Some(self.authenticate(&t, now).await),
+            super::Credentials::Malformed => Some(Authn::Rejected(Rejection::Malformed)),
+            super::Credentials::None => None,
+        }
+    }
+
     pub async fn authenticate(&self, token: &str, now: i64) -> Authn {
         let claims = match self.keys.verify(token) {
             Ok(c) => c,

@@ -2,8 +2,7 @@
 //! control plane, forwarded (with or without an identity), or refused. Nothing here writes bytes.
 
 use super::routes::{self, CanonicalPath};
-use crate::api::unauthenticated;
-use crate::auth::{credentials, Authn, Credentials, Identity};
+use crate::auth::{Authn, Identity};
 use crate::config::{AuthRule, Config};
 use crate::error::Reject;
 use crate::metrics;
@@ -64,11 +63,10 @@ pub async fn decide(
             identity: None,
         };
     }
-    let authn = match credentials::extract(headers, &cfg.cookie.name) {
-        Credentials::Token(t) => Some(state.auth.authenticate(&t, crate::store::now()).await),
-        Credentials::Malformed => Some(Authn::Rejected(crate::auth::Rejection::Malformed)),
-        Credentials::None => None,
-    };
+    let authn = state
+        .auth
+        .from_headers(headers, &cfg.cookie.name, crate::store::now())
+        .await;
     match authorize(rule, authn) {
         Ok(identity) => {
             metrics::auth_decision(if identity.is_some() {
@@ -101,23 +99,31 @@ pub fn is_control(cfg: &Config, raw_path: &str) -> bool {
     cfg.api_paths().contains(&raw_path)
 }
 
-/// The route's rule applied to what authentication found. `None` for `authn` means no
-/// credentials were presented.
+/// Any valid session, or why not. `None` means no credentials were presented.
+pub fn require(authn: Option<Authn>) -> Result<Identity, Reject> {
+    match authn {
+        None => Err(Reject::Unauthenticated {
+            invalid_token: false,
+            message: "Authentication is required",
+        }),
+        Some(Authn::Authenticated(id)) => Ok(id),
+        Some(Authn::Rejected(r)) => Err(r.into()),
+        Some(Authn::Unavailable) => Err(Reject::Unavailable),
+    }
+}
+
+/// The route's rule applied to what authentication found.
 pub fn authorize(rule: &AuthRule, authn: Option<Authn>) -> Result<Option<Identity>, Reject> {
-    let missing = Reject::Unauthenticated {
-        invalid_token: false,
-        message: "Authentication is required",
-    };
-    match (rule, authn) {
-        (AuthRule::None, _) => Ok(None),
-        (AuthRule::Optional, Some(Authn::Authenticated(id))) => Ok(Some(id)),
-        (AuthRule::Optional, _) => Ok(None),
-        (_, None) => Err(missing),
-        (_, Some(Authn::Rejected(r))) => Err(unauthenticated(r)),
-        (_, Some(Authn::Unavailable)) => Err(Reject::Unavailable),
-        (AuthRule::Required, Some(Authn::Authenticated(id))) => Ok(Some(id)),
-        (AuthRule::Roles(roles), Some(Authn::Authenticated(id))) => {
-            if roles.iter().any(|r| *r == id.user.role) {
+    match rule {
+        AuthRule::None => Ok(None),
+        AuthRule::Optional => Ok(match authn {
+            Some(Authn::Authenticated(id)) => Some(id),
+            _ => None,
+        }),
+        AuthRule::Required => require(authn).map(Some),
+        AuthRule::Roles(roles) => {
+            let id = require(authn)?;
+            if roles.contains(&id.user.role) {
                 Ok(Some(id))
             } else {
                 Err(Reject::Forbidden("Your role does not allow this"))
