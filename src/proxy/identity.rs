@@ -15,29 +15,41 @@ pub fn strip(req: &mut RequestHeader, prefix: &str) {
     }
     // A client naming an identity header in `Connection` would get the header we inject
     // stripped as hop-by-hop on the way to the app; drop such nominations.
-    let conn: Vec<String> = req
+    retain_list_items(req, http::header::CONNECTION, ',', ", ", |t| {
+        !t.to_ascii_lowercase().starts_with(prefix)
+    });
+}
+
+/// Rewrites a list-valued header keeping only the items `keep` accepts; removes the header
+/// when none remain. Untouched when every item is kept.
+fn retain_list_items(
+    req: &mut RequestHeader,
+    name: http::HeaderName,
+    sep: char,
+    joiner: &str,
+    keep: impl Fn(&str) -> bool,
+) {
+    let items: Vec<String> = req
         .headers
-        .get_all(http::header::CONNECTION)
+        .get_all(&name)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
+        .flat_map(|v| v.split(sep))
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .map(str::to_string)
         .collect();
-    if conn
+    if items.iter().all(|t| keep(t)) {
+        return;
+    }
+    let kept: Vec<&str> = items
         .iter()
-        .any(|t| t.to_ascii_lowercase().starts_with(prefix))
-    {
-        let kept: Vec<&str> = conn
-            .iter()
-            .map(String::as_str)
-            .filter(|t| !t.to_ascii_lowercase().starts_with(prefix))
-            .collect();
-        req.remove_header(&http::header::CONNECTION);
-        if !kept.is_empty() {
-            let _ = req.insert_header(http::header::CONNECTION, kept.join(", "));
-        }
+        .map(String::as_str)
+        .filter(|t| keep(t))
+        .collect();
+    req.remove_header(&name);
+    if !kept.is_empty() {
+        let _ = req.insert_header(name, kept.join(joiner));
     }
 }
 
@@ -79,20 +91,9 @@ pub fn drop_credentials(req: &mut RequestHeader, cookie_name: &str) {
     if bearer {
         req.remove_header(&http::header::AUTHORIZATION);
     }
-    let kept: Vec<String> = req
-        .headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .map(str::trim)
-        .filter(|c| !c.is_empty() && c.split('=').next().map(str::trim) != Some(cookie_name))
-        .map(str::to_string)
-        .collect();
-    req.remove_header(&http::header::COOKIE);
-    if !kept.is_empty() {
-        let _ = req.insert_header(http::header::COOKIE, kept.join("; "));
-    }
+    retain_list_items(req, http::header::COOKIE, ';', "; ", |c| {
+        c.split('=').next().map(str::trim) != Some(cookie_name)
+    });
 }
 
 /// Header-safe form of a value: printable ASCII passes, everything else (UTF-8 names, control

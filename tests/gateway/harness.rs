@@ -295,6 +295,18 @@ impl Gateway {
         r.send().await.unwrap()
     }
 
+    /// The Prometheus text from the admin listener.
+    pub async fn metrics(&self) -> String {
+        let r = self
+            .client
+            .get(format!("{}/metrics", self.admin))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.text().await.unwrap()
+    }
+
     /// Logs in and returns the token.
     pub async fn login(&self, email: &str, password: &str, remember: bool) -> String {
         let r = self

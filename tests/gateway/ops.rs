@@ -35,15 +35,7 @@ async fn login_is_rate_limited_per_client_with_retry_after() {
         .unwrap();
     assert!((1..=30).contains(&retry), "retry-after {retry}");
     error_body(r, 429).await;
-    let metrics = g
-        .client
-        .get(format!("{}/metrics", g.admin))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = g.metrics().await;
     assert!(
         metrics.contains("portcullis_login_attempts_total{outcome=\"rate_limited\"} 1"),
         "{metrics}"
@@ -69,15 +61,7 @@ async fn metrics_and_health_are_on_the_admin_listener() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let m = g
-        .client
-        .get(format!("{}/metrics", g.admin))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = g.metrics().await;
     for line in [
         "portcullis_auth_decisions_total{outcome=\"allow\"} 1",
         "portcullis_auth_decisions_total{outcome=\"deny_unauthenticated\"} 1",
@@ -97,15 +81,7 @@ async fn metrics_and_health_are_on_the_admin_listener() {
     for _ in 0..20 {
         g.get("/app", Some(&t)).await;
     }
-    let m = g
-        .client
-        .get(format!("{}/metrics", g.admin))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = g.metrics().await;
     assert!(
         m.contains("portcullis_session_cache_lookups_total{result=\"hit\"} 21"),
         "{m}"
