@@ -168,21 +168,33 @@ pub struct Passwords {
     pub max_concurrent_hashes: usize,
 }
 
-impl Config {
-    /// Every path served by the control plane, for route matching.
-    pub fn api_paths(&self) -> Vec<&str> {
-        let a = &self.api;
+impl ApiRoutes {
+    /// The routes in the order of [`API_ROUTE_DEFAULTS`].
+    fn all(&self) -> [&Option<String>; 6] {
         [
-            &a.login,
-            &a.logout,
-            &a.logout_others,
-            &a.logout_all,
-            &a.renew_token,
-            &a.profile,
+            &self.login,
+            &self.logout,
+            &self.logout_others,
+            &self.logout_all,
+            &self.renew_token,
+            &self.profile,
         ]
-        .into_iter()
-        .filter_map(|p| p.as_deref())
-        .collect()
+    }
+
+    fn slot(&mut self, key: &str) -> &mut Option<String> {
+        match key {
+            "login" => &mut self.login,
+            "logout" => &mut self.logout,
+            "logout-others" => &mut self.logout_others,
+            "logout-all" => &mut self.logout_all,
+            "renew-token" => &mut self.renew_token,
+            _ => &mut self.profile,
+        }
+    }
+
+    /// Whether the control plane serves this exact path (no allocation: runs per request).
+    pub fn serves(&self, path: &str) -> bool {
+        self.all().into_iter().any(|p| p.as_deref() == Some(path))
     }
 }
 
@@ -619,25 +631,10 @@ fn api_routes(a: file::ApiFile, errs: &mut Vec<ConfigError>) -> ApiRoutes {
                 None
             }
         };
-        match *key {
-            "login" => out.login = path,
-            "logout" => out.logout = path,
-            "logout-others" => out.logout_others = path,
-            "logout-all" => out.logout_all = path,
-            "renew-token" => out.renew_token = path,
-            _ => out.profile = path,
-        }
+        *out.slot(key) = path;
     }
     let mut seen = std::collections::BTreeMap::new();
-    for (key, _) in API_ROUTE_DEFAULTS {
-        let path = match *key {
-            "login" => &out.login,
-            "logout" => &out.logout,
-            "logout-others" => &out.logout_others,
-            "logout-all" => &out.logout_all,
-            "renew-token" => &out.renew_token,
-            _ => &out.profile,
-        };
+    for ((key, _), path) in API_ROUTE_DEFAULTS.iter().zip(out.all()) {
         if let Some(p) = path {
             if let Some(first) = seen.insert(p.clone(), *key) {
                 errs.push(ConfigError::at(

@@ -96,7 +96,7 @@ pub async fn decide(
 
 /// Whether the control plane serves this path (exact match on the configured API paths).
 pub fn is_control(cfg: &Config, raw_path: &str) -> bool {
-    cfg.api_paths().contains(&raw_path)
+    cfg.api.serves(raw_path)
 }
 
 /// Any valid session, or why not. `None` means no credentials were presented.
