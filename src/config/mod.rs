@@ -4,6 +4,8 @@ mod duration;
 mod error;
 pub mod file;
 mod runtime;
+mod validate;
+mod validate_routing;
 
 pub use duration::{parse as parse_duration, HumanDuration};
 pub use error::{ConfigError, ConfigErrors, Where};
@@ -65,7 +67,7 @@ pub fn from_yaml(
     if let Some(l) = &overrides.admin_listen {
         file.server.admin_listen = Some(l.clone());
     }
-    runtime::validate(file, base)
+    validate::validate(file, base)
 }
 
 fn parse_file(text: &str) -> Result<file::FileConfig, Vec<ConfigError>> {

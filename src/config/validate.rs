@@ -1,0 +1,268 @@
+//! Validation of the general sections: every problem is collected with its path, and what
+//! comes out is the runtime [`Config`].
+
+use super::error::ConfigError;
+use super::file::{self, BoolOrAuto, FileConfig};
+use super::runtime::*;
+use super::validate_routing::{api_routes, identity, routes, upstreams};
+use ipnet::IpNet;
+use secrecy::SecretString;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// NIST SP 800-63B: at least 8 characters.
+const DEFAULT_MIN_PASSWORD: usize = 8;
+/// Ceiling on how far `exp`/`nbf` may be stretched for clock skew.
+const MAX_LEEWAY: Duration = Duration::from_secs(30);
+
+pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigError>> {
+    let mut errs = Vec::new();
+    let server = server(f.server, &mut errs);
+    let database = Database {
+        url: f
+            .database
+            .url
+            .unwrap_or_else(|| "sqlite://data/portcullis.db".into()),
+        max_connections: f.database.max_connections.unwrap_or(8).max(1),
+    };
+    if !database.url.starts_with("sqlite:") {
+        errs.push(ConfigError::at(
+            "database.url",
+            "only sqlite:// URLs are supported by this build",
+        ));
+    }
+    let tokens = tokens(f.tokens, base, &mut errs);
+    let cookie = cookie(f.cookie, &server.public_url, &mut errs);
+    let upstreams = upstreams(f.upstreams, &mut errs);
+    let routes = routes(f.routes, &upstreams, &mut errs);
+    let identity = identity(f.identity_headers, &mut errs);
+    let api = api_routes(f.api, &mut errs);
+    let rate_limits = RateLimits {
+        login: f
+            .rate_limits
+            .login
+            .and_then(|l| limit(l, "rate_limits.login", &mut errs)),
+    };
+    let passwords = Passwords {
+        min_length: f.passwords.min_length.unwrap_or(DEFAULT_MIN_PASSWORD),
+        max_concurrent_hashes: f.passwords.max_concurrent_hashes.unwrap_or(4).max(1),
+    };
+    if passwords.min_length < DEFAULT_MIN_PASSWORD || passwords.min_length > 128 {
+        errs.push(ConfigError::at(
+            "passwords.min_length",
+            "must be between 8 and 128 (NIST SP 800-63B)",
+        ));
+    }
+    if errs.is_empty() {
+        Ok(Config {
+            server,
+            database,
+            tokens,
+            cookie,
+            upstreams,
+            routes,
+            identity,
+            api,
+            rate_limits,
+            session_cache_max_entries: f.session_cache.max_entries.unwrap_or(100_000).max(16),
+            passwords,
+        })
+    } else {
+        Err(errs)
+    }
+}
+
+pub(super) fn socket(text: &str, path: &str, errs: &mut Vec<ConfigError>) -> Option<SocketAddr> {
+    match text.parse() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            errs.push(ConfigError::at(
+                path,
+                format!("{text:?} is not an address like \"127.0.0.1:8080\""),
+            ));
+            None
+        }
+    }
+}
+
+fn server(s: file::ServerFile, errs: &mut Vec<ConfigError>) -> Server {
+    let fallback: SocketAddr = ([127, 0, 0, 1], 8080).into();
+    let listen = s.listen.as_deref().unwrap_or("127.0.0.1:8080");
+    let listen = socket(listen, "server.listen", errs).unwrap_or(fallback);
+    let admin_listen = s
+        .admin_listen
+        .as_deref()
+        .and_then(|a| socket(a, "server.admin_listen", errs));
+    let public_url = s
+        .public_url
+        .unwrap_or_else(|| format!("http://localhost:{}", listen.port()));
+    if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+        errs.push(ConfigError::at(
+            "server.public_url",
+            "must start with http:// or https://",
+        ));
+    }
+    let mut trusted_proxies = Vec::new();
+    for (i, p) in s.trusted_proxies.iter().enumerate() {
+        let parsed = p
+            .parse::<IpNet>()
+            .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from));
+        match parsed {
+            Ok(n) => trusted_proxies.push(n),
+            Err(_) => errs.push(ConfigError::at(
+                format!("server.trusted_proxies[{i}]"),
+                format!("{p:?} is not an IP address or CIDR block"),
+            )),
+        }
+    }
+    let threads = s.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    Server {
+        listen,
+        admin_listen,
+        public_url: public_url.trim_end_matches('/').to_string(),
+        trusted_proxies,
+        threads: threads.max(1),
+        grace_period: s
+            .grace_period
+            .map(|d| d.0)
+            .unwrap_or(Duration::from_secs(10)),
+        max_body_size: s.max_body_size.unwrap_or(1 << 20),
+        data_dir: PathBuf::from(s.data_dir.unwrap_or_else(|| "data".into())),
+    }
+}
+
+fn tokens(t: file::TokensFile, base: &Path, errs: &mut Vec<ConfigError>) -> Tokens {
+    let algorithm = t.algorithm.as_deref().unwrap_or("HS256");
+    let key = match algorithm {
+        "HS256" => {
+            if let Some(s) = &t.secret {
+                if s.len() < MIN_SECRET_BYTES {
+                    errs.push(ConfigError::at(
+                        "tokens.secret",
+                        format!("is {} bytes; at least {MIN_SECRET_BYTES} are required (or leave it out to have one generated)", s.len()),
+                    ));
+                }
+            }
+            TokenKey::Hs256(t.secret.map(SecretString::from))
+        }
+        "EdDSA" => match (t.private_key_file, t.public_key_file) {
+            (Some(p), Some(q)) => TokenKey::EdDsa {
+                private_key_file: base.join(p),
+                public_key_file: base.join(q),
+            },
+            _ => {
+                errs.push(ConfigError::at(
+                    "tokens",
+                    "EdDSA needs private_key_file and public_key_file (PEM)",
+                ));
+                TokenKey::Hs256(None)
+            }
+        },
+        other => {
+            errs.push(ConfigError::at(
+                "tokens.algorithm",
+                format!("{other:?} is not supported; use HS256 or EdDSA"),
+            ));
+            TokenKey::Hs256(None)
+        }
+    };
+    let leeway = t.leeway.map(|d| d.0).unwrap_or(Duration::from_secs(5));
+    if leeway > MAX_LEEWAY {
+        errs.push(ConfigError::at("tokens.leeway", "must be at most 30s"));
+    }
+    let expiration = t
+        .expiration
+        .map(|d| d.0)
+        .unwrap_or(Duration::from_secs(4 * 3600));
+    let expiration_long = t
+        .expiration_long
+        .map(|d| d.0)
+        .unwrap_or(Duration::from_secs(7 * 86400));
+    if expiration < Duration::from_secs(60) {
+        errs.push(ConfigError::at(
+            "tokens.expiration",
+            "must be at least 1 minute",
+        ));
+    }
+    if expiration_long < expiration {
+        errs.push(ConfigError::at(
+            "tokens.expiration_long",
+            "must not be shorter than tokens.expiration",
+        ));
+    }
+    Tokens {
+        key,
+        issuer: t.issuer.unwrap_or_else(|| "portcullis".into()),
+        audience: t.audience.unwrap_or_else(|| "portcullis".into()),
+        expiration,
+        expiration_long,
+        leeway,
+    }
+}
+
+fn cookie(c: file::CookieFile, public_url: &str, errs: &mut Vec<ConfigError>) -> Cookie {
+    let secure = match c.secure {
+        None | Some(BoolOrAuto::Word(_)) => public_url.starts_with("https://"),
+        Some(BoolOrAuto::Bool(b)) => b,
+    };
+    let same_site = match c
+        .same_site
+        .as_deref()
+        .unwrap_or("lax")
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "lax" => SameSite::Lax,
+        "strict" => SameSite::Strict,
+        "none" => SameSite::None,
+        other => {
+            errs.push(ConfigError::at(
+                "cookie.same_site",
+                format!("{other:?} is not one of lax, strict, none"),
+            ));
+            SameSite::Lax
+        }
+    };
+    if same_site == SameSite::None && !secure {
+        errs.push(ConfigError::at(
+            "cookie.same_site",
+            "none requires a Secure cookie (an https public_url or secure: true)",
+        ));
+    }
+    let name = c.name.unwrap_or_else(|| "portcullis_session".into());
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        errs.push(ConfigError::at(
+            "cookie.name",
+            "use letters, digits, '_' or '-'",
+        ));
+    }
+    Cookie {
+        name,
+        secure,
+        same_site,
+    }
+}
+
+fn limit(l: file::LimitFile, path: &str, errs: &mut Vec<ConfigError>) -> Option<Limit> {
+    let burst = l.burst.unwrap_or(l.per_minute);
+    match (NonZeroU32::new(l.per_minute), NonZeroU32::new(burst)) {
+        (Some(per_minute), Some(burst)) => Some(Limit { per_minute, burst }),
+        _ => {
+            errs.push(ConfigError::at(
+                path,
+                "per_minute and burst must be at least 1",
+            ));
+            None
+        }
+    }
+}

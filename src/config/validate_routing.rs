@@ -1,0 +1,228 @@
+//! Validation of how requests are routed: upstreams, routes, identity headers, API paths.
+
+use super::error::ConfigError;
+use super::file::{self, AuthFile, RouteSetting};
+use super::runtime::*;
+use super::validate::socket;
+use crate::proxy::routes::PathPattern;
+use http::{HeaderName, Method};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub(super) fn upstreams(
+    ups: BTreeMap<String, file::UpstreamFile>,
+    errs: &mut Vec<ConfigError>,
+) -> BTreeMap<String, Upstream> {
+    let mut out = BTreeMap::new();
+    for (name, u) in ups {
+        let path = format!("upstreams.{name}");
+        let target = match (u.builtin.as_deref(), u.addrs.is_empty()) {
+            (Some("whoami"), true) => UpstreamTarget::Whoami,
+            (Some(other), true) => {
+                errs.push(ConfigError::at(
+                    format!("{path}.builtin"),
+                    format!("{other:?} is not a built-in upstream; the one there is is \"whoami\""),
+                ));
+                continue;
+            }
+            (Some(_), false) => {
+                errs.push(ConfigError::at(
+                    &path,
+                    "give either addrs or builtin, not both",
+                ));
+                continue;
+            }
+            (None, true) => {
+                errs.push(ConfigError::at(
+                    format!("{path}.addrs"),
+                    "needs at least one address",
+                ));
+                continue;
+            }
+            (None, false) => {
+                let addrs: Vec<_> = u
+                    .addrs
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, a)| socket(a, &format!("{path}.addrs[{i}]"), errs))
+                    .collect();
+                UpstreamTarget::Addrs(addrs)
+            }
+        };
+        let d = |v: Option<super::HumanDuration>, default: u64| {
+            v.map(|d| d.0).unwrap_or(Duration::from_secs(default))
+        };
+        out.insert(
+            name,
+            Upstream {
+                target,
+                connect_timeout: d(u.connect_timeout, 2),
+                read_timeout: d(u.read_timeout, 30),
+                write_timeout: d(u.write_timeout, 30),
+            },
+        );
+    }
+    out
+}
+
+pub(super) fn routes(
+    rs: Vec<file::RouteFile>,
+    upstreams: &BTreeMap<String, Upstream>,
+    errs: &mut Vec<ConfigError>,
+) -> Vec<Route> {
+    let mut out = Vec::new();
+    for (i, r) in rs.into_iter().enumerate() {
+        let at = |k: &str| format!("routes[{i}].{k}");
+        let path = match PathPattern::parse(&r.path) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                errs.push(ConfigError::at(at("path"), e));
+                None
+            }
+        };
+        if !upstreams.contains_key(&r.upstream) {
+            errs.push(ConfigError::at(
+                at("upstream"),
+                format!("no upstream named {:?} under `upstreams`", r.upstream),
+            ));
+        }
+        let methods = r.methods.map(|ms| {
+            ms.iter()
+                .enumerate()
+                .filter_map(
+                    |(j, m)| match Method::from_bytes(m.to_ascii_uppercase().as_bytes()) {
+                        Ok(m) => Some(m),
+                        Err(_) => {
+                            errs.push(ConfigError::at(
+                                format!("routes[{i}].methods[{j}]"),
+                                "not an HTTP method",
+                            ));
+                            None
+                        }
+                    },
+                )
+                .collect()
+        });
+        let auth = match r.auth {
+            AuthFile::Keyword(k) => {
+                match k.as_str() {
+                    "none" => AuthRule::None,
+                    "optional" => AuthRule::Optional,
+                    "required" => AuthRule::Required,
+                    other => {
+                        errs.push(ConfigError::at(
+                        at("auth"),
+                        format!("{other:?} is not one of none, optional, required, {{ roles: [...] }}"),
+                    ));
+                        AuthRule::Required
+                    }
+                }
+            }
+            AuthFile::Roles(r) => {
+                if r.roles.is_empty() || r.roles.iter().any(|x| x.trim().is_empty()) {
+                    errs.push(ConfigError::at(
+                        at("auth.roles"),
+                        "list at least one non-empty role",
+                    ));
+                }
+                AuthRule::Roles(r.roles)
+            }
+        };
+        if let Some(path) = path {
+            out.push(Route {
+                name: r.name.unwrap_or_else(|| format!("route{i}")),
+                path,
+                host: r.host.map(|h| h.to_ascii_lowercase()),
+                methods,
+                upstream: r.upstream,
+                auth,
+            });
+        }
+    }
+    out
+}
+
+pub(super) fn identity(
+    h: file::IdentityHeadersFile,
+    errs: &mut Vec<ConfigError>,
+) -> IdentityHeaders {
+    let prefix = h.prefix.unwrap_or_else(|| "X-Auth-".into());
+    let make = |suffix: &str| {
+        HeaderName::from_bytes(format!("{prefix}{suffix}").to_ascii_lowercase().as_bytes())
+    };
+    match (
+        make("User-Id"),
+        make("Email"),
+        make("Name"),
+        make("Role"),
+        make("Session-Id"),
+    ) {
+        (Ok(user_id), Ok(email), Ok(name), Ok(role), Ok(session_id)) if !prefix.is_empty() => {
+            IdentityHeaders {
+                prefix: prefix.to_ascii_lowercase(),
+                user_id,
+                email,
+                name,
+                role,
+                session_id,
+                forward_token: h.forward_token.unwrap_or(false),
+            }
+        }
+        _ => {
+            errs.push(ConfigError::at(
+                "identity_headers.prefix",
+                format!("{prefix:?} cannot start an HTTP header name"),
+            ));
+            identity(
+                file::IdentityHeadersFile {
+                    prefix: Some("X-Auth-".into()),
+                    forward_token: h.forward_token,
+                },
+                errs,
+            )
+        }
+    }
+}
+
+pub(super) fn api_routes(a: file::ApiFile, errs: &mut Vec<ConfigError>) -> ApiRoutes {
+    let mut out = ApiRoutes::default();
+    for (key, default) in API_ROUTE_DEFAULTS {
+        let setting = a.routes.get(*key).cloned();
+        let path = match setting {
+            None | Some(RouteSetting::Enabled(true)) => Some(default.to_string()),
+            Some(RouteSetting::Enabled(false)) => None,
+            Some(RouteSetting::Path(p)) if p.starts_with('/') && !p.contains(['*', '?', '#']) => {
+                Some(p)
+            }
+            Some(RouteSetting::Path(p)) => {
+                errs.push(ConfigError::at(
+                    format!("api.routes.{key}"),
+                    format!("{p:?} must be an absolute path like \"/api/login\", or false"),
+                ));
+                None
+            }
+        };
+        *out.slot(key) = path;
+    }
+    let mut seen = std::collections::BTreeMap::new();
+    for ((key, _), path) in API_ROUTE_DEFAULTS.iter().zip(out.all()) {
+        if let Some(p) = path {
+            if let Some(first) = seen.insert(p.clone(), *key) {
+                errs.push(ConfigError::at(
+                    format!("api.routes.{key}"),
+                    format!("{p:?} is already the path of api.routes.{first}"),
+                ));
+            }
+        }
+    }
+    for key in a.routes.keys() {
+        if !API_ROUTE_DEFAULTS.iter().any(|(k, _)| k == key) {
+            let known: Vec<_> = API_ROUTE_DEFAULTS.iter().map(|(k, _)| *k).collect();
+            errs.push(ConfigError::at(
+                format!("api.routes.{key}"),
+                format!("unknown API route; known: {}", known.join(", ")),
+            ));
+        }
+    }
+    out
+}
