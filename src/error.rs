@@ -18,8 +18,10 @@ pub enum Reject {
     MethodNotAllowed,
     BadRequest(String),
     BadCredentials,
-    /// Field → message, for 422.
+    /// Field → message, for 422 (the Pruvious contract).
     Validation(BTreeMap<String, String>),
+    /// Field → message, for 400 (the Nuxt Users contract).
+    Invalid(BTreeMap<String, String>),
     Conflict(String),
     PayloadTooLarge(usize),
     RateLimited {
@@ -50,7 +52,9 @@ impl Reject {
             Reject::Forbidden(_) => StatusCode::FORBIDDEN,
             Reject::NotFound => StatusCode::NOT_FOUND,
             Reject::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Reject::BadRequest(_) | Reject::BadCredentials => StatusCode::BAD_REQUEST,
+            Reject::BadRequest(_) | Reject::BadCredentials | Reject::Invalid(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Reject::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Reject::Conflict(_) => StatusCode::CONFLICT,
             Reject::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -71,6 +75,11 @@ impl Reject {
             Reject::BadRequest(m) | Reject::Conflict(m) => m.clone(),
             Reject::BadCredentials => "Incorrect credentials".into(),
             Reject::Validation(_) => "Some fields are missing or invalid".into(),
+            Reject::Invalid(fields) => fields
+                .iter()
+                .map(|(f, m)| format!("{f} {m}"))
+                .collect::<Vec<_>>()
+                .join("; "),
             Reject::PayloadTooLarge(0) => "The request body is too large".into(),
             Reject::PayloadTooLarge(limit) => {
                 format!("The request body exceeds the limit of {limit} bytes")
@@ -98,7 +107,7 @@ impl Reject {
             "message": message,
             "error": status.canonical_reason().unwrap_or(""),
         });
-        if let Reject::Validation(fields) = self {
+        if let Reject::Validation(fields) | Reject::Invalid(fields) = self {
             body["data"] = serde_json::json!(fields);
         }
         let mut headers = vec![

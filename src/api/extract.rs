@@ -120,11 +120,33 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// 422 with the field map (the Pruvious contract).
     pub fn finish(self) -> Result<(), Reject> {
         if self.errors.is_empty() {
             Ok(())
         } else {
             Err(Reject::Validation(self.errors))
+        }
+    }
+
+    /// 400 with the field map (the Nuxt Users contract).
+    pub fn finish_400(self) -> Result<(), Reject> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Reject::Invalid(self.errors))
+        }
+    }
+
+    /// A password for a new secret: present and within the policy.
+    pub fn new_password(&mut self, field: &str, min_chars: usize) -> Option<String> {
+        let p = self.string(field)?;
+        match crate::auth::policy::check(&p, min_chars) {
+            Ok(()) => Some(p),
+            Err(why) => {
+                self.error(field, why);
+                None
+            }
         }
     }
 }

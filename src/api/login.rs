@@ -1,20 +1,28 @@
-//! `POST /api/login`: email + password (+ remember) → a JWT as a JSON string.
+//! Password login, shared by both contracts: `POST /api/login` (Pruvious: a JWT string) and
+//! `POST /api/nuxt-users/session` (Nuxt Users: the user and a cookie). Each maps failures to
+//! its own statuses.
 
 use super::extract::{Client, Fields, JsonObject};
 use crate::auth::policy::MAX_PASSWORD_CHARS;
+use crate::auth::ClientInfo;
 use crate::error::Reject;
 use crate::metrics;
 use crate::state::State;
+use crate::store::User;
 use axum::extract::State as S;
 use axum::Json;
 use secrecy::SecretString;
 use std::sync::Arc;
 
-pub async fn login(
-    S(state): S<Arc<State>>,
-    Client(client): Client,
-    JsonObject(body): JsonObject,
-) -> Result<Json<String>, Reject> {
+#[derive(Debug)]
+pub enum LoginFailure {
+    BadCredentials,
+    Deactivated,
+    Failed(Reject),
+}
+
+/// Counts an attempt against the client's login limit; 429 beyond it.
+pub fn rate_limit(state: &State, client: &ClientInfo) -> Result<(), Reject> {
     if let (Some(limiter), Some(ip)) = (&state.login_limiter, client.ip) {
         if let Err(retry_after_secs) = limiter.check(ip) {
             metrics::login_attempt("rate_limited");
@@ -25,6 +33,57 @@ pub async fn login(
             return Err(Reject::RateLimited { retry_after_secs });
         }
     }
+    Ok(())
+}
+
+/// Verifies email + password and starts a session: the user and the session's token.
+pub async fn password_login(
+    state: &State,
+    client: &ClientInfo,
+    email: &str,
+    password: String,
+    remember: bool,
+) -> Result<(User, String), LoginFailure> {
+    // No stored password can be this long (policy), so skip the hash and its cost.
+    if password.chars().count() > MAX_PASSWORD_CHARS {
+        metrics::login_attempt("bad_credentials");
+        return Err(LoginFailure::BadCredentials);
+    }
+    let password = SecretString::from(password);
+    let user = state
+        .store
+        .user_by_email(email)
+        .await
+        .map_err(|e| LoginFailure::Failed(e.into()))?;
+    let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
+    let verified = state.passwords.verify(&password, hash).await;
+    match user {
+        Some(u) if verified && u.active && u.deleted_at.is_none() => {
+            let token = state
+                .start_session(&u, remember, client)
+                .await
+                .map_err(LoginFailure::Failed)?;
+            metrics::login_attempt("success");
+            Ok((u, token))
+        }
+        Some(u) if verified && u.deleted_at.is_none() => {
+            metrics::login_attempt("inactive");
+            Err(LoginFailure::Deactivated)
+        }
+        _ => {
+            metrics::login_attempt("bad_credentials");
+            Err(LoginFailure::BadCredentials)
+        }
+    }
+}
+
+/// `POST /api/login`: email + password (+ remember) → a JWT as a JSON string.
+pub async fn login(
+    S(state): S<Arc<State>>,
+    Client(client): Client,
+    JsonObject(body): JsonObject,
+) -> Result<Json<String>, Reject> {
+    rate_limit(&state, &client)?;
     let mut f = Fields::new(&body);
     let email = f.email("email");
     let password = f.string("password");
@@ -36,28 +95,10 @@ pub async fn login(
     let (Some(email), Some(password)) = (email, password) else {
         return Err(Reject::Internal);
     };
-    // No stored password can be this long (policy), so skip the hash and its cost.
-    if password.chars().count() > MAX_PASSWORD_CHARS {
-        metrics::login_attempt("bad_credentials");
-        return Err(Reject::BadCredentials);
-    }
-    let password = SecretString::from(password);
-    let user = state.store.user_by_email(&email).await?;
-    let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
-    let verified = state.passwords.verify(&password, hash).await;
-    match user {
-        Some(u) if verified && u.active => {
-            let token = state.start_session(&u, remember, &client).await?;
-            metrics::login_attempt("success");
-            Ok(Json(token))
-        }
-        Some(_) if verified => {
-            metrics::login_attempt("inactive");
-            Err(Reject::Forbidden("This account is deactivated"))
-        }
-        _ => {
-            metrics::login_attempt("bad_credentials");
-            Err(Reject::BadCredentials)
-        }
+    match password_login(&state, &client, &email, password, remember).await {
+        Ok((_, token)) => Ok(Json(token)),
+        Err(LoginFailure::BadCredentials) => Err(Reject::BadCredentials),
+        Err(LoginFailure::Deactivated) => Err(Reject::Forbidden("This account is deactivated")),
+        Err(LoginFailure::Failed(r)) => Err(r),
     }
 }

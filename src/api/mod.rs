@@ -1,10 +1,16 @@
 //! The control plane: the terminated auth API as an axum `Router`, called in-process by the
 //! proxy. Each route's path comes from config and may be renamed or disabled.
 
+mod cookies;
+mod csrf;
 mod extract;
 mod login;
 mod logout;
+mod me;
+mod nuxt_session;
+mod password;
 mod profile;
+mod users;
 pub mod views;
 
 pub use extract::normalize_email;
@@ -12,7 +18,7 @@ pub use extract::normalize_email;
 use crate::error::Reject;
 use crate::state::State;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{get, patch, post, MethodRouter};
 use axum::Router;
 use std::sync::Arc;
 
@@ -33,7 +39,26 @@ pub fn router(state: Arc<State>) -> Router {
         &api.profile,
         get(profile::get_profile).patch(profile::patch_profile),
     );
+    if let Some(p) = &api.nuxt_users {
+        let at = |suffix: &str| Some(format!("{p}{suffix}"));
+        add(
+            &at("/session"),
+            post(nuxt_session::login).delete(nuxt_session::logout),
+        );
+        add(&at(""), post(users::create).get(users::list));
+        add(&at("/inactive"), get(users::inactive));
+        add(&at("/me"), get(me::get).patch(me::update));
+        add(&at("/password"), patch(password::change));
+        add(
+            &at("/{id}"),
+            get(users::get).patch(users::update).delete(users::delete),
+        );
+    }
     r.fallback(|| async { Reject::NotFound })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            csrf::guard,
+        ))
         .layer(DefaultBodyLimit::max(state.config.server.max_body_size))
         .with_state(state)
 }

@@ -5,10 +5,9 @@ use super::views::UserView;
 use crate::auth::policy;
 use crate::error::Reject;
 use crate::state::State;
-use crate::store::now;
+use crate::store::{now, Guarded, UserChanges};
 use axum::extract::State as S;
 use axum::Json;
-use secrecy::SecretString;
 use std::sync::Arc;
 
 const MAX_NAME_CHARS: usize = 200;
@@ -53,19 +52,20 @@ pub async fn patch_profile(
     f.finish()?;
 
     if let Some(p) = password {
-        let hash = state
-            .passwords
-            .hash(&SecretString::from(p))
-            .await
-            .map_err(|_| Reject::Internal)?;
-        state.store.set_password(id.user.id, &hash, now()).await?;
         // A new password ends every other session: whoever knew the old one is out.
-        state
-            .end_user_sessions(id.user.id, Some(id.session_id), "password_change")
-            .await?;
+        super::password::set_password(&state, id.user.id, p, Some(id.session_id)).await?;
     }
     let user = match name {
-        Some(n) => state.store.update_user_name(id.user.id, &n, now()).await?,
+        Some(n) => {
+            let changes = UserChanges {
+                name: Some(n),
+                ..Default::default()
+            };
+            match state.store.update_user(id.user.id, &changes, now()).await? {
+                Guarded::Done(u) => Some(u),
+                Guarded::NotFound | Guarded::LastAdmin => None,
+            }
+        }
         None => state.store.user_by_id(id.user.id).await?,
     }
     .ok_or(Reject::NotFound)?;

@@ -33,3 +33,34 @@ impl From<&User> for UserView {
         }
     }
 }
+
+/// A user as the Nuxt Users contract shows it (snake_case timestamps).
+#[derive(Debug, Serialize)]
+pub struct NuxtUser {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub active: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&User> for NuxtUser {
+    fn from(u: &User) -> Self {
+        NuxtUser {
+            id: u.id,
+            email: u.email.clone(),
+            name: u.name.clone(),
+            role: u.role.clone(),
+            active: u.active,
+            created_at: rfc3339(u.created_at),
+            updated_at: rfc3339(u.updated_at),
+        }
+    }
+}
+
+/// `{ "user": ... }`, the envelope every Nuxt Users user answer comes in.
+pub fn user_envelope(u: &User) -> serde_json::Value {
+    serde_json::json!({ "user": NuxtUser::from(u) })
+}

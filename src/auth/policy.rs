@@ -1,7 +1,20 @@
-//! Password policy after NIST SP 800-63B: length only, no composition rules.
+//! Password policy after NIST SP 800-63B: length and a blocklist of common passwords, no
+//! composition rules.
+
+use once_cell::sync::Lazy;
+use std::collections::HashSet;
 
 /// Longest password accepted; checked before hashing so huge inputs cost nothing.
 pub const MAX_PASSWORD_CHARS: usize = 128;
+
+/// The 10,000 most common passwords (see `assets/README.md`), lower-cased.
+static COMMON: Lazy<HashSet<&'static str>> = Lazy::new(|| {
+    include_str!("../../assets/common-passwords.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect()
+});
 
 /// Why a password is refused, worded for the person choosing it.
 pub fn check(password: &str, min_chars: usize) -> Result<(), String> {
@@ -14,6 +27,9 @@ pub fn check(password: &str, min_chars: usize) -> Result<(), String> {
             "must be at most {MAX_PASSWORD_CHARS} characters long"
         ));
     }
+    if COMMON.contains(password.to_lowercase().as_str()) {
+        return Err("is one of the most commonly used passwords; choose another".into());
+    }
     Ok(())
 }
 
@@ -22,10 +38,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn length_is_the_rule() {
+    fn length_is_the_rule_not_composition() {
         assert!(check("short", 8).is_err());
         assert!(check("alllowercaseisfine", 8).is_ok());
         assert!(check(&"x".repeat(129), 8).is_err());
         assert!(check(&"é".repeat(8), 8).is_ok());
+        assert!(check("a sentence of words", 12).is_ok());
+        assert!(check("elevenchars", 12).is_err());
+    }
+
+    #[test]
+    fn common_passwords_are_refused_whatever_their_case() {
+        assert_eq!(COMMON.len(), 10_000);
+        for p in ["password", "12345678", "PASSWORD1", "baseball", "iloveyou"] {
+            let e = check(p, 8).unwrap_err();
+            assert!(e.contains("commonly used"), "{p}: {e}");
+        }
     }
 }

@@ -30,6 +30,23 @@ pub struct FileConfig {
     pub session_cache: SessionCacheFile,
     #[serde(default)]
     pub passwords: PasswordsFile,
+    #[serde(default)]
+    pub users: UsersFile,
+    #[serde(default)]
+    pub signup: SignupFile,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UsersFile {
+    /// `soft` (default: deactivate and mark deleted) or `hard` (remove the row).
+    pub delete: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SignupFile {
+    pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default)]

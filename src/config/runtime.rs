@@ -24,6 +24,9 @@ pub struct Config {
     pub rate_limits: RateLimits,
     pub session_cache_max_entries: usize,
     pub passwords: Passwords,
+    /// `users.delete: hard` removes rows; soft deletion keeps them, deactivated and marked.
+    pub hard_delete: bool,
+    pub signup_enabled: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -31,6 +34,8 @@ pub struct Server {
     pub listen: SocketAddr,
     pub admin_listen: Option<SocketAddr>,
     pub public_url: String,
+    /// `scheme://host[:port]` of `public_url`: what a same-origin browser sends as `Origin`.
+    pub public_origin: String,
     pub trusted_proxies: Vec<IpNet>,
     pub threads: usize,
     pub grace_period: Duration,
@@ -137,6 +142,8 @@ pub struct ApiRoutes {
     pub logout_all: Option<String>,
     pub renew_token: Option<String>,
     pub profile: Option<String>,
+    /// Prefix of the Nuxt Users family (`/api/nuxt-users`).
+    pub nuxt_users: Option<String>,
 }
 
 /// The API route keys an operator may rename or disable, with their default paths.
@@ -147,6 +154,7 @@ pub const API_ROUTE_DEFAULTS: &[(&str, &str)] = &[
     ("logout-all", "/api/logout-all"),
     ("renew-token", "/api/renew-token"),
     ("profile", "/api/profile"),
+    ("nuxt-users", "/api/nuxt-users"),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,7 +176,7 @@ pub struct Passwords {
 
 impl ApiRoutes {
     /// The routes in the order of [`API_ROUTE_DEFAULTS`].
-    pub(super) fn all(&self) -> [&Option<String>; 6] {
+    pub(super) fn all(&self) -> [&Option<String>; 7] {
         [
             &self.login,
             &self.logout,
@@ -176,6 +184,7 @@ impl ApiRoutes {
             &self.logout_all,
             &self.renew_token,
             &self.profile,
+            &self.nuxt_users,
         ]
     }
 
@@ -186,13 +195,20 @@ impl ApiRoutes {
             "logout-others" => &mut self.logout_others,
             "logout-all" => &mut self.logout_all,
             "renew-token" => &mut self.renew_token,
-            _ => &mut self.profile,
+            "profile" => &mut self.profile,
+            _ => &mut self.nuxt_users,
         }
     }
 
     /// Whether the control plane serves this exact path (no allocation: runs per request).
     pub fn serves(&self, path: &str) -> bool {
-        self.all().into_iter().any(|p| p.as_deref() == Some(path))
+        let family = |prefix: &Option<String>| {
+            prefix.as_deref().is_some_and(|p| {
+                path.strip_prefix(p)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+        };
+        self.all().into_iter().any(|p| p.as_deref() == Some(path)) || family(&self.nuxt_users)
     }
 }
 

@@ -55,6 +55,17 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
             "must be between 8 and 128 (NIST SP 800-63B)",
         ));
     }
+    let hard_delete = match f.users.delete.as_deref() {
+        None | Some("soft") => false,
+        Some("hard") => true,
+        Some(other) => {
+            errs.push(ConfigError::at(
+                "users.delete",
+                format!("{other:?} is not one of soft, hard"),
+            ));
+            false
+        }
+    };
     if errs.is_empty() {
         Ok(Config {
             server,
@@ -68,6 +79,8 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
             rate_limits,
             session_cache_max_entries: f.session_cache.max_entries.unwrap_or(100_000).max(16),
             passwords,
+            hard_delete,
+            signup_enabled: f.signup.enabled.unwrap_or(false),
         })
     } else {
         Err(errs)
@@ -122,10 +135,12 @@ fn server(s: file::ServerFile, errs: &mut Vec<ConfigError>) -> Server {
             .map(|n| n.get())
             .unwrap_or(1)
     });
+    let public_url = public_url.trim_end_matches('/').to_string();
     Server {
+        public_origin: origin_of(&public_url),
         listen,
         admin_listen,
-        public_url: public_url.trim_end_matches('/').to_string(),
+        public_url,
         trusted_proxies,
         threads: threads.max(1),
         grace_period: s
@@ -265,4 +280,11 @@ fn limit(l: file::LimitFile, path: &str, errs: &mut Vec<ConfigError>) -> Option<
             None
         }
     }
+}
+
+/// `scheme://host[:port]` of a URL (the part a browser sends as `Origin`).
+fn origin_of(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    format!("{scheme}://{}", host.to_ascii_lowercase())
 }

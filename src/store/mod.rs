@@ -4,7 +4,7 @@
 mod models;
 mod sqlite;
 
-pub use models::{NewSession, NewUser, Session, User};
+pub use models::{Guarded, NewSession, NewUser, Session, User, UserChanges};
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -31,7 +31,22 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
     async fn list_users(&self) -> StoreResult<Vec<User>>;
     async fn count_users(&self) -> StoreResult<i64>;
-    async fn update_user_name(&self, id: i64, name: &str, now: i64) -> StoreResult<Option<User>>;
+    /// Applies `changes` unless that would leave no active admin. Conflict on a taken email.
+    async fn update_user(
+        &self,
+        id: i64,
+        changes: &UserChanges,
+        now: i64,
+    ) -> StoreResult<Guarded<User>>;
+    /// Soft delete (deactivate and mark) or hard delete, unless it removes the last active admin.
+    async fn delete_user(&self, id: i64, hard: bool, now: i64) -> StoreResult<Guarded<()>>;
+    /// A page of users not deleted, by id; with `only_inactive`, inactive ones. Also the total.
+    async fn list_users_page(
+        &self,
+        only_inactive: bool,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<(Vec<User>, i64)>;
     async fn set_password(&self, id: i64, hash: &str, now: i64) -> StoreResult<()>;
 
     async fn create_session(&self, session: NewSession) -> StoreResult<Session>;

@@ -12,6 +12,26 @@ pub struct User {
     pub password_hash: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Set by a soft delete; such a user is gone for every purpose but the audit trail.
+    pub deleted_at: Option<i64>,
+}
+
+/// Changes to a user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub role: Option<String>,
+    pub active: Option<bool>,
+}
+
+/// The outcome of a change that must never leave the gateway without an active admin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Guarded<T> {
+    Done(T),
+    NotFound,
+    /// Refused: it would demote, deactivate or remove the last active admin.
+    LastAdmin,
 }
 
 #[derive(Debug, Clone)]

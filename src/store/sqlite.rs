@@ -1,6 +1,8 @@
 //! The embedded SQLite store: one file, WAL, a busy timeout so writers queue instead of failing.
 
-use super::{NewSession, NewUser, Session, Store, StoreError, StoreResult, User};
+use super::{
+    Guarded, NewSession, NewUser, Session, Store, StoreError, StoreResult, User, UserChanges,
+};
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
@@ -11,7 +13,12 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
-const USER_COLS: &str = "id, email, name, role, active, password_hash, created_at, updated_at";
+const USER_COLS: &str =
+    "id, email, name, role, active, password_hash, created_at, updated_at, deleted_at";
+/// True when the row being changed is the only active admin left.
+const LAST_ADMIN: &str = "role = 'admin' AND active = 1 AND deleted_at IS NULL \
+     AND (SELECT COUNT(*) FROM users o WHERE o.role = 'admin' AND o.active = 1 \
+          AND o.deleted_at IS NULL AND o.id != users.id) = 0";
 const SESSION_COLS: &str =
     "id, user_id, token_id, created_at, last_seen_at, expires_at, remember, user_agent, ip, revoked_at";
 
@@ -34,6 +41,22 @@ impl SqliteStore {
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(SqliteStore { pool })
+    }
+}
+
+impl SqliteStore {
+    /// Why a guarded change matched no row: the user is gone, or it is the last admin.
+    async fn why_not<T>(&self, id: i64) -> StoreResult<Guarded<T>> {
+        let live: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM users WHERE id = ? AND deleted_at IS NULL")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(if live.is_some() {
+            Guarded::LastAdmin
+        } else {
+            Guarded::NotFound
+        })
     }
 }
 
@@ -90,15 +113,76 @@ impl Store for SqliteStore {
             .await?)
     }
 
-    async fn update_user_name(&self, id: i64, name: &str, now: i64) -> StoreResult<Option<User>> {
-        let sql =
-            format!("UPDATE users SET name = ?, updated_at = ? WHERE id = ? RETURNING {USER_COLS}");
-        Ok(sqlx::query_as(&sql)
-            .bind(name)
+    async fn update_user(&self, id: i64, c: &UserChanges, now: i64) -> StoreResult<Guarded<User>> {
+        // One statement, so the last-admin check and the change cannot interleave with another.
+        let sql = format!(
+            "UPDATE users SET name = COALESCE(?1, name), email = COALESCE(?2, email), \
+             role = COALESCE(?3, role), active = COALESCE(?4, active), updated_at = ?5 \
+             WHERE id = ?6 AND deleted_at IS NULL \
+               AND NOT ((COALESCE(?3, role) != 'admin' OR COALESCE(?4, active) = 0) AND {LAST_ADMIN}) \
+             RETURNING {USER_COLS}"
+        );
+        let row: Option<User> = sqlx::query_as(&sql)
+            .bind(&c.name)
+            .bind(&c.email)
+            .bind(&c.role)
+            .bind(c.active)
             .bind(now)
             .bind(id)
             .fetch_optional(&self.pool)
-            .await?)
+            .await
+            .map_err(conflict_or)?;
+        match row {
+            Some(u) => Ok(Guarded::Done(u)),
+            None => self.why_not(id).await,
+        }
+    }
+
+    async fn delete_user(&self, id: i64, hard: bool, now: i64) -> StoreResult<Guarded<()>> {
+        let sql = format!(
+            "UPDATE users SET deleted_at = ?1, active = 0, updated_at = ?1 \
+             WHERE id = ?2 AND deleted_at IS NULL AND NOT ({LAST_ADMIN}) RETURNING id"
+        );
+        let done: Option<i64> = sqlx::query_scalar(&sql)
+            .bind(now)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        if done.is_none() {
+            return self.why_not(id).await;
+        }
+        if hard {
+            // Already out of the admin count above, so this cannot remove the last admin.
+            sqlx::query("DELETE FROM users WHERE id = ?")
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(Guarded::Done(()))
+    }
+
+    async fn list_users_page(
+        &self,
+        only_inactive: bool,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<(Vec<User>, i64)> {
+        let filter = if only_inactive {
+            "deleted_at IS NULL AND active = 0"
+        } else {
+            "deleted_at IS NULL"
+        };
+        let sql =
+            format!("SELECT {USER_COLS} FROM users WHERE {filter} ORDER BY id LIMIT ? OFFSET ?");
+        let users = sqlx::query_as(&sql)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
+        let total = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM users WHERE {filter}"))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((users, total))
     }
 
     async fn set_password(&self, id: i64, hash: &str, now: i64) -> StoreResult<()> {
