@@ -417,3 +417,45 @@ pub async fn raw_request(base: &str, bytes: &[u8]) -> String {
     }
     String::from_utf8_lossy(&out).to_string()
 }
+
+impl Gateway {
+    /// Any method, optional Bearer token, optional JSON body.
+    pub async fn call(
+        &self,
+        method: http::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut r = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send().await.unwrap()
+    }
+
+    /// Creates a user through the admin API; returns its id.
+    pub async fn create_user(&self, admin: &str, email: &str, role: &str, password: &str) -> i64 {
+        let r = self
+            .call(
+                http::Method::POST,
+                "/api/nuxt-users",
+                Some(admin),
+                Some(serde_json::json!({"email": email, "name": "Created", "password": password, "role": role})),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        r.json::<serde_json::Value>().await.unwrap()["user"]["id"]
+            .as_i64()
+            .unwrap()
+    }
+}
+
+/// The `name=value` part of a `Set-Cookie` header, and the whole header.
+pub fn set_cookie(r: &reqwest::Response) -> (String, String) {
+    let full = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    (full.split(';').next().unwrap().to_string(), full)
+}
