@@ -46,6 +46,7 @@ fn auth_path(c: &mut Criterion) {
             name: "Bench".into(),
             role: "admin".into(),
             password_hash: None,
+            active: true,
             now: portcullis::store::now(),
         }))
         .unwrap();

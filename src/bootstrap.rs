@@ -34,6 +34,7 @@ pub async fn ensure_admin(state: &State) -> anyhow::Result<()> {
             name: "Administrator".into(),
             role: "admin".into(),
             password_hash: Some(hash),
+            active: true,
             now: now(),
         })
         .await?;

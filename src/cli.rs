@@ -62,6 +62,7 @@ pub fn user_add(
                 name: name.to_string(),
                 role: role.trim().to_string(),
                 password_hash: Some(hash),
+                active: true,
                 now: now(),
             })
             .await

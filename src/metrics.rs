@@ -15,6 +15,7 @@ pub struct Metrics {
     pub proxy_seconds: HistogramVec,
     pub ratelimit_rejections: IntCounterVec,
     pub sessions_revoked: IntCounterVec,
+    pub mail: IntCounterVec,
     pub cache_entries: IntGauge,
 }
 
@@ -89,6 +90,12 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
             "Sessions revoked, by cause",
             &["cause"],
         ),
+        mail: counter(
+            &r,
+            "portcullis_mail_messages_total",
+            "Outgoing mail by outcome",
+            &["outcome"],
+        ),
         proxy_seconds,
         cache_entries,
         registry: r,
@@ -115,6 +122,10 @@ pub fn revoked(cause: &'static str, n: usize) {
         .sessions_revoked
         .with_label_values(&[cause])
         .inc_by(n as u64);
+}
+
+pub fn mail(outcome: &'static str) {
+    METRICS.mail.with_label_values(&[outcome]).inc();
 }
 
 pub fn status_class(status: u16) -> &'static str {

@@ -2,6 +2,7 @@
 
 use crate::auth::{keys, Authenticator, PasswordHasher, SessionCache, TokenKeys};
 use crate::config::Config;
+use crate::mail::Mailer;
 use crate::ratelimit::KeyedLimiter;
 use crate::store::{self, Store};
 use std::sync::Arc;
@@ -12,6 +13,7 @@ pub struct State {
     pub auth: Authenticator,
     pub passwords: PasswordHasher,
     pub login_limiter: Option<KeyedLimiter>,
+    pub mailer: Mailer,
 }
 
 impl State {
@@ -21,6 +23,7 @@ impl State {
         Self::with_store(config, store)
     }
 
+    /// Needs a tokio runtime: the mail worker starts on it.
     pub fn with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Arc<State>> {
         let material = keys::load(&config).map_err(anyhow::Error::msg)?;
         let token_keys = TokenKeys::new(&config.tokens, &material).map_err(anyhow::Error::msg)?;
@@ -29,6 +32,7 @@ impl State {
             auth: Authenticator::new(token_keys, cache, store.clone()),
             passwords: PasswordHasher::new(config.passwords.max_concurrent_hashes)?,
             login_limiter: config.rate_limits.login.map(KeyedLimiter::new),
+            mailer: Mailer::start(&config.mail).map_err(anyhow::Error::msg)?,
             store,
             config: Arc::new(config),
         }))

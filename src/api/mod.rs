@@ -4,12 +4,15 @@
 mod cookies;
 mod csrf;
 mod extract;
+mod links;
 mod login;
 mod logout;
 mod me;
 mod nuxt_session;
 mod password;
 mod profile;
+mod recovery;
+mod signup;
 mod users;
 pub mod views;
 
@@ -49,6 +52,10 @@ pub fn router(state: Arc<State>) -> Router {
         add(&at("/inactive"), get(users::inactive));
         add(&at("/me"), get(me::get).patch(me::update));
         add(&at("/password"), patch(password::change));
+        add(&at("/password/forgot"), post(recovery::forgot));
+        add(&at("/password/reset"), post(recovery::reset));
+        add(&at("/register"), post(signup::register));
+        add(&at("/confirm"), get(signup::confirm));
         add(
             &at("/{id}"),
             get(users::get).patch(users::update).delete(users::delete),

@@ -88,6 +88,7 @@ pub async fn create(
         name,
         role,
         password_hash: Some(hash),
+        active: true,
         now: now(),
     };
     match state.store.create_user(new).await {

@@ -4,6 +4,7 @@ pub mod authenticate;
 pub mod cache;
 pub mod credentials;
 pub mod keys;
+pub mod one_time;
 pub mod password;
 pub mod policy;
 pub mod sessions;

@@ -34,6 +34,33 @@ pub struct FileConfig {
     pub users: UsersFile,
     #[serde(default)]
     pub signup: SignupFile,
+    #[serde(default)]
+    pub mail: MailFile,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MailFile {
+    pub from: Option<String>,
+    /// Without `smtp`, mail goes to `.eml` files under `outbox_dir`.
+    pub smtp: Option<SmtpFile>,
+    pub outbox_dir: Option<String>,
+    /// Where the reset link points (the page that asks for the new password).
+    pub reset_path: Option<String>,
+    pub product_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpFile {
+    pub host: String,
+    pub port: Option<u16>,
+    /// `none`, `starttls` (default) or `tls`.
+    pub security: Option<String>,
+    pub username: Option<String>,
+    /// Prefer env PORTCULLIS_SMTP_PASSWORD.
+    pub password: Option<String>,
+    pub timeout: Option<HumanDuration>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -47,6 +74,8 @@ pub struct UsersFile {
 #[serde(deny_unknown_fields)]
 pub struct SignupFile {
     pub enabled: Option<bool>,
+    /// How long an email-confirmation link works.
+    pub confirm_ttl: Option<HumanDuration>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -191,4 +220,6 @@ pub struct SessionCacheFile {
 pub struct PasswordsFile {
     pub min_length: Option<usize>,
     pub max_concurrent_hashes: Option<usize>,
+    /// How long a password-reset link works.
+    pub reset_ttl: Option<HumanDuration>,
 }

@@ -20,6 +20,7 @@ pub struct Overrides {
     pub database_url: Option<String>,
     pub listen: Option<String>,
     pub admin_listen: Option<String>,
+    pub smtp_password: Option<String>,
 }
 
 impl Overrides {
@@ -30,6 +31,7 @@ impl Overrides {
             database_url: var("PORTCULLIS_DATABASE_URL"),
             listen: var("PORTCULLIS_LISTEN"),
             admin_listen: var("PORTCULLIS_ADMIN_LISTEN"),
+            smtp_password: var("PORTCULLIS_SMTP_PASSWORD"),
         }
     }
 }
@@ -66,6 +68,9 @@ pub fn from_yaml(
     }
     if let Some(l) = &overrides.admin_listen {
         file.server.admin_listen = Some(l.clone());
+    }
+    if let (Some(p), Some(smtp)) = (&overrides.smtp_password, file.mail.smtp.as_mut()) {
+        smtp.password = Some(p.clone());
     }
     validate::validate(file, base)
 }
@@ -164,6 +169,7 @@ mod tests {
             database_url: Some("sqlite://elsewhere.db".into()),
             listen: Some("127.0.0.1:9999".into()),
             admin_listen: None,
+            smtp_password: None,
         };
         let c = from_yaml(
             &format!("{UPSTREAM}tokens: {{ expiration: 2 hours }}"),

@@ -27,6 +27,40 @@ pub struct Config {
     /// `users.delete: hard` removes rows; soft deletion keeps them, deactivated and marked.
     pub hard_delete: bool,
     pub signup_enabled: bool,
+    pub confirm_ttl: Duration,
+    pub mail: Mail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    None,
+    StartTls,
+    Tls,
+}
+
+#[derive(Debug, Clone)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub enum MailTransport {
+    Smtp(Smtp),
+    /// One `.eml` file per message, for development.
+    Outbox(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub from: lettre::message::Mailbox,
+    pub transport: MailTransport,
+    pub reset_path: String,
+    pub product_name: String,
 }
 
 #[derive(Debug, Clone)]
@@ -172,6 +206,7 @@ pub struct RateLimits {
 pub struct Passwords {
     pub min_length: usize,
     pub max_concurrent_hashes: usize,
+    pub reset_ttl: Duration,
 }
 
 impl ApiRoutes {

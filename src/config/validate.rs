@@ -48,7 +48,13 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
     let passwords = Passwords {
         min_length: f.passwords.min_length.unwrap_or(DEFAULT_MIN_PASSWORD),
         max_concurrent_hashes: f.passwords.max_concurrent_hashes.unwrap_or(4).max(1),
+        reset_ttl: f
+            .passwords
+            .reset_ttl
+            .map(|d| d.0)
+            .unwrap_or(Duration::from_secs(3600)),
     };
+    let mail = mail(f.mail, &server.data_dir, &mut errs);
     if passwords.min_length < DEFAULT_MIN_PASSWORD || passwords.min_length > 128 {
         errs.push(ConfigError::at(
             "passwords.min_length",
@@ -81,6 +87,12 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
             passwords,
             hard_delete,
             signup_enabled: f.signup.enabled.unwrap_or(false),
+            confirm_ttl: f
+                .signup
+                .confirm_ttl
+                .map(|d| d.0)
+                .unwrap_or(Duration::from_secs(86_400)),
+            mail,
         })
     } else {
         Err(errs)
@@ -287,4 +299,73 @@ fn origin_of(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     format!("{scheme}://{}", host.to_ascii_lowercase())
+}
+
+fn mail(m: file::MailFile, data_dir: &Path, errs: &mut Vec<ConfigError>) -> Mail {
+    let from_text = m
+        .from
+        .unwrap_or_else(|| "Portcullis <no-reply@localhost>".into());
+    let from = from_text.parse().unwrap_or_else(|_| {
+        errs.push(ConfigError::at(
+            "mail.from",
+            format!("{from_text:?} is not an address like \"Name <no-reply@example.com>\""),
+        ));
+        lettre::message::Mailbox::new(
+            None,
+            lettre::Address::new("no-reply", "localhost").unwrap_or_else(|_| unreachable_address()),
+        )
+    });
+    let transport = match m.smtp {
+        None => MailTransport::Outbox(
+            m.outbox_dir
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("outbox")),
+        ),
+        Some(s) => {
+            let security = match s.security.as_deref().unwrap_or("starttls") {
+                "none" => SmtpSecurity::None,
+                "starttls" => SmtpSecurity::StartTls,
+                "tls" => SmtpSecurity::Tls,
+                other => {
+                    errs.push(ConfigError::at(
+                        "mail.smtp.security",
+                        format!("{other:?} is not one of none, starttls, tls"),
+                    ));
+                    SmtpSecurity::StartTls
+                }
+            };
+            let default_port = match security {
+                SmtpSecurity::Tls => 465,
+                SmtpSecurity::StartTls => 587,
+                SmtpSecurity::None => 25,
+            };
+            MailTransport::Smtp(Smtp {
+                host: s.host,
+                port: s.port.unwrap_or(default_port),
+                security,
+                username: s.username,
+                password: s.password.map(SecretString::from),
+                timeout: s.timeout.map(|d| d.0).unwrap_or(Duration::from_secs(10)),
+            })
+        }
+    };
+    let reset_path = m.reset_path.unwrap_or_else(|| "/reset-password".into());
+    if !reset_path.starts_with('/') {
+        errs.push(ConfigError::at(
+            "mail.reset_path",
+            "must be a path starting with '/'",
+        ));
+    }
+    Mail {
+        from,
+        transport,
+        reset_path,
+        product_name: m.product_name.unwrap_or_else(|| "Portcullis".into()),
+    }
+}
+
+#[allow(clippy::panic)]
+fn unreachable_address() -> lettre::Address {
+    // "no-reply@localhost" is a literal valid address.
+    panic!("invalid built-in address")
 }

@@ -68,6 +68,25 @@ pub trait Store: Send + Sync + 'static {
         keep: Option<&str>,
         now: i64,
     ) -> StoreResult<Vec<String>>;
+    /// Stores a one-time token's hash for `user_id` and `purpose`; older unused tokens of the
+    /// same user and purpose are voided, so only the newest link works.
+    async fn issue_one_time_token(
+        &self,
+        user_id: i64,
+        purpose: &str,
+        token_hash: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<()>;
+    /// Consumes a live token of `purpose` (and, if given, of the user with `email`) at most once;
+    /// returns its user. One statement, so of two concurrent uses exactly one succeeds.
+    async fn consume_one_time_token(
+        &self,
+        token_hash: &str,
+        purpose: &str,
+        email: Option<&str>,
+        now: i64,
+    ) -> StoreResult<Option<i64>>;
     /// Deletes sessions expired before `before`; returns how many.
     async fn purge_expired_sessions(&self, before: i64) -> StoreResult<u64>;
 }

@@ -40,6 +40,8 @@ pub struct NewUser {
     pub name: String,
     pub role: String,
     pub password_hash: Option<String>,
+    /// False for a self sign-up until its email is confirmed.
+    pub active: bool,
     pub now: i64,
 }
 

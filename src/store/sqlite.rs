@@ -72,12 +72,13 @@ impl Store for SqliteStore {
     async fn create_user(&self, u: NewUser) -> StoreResult<User> {
         let sql = format!(
             "INSERT INTO users (email, name, role, active, password_hash, created_at, updated_at) \
-             VALUES (?, ?, ?, 1, ?, ?, ?) RETURNING {USER_COLS}"
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {USER_COLS}"
         );
         sqlx::query_as(&sql)
             .bind(&u.email)
             .bind(&u.name)
             .bind(&u.role)
+            .bind(u.active)
             .bind(&u.password_hash)
             .bind(u.now)
             .bind(u.now)
@@ -272,11 +273,183 @@ impl Store for SqliteStore {
         .await?)
     }
 
+    async fn issue_one_time_token(
+        &self,
+        user_id: i64,
+        purpose: &str,
+        token_hash: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE one_time_tokens SET consumed_at = ? WHERE user_id = ? AND purpose = ? AND consumed_at IS NULL",
+        )
+        .bind(now)
+        .bind(user_id)
+        .bind(purpose)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO one_time_tokens (user_id, purpose, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(user_id)
+        .bind(purpose)
+        .bind(token_hash)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn consume_one_time_token(
+        &self,
+        token_hash: &str,
+        purpose: &str,
+        email: Option<&str>,
+        now: i64,
+    ) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "UPDATE one_time_tokens SET consumed_at = ?1 \
+             WHERE token_hash = ?2 AND purpose = ?3 AND consumed_at IS NULL AND expires_at > ?1 \
+               AND (?4 IS NULL OR user_id = (SELECT id FROM users WHERE email = ?4 AND deleted_at IS NULL)) \
+             RETURNING user_id",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .bind(purpose)
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     async fn purge_expired_sessions(&self, before: i64) -> StoreResult<u64> {
         let r = sqlx::query("DELETE FROM sessions WHERE expires_at < ?")
             .bind(before)
             .execute(&self.pool)
             .await?;
         Ok(r.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> (tempfile::TempDir, SqliteStore, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let s = SqliteStore::open(&url, 4).await.unwrap();
+        let u = s
+            .create_user(NewUser {
+                email: "ann@example.test".into(),
+                name: "Ann".into(),
+                role: "user".into(),
+                password_hash: None,
+                active: true,
+                now: 1_000,
+            })
+            .await
+            .unwrap();
+        (dir, s, u.id)
+    }
+
+    #[tokio::test]
+    async fn one_time_tokens_expire_on_the_injected_clock_and_work_once() {
+        let (_d, s, uid) = store().await;
+        s.issue_one_time_token(uid, "reset", "h1", 1_000, 4_600)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.consume_one_time_token("h1", "reset", None, 4_600)
+                .await
+                .unwrap(),
+            None,
+            "expired at 1 h"
+        );
+        s.issue_one_time_token(uid, "reset", "h2", 1_000, 4_600)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.consume_one_time_token("h2", "confirm", None, 2_000)
+                .await
+                .unwrap(),
+            None,
+            "wrong purpose"
+        );
+        assert_eq!(
+            s.consume_one_time_token("h2", "reset", Some("bob@example.test"), 2_000)
+                .await
+                .unwrap(),
+            None,
+            "wrong email"
+        );
+        assert_eq!(
+            s.consume_one_time_token("h2", "reset", Some("ann@example.test"), 4_599)
+                .await
+                .unwrap(),
+            Some(uid)
+        );
+        assert_eq!(
+            s.consume_one_time_token("h2", "reset", None, 4_599)
+                .await
+                .unwrap(),
+            None,
+            "used once"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_newer_token_voids_older_ones_of_the_same_purpose_only() {
+        let (_d, s, uid) = store().await;
+        s.issue_one_time_token(uid, "reset", "old", 1_000, 9_000)
+            .await
+            .unwrap();
+        s.issue_one_time_token(uid, "confirm", "other", 1_000, 9_000)
+            .await
+            .unwrap();
+        s.issue_one_time_token(uid, "reset", "new", 1_001, 9_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.consume_one_time_token("old", "reset", None, 2_000)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            s.consume_one_time_token("other", "confirm", None, 2_000)
+                .await
+                .unwrap(),
+            Some(uid)
+        );
+        assert_eq!(
+            s.consume_one_time_token("new", "reset", None, 2_000)
+                .await
+                .unwrap(),
+            Some(uid)
+        );
+    }
+
+    #[tokio::test]
+    async fn of_two_concurrent_uses_exactly_one_succeeds() {
+        let (_d, s, uid) = store().await;
+        for round in 0..20 {
+            let h = format!("race{round}");
+            s.issue_one_time_token(uid, "reset", &h, 1_000, 9_000)
+                .await
+                .unwrap();
+            let (a, b) = tokio::join!(
+                s.consume_one_time_token(&h, "reset", None, 2_000),
+                s.consume_one_time_token(&h, "reset", None, 2_000)
+            );
+            let wins = [a.unwrap(), b.unwrap()]
+                .iter()
+                .filter(|r| r.is_some())
+                .count();
+            assert_eq!(wins, 1, "round {round}");
+        }
     }
 }

@@ -459,3 +459,143 @@ pub fn set_cookie(r: &reqwest::Response) -> (String, String) {
     let full = r.headers()["set-cookie"].to_str().unwrap().to_string();
     (full.split(';').next().unwrap().to_string(), full)
 }
+
+/// One message as the SMTP server received it.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub to: Vec<String>,
+    pub raw: Vec<u8>,
+}
+
+impl Delivered {
+    pub fn subject(&self) -> String {
+        let m = mailparse::parse_mail(&self.raw).unwrap();
+        mailparse::MailHeaderMap::get_first_value(&m.headers[..], "Subject").unwrap_or_default()
+    }
+
+    /// The decoded text/plain part.
+    pub fn text(&self) -> String {
+        let m = mailparse::parse_mail(&self.raw).unwrap();
+        let part = m
+            .subparts
+            .iter()
+            .find(|p| p.ctype.mimetype == "text/plain")
+            .unwrap_or(&m);
+        part.get_body().unwrap()
+    }
+
+    /// The first http(s) link in the text part.
+    pub fn link(&self) -> String {
+        let text = self.text();
+        let start = text.find("http").expect("no link in the message");
+        text[start..].split_whitespace().next().unwrap().to_string()
+    }
+}
+
+#[derive(Clone)]
+struct Sink {
+    inbox: Arc<Mutex<Vec<Delivered>>>,
+    to: Vec<String>,
+    buf: Vec<u8>,
+}
+
+impl mailin_embedded::Handler for Sink {
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        _from: &str,
+        _is8bit: bool,
+        to: &[String],
+    ) -> mailin_embedded::Response {
+        self.to = to.to_vec();
+        self.buf.clear();
+        mailin_embedded::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.buf.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        self.inbox.lock().unwrap().push(Delivered {
+            to: std::mem::take(&mut self.to),
+            raw: std::mem::take(&mut self.buf),
+        });
+        mailin_embedded::response::OK
+    }
+}
+
+/// A real SMTP server on a loopback port, in this process, that keeps what it receives.
+pub struct SmtpServer {
+    pub port: u16,
+    inbox: Arc<Mutex<Vec<Delivered>>>,
+}
+
+impl SmtpServer {
+    pub fn start() -> SmtpServer {
+        let inbox: Arc<Mutex<Vec<Delivered>>> = Arc::default();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut server = mailin_embedded::Server::new(Sink {
+            inbox: inbox.clone(),
+            to: Vec::new(),
+            buf: Vec::new(),
+        });
+        server
+            .with_name("smtp.test")
+            .with_tcp_listener(listener)
+            .with_num_threads(2);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        SmtpServer { port, inbox }
+    }
+
+    /// The `mail:` config that sends through this server.
+    pub fn config(&self) -> String {
+        format!("mail: {{ from: \"Portcullis <no-reply@example.test>\", smtp: {{ host: \"127.0.0.1\", port: {}, security: none }} }}", self.port)
+    }
+
+    pub fn count(&self) -> usize {
+        self.inbox.lock().unwrap().len()
+    }
+
+    /// Waits for message number `n` (1-based) to arrive.
+    pub async fn nth(&self, n: usize) -> Delivered {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(m) = self.inbox.lock().unwrap().get(n - 1) {
+                return m.clone();
+            }
+            assert!(Instant::now() < deadline, "message {n} never arrived");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// A query parameter of a link.
+pub fn query_param(link: &str, key: &str) -> String {
+    let query = link.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let raw = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("{key} not in {link}"));
+    percent_decode(raw)
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() + 1 {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}

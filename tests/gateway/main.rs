@@ -3,6 +3,7 @@
 
 mod api;
 mod harness;
+mod mail;
 mod ops;
 mod proxy;
 mod users;

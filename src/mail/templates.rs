@@ -1,0 +1,106 @@
+//! Mail bodies (text and HTML) from the templates in `templates/mail/`, auto-escaped in HTML.
+
+use minijinja::{context, Environment};
+use once_cell::sync::Lazy;
+
+/// The messages the gateway sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    PasswordReset,
+    ConfirmEmail,
+    AccountExists,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::PasswordReset => "reset",
+            Kind::ConfirmEmail => "confirm",
+            Kind::AccountExists => "exists",
+        }
+    }
+
+    pub fn subject(self, product: &str) -> String {
+        match self {
+            Kind::PasswordReset => format!("Reset your {product} password"),
+            Kind::ConfirmEmail => format!("Confirm your email for {product}"),
+            Kind::AccountExists => format!("You already have a {product} account"),
+        }
+    }
+}
+
+static ENV: Lazy<Environment<'static>> = Lazy::new(|| {
+    let mut env = Environment::new();
+    let files = [
+        ("reset.txt", include_str!("../../templates/mail/reset.txt")),
+        (
+            "reset.html",
+            include_str!("../../templates/mail/reset.html"),
+        ),
+        (
+            "confirm.txt",
+            include_str!("../../templates/mail/confirm.txt"),
+        ),
+        (
+            "confirm.html",
+            include_str!("../../templates/mail/confirm.html"),
+        ),
+        (
+            "exists.txt",
+            include_str!("../../templates/mail/exists.txt"),
+        ),
+        (
+            "exists.html",
+            include_str!("../../templates/mail/exists.html"),
+        ),
+    ];
+    for (name, text) in files {
+        if let Err(e) = env.add_template(name, text) {
+            tracing::error!(template = name, error = %e, "mail template does not parse");
+        }
+    }
+    env
+});
+
+/// Text and HTML bodies.
+pub fn render(
+    kind: Kind,
+    product: &str,
+    name: &str,
+    link: &str,
+    ttl: &str,
+) -> Result<(String, String), minijinja::Error> {
+    let ctx = context! { product, name, link, ttl };
+    let text = ENV
+        .get_template(&format!("{}.txt", kind.name()))?
+        .render(&ctx)?;
+    let html = ENV
+        .get_template(&format!("{}.html", kind.name()))?
+        .render(&ctx)?;
+    Ok((text, html))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_renders_and_html_is_escaped() {
+        for kind in [Kind::PasswordReset, Kind::ConfirmEmail, Kind::AccountExists] {
+            let (text, html) = render(
+                kind,
+                "Acme",
+                "<Ann>",
+                "https://id.example/x?token=a&b=c",
+                "1 hour",
+            )
+            .unwrap();
+            assert!(text.contains("https://id.example/x?token=a&b=c"), "{text}");
+            assert!(html.contains("&lt;Ann&gt;"), "{html}");
+            assert!(
+                html.contains("https://id.example/x?token=a&amp;b=c"),
+                "{html}"
+            );
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! Password reset and sign-up confirmation end to end, through a real SMTP server that the
+//! test runs, reading the links out of the delivered messages.
+
+use crate::harness::*;
+use http::Method;
+use serde_json::json;
+
+const P: &str = "/api/nuxt-users";
+const FORGOT: &str = "If a user with that email exists, a password reset link has been sent.";
+
+async fn gateway_with_mail(extra: &str) -> (Upstream, SmtpServer, Gateway) {
+    let up = Upstream::start().await;
+    let smtp = SmtpServer::start();
+    let mut o = Options::new(up.addr);
+    o.extra = format!("{}\n{extra}", smtp.config());
+    let g = Gateway::start(o).await;
+    (up, smtp, g)
+}
+
+async fn forgot(g: &Gateway, email: &str) -> serde_json::Value {
+    let r = g
+        .call(
+            Method::POST,
+            &format!("{P}/password/forgot"),
+            None,
+            Some(json!({"email": email})),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+async fn reset(g: &Gateway, token: &str, email: &str, password: &str) -> reqwest::Response {
+    let body = json!({"token": token, "email": email, "password": password, "password_confirmation": password});
+    g.call(
+        Method::POST,
+        &format!("{P}/password/reset"),
+        None,
+        Some(body),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn forgot_and_reset_end_to_end_over_smtp() {
+    let (_up, smtp, g) = gateway_with_mail("").await;
+    let a = g.admin_token().await;
+    let b = g.admin_token().await;
+    // Unknown and known emails get the same answer.
+    assert_eq!(forgot(&g, "nobody@example.test").await["message"], FORGOT);
+    let r = g
+        .client
+        .post(g.url(&format!("{P}/password/forgot")))
+        .header("host", "evil.example")
+        .header("x-forwarded-host", "evil.example")
+        .json(&json!({"email": ADMIN_EMAIL}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["message"],
+        FORGOT
+    );
+    let mail = smtp.nth(1).await;
+    assert_eq!(mail.to, vec![ADMIN_EMAIL.to_string()]);
+    assert!(mail.subject().contains("Reset your"), "{}", mail.subject());
+    let link = mail.link();
+    let port = g.base.rsplit(':').next().unwrap();
+    assert!(
+        link.starts_with(&format!("http://localhost:{port}/reset-password?")),
+        "built from public_url, not Host: {link}"
+    );
+    let token = query_param(&link, "token");
+    assert!(token.len() >= 22, "at least 128 bits");
+    assert_eq!(query_param(&link, "email"), ADMIN_EMAIL);
+
+    let v = error_body(
+        reset(&g, &token, "someone@example.test", "reset-password-1").await,
+        400,
+    )
+    .await;
+    assert_eq!(v["message"], "Invalid or expired token");
+    let v = error_body(reset(&g, &token, ADMIN_EMAIL, "monkey123").await, 400).await;
+    assert!(v["message"].as_str().unwrap().contains("commonly used"));
+    let body = json!({"token": token, "email": ADMIN_EMAIL, "password": "reset-password-1", "password_confirmation": "other-password-1"});
+    error_body(
+        g.call(
+            Method::POST,
+            &format!("{P}/password/reset"),
+            None,
+            Some(body),
+        )
+        .await,
+        400,
+    )
+    .await;
+
+    let r = reset(&g, &token, ADMIN_EMAIL, "reset-password-1").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["message"],
+        "Password has been reset successfully. You can now log in with your new password."
+    );
+    assert_eq!(
+        g.get("/app", Some(&a)).await.status(),
+        401,
+        "every session ends"
+    );
+    assert_eq!(g.get("/app", Some(&b)).await.status(), 401);
+    g.login(ADMIN_EMAIL, "reset-password-1", false).await;
+    error_body(
+        reset(&g, &token, ADMIN_EMAIL, "reset-password-2").await,
+        400,
+    )
+    .await;
+    // Only the known email produced a message.
+    assert_eq!(smtp.count(), 1);
+    assert!(g
+        .metrics()
+        .await
+        .contains("portcullis_mail_messages_total{outcome=\"sent\"} 1"));
+}
+
+#[tokio::test]
+async fn a_newer_reset_voids_the_older_and_two_concurrent_uses_have_one_winner() {
+    let (_up, smtp, g) = gateway_with_mail("").await;
+    forgot(&g, ADMIN_EMAIL).await;
+    let first = query_param(&smtp.nth(1).await.link(), "token");
+    forgot(&g, ADMIN_EMAIL).await;
+    let second = query_param(&smtp.nth(2).await.link(), "token");
+    error_body(
+        reset(&g, &first, ADMIN_EMAIL, "reset-password-1").await,
+        400,
+    )
+    .await;
+    let (x, y) = tokio::join!(
+        reset(&g, &second, ADMIN_EMAIL, "reset-password-2"),
+        reset(&g, &second, ADMIN_EMAIL, "reset-password-3"),
+    );
+    let mut codes = [x.status().as_u16(), y.status().as_u16()];
+    codes.sort();
+    assert_eq!(codes, [200, 400]);
+}
+
+#[tokio::test]
+async fn inactive_users_get_no_reset_mail() {
+    let (_up, smtp, g) = gateway_with_mail("").await;
+    let admin = g.admin_token().await;
+    let uid = g
+        .create_user(&admin, "off@example.test", "user", "off-password-1")
+        .await;
+    g.call(
+        Method::PATCH,
+        &format!("{P}/{uid}"),
+        Some(&admin),
+        Some(json!({"active": false})),
+    )
+    .await;
+    assert_eq!(forgot(&g, "off@example.test").await["message"], FORGOT);
+    forgot(&g, ADMIN_EMAIL).await;
+    assert_eq!(smtp.nth(1).await.to, vec![ADMIN_EMAIL.to_string()]);
+    assert_eq!(smtp.count(), 1);
+}
+
+#[tokio::test]
+async fn sign_up_confirms_by_email_and_tokens_keep_to_their_purpose() {
+    let (_up, smtp, g) = gateway_with_mail("signup: { enabled: true }").await;
+    let r = g.call(Method::POST, &format!("{P}/register"), None, Some(json!({"email": "Neo@Example.test", "name": "Neo", "password": "follow-the-rabbit"}))).await;
+    assert_eq!(r.status(), 200);
+    let answer: serde_json::Value = r.json().await.unwrap();
+    let r = g
+        .post_json(
+            "/api/login",
+            json!({"email": "neo@example.test", "password": "follow-the-rabbit"}),
+            None,
+        )
+        .await;
+    error_body(r, 403).await;
+    let mail = smtp.nth(1).await;
+    assert_eq!(mail.to, vec!["neo@example.test".to_string()]);
+    let link = mail.link();
+    let port = g.base.rsplit(':').next().unwrap();
+    assert!(
+        link.starts_with(&format!("http://localhost:{port}{P}/confirm?token=")),
+        "{link}"
+    );
+    let token = query_param(&link, "token");
+    // A confirmation token never resets a password.
+    error_body(
+        reset(&g, &token, "neo@example.test", "new-rabbit-pass").await,
+        400,
+    )
+    .await;
+    let r = g
+        .client
+        .get(g.url(&format!("{P}/confirm?token={token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let t = g
+        .login("neo@example.test", "follow-the-rabbit", false)
+        .await;
+    assert_eq!(g.get("/app", Some(&t)).await.status(), 200);
+    error_body(
+        g.client
+            .get(g.url(&format!("{P}/confirm?token={token}")))
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    error_body(
+        g.client
+            .get(g.url(&format!("{P}/confirm")))
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+
+    // A reset token never confirms an email.
+    forgot(&g, "neo@example.test").await;
+    let reset_token = query_param(&smtp.nth(2).await.link(), "token");
+    error_body(
+        g.client
+            .get(g.url(&format!("{P}/confirm?token={reset_token}")))
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+
+    // Signing up with a taken email answers the same and tells the owner instead.
+    let r = g.call(Method::POST, &format!("{P}/register"), None, Some(json!({"email": "neo@example.test", "name": "Imposter", "password": "another-rabbit"}))).await;
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap(), answer);
+    let notice = smtp.nth(3).await;
+    assert!(
+        notice.subject().contains("already have"),
+        "{}",
+        notice.subject()
+    );
+    assert!(!notice.text().contains("confirm?token"));
+    let v = error_body(
+        g.call(
+            Method::POST,
+            &format!("{P}/register"),
+            None,
+            Some(json!({"email": "x@example.test", "name": "X", "password": "123456789"})),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert!(v["data"]["password"].is_string());
+}
+
+#[tokio::test]
+async fn sign_up_is_off_by_default() {
+    let (_up, _smtp, g) = gateway_with_mail("").await;
+    let r = g
+        .call(
+            Method::POST,
+            &format!("{P}/register"),
+            None,
+            Some(json!({"email": "a@example.test", "name": "A", "password": "a-long-password"})),
+        )
+        .await;
+    error_body(r, 404).await;
+}
+
+#[tokio::test]
+async fn without_smtp_mail_lands_in_the_outbox() {
+    let up = Upstream::start().await;
+    let g = Gateway::start(Options::new(up.addr)).await;
+    forgot(&g, ADMIN_EMAIL).await;
+    let outbox = g.dir.path().join("data/outbox");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let eml = loop {
+        let found = std::fs::read_dir(&outbox).ok().and_then(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .find(|p| p.extension().is_some_and(|x| x == "eml"))
+        });
+        if let Some(p) = found {
+            break std::fs::read(p).unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no .eml in {}",
+            outbox.display()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let mail = Delivered {
+        to: vec![],
+        raw: eml,
+    };
+    assert!(
+        mail.link().contains("/reset-password?token="),
+        "{}",
+        mail.text()
+    );
+}
+
+#[tokio::test]
+async fn a_dead_smtp_server_never_slows_the_request_and_is_retried() {
+    let up = Upstream::start().await;
+    let mut o = Options::new(up.addr);
+    o.extra = format!(
+        "mail: {{ smtp: {{ host: \"127.0.0.1\", port: {}, security: none, timeout: 1s }} }}",
+        free_port()
+    );
+    let g = Gateway::start(o).await;
+    let started = std::time::Instant::now();
+    forgot(&g, ADMIN_EMAIL).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !g
+        .metrics()
+        .await
+        .contains("portcullis_mail_messages_total{outcome=\"retried\"}")
+    {
+        assert!(std::time::Instant::now() < deadline, "no retry counted");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
