@@ -41,3 +41,51 @@ pub fn clear(cfg: &Config) -> HeaderValue {
             .expires(cookie::time::OffsetDateTime::UNIX_EPOCH),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(yaml: &str) -> Config {
+        crate::config::from_yaml(yaml, &Default::default(), std::path::Path::new(".")).unwrap()
+    }
+
+    #[test]
+    fn attributes_follow_config_and_clearing_repeats_them() {
+        let c = cfg("server: { public_url: \"https://id.example.com\" }\ncookie: { name: sid, same_site: strict }");
+        let set = session(&c, "tok", false);
+        let set = set.to_str().unwrap();
+        for attr in ["sid=tok", "HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+            assert!(set.contains(attr), "{attr}: {set}");
+        }
+        assert!(!set.contains("Max-Age"));
+        let remembered = session(&c, "tok", true);
+        assert!(remembered
+            .to_str()
+            .unwrap()
+            .contains(&format!("Max-Age={}", 7 * 86400)));
+        let gone = clear(&c);
+        let gone = gone.to_str().unwrap();
+        for attr in [
+            "sid=",
+            "HttpOnly",
+            "Secure",
+            "SameSite=Strict",
+            "Path=/",
+            "Max-Age=0",
+        ] {
+            assert!(gone.contains(attr), "{attr}: {gone}");
+        }
+        let plain = cfg("server: { public_url: \"http://localhost:8080\" }");
+        assert!(!session(&plain, "t", false)
+            .to_str()
+            .unwrap()
+            .contains("Secure"));
+        let forced =
+            cfg("server: { public_url: \"http://localhost:8080\" }\ncookie: { secure: true }");
+        assert!(session(&forced, "t", false)
+            .to_str()
+            .unwrap()
+            .contains("Secure"));
+    }
+}
