@@ -157,6 +157,13 @@ impl From<crate::auth::Rejection> for Reject {
     }
 }
 
+impl From<crate::auth::password::HashError> for Reject {
+    fn from(_: crate::auth::password::HashError) -> Self {
+        tracing::error!("password hashing failed");
+        Reject::Internal
+    }
+}
+
 impl From<crate::store::StoreError> for Reject {
     fn from(e: crate::store::StoreError) -> Self {
         tracing::error!(error = %e, "store error");

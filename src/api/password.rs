@@ -56,11 +56,7 @@ pub async fn set_password(
     password: String,
     keep: Option<uuid::Uuid>,
 ) -> Result<(), Reject> {
-    let hash = state
-        .passwords
-        .hash(&SecretString::from(password))
-        .await
-        .map_err(|_| Reject::Internal)?;
+    let hash = state.passwords.hash(&SecretString::from(password)).await?;
     state.store.set_password(user_id, &hash, now()).await?;
     state
         .end_user_sessions(user_id, keep, "password_change")

@@ -50,18 +50,7 @@ async fn send_reset(state: &State, email: &str) -> Result<(), crate::store::Stor
         return Ok(());
     }
     let ttl = state.config.passwords.reset_ttl;
-    let (token, hash) = one_time::generate();
-    let t = now();
-    state
-        .store
-        .issue_one_time_token(
-            user.id,
-            Purpose::PasswordReset.as_str(),
-            &hash,
-            t,
-            t + ttl.as_secs() as i64,
-        )
-        .await?;
+    let token = one_time::issue(state.store.as_ref(), user.id, Purpose::PasswordReset, ttl).await?;
     let url = link(
         &state.config,
         &state.config.mail.reset_path,

@@ -38,11 +38,7 @@ pub async fn register(
     let (Some(email), Some(name), Some(password)) = (email, name, password) else {
         return Err(Reject::Internal);
     };
-    let hash = state
-        .passwords
-        .hash(&SecretString::from(password))
-        .await
-        .map_err(|_| Reject::Internal)?;
+    let hash = state.passwords.hash(&SecretString::from(password)).await?;
     let new = NewUser {
         email: email.clone(),
         name,
@@ -71,18 +67,13 @@ pub async fn register(
 
 async fn send_confirmation(state: &State, user: &User) -> Result<(), StoreError> {
     let ttl = state.config.confirm_ttl;
-    let (token, hash) = one_time::generate();
-    let t = now();
-    state
-        .store
-        .issue_one_time_token(
-            user.id,
-            Purpose::EmailConfirmation.as_str(),
-            &hash,
-            t,
-            t + ttl.as_secs() as i64,
-        )
-        .await?;
+    let token = one_time::issue(
+        state.store.as_ref(),
+        user.id,
+        Purpose::EmailConfirmation,
+        ttl,
+    )
+    .await?;
     let prefix = state.config.api.nuxt_users.as_deref().unwrap_or("");
     let url = link(
         &state.config,

@@ -78,11 +78,7 @@ pub async fn create(
     let (Some(email), Some(name), Some(password)) = (email, name, password) else {
         return Err(Reject::Internal);
     };
-    let hash = state
-        .passwords
-        .hash(&SecretString::from(password))
-        .await
-        .map_err(|_| Reject::Internal)?;
+    let hash = state.passwords.hash(&SecretString::from(password)).await?;
     let new = NewUser {
         email,
         name,

@@ -29,6 +29,28 @@ pub fn generate() -> (String, String) {
     (token, hash)
 }
 
+/// Issues a token for `user_id` and `purpose` valid for `ttl` (voiding older ones); returns the
+/// token for the link.
+pub async fn issue(
+    store: &dyn crate::store::Store,
+    user_id: i64,
+    purpose: Purpose,
+    ttl: std::time::Duration,
+) -> crate::store::StoreResult<String> {
+    let (token, hash) = generate();
+    let now = crate::store::now();
+    store
+        .issue_one_time_token(
+            user_id,
+            purpose.as_str(),
+            &hash,
+            now,
+            now + ttl.as_secs() as i64,
+        )
+        .await?;
+    Ok(token)
+}
+
 /// What the store keeps: a leaked table cannot be turned back into working links.
 pub fn hash(token: &str) -> String {
     Sha256::digest(token.as_bytes())
