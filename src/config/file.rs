@@ -36,6 +36,8 @@ pub struct FileConfig {
     pub signup: SignupFile,
     #[serde(default)]
     pub mail: MailFile,
+    #[serde(default)]
+    pub oauth: super::file_oauth::OAuthFile,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -90,6 +92,8 @@ pub struct ServerFile {
     pub grace_period: Option<HumanDuration>,
     pub max_body_size: Option<usize>,
     pub data_dir: Option<String>,
+    /// `development` (default) or `production`: production refuses development-only features.
+    pub environment: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]

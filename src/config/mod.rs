@@ -3,13 +3,17 @@
 mod duration;
 mod error;
 pub mod file;
+pub mod file_oauth;
 mod runtime;
+mod runtime_oauth;
 mod validate;
+mod validate_oauth;
 mod validate_routing;
 
 pub use duration::{parse as parse_duration, HumanDuration};
 pub use error::{ConfigError, ConfigErrors, Where};
 pub use runtime::*;
+pub use runtime_oauth::*;
 
 use std::path::Path;
 

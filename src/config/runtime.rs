@@ -29,6 +29,7 @@ pub struct Config {
     pub signup_enabled: bool,
     pub confirm_ttl: Duration,
     pub mail: Mail,
+    pub oauth: super::runtime_oauth::OAuth,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +76,7 @@ pub struct Server {
     pub grace_period: Duration,
     pub max_body_size: usize,
     pub data_dir: PathBuf,
+    pub production: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -55,6 +55,7 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
             .unwrap_or(Duration::from_secs(3600)),
     };
     let mail = mail(f.mail, &server.data_dir, &mut errs);
+    let oauth = super::validate_oauth::oauth(f.oauth, server.production, &mut errs);
     if passwords.min_length < DEFAULT_MIN_PASSWORD || passwords.min_length > 128 {
         errs.push(ConfigError::at(
             "passwords.min_length",
@@ -87,6 +88,7 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
             passwords,
             hard_delete,
             signup_enabled: f.signup.enabled.unwrap_or(false),
+            oauth,
             confirm_ttl: f
                 .signup
                 .confirm_ttl
@@ -148,11 +150,23 @@ fn server(s: file::ServerFile, errs: &mut Vec<ConfigError>) -> Server {
             .unwrap_or(1)
     });
     let public_url = public_url.trim_end_matches('/').to_string();
+    let production = match s.environment.as_deref() {
+        None | Some("development") => false,
+        Some("production") => true,
+        Some(other) => {
+            errs.push(ConfigError::at(
+                "server.environment",
+                format!("{other:?} is not one of development, production"),
+            ));
+            false
+        }
+    };
     Server {
         public_origin: origin_of(&public_url),
         listen,
         admin_listen,
         public_url,
+        production,
         trusted_proxies,
         threads: threads.max(1),
         grace_period: s
@@ -368,4 +382,51 @@ fn mail(m: file::MailFile, data_dir: &Path, errs: &mut Vec<ConfigError>) -> Mail
 fn unreachable_address() -> lettre::Address {
     // "no-reply@localhost" is a literal valid address.
     panic!("invalid built-in address")
+}
+
+/// A same-origin relative path: starts with one `/`, no scheme, no authority, no backslash or
+/// control characters, also after percent-decoding (`//evil`, `/\\evil`, `/%2Fevil`, ...).
+pub fn is_local_path(p: &str) -> bool {
+    // Browsers drop tabs and newlines inside URLs and read `\\` as `/`, so `/\t/evil` and
+    // `/\\evil` lead off-site; the decoded form is checked too for servers that decode first.
+    fn local(p: &str) -> bool {
+        p.starts_with('/')
+            && !p.starts_with("//")
+            && !p.contains('\\')
+            && !p.chars().any(char::is_control)
+    }
+    !p.chars().any(char::is_whitespace)
+        && local(p)
+        && crate::proxy::routes::percent_decode(p)
+            .as_deref()
+            .is_some_and(local)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_local_path;
+
+    #[test]
+    fn only_same_origin_relative_paths_are_local() {
+        for ok in ["/", "/app", "/app/x?tab=1#top", "/a%20b"] {
+            assert!(is_local_path(ok), "{ok}");
+        }
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "evil.example",
+            "/%2F%2Fevil.example",
+            "/%2fevil.example",
+            "/%5Cevil.example",
+            "%2F%2Fevil.example",
+            " /app",
+            "/\tevil",
+            "/%09/evil.example",
+            "javascript:alert(1)",
+            "",
+        ] {
+            assert!(!is_local_path(bad), "{bad}");
+        }
+    }
 }

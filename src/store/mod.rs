@@ -2,9 +2,12 @@
 //! interchangeable. Times are Unix seconds.
 
 mod models;
+pub mod oauth;
 mod sqlite;
+mod sqlite_oauth;
 
 pub use models::{Guarded, NewSession, NewUser, Session, User, UserChanges};
+pub use oauth::{OAuthState, OAuthStore, RefreshToken};
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -25,7 +28,7 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: OAuthStore + Send + Sync + 'static {
     async fn create_user(&self, user: NewUser) -> StoreResult<User>;
     async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>>;
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;

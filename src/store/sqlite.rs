@@ -23,6 +23,10 @@ const SESSION_COLS: &str =
     "id, user_id, token_id, created_at, last_seen_at, expires_at, remember, user_agent, ip, revoked_at";
 
 impl SqliteStore {
+    pub(super) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     pub async fn open(url: &str, max_connections: u32) -> StoreResult<Self> {
         let opts = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)

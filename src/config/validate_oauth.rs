@@ -1,0 +1,169 @@
+//! Validation of the `oauth:` section.
+
+use super::error::ConfigError;
+use super::file_oauth::{OAuthFile, ProviderFile};
+use super::runtime_oauth::*;
+use secrecy::SecretString;
+use std::time::Duration;
+
+pub(super) fn oauth(f: OAuthFile, production: bool, errs: &mut Vec<ConfigError>) -> OAuth {
+    let d = |v: Option<super::HumanDuration>, secs: u64| {
+        v.map(|d| d.0).unwrap_or(Duration::from_secs(secs))
+    };
+    let success_url = f.success_url.unwrap_or_else(|| "/".into());
+    if !super::validate::is_local_path(&success_url) {
+        errs.push(ConfigError::at(
+            "oauth.success_url",
+            "must be a path on this site, like \"/\"",
+        ));
+    }
+    let refresh = Refresh {
+        cookie: f
+            .refresh
+            .cookie
+            .unwrap_or_else(|| "nuxt-aegis-refresh".into()),
+        ttl: d(f.refresh.ttl, 7 * 86_400),
+        absolute: d(f.refresh.absolute, 30 * 86_400),
+        grace: d(f.refresh.grace, 10),
+        rotate: f.refresh.rotate.unwrap_or(true),
+    };
+    if refresh.grace > Duration::from_secs(60) {
+        errs.push(ConfigError::at(
+            "oauth.refresh.grace",
+            "must be at most 60s: it is a window for parallel requests",
+        ));
+    }
+    let providers = f
+        .providers
+        .into_iter()
+        .filter_map(|(name, p)| provider(&name, p, production, errs).map(|p| (name, p)))
+        .collect();
+    OAuth {
+        success_url,
+        allow_signup: f.allow_signup.unwrap_or(true),
+        link_by_verified_email: f.link_by_verified_email.unwrap_or(false),
+        code_ttl: d(f.code_ttl, 60),
+        refresh,
+        providers,
+    }
+}
+
+fn provider(
+    name: &str,
+    p: ProviderFile,
+    production: bool,
+    errs: &mut Vec<ConfigError>,
+) -> Option<Provider> {
+    let at = |k: &str| format!("oauth.providers.{name}.{k}");
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        errs.push(ConfigError::at(
+            format!("oauth.providers.{name}"),
+            "use letters, digits, '-' or '_' (it is a URL segment)",
+        ));
+        return None;
+    }
+    let kind = match p.kind.as_str() {
+        "mock" if production => {
+            errs.push(ConfigError::at(
+                at("kind"),
+                "the mock provider is refused when server.environment is production",
+            ));
+            return None;
+        }
+        "mock" => ProviderKind::Mock {
+            personas: p
+                .personas
+                .iter()
+                .map(|x| Persona {
+                    sub: x.sub.clone(),
+                    email: x.email.clone(),
+                    name: x.name.clone(),
+                    picture: x.picture.clone(),
+                    email_verified: x.email_verified.unwrap_or(true),
+                })
+                .collect(),
+        },
+        "google" => ProviderKind::Oidc {
+            issuer: p
+                .issuer
+                .clone()
+                .unwrap_or_else(|| "https://accounts.google.com".into()),
+        },
+        "oidc" | "auth0" => match &p.issuer {
+            Some(i) if i.starts_with("https://") || i.starts_with("http://") => {
+                ProviderKind::Oidc { issuer: i.clone() }
+            }
+            _ => {
+                errs.push(ConfigError::at(
+                    at("issuer"),
+                    "an https:// issuer URL is required for this kind",
+                ));
+                return None;
+            }
+        },
+        "github" => ProviderKind::Github,
+        other => {
+            errs.push(ConfigError::at(
+                at("kind"),
+                format!("{other:?} is not one of mock, oidc, google, auth0, github"),
+            ));
+            return None;
+        }
+    };
+    if let ProviderKind::Mock { personas } = &kind {
+        if personas.is_empty() {
+            errs.push(ConfigError::at(at("personas"), "list at least one persona"));
+        }
+    }
+    let client_secret = match p.client_secret.as_deref().map(expand_env) {
+        Some(Ok(s)) => SecretString::from(s),
+        Some(Err(var)) => {
+            errs.push(ConfigError::at(
+                at("client_secret"),
+                format!("environment variable {var} is not set"),
+            ));
+            SecretString::from(String::new())
+        }
+        None => SecretString::from(String::new()),
+    };
+    let mut claims = std::collections::BTreeMap::new();
+    for (k, c) in p.claims {
+        match (c.value, c.from) {
+            (Some(v), None) => {
+                claims.insert(k, ClaimSource::Static(v));
+            }
+            (None, Some(f)) => {
+                claims.insert(k, ClaimSource::From(f));
+            }
+            _ => errs.push(ConfigError::at(
+                at(&format!("claims.{k}")),
+                "give exactly one of value or from",
+            )),
+        }
+    }
+    let default_scopes: Vec<String> = match kind {
+        ProviderKind::Github => vec!["read:user".into(), "user:email".into()],
+        _ => vec!["openid".into(), "email".into(), "profile".into()],
+    };
+    Some(Provider {
+        name: name.to_string(),
+        kind,
+        client_id: p.client_id,
+        client_secret,
+        scopes: p.scopes.unwrap_or(default_scopes),
+        role: p.role.unwrap_or_else(|| "user".into()),
+        claims,
+    })
+}
+
+/// `${NAME}` → the value of env NAME; `Err(NAME)` when it is not set.
+fn expand_env(v: &str) -> Result<String, String> {
+    match v.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
+        Some(var) => std::env::var(var).map_err(|_| var.to_string()),
+        None => Ok(v.to_string()),
+    }
+}

@@ -1,0 +1,72 @@
+//! Storage for OAuth sign-in: states, identities, one-time authorization codes, refresh tokens.
+
+use super::StoreResult;
+use async_trait::async_trait;
+
+/// A sign-in in progress, bound to one browser.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OAuthState {
+    pub state_hash: String,
+    pub provider: String,
+    pub browser_hash: String,
+    pub pkce_verifier: String,
+    pub nonce: String,
+    pub redirect_to: Option<String>,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RefreshToken {
+    pub token_hash: String,
+    pub session_id: String,
+    pub user_id: i64,
+    /// The extra access-token claims (provider, picture, custom), as JSON.
+    pub claims: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub absolute_expires_at: i64,
+    pub rotated_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+#[async_trait]
+pub trait OAuthStore {
+    async fn save_oauth_state(&self, s: &OAuthState) -> StoreResult<()>;
+    /// Removes and returns a live state: each can be used once.
+    async fn take_oauth_state(&self, state_hash: &str, now: i64)
+        -> StoreResult<Option<OAuthState>>;
+    async fn identity_user(&self, issuer: &str, subject: &str) -> StoreResult<Option<i64>>;
+    async fn link_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+        user_id: i64,
+        provider: &str,
+        now: i64,
+    ) -> StoreResult<()>;
+    async fn save_auth_code(
+        &self,
+        code_hash: &str,
+        user_id: i64,
+        claims: &str,
+        expires_at: i64,
+    ) -> StoreResult<()>;
+    /// Consumes a live code once; its user and claims.
+    async fn consume_auth_code(
+        &self,
+        code_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<(i64, String)>>;
+    async fn save_refresh_token(&self, t: &RefreshToken) -> StoreResult<()>;
+    async fn refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>>;
+    /// Marks `old` rotated and stores `new`, only if `old` was live and not yet rotated; false
+    /// when another request rotated it first.
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        new: &RefreshToken,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Revokes every refresh token of a session; how many.
+    async fn revoke_refresh_family(&self, session_id: &str, now: i64) -> StoreResult<u64>;
+}
