@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod mail;
 pub mod metrics;
+pub mod oauth;
 pub mod proxy;
 pub mod ratelimit;
 pub mod state;

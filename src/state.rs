@@ -14,6 +14,7 @@ pub struct State {
     pub passwords: PasswordHasher,
     pub login_limiter: Option<KeyedLimiter>,
     pub mailer: Mailer,
+    pub oauth: crate::oauth::Runtime,
 }
 
 impl State {
@@ -27,12 +28,18 @@ impl State {
     pub fn with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Arc<State>> {
         let material = keys::load(&config).map_err(anyhow::Error::msg)?;
         let token_keys = TokenKeys::new(&config.tokens, &material).map_err(anyhow::Error::msg)?;
+        let secret = match &material {
+            crate::auth::KeyMaterial::Hmac(s) => s.clone(),
+            crate::auth::KeyMaterial::Ed25519 { private_pem, .. } => private_pem.clone(),
+        };
+        let oauth = crate::oauth::Runtime::new(&config, &secret).map_err(anyhow::Error::msg)?;
         let cache = SessionCache::new(config.session_cache_max_entries);
         Ok(Arc::new(State {
             auth: Authenticator::new(token_keys, cache, store.clone()),
             passwords: PasswordHasher::new(config.passwords.max_concurrent_hashes)?,
             login_limiter: config.rate_limits.login.map(KeyedLimiter::new),
             mailer: Mailer::start(&config.mail).map_err(anyhow::Error::msg)?,
+            oauth,
             store,
             config: Arc::new(config),
         }))

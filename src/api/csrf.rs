@@ -20,7 +20,9 @@ pub async fn guard(S(state): S<Arc<State>>, req: Request, next: Next) -> Respons
         .as_deref()
         .is_some_and(|p| req.uri().path().strip_prefix(p) == Some("/session"));
     if state_changing
-        && (cookie_login || uses_cookie(req.headers(), &cfg.cookie.name))
+        && (cookie_login
+            || uses_cookie(req.headers(), &cfg.cookie.name)
+            || carries_cookie(req.headers(), &cfg.oauth.refresh.cookie))
         && cross_site(req.headers(), &cfg.server.public_origin)
     {
         return Reject::Forbidden("Cross-site request refused").into_response();
@@ -35,6 +37,11 @@ fn uses_cookie(h: &HeaderMap, name: &str) -> bool {
             crate::auth::credentials::extract(h, name),
             crate::auth::Credentials::Token(_)
         )
+}
+
+/// The refresh cookie authenticates `/auth/refresh` and `/auth/logout` by itself.
+fn carries_cookie(h: &HeaderMap, name: &str) -> bool {
+    crate::oauth::flow::cookie_value(h, name).is_some()
 }
 
 /// What the browser says about where the request comes from.

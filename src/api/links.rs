@@ -10,12 +10,12 @@ pub fn link(cfg: &Config, path: &str, query: &[(&str, &str)]) -> String {
         out.push(if i == 0 { '?' } else { '&' });
         out.push_str(k);
         out.push('=');
-        out.push_str(&escape(v));
+        out.push_str(&escape_query(v));
     }
     out
 }
 
-fn escape(v: &str) -> String {
+pub fn escape_query(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -30,6 +30,6 @@ fn escape(v: &str) -> String {
 mod tests {
     #[test]
     fn query_values_are_escaped() {
-        assert_eq!(super::escape("a+b@c.d"), "a%2Bb%40c.d");
+        assert_eq!(super::escape_query("a+b@c.d"), "a%2Bb%40c.d");
     }
 }

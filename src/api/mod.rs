@@ -3,7 +3,7 @@
 
 mod cookies;
 mod csrf;
-mod extract;
+pub mod extract;
 mod links;
 mod login;
 mod logout;
@@ -17,6 +17,7 @@ mod users;
 pub mod views;
 
 pub use extract::normalize_email;
+pub use links::escape_query;
 
 use crate::error::Reject;
 use crate::state::State;
@@ -60,6 +61,30 @@ pub fn router(state: Arc<State>) -> Router {
             &at("/{id}"),
             get(users::get).patch(users::update).delete(users::delete),
         );
+    }
+    if api.aegis {
+        use crate::oauth::{callback, flow, tokens};
+        let at = |p: &str| Some(p.to_string());
+        add(&at("/auth/token"), post(tokens::exchange));
+        add(&at("/auth/refresh"), post(tokens::refresh));
+        add(&at("/auth/logout"), post(tokens::logout));
+        add(&at("/auth/callback"), get(callback::page));
+        add(&at("/auth/{provider}"), get(flow::provider));
+        add(&at("/api/user/me"), get(tokens::me));
+    }
+    if api.mock {
+        use crate::oauth::mock;
+        for base in ["/mock", "/auth/mock"] {
+            let at = |p: &str| Some(format!("{base}{p}"));
+            add(&at("/authorize"), get(mock::authorize));
+            add(&at("/token"), post(mock::token));
+            add(&at("/userinfo"), get(mock::userinfo));
+        }
+        add(
+            &Some("/mock/.well-known/openid-configuration".into()),
+            get(mock::discovery),
+        );
+        add(&Some("/mock/jwks".into()), get(mock::jwks));
     }
     r.fallback(|| async { Reject::NotFound })
         .layer(axum::middleware::from_fn_with_state(

@@ -7,7 +7,16 @@ use crate::error::Reject;
 use crate::metrics;
 use crate::state::State;
 use crate::store::{now, NewSession, User};
+use serde_json::{Map, Value};
 use uuid::Uuid;
+
+/// A session just started: its first token, id, and that token's lifetime in seconds.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub token: String,
+    pub session_id: Uuid,
+    pub expires_in: u64,
+}
 
 /// Who is logging in from where, for the session list.
 #[derive(Debug, Clone, Default)]
@@ -32,6 +41,22 @@ impl State {
         remember: bool,
         client: &ClientInfo,
     ) -> Result<String, Reject> {
+        Ok(self
+            .start_session_with(user, remember, client, &Map::new(), None)
+            .await?
+            .token)
+    }
+
+    /// Like [`start_session`](Self::start_session), with extra token claims, and a session that
+    /// may outlive its first token (`session_expires_at`, for sessions kept alive by refresh).
+    pub async fn start_session_with(
+        &self,
+        user: &User,
+        remember: bool,
+        client: &ClientInfo,
+        extra: &Map<String, Value>,
+        session_expires_at: Option<i64>,
+    ) -> Result<Started, Reject> {
         let lifetime = self.lifetime(remember);
         let (sid, jti) = (Uuid::new_v4(), Uuid::new_v4());
         let claims = self.auth.keys.claims(
@@ -41,7 +66,14 @@ impl State {
             &jti.to_string(),
             lifetime,
         );
-        let token = self.auth.keys.sign(&claims).map_err(|_| Reject::Internal)?;
+        let token = self
+            .auth
+            .keys
+            .sign_with(&claims, extra)
+            .map_err(|_| Reject::Internal)?;
+        let expires_at = session_expires_at
+            .unwrap_or(claims.exp as i64)
+            .max(claims.exp as i64);
         let session = self
             .store
             .create_session(NewSession {
@@ -49,7 +81,7 @@ impl State {
                 user_id: user.id,
                 token_id: jti.to_string(),
                 now: now(),
-                expires_at: claims.exp as i64,
+                expires_at,
                 remember,
                 user_agent: client
                     .user_agent
@@ -69,7 +101,78 @@ impl State {
                 revoked: false,
             },
         );
-        Ok(token)
+        Ok(Started {
+            token,
+            session_id: sid,
+            expires_in: lifetime.as_secs(),
+        })
+    }
+
+    /// A fresh access token for a live session (same session and token id), extending the
+    /// session to `session_expires_at`. For refresh: earlier access tokens stay valid until
+    /// their own expiry.
+    pub async fn reissue(
+        &self,
+        sid: Uuid,
+        user_id: i64,
+        extra: &Map<String, Value>,
+        session_expires_at: i64,
+    ) -> Result<(String, u64), Reject> {
+        let dead = || Reject::Unauthenticated {
+            invalid_token: true,
+            message: "Invalid or expired refresh token",
+        };
+        let session = self
+            .store
+            .session(&sid.to_string())
+            .await?
+            .ok_or_else(dead)?;
+        let user = match self.store.user_by_id(user_id).await? {
+            Some(u) if u.active && u.deleted_at.is_none() && session.user_id == user_id => u,
+            _ => return Err(dead()),
+        };
+        let lifetime = self.lifetime(session.remember);
+        let claims = self.auth.keys.claims(
+            user.id,
+            &session.id,
+            &user.role,
+            &session.token_id,
+            lifetime,
+        );
+        let expires_at = session_expires_at.max(claims.exp as i64);
+        if !self
+            .store
+            .renew_session(&session.id, &session.token_id, expires_at, now())
+            .await?
+        {
+            return Err(dead());
+        }
+        let token = self
+            .auth
+            .keys
+            .sign_with(&claims, extra)
+            .map_err(|_| Reject::Internal)?;
+        self.auth.cache.put_user(CachedUser::from(&user));
+        self.auth.cache.put_session(
+            sid,
+            SessionEntry {
+                user_id: user.id,
+                token_id: Uuid::parse_str(&session.token_id).unwrap_or_default(),
+                expires_at,
+                remember: session.remember,
+                revoked: false,
+            },
+        );
+        Ok((token, lifetime.as_secs()))
+    }
+
+    /// Ends a session known only by id (refresh-token reuse, OAuth logout).
+    pub async fn end_session_by_id(&self, sid: Uuid) -> Result<(), Reject> {
+        self.store.revoke_session(&sid.to_string(), now()).await?;
+        let fallback_expiry = now() + self.config.tokens.expiration_long.as_secs() as i64;
+        self.auth.cache.revoke(sid, fallback_expiry);
+        metrics::revoked("logout", 1);
+        Ok(())
     }
 
     /// Issues a new token for the same session and lifetime class; the old token dies now.

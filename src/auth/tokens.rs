@@ -105,8 +105,36 @@ impl TokenKeys {
         }
     }
 
-    pub fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
+    pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, TokenError> {
         encode(&self.header, claims, &self.encoding).map_err(|_| TokenError::Sign)
+    }
+
+    /// Core claims plus extra ones (provider, profile, custom); the core ones win a clash.
+    pub fn sign_with(
+        &self,
+        claims: &Claims,
+        extra: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<String, TokenError> {
+        let mut all = extra.clone();
+        if let Ok(serde_json::Value::Object(core)) = serde_json::to_value(claims) {
+            all.extend(core);
+        }
+        self.sign(&all)
+    }
+
+    /// Verifies like [`verify`](Self::verify) and returns every claim.
+    pub fn verify_value(
+        &self,
+        token: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, TokenError> {
+        self.verify(token)?;
+        decode::<serde_json::Map<String, serde_json::Value>>(
+            token,
+            &self.decoding,
+            &self.validation,
+        )
+        .map(|d| d.claims)
+        .map_err(|_| TokenError::Invalid)
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {

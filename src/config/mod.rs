@@ -14,6 +14,7 @@ pub use duration::{parse as parse_duration, HumanDuration};
 pub use error::{ConfigError, ConfigErrors, Where};
 pub use runtime::*;
 pub use runtime_oauth::*;
+pub use validate::is_local_path;
 
 use std::path::Path;
 

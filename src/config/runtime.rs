@@ -180,6 +180,10 @@ pub struct ApiRoutes {
     pub profile: Option<String>,
     /// Prefix of the Nuxt Users family (`/api/nuxt-users`).
     pub nuxt_users: Option<String>,
+    /// The Nuxt Aegis paths (`/auth/...`, `/api/user/me`): served when a provider is configured.
+    pub aegis: bool,
+    /// The mock identity provider (`/mock/...`): served when a mock provider is configured.
+    pub mock: bool,
 }
 
 /// The API route keys an operator may rename or disable, with their default paths.
@@ -245,7 +249,14 @@ impl ApiRoutes {
                     .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
             })
         };
-        self.all().into_iter().any(|p| p.as_deref() == Some(path)) || family(&self.nuxt_users)
+        let under = |prefix: &str| {
+            path.strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        };
+        self.all().into_iter().any(|p| p.as_deref() == Some(path))
+            || family(&self.nuxt_users)
+            || (self.aegis && (under("/auth") || path == "/api/user/me"))
+            || (self.mock && under("/mock"))
     }
 }
 

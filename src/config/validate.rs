@@ -56,6 +56,12 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
     };
     let mail = mail(f.mail, &server.data_dir, &mut errs);
     let oauth = super::validate_oauth::oauth(f.oauth, server.production, &mut errs);
+    let mut api = api;
+    api.aegis = !oauth.providers.is_empty();
+    api.mock = oauth
+        .providers
+        .values()
+        .any(|p| matches!(p.kind, crate::config::ProviderKind::Mock { .. }));
     if passwords.min_length < DEFAULT_MIN_PASSWORD || passwords.min_length > 128 {
         errs.push(ConfigError::at(
             "passwords.min_length",

@@ -4,6 +4,7 @@
 mod api;
 mod harness;
 mod mail;
+mod oauth;
 mod ops;
 mod proxy;
 mod users;

@@ -1,0 +1,433 @@
+//! OAuth / OIDC sign-in end to end against the built-in mock provider over real sockets: the
+//! gateway discovers the mock through its own public URL, exactly as it would a real provider.
+
+use crate::harness::*;
+use http::Method;
+use serde_json::json;
+
+const MOCK: &str = r#"oauth:
+  success_url: "/app"
+  refresh: { grace: "10s" }
+  providers:
+    mock:
+      kind: mock
+      client_id: mock-client
+      client_secret: mock-secret
+      claims: { tier: { value: "gold" }, nick: { from: "name" } }
+      personas:
+        - { sub: "p-1", email: "ann@example.test", name: "Ann", picture: "https://img.example/ann.png" }
+        - { sub: "p-2", email: "bob@example.test", name: "Bob" }
+"#;
+
+async fn start(extra: &str) -> (Upstream, Gateway) {
+    let up = Upstream::start().await;
+    let mut o = Options::new(up.addr);
+    o.extra = format!("{MOCK}{extra}");
+    let g = Gateway::start(o).await;
+    (up, g)
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn location(r: &reqwest::Response) -> String {
+    assert_eq!(r.status(), 302, "expected a redirect");
+    r.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// Runs the browser side up to `/auth/callback?code=…`; returns that Location.
+async fn sign_in(g: &Gateway, query: &str) -> String {
+    let c = no_redirects();
+    let r = c
+        .get(g.url(&format!("/auth/mock{query}")))
+        .send()
+        .await
+        .unwrap();
+    let (state_cookie, full) = set_cookie(&r);
+    assert!(
+        full.contains("HttpOnly") && full.contains("Path=/auth"),
+        "{full}"
+    );
+    let authorize = location(&r);
+    assert!(
+        authorize.contains("code_challenge_method=S256") && authorize.contains("nonce="),
+        "{authorize}"
+    );
+    let back = location(&c.get(&authorize).send().await.unwrap());
+    let r = c
+        .get(&back)
+        .header("cookie", &state_cookie)
+        .send()
+        .await
+        .unwrap();
+    if r.status() != 302 {
+        return format!("FAILED {} {}", r.status(), r.text().await.unwrap());
+    }
+    location(&r)
+}
+
+async fn exchange(g: &Gateway, code: &str) -> reqwest::Response {
+    g.call(
+        Method::POST,
+        "/auth/token",
+        None,
+        Some(json!({ "code": code })),
+    )
+    .await
+}
+
+/// A full sign-in: the access token and the refresh cookie (`name=value`).
+async fn signed_in(g: &Gateway, query: &str) -> (String, String) {
+    let cb = sign_in(g, query).await;
+    let code = query_param(&cb, "code");
+    let r = exchange(g, &code).await;
+    assert_eq!(r.status(), 200);
+    let (cookie, _) = set_cookie(&r);
+    let v: serde_json::Value = r.json().await.unwrap();
+    (v["token"].as_str().unwrap().to_string(), cookie)
+}
+
+async fn refresh(g: &Gateway, cookie: &str) -> reqwest::Response {
+    g.client
+        .post(g.url("/auth/refresh"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_whole_flow_against_the_mock_provider() {
+    let (up, g) = start("").await;
+    let cb = sign_in(&g, "").await;
+    assert!(cb.starts_with("/auth/callback?code="), "{cb}");
+    let code = query_param(&cb, "code");
+    let r = exchange(&g, &code).await;
+    assert_eq!(r.status(), 200);
+    let (cookie, full) = set_cookie(&r);
+    assert!(cookie.starts_with("nuxt-aegis-refresh="), "{full}");
+    assert!(
+        full.contains("HttpOnly") && full.contains("SameSite=Lax"),
+        "{full}"
+    );
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["expiresIn"], 3600);
+    assert_eq!(v["tokenType"], "Bearer");
+    assert_eq!(v["accessToken"], v["token"]);
+    let token = v["token"].as_str().unwrap();
+
+    assert_eq!(g.get("/app", Some(token)).await.status(), 200);
+    assert_eq!(up.last().headers["x-auth-email"], "ann@example.test");
+    let me: serde_json::Value = g
+        .get("/api/user/me", Some(token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["provider"], "mock");
+    assert_eq!(me["email"], "ann@example.test");
+    assert_eq!(me["name"], "Ann");
+    assert_eq!(me["picture"], "https://img.example/ann.png");
+    assert_eq!(me["role"], "user");
+    assert_eq!(me["tier"], "gold");
+    assert_eq!(me["nick"], "Ann");
+    assert!(me["iat"].is_u64() && me["exp"].is_u64() && me["sub"].is_string());
+    error_body(g.get("/api/user/me", None).await, 401).await;
+
+    // The same persona again is the same local user (issuer + subject).
+    let (again, _) = signed_in(&g, "").await;
+    assert_eq!(payload(&again)["sub"], payload(token)["sub"]);
+    let (bob, _) = signed_in(&g, "?user=p-2").await;
+    assert_ne!(payload(&bob)["sub"], payload(token)["sub"]);
+
+    // The callback page finishes the flow in the browser.
+    let page = g.client.get(g.url(&cb)).send().await.unwrap();
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("/auth/token") && html.contains("data-next=\"/app\""),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn codes_work_once_and_are_required() {
+    let (_up, g) = start("").await;
+    let code = query_param(&sign_in(&g, "").await, "code");
+    assert_eq!(exchange(&g, &code).await.status(), 200);
+    let v = error_body(exchange(&g, &code).await, 401).await;
+    assert_eq!(v["message"], "Invalid or expired authorization code");
+    error_body(exchange(&g, "made-up").await, 401).await;
+    error_body(
+        g.call(Method::POST, "/auth/token", None, Some(json!({})))
+            .await,
+        400,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn state_must_come_back_to_the_browser_that_started() {
+    let (_up, g) = start("").await;
+    let c = no_redirects();
+    // Browser A starts; browser B's cookie cannot finish A's sign-in.
+    let a = c.get(g.url("/auth/mock")).send().await.unwrap();
+    let back_a = location(&c.get(location(&a)).send().await.unwrap());
+    let b = c.get(g.url("/auth/mock")).send().await.unwrap();
+    let (cookie_b, _) = set_cookie(&b);
+    let r = c
+        .get(&back_a)
+        .header("cookie", &cookie_b)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // Without any state cookie, or without state, or with a made-up state.
+    let (cookie_a, _) = set_cookie(&a);
+    assert_eq!(c.get(&back_a).send().await.unwrap().status(), 400);
+    let no_state = back_a.split("&state=").next().unwrap().to_string();
+    assert_eq!(
+        c.get(&no_state)
+            .header("cookie", &cookie_a)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    let forged = format!("{no_state}&state=forged");
+    assert_eq!(
+        c.get(&forged)
+            .header("cookie", &cookie_a)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    // A's state was consumed by the foreign attempt: it cannot be replayed either.
+    assert_eq!(
+        c.get(&back_a)
+            .header("cookie", &cookie_a)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+}
+
+#[tokio::test]
+async fn provider_errors_and_bad_id_tokens_end_in_a_page_and_no_session() {
+    let (_up, g) = start("").await;
+    let c = no_redirects();
+    let r = c
+        .get(g.url("/auth/mock?mock_error=access_denied"))
+        .send()
+        .await
+        .unwrap();
+    let (cookie, _) = set_cookie(&r);
+    let back = location(&c.get(location(&r)).send().await.unwrap());
+    let r = c.get(&back).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(r.text().await.unwrap().contains("access_denied"));
+    for tamper in [
+        "wrong_issuer",
+        "wrong_audience",
+        "bad_nonce",
+        "expired",
+        "alg_none",
+        "unknown_key",
+    ] {
+        let result = sign_in(&g, &format!("?mock_id_token={tamper}")).await;
+        assert!(result.starts_with("FAILED 400"), "{tamper}: {result}");
+        assert!(
+            result.contains("ID token is not valid"),
+            "{tamper}: {result}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_parallel_refreshes_share_the_successor() {
+    let (_up, g) = start("").await;
+    let (token, cookie) = signed_in(&g, "").await;
+    let (r1, r2) = tokio::join!(refresh(&g, &cookie), refresh(&g, &cookie));
+    assert_eq!(
+        (r1.status(), r2.status()),
+        (reqwest::StatusCode::OK, reqwest::StatusCode::OK)
+    );
+    let (next1, _) = set_cookie(&r1);
+    let (next2, _) = set_cookie(&r2);
+    assert_ne!(next1, cookie, "rotated");
+    assert_eq!(
+        next1, next2,
+        "both parallel refreshes got the same successor"
+    );
+    let fresh: serde_json::Value = r1.json().await.unwrap();
+    let fresh = fresh["token"].as_str().unwrap();
+    assert_eq!(g.get("/app", Some(fresh)).await.status(), 200);
+    assert_eq!(
+        g.get("/app", Some(&token)).await.status(),
+        200,
+        "earlier access tokens live out their time"
+    );
+    assert_eq!(
+        payload(fresh)["provider"],
+        "mock",
+        "custom claims survive a refresh"
+    );
+    let r3 = refresh(&g, &next1).await;
+    assert_eq!(r3.status(), 200);
+    error_body(
+        g.client.post(g.url("/auth/refresh")).send().await.unwrap(),
+        401,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn reusing_a_rotated_refresh_token_revokes_the_session() {
+    let (_up, g) = start_with_refresh("{ grace: \"0s\" }").await;
+    let (token, cookie) = signed_in(&g, "").await;
+    let r = refresh(&g, &cookie).await;
+    assert_eq!(r.status(), 200);
+    let (next, _) = set_cookie(&r);
+    // The old token again, outside the grace window: stolen or replayed.
+    let v = error_body(refresh(&g, &cookie).await, 401).await;
+    assert_eq!(v["message"], "Invalid or expired refresh token");
+    error_body(refresh(&g, &next).await, 401).await;
+    assert_eq!(
+        g.get("/app", Some(&token)).await.status(),
+        401,
+        "the whole session is gone"
+    );
+}
+
+#[tokio::test]
+async fn the_absolute_lifetime_caps_refreshing() {
+    let (_up, g) = start_with_refresh("{ ttl: \"7 days\", absolute: \"1 hour\" }").await;
+    let (_, cookie) = signed_in(&g, "").await;
+    let r = refresh(&g, &cookie).await;
+    let (_, full) = set_cookie(&r);
+    assert!(
+        full.contains("Max-Age=3600") || full.contains("Max-Age=3599"),
+        "capped by the absolute lifetime: {full}"
+    );
+    let (_up2, g0) = start_with_refresh("{ absolute: \"0s\" }").await;
+    let (_, cookie) = signed_in(&g0, "").await;
+    error_body(refresh(&g0, &cookie).await, 401).await;
+}
+
+#[tokio::test]
+async fn logout_revokes_the_family_and_the_session_on_the_proxy_path() {
+    let (_up, g) = start("").await;
+    let (token, cookie) = signed_in(&g, "").await;
+    let r = g
+        .client
+        .post(g.url("/auth/logout"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (cleared, full) = set_cookie(&r);
+    assert_eq!(cleared, "nuxt-aegis-refresh=");
+    assert!(full.contains("Max-Age=0"), "{full}");
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap(),
+        json!({"success": true})
+    );
+    assert_eq!(g.get("/app", Some(&token)).await.status(), 401);
+    error_body(refresh(&g, &cookie).await, 401).await;
+    // Cross-site use of the refresh cookie is refused.
+    let (_, cookie) = signed_in(&g, "").await;
+    let r = g
+        .client
+        .post(g.url("/auth/refresh"))
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    error_body(r, 403).await;
+}
+
+#[tokio::test]
+async fn redirect_to_accepts_only_same_origin_paths() {
+    let (_up, g) = start("").await;
+    let cb = sign_in(&g, "?redirectTo=%2Fapp%2Finbox").await;
+    assert_eq!(query_param(&cb, "redirectTo"), "/app/inbox");
+    let page = g
+        .client
+        .get(g.url(&cb))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("data-next=\"/app/inbox\""), "{page}");
+    for evil in [
+        "//evil.example",
+        "/%5Cevil.example",
+        "https://evil.example",
+        "%2F%2Fevil.example",
+        "/%2F%2Fevil.example",
+        "/%09/evil.example",
+    ] {
+        let cb = sign_in(
+            &g,
+            &format!(
+                "?redirectTo={}",
+                evil.replace('/', "%2F").replace(':', "%3A")
+            ),
+        )
+        .await;
+        assert!(!cb.contains("redirectTo"), "{evil}: {cb}");
+        let direct = format!(
+            "/auth/callback?code=x&redirectTo={}",
+            evil.replace('/', "%2F")
+        );
+        let page = g
+            .client
+            .get(g.url(&direct))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("data-next=\"/app\""), "{evil}: {page}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_providers_are_404() {
+    let (_up, g) = start("").await;
+    assert_eq!(
+        g.client
+            .get(g.url("/auth/nope"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}
+
+async fn start_with_refresh(refresh: &str) -> (Upstream, Gateway) {
+    let up = Upstream::start().await;
+    let mut o = Options::new(up.addr);
+    o.extra = MOCK.replace(
+        "refresh: { grace: \"10s\" }",
+        &format!("refresh: {refresh}"),
+    );
+    let g = Gateway::start(o).await;
+    (up, g)
+}
