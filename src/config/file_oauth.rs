@@ -49,6 +49,10 @@ pub struct ProviderFile {
     pub claims: BTreeMap<String, ClaimFile>,
     #[serde(default)]
     pub personas: Vec<PersonaFile>,
+    /// GitHub (Enterprise): where to authorize, exchange codes, and read the user.
+    pub auth_url: Option<String>,
+    pub token_url: Option<String>,
+    pub api_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Clone)]

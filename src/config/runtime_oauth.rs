@@ -38,8 +38,12 @@ pub enum ProviderKind {
     Mock { personas: Vec<Persona> },
     /// Any OpenID Connect provider, by issuer (Google and Auth0 are presets of this).
     Oidc { issuer: String },
-    /// GitHub: plain OAuth 2.0 with its user API.
-    Github,
+    /// GitHub: plain OAuth 2.0 with its user API (endpoints overridable for GitHub Enterprise).
+    Github {
+        auth_url: String,
+        token_url: String,
+        api_url: String,
+    },
 }
 
 #[derive(Debug, Clone)]

@@ -105,7 +105,22 @@ fn provider(
                 return None;
             }
         },
-        "github" => ProviderKind::Github,
+        "github" => ProviderKind::Github {
+            auth_url: p
+                .auth_url
+                .clone()
+                .unwrap_or_else(|| "https://github.com/login/oauth/authorize".into()),
+            token_url: p
+                .token_url
+                .clone()
+                .unwrap_or_else(|| "https://github.com/login/oauth/access_token".into()),
+            api_url: p
+                .api_url
+                .clone()
+                .unwrap_or_else(|| "https://api.github.com".into())
+                .trim_end_matches('/')
+                .to_string(),
+        },
         other => {
             errs.push(ConfigError::at(
                 at("kind"),
@@ -146,7 +161,7 @@ fn provider(
         }
     }
     let default_scopes: Vec<String> = match kind {
-        ProviderKind::Github => vec!["read:user".into(), "user:email".into()],
+        ProviderKind::Github { .. } => vec!["read:user".into(), "user:email".into()],
         _ => vec!["openid".into(), "email".into(), "profile".into()],
     };
     Some(Provider {

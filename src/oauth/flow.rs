@@ -50,7 +50,7 @@ impl IntoResponse for Failure {
     }
 }
 
-fn fail(status: StatusCode, msg: impl Into<String>) -> Failure {
+pub fn fail(status: StatusCode, msg: impl Into<String>) -> Failure {
     Failure(status, msg.into())
 }
 
@@ -97,7 +97,7 @@ pub fn issuer_of(state: &State, p: &Provider) -> Option<String> {
     match &p.kind {
         ProviderKind::Mock { .. } => Some(mock::issuer(state)),
         ProviderKind::Oidc { issuer } => Some(issuer.trim_end_matches('/').to_string()),
-        ProviderKind::Github => None,
+        ProviderKind::Github { .. } => None,
     }
 }
 
@@ -154,6 +154,51 @@ async fn start(
     p: &Provider,
     q: &HashMap<String, String>,
 ) -> Result<Response, Failure> {
+    let (url, csrf, verifier, nonce) = match p.kind {
+        ProviderKind::Github { .. } => {
+            let (url, csrf, verifier) = super::github::authorize(state, p)?;
+            (url, csrf, verifier, String::new())
+        }
+        _ => oidc_authorize(state, p, q).await?,
+    };
+    let (browser, browser_hash) = crate::auth::one_time::generate();
+    let redirect_to = q
+        .get("redirectTo")
+        .filter(|r| crate::config::is_local_path(r))
+        .cloned();
+    state
+        .store
+        .save_oauth_state(&OAuthState {
+            state_hash: hash(&csrf),
+            provider: p.name.clone(),
+            browser_hash,
+            pkce_verifier: verifier,
+            nonce,
+            redirect_to,
+            expires_at: now() + STATE_TTL,
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "saving oauth state failed");
+            fail(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong on our side",
+            )
+        })?;
+    let cookie = state_cookie(state, &browser, STATE_TTL);
+    Ok((
+        StatusCode::FOUND,
+        [(header::LOCATION, url), (header::SET_COOKIE, cookie)],
+    )
+        .into_response())
+}
+
+/// The provider's authorization URL with state, PKCE S256 and nonce: (url, state, verifier, nonce).
+async fn oidc_authorize(
+    state: &State,
+    p: &Provider,
+    q: &HashMap<String, String>,
+) -> Result<(String, String, String, String), Failure> {
     let (client, _) = client(state, p, false).await?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut req = client
@@ -174,39 +219,12 @@ async fn start(
         }
     }
     let (url, csrf, nonce) = req.url();
-    let (browser, browser_hash) = crate::auth::one_time::generate();
-    let redirect_to = q
-        .get("redirectTo")
-        .filter(|r| crate::config::is_local_path(r))
-        .cloned();
-    state
-        .store
-        .save_oauth_state(&OAuthState {
-            state_hash: hash(csrf.secret()),
-            provider: p.name.clone(),
-            browser_hash,
-            pkce_verifier: verifier.secret().clone(),
-            nonce: nonce.secret().clone(),
-            redirect_to,
-            expires_at: now() + STATE_TTL,
-        })
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "saving oauth state failed");
-            fail(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong on our side",
-            )
-        })?;
-    let cookie = state_cookie(state, &browser, STATE_TTL);
     Ok((
-        StatusCode::FOUND,
-        [
-            (header::LOCATION, url.to_string()),
-            (header::SET_COOKIE, cookie),
-        ],
-    )
-        .into_response())
+        url.to_string(),
+        csrf.secret().clone(),
+        verifier.secret().clone(),
+        nonce.secret().clone(),
+    ))
 }
 
 fn state_cookie(state: &State, value: &str, max_age: i64) -> String {
@@ -262,40 +280,12 @@ async fn finish(
     if saved.browser_hash != hash(&browser) || saved.provider != p.name {
         return Err(bad("This sign-in belongs to another browser"));
     }
-    let (client, _) = client(state, p, false).await?;
-    let token = client
-        .exchange_code(AuthorizationCode::new(code.to_string()))
-        .map_err(|_| {
-            fail(
-                StatusCode::BAD_GATEWAY,
-                "The provider has no token endpoint",
-            )
-        })?
-        .set_pkce_verifier(PkceCodeVerifier::new(saved.pkce_verifier.clone()))
-        .request_async(&state.oauth.http)
-        .await
-        .map_err(|e| {
-            tracing::warn!(provider = %p.name, error = %e, "code exchange failed");
-            bad("The provider refused the sign-in")
-        })?;
-    let id_token = token
-        .id_token()
-        .ok_or_else(|| bad("The provider sent no ID token"))?;
-    let nonce = Nonce::new(saved.nonce.clone());
-    let claims: CoreIdTokenClaims = match id_token.claims(&client.id_token_verifier(), &nonce) {
-        Ok(c) => c.clone(),
-        Err(first) => {
-            // The provider may have rotated its keys: refetch the JWKS once, then give up.
-            let (fresh, _) = client_for_retry(state, p).await?;
-            let verifier = fresh.id_token_verifier();
-            let verified = id_token.claims(&verifier, &nonce).cloned();
-            verified.map_err(|e| {
-                tracing::warn!(provider = %p.name, error = %e, first = %first, "ID token rejected");
-                bad("The provider's ID token is not valid")
-            })?
+    let profile = match p.kind {
+        ProviderKind::Github { .. } => {
+            super::github::profile(state, p, code, &saved.pkce_verifier).await?
         }
+        _ => oidc_profile(state, p, code, &saved).await?,
     };
-    let profile = profile(state, &client, &claims, token.access_token().secret()).await?;
     let user = identity::resolve(state, p, &profile)
         .await
         .map_err(|r| match r {
@@ -345,6 +335,51 @@ async fn finish(
         ],
     )
         .into_response())
+}
+
+/// Exchanges the code (with the PKCE verifier), verifies the ID token (issuer, audience,
+/// expiry, nonce, signature against the JWKS) and completes it with userinfo.
+async fn oidc_profile(
+    state: &State,
+    p: &Provider,
+    code: &str,
+    saved: &OAuthState,
+) -> Result<Profile, Failure> {
+    let bad = |m: &str| fail(StatusCode::BAD_REQUEST, m);
+    let (client, _) = client(state, p, false).await?;
+    let token = client
+        .exchange_code(AuthorizationCode::new(code.to_string()))
+        .map_err(|_| {
+            fail(
+                StatusCode::BAD_GATEWAY,
+                "The provider has no token endpoint",
+            )
+        })?
+        .set_pkce_verifier(PkceCodeVerifier::new(saved.pkce_verifier.clone()))
+        .request_async(&state.oauth.http)
+        .await
+        .map_err(|e| {
+            tracing::warn!(provider = %p.name, error = %e, "code exchange failed");
+            bad("The provider refused the sign-in")
+        })?;
+    let id_token = token
+        .id_token()
+        .ok_or_else(|| bad("The provider sent no ID token"))?;
+    let nonce = Nonce::new(saved.nonce.clone());
+    let claims: CoreIdTokenClaims = match id_token.claims(&client.id_token_verifier(), &nonce) {
+        Ok(c) => c.clone(),
+        Err(first) => {
+            // The provider may have rotated its keys: refetch the JWKS once, then give up.
+            let (fresh, _) = client_for_retry(state, p).await?;
+            let verifier = fresh.id_token_verifier();
+            let verified = id_token.claims(&verifier, &nonce).cloned();
+            verified.map_err(|e| {
+                tracing::warn!(provider = %p.name, error = %e, first = %first, "ID token rejected");
+                bad("The provider's ID token is not valid")
+            })?
+        }
+    };
+    profile(state, &client, &claims, token.access_token().secret()).await
 }
 
 async fn client_for_retry(

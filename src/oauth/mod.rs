@@ -4,6 +4,7 @@
 pub mod callback;
 pub mod discovery;
 pub mod flow;
+pub mod github;
 pub mod identity;
 pub mod mock;
 pub mod tokens;

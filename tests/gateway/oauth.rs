@@ -431,3 +431,109 @@ async fn start_with_refresh(refresh: &str) -> (Upstream, Gateway) {
     let g = Gateway::start(o).await;
     (up, g)
 }
+
+/// A stand-in for github.com and api.github.com: real HTTP, PKCE checked like the real one.
+async fn fake_github() -> std::net::SocketAddr {
+    use axum::extract::{Form, Query};
+    use axum::response::IntoResponse;
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    let challenges: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+    let (c1, c2) = (challenges.clone(), challenges.clone());
+    let app = axum::Router::new()
+        .route(
+            "/login/oauth/authorize",
+            axum::routing::get(move |Query(q): Query<HashMap<String, String>>| {
+                let c1 = c1.clone();
+                async move {
+                    assert_eq!(q["code_challenge_method"], "S256");
+                    c1.lock().unwrap().insert("gh-code".into(), q["code_challenge"].clone());
+                    let to = format!("{}?code=gh-code&state={}", q["redirect_uri"], q["state"]);
+                    (http::StatusCode::FOUND, [(http::header::LOCATION, to)]).into_response()
+                }
+            }),
+        )
+        .route(
+            "/login/oauth/access_token",
+            axum::routing::post(move |Form(f): Form<HashMap<String, String>>| {
+                let c2 = c2.clone();
+                async move {
+                    use base64::Engine;
+                    use sha2::Digest;
+                    let verifier = f.get("code_verifier").cloned().unwrap_or_default();
+                    let s256 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+                    let expected = c2.lock().unwrap().get(f.get("code").map(String::as_str).unwrap_or("")).cloned();
+                    if expected.as_deref() != Some(s256.as_str()) {
+                        return (http::StatusCode::BAD_REQUEST, axum::Json(json!({"error": "bad_verification_code"}))).into_response();
+                    }
+                    axum::Json(json!({"access_token": "gho_test", "token_type": "bearer", "scope": "read:user,user:email"})).into_response()
+                }
+            }),
+        )
+        .route(
+            "/user",
+            axum::routing::get(|h: http::HeaderMap| async move {
+                assert!(h.contains_key("user-agent"));
+                assert_eq!(h["authorization"], "Bearer gho_test");
+                axum::Json(json!({"id": 4242, "login": "octo", "name": "Octo Cat", "email": null, "avatar_url": "https://avatars.example/octo.png"}))
+            }),
+        )
+        .route(
+            "/user/emails",
+            axum::routing::get(|| async {
+                axum::Json(json!([
+                    {"email": "old@example.test", "primary": false, "verified": true},
+                    {"email": "octo@example.test", "primary": true, "verified": true}
+                ]))
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}
+
+#[tokio::test]
+async fn github_sign_in_uses_pkce_and_the_verified_primary_email() {
+    let gh = fake_github().await;
+    let up = Upstream::start().await;
+    let mut o = Options::new(up.addr);
+    o.extra = format!(
+        "oauth:\n  providers:\n    gh: {{ kind: github, client_id: gh-client, client_secret: gh-secret, auth_url: \"http://{gh}/login/oauth/authorize\", token_url: \"http://{gh}/login/oauth/access_token\", api_url: \"http://{gh}\" }}\n"
+    );
+    let g = Gateway::start(o).await;
+    let c = no_redirects();
+    let r = c.get(g.url("/auth/gh")).send().await.unwrap();
+    let (state_cookie, _) = set_cookie(&r);
+    let authorize = location(&r);
+    assert!(
+        authorize.starts_with(&format!("http://{gh}/login/oauth/authorize?")),
+        "{authorize}"
+    );
+    let back = location(&c.get(&authorize).send().await.unwrap());
+    let cb = location(
+        &c.get(&back)
+            .header("cookie", &state_cookie)
+            .send()
+            .await
+            .unwrap(),
+    );
+    let r = exchange(&g, &query_param(&cb, "code")).await;
+    assert_eq!(r.status(), 200);
+    let token = r.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let me: serde_json::Value = g
+        .get("/api/user/me", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["provider"], "gh");
+    assert_eq!(me["email"], "octo@example.test");
+    assert_eq!(me["name"], "Octo Cat");
+    assert_eq!(me["picture"], "https://avatars.example/octo.png");
+}
