@@ -88,6 +88,10 @@ pub struct Options {
     pub more_upstreams: String,
     /// More lines under `tokens:`, each indented two spaces.
     pub more_tokens: String,
+    /// Defaults to `http://localhost:{port}`.
+    pub public_url: Option<String>,
+    /// Another gateway's database file, to run two instances on one store.
+    pub database: Option<PathBuf>,
 }
 
 impl Options {
@@ -101,6 +105,8 @@ impl Options {
             read_timeout: "1s",
             more_upstreams: String::new(),
             more_tokens: String::new(),
+            public_url: None,
+            database: None,
         }
     }
 }
@@ -164,7 +170,7 @@ pub fn write_config(dir: &std::path::Path, o: &Options, port: u16, admin_port: u
         r#"server:
   listen: "127.0.0.1:{port}"
   admin_listen: "127.0.0.1:{admin_port}"
-  data_dir: "{data}"
+{public_url}  data_dir: "{data}"
   grace_period: "{grace}"
   max_body_size: 65536
   threads: 2
@@ -181,7 +187,16 @@ routes:{routes}
 {extra}
 "#,
         data = dir.join("data").display(),
-        db = dir.join("data/portcullis.db").display(),
+        db = o
+            .database
+            .clone()
+            .unwrap_or_else(|| dir.join("data/portcullis.db"))
+            .display(),
+        public_url = o
+            .public_url
+            .as_ref()
+            .map(|u| format!("  public_url: \"{u}\"\n"))
+            .unwrap_or_default(),
         grace = o.grace,
         up = o.upstream,
         read = o.read_timeout,

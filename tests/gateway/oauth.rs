@@ -537,3 +537,156 @@ async fn github_sign_in_uses_pkce_and_the_verified_primary_email() {
     assert_eq!(me["name"], "Octo Cat");
     assert_eq!(me["picture"], "https://avatars.example/octo.png");
 }
+
+#[tokio::test]
+async fn an_existing_account_is_linked_only_by_a_verified_email_when_allowed() {
+    // Ann already has a local account.
+    let (_up, g) = start("").await;
+    let admin = g.admin_token().await;
+    g.create_user(&admin, "ann@example.test", "user", "ann-password-1")
+        .await;
+    let result = sign_in(&g, "").await;
+    assert!(
+        result.starts_with("FAILED 409"),
+        "linking is off by default: {result}"
+    );
+
+    let (_up2, g2) = start("  link_by_verified_email: true\n").await;
+    let admin = g2.admin_token().await;
+    let ann = g2
+        .create_user(&admin, "ann@example.test", "user", "ann-password-1")
+        .await;
+    let (token, _) = signed_in(&g2, "").await;
+    assert_eq!(
+        payload(&token)["sub"],
+        ann.to_string(),
+        "linked to the existing account"
+    );
+    // Deactivated, the account cannot sign in through the provider either.
+    g2.call(
+        Method::PATCH,
+        &format!("/api/nuxt-users/{ann}"),
+        Some(&admin),
+        Some(json!({"active": false})),
+    )
+    .await;
+    assert!(sign_in(&g2, "").await.starts_with("FAILED 403"));
+}
+
+#[tokio::test]
+async fn unverified_emails_never_link_and_closed_signup_refuses_newcomers() {
+    let unverified = MOCK.replace(
+        "{ sub: \"p-2\", email: \"bob@example.test\", name: \"Bob\" }",
+        "{ sub: \"p-2\", email: \"bob@example.test\", name: \"Bob\", email_verified: false }",
+    );
+    let up = Upstream::start().await;
+    let mut o = Options::new(up.addr);
+    o.extra = format!("{unverified}  link_by_verified_email: true\n");
+    let g = Gateway::start(o).await;
+    let admin = g.admin_token().await;
+    g.create_user(&admin, "bob@example.test", "user", "bob-password-1")
+        .await;
+    assert!(sign_in(&g, "?user=p-2").await.starts_with("FAILED 409"));
+
+    let (_up2, closed) = start("  allow_signup: false\n").await;
+    assert!(sign_in(&closed, "").await.starts_with("FAILED 403"));
+}
+
+#[tokio::test]
+async fn the_mock_is_refused_in_production_and_checks_pkce() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("prod.yaml");
+    std::fs::write(
+        &cfg,
+        format!("server: {{ environment: production }}\n{MOCK}"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(bin())
+        .args(["check-config", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("oauth.providers.mock.kind"));
+
+    let (_up, g) = start("").await;
+    // The mock endpoints are also under /auth/mock/.
+    let r = g
+        .client
+        .get(g.url("/auth/mock/authorize?client_id=nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // A code with the wrong PKCE verifier is refused by the provider.
+    let c = no_redirects();
+    let r = c.get(g.url("/auth/mock")).send().await.unwrap();
+    let back = location(&c.get(location(&r)).send().await.unwrap());
+    let code = query_param(&back, "code");
+    let port = g.base.rsplit(':').next().unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        (
+            "redirect_uri",
+            &format!("http://localhost:{port}/auth/mock"),
+        ),
+        (
+            "code_verifier",
+            "not-the-verifier-not-the-verifier-not-the-verifier",
+        ),
+        ("client_id", "mock-client"),
+        ("client_secret", "mock-secret"),
+    ];
+    let r = g
+        .client
+        .post(g.url("/mock/token"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+}
+
+#[tokio::test]
+async fn a_sign_in_begun_on_one_instance_finishes_on_another() {
+    let up = Upstream::start().await;
+    let mut oa = Options::new(up.addr);
+    oa.extra = MOCK.to_string();
+    let a = Gateway::start(oa).await;
+    let port_a = a.base.rsplit(':').next().unwrap().to_string();
+    let mut ob = Options::new(up.addr);
+    ob.extra = MOCK.to_string();
+    ob.public_url = Some(format!("http://localhost:{port_a}"));
+    ob.database = Some(a.dir.path().join("data/portcullis.db"));
+    let b = Gateway::start(ob).await;
+    let c = no_redirects();
+    // Start on B; the provider sends the browser back to the public URL (A here).
+    let r = c.get(b.url("/auth/mock")).send().await.unwrap();
+    let (state_cookie, _) = set_cookie(&r);
+    let back = location(&c.get(location(&r)).send().await.unwrap());
+    assert!(
+        back.contains(&format!("localhost:{port_a}/auth/mock")),
+        "{back}"
+    );
+    let cb = location(
+        &c.get(&back)
+            .header("cookie", &state_cookie)
+            .send()
+            .await
+            .unwrap(),
+    );
+    // Exchange the code on B.
+    let r = exchange(&b, &query_param(&cb, "code")).await;
+    assert_eq!(r.status(), 200);
+    let token = r.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(a.get("/app", Some(&token)).await.status(), 200);
+    assert_eq!(b.get("/app", Some(&token)).await.status(), 200);
+}
