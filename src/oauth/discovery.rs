@@ -44,3 +44,58 @@ impl Cache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    /// A provider that can be switched off, serving discovery and an empty JWKS.
+    async fn provider(up: Arc<AtomicBool>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let iss = base.clone();
+        let app = axum::Router::new().fallback(move |uri: http::Uri| {
+            let (up, iss) = (up.clone(), iss.clone());
+            async move {
+                let json = [(http::header::CONTENT_TYPE, "application/json")];
+                if !up.load(Ordering::SeqCst) {
+                    return (http::StatusCode::SERVICE_UNAVAILABLE, json, String::new());
+                }
+                let body = if uri.path().ends_with("jwks") {
+                    r#"{"keys":[]}"#.to_string()
+                } else {
+                    serde_json::json!({
+                        "issuer": iss, "authorization_endpoint": format!("{iss}/authorize"),
+                        "token_endpoint": format!("{iss}/token"), "jwks_uri": format!("{iss}/jwks"),
+                        "response_types_supported": ["code"], "subject_types_supported": ["public"],
+                        "id_token_signing_alg_values_supported": ["RS256"],
+                    })
+                    .to_string()
+                };
+                (http::StatusCode::OK, json, body)
+            }
+        });
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        base
+    }
+
+    #[tokio::test]
+    async fn serves_cached_metadata_when_the_provider_is_down() {
+        let up = Arc::new(AtomicBool::new(true));
+        let issuer = provider(up.clone()).await;
+        let http = reqwest::Client::new();
+        let cache = Cache::default();
+        let first = cache.metadata(&issuer, &http, false).await.unwrap();
+        up.store(false, Ordering::SeqCst);
+        // A forced refresh fails at the provider and falls back to what was cached.
+        let stale = cache.metadata(&issuer, &http, true).await.unwrap();
+        assert_eq!(stale.issuer(), first.issuer());
+        // Nothing cached for another issuer: the failure is reported.
+        let other = Cache::default();
+        assert!(other.metadata(&issuer, &http, false).await.is_err());
+    }
+}
