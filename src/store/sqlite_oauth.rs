@@ -178,3 +178,124 @@ async fn insert_refresh<'e, E: sqlx::SqliteExecutor<'e>>(
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{NewUser, Store};
+
+    async fn store() -> (tempfile::TempDir, SqliteStore, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(
+            &format!("sqlite://{}", dir.path().join("o.db").display()),
+            4,
+        )
+        .await
+        .unwrap();
+        let u = s
+            .create_user(NewUser {
+                email: "o@example.test".into(),
+                name: "O".into(),
+                role: "user".into(),
+                password_hash: None,
+                active: true,
+                now: 0,
+            })
+            .await
+            .unwrap();
+        (dir, s, u.id)
+    }
+
+    #[tokio::test]
+    async fn codes_expire_on_the_injected_clock_and_work_once() {
+        let (_d, s, uid) = store().await;
+        s.save_auth_code("c1", uid, "{}", 1_060).await.unwrap();
+        assert_eq!(
+            s.consume_auth_code("c1", 1_060).await.unwrap(),
+            None,
+            "expired at 60 s"
+        );
+        s.save_auth_code("c2", uid, "{\"provider\":\"mock\"}", 1_060)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.consume_auth_code("c2", 1_059).await.unwrap(),
+            Some((uid, "{\"provider\":\"mock\"}".into()))
+        );
+        assert_eq!(
+            s.consume_auth_code("c2", 1_059).await.unwrap(),
+            None,
+            "single use"
+        );
+    }
+
+    #[tokio::test]
+    async fn states_are_taken_once_and_expire() {
+        let (_d, s, _) = store().await;
+        let st = |h: &str, exp| OAuthState {
+            state_hash: h.into(),
+            provider: "mock".into(),
+            browser_hash: "b".into(),
+            pkce_verifier: "v".into(),
+            nonce: "n".into(),
+            redirect_to: None,
+            expires_at: exp,
+        };
+        s.save_oauth_state(&st("s1", 600)).await.unwrap();
+        s.save_oauth_state(&st("s2", 600)).await.unwrap();
+        assert_eq!(
+            s.take_oauth_state("s1", 599).await.unwrap(),
+            Some(st("s1", 600))
+        );
+        assert_eq!(s.take_oauth_state("s1", 599).await.unwrap(), None);
+        assert_eq!(
+            s.take_oauth_state("s2", 600).await.unwrap(),
+            None,
+            "expired"
+        );
+    }
+
+    #[tokio::test]
+    async fn rotation_happens_once_and_families_revoke_together() {
+        let (_d, s, uid) = store().await;
+        let sid = "00000000-0000-4000-8000-000000000001";
+        s.create_session(crate::store::NewSession {
+            id: sid.into(),
+            user_id: uid,
+            token_id: "j".into(),
+            now: 0,
+            expires_at: 10_000,
+            remember: false,
+            user_agent: None,
+            ip: None,
+        })
+        .await
+        .unwrap();
+        let tok = |h: &str| RefreshToken {
+            token_hash: h.into(),
+            session_id: sid.into(),
+            user_id: uid,
+            claims: "{}".into(),
+            created_at: 0,
+            expires_at: 5_000,
+            absolute_expires_at: 9_000,
+            rotated_at: None,
+            revoked_at: None,
+        };
+        s.save_refresh_token(&tok("r1")).await.unwrap();
+        assert!(s.rotate_refresh_token("r1", &tok("r2"), 100).await.unwrap());
+        assert!(
+            !s.rotate_refresh_token("r1", &tok("r3"), 101).await.unwrap(),
+            "already rotated"
+        );
+        assert_eq!(
+            s.refresh_token("r1").await.unwrap().unwrap().rotated_at,
+            Some(100)
+        );
+        assert_eq!(s.revoke_refresh_family(sid, 200).await.unwrap(), 2);
+        assert!(
+            !s.rotate_refresh_token("r2", &tok("r4"), 201).await.unwrap(),
+            "revoked"
+        );
+    }
+}
