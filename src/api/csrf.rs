@@ -41,7 +41,7 @@ fn uses_cookie(h: &HeaderMap, name: &str) -> bool {
 
 /// The refresh cookie authenticates `/auth/refresh` and `/auth/logout` by itself.
 fn carries_cookie(h: &HeaderMap, name: &str) -> bool {
-    crate::oauth::flow::cookie_value(h, name).is_some()
+    crate::auth::credentials::cookie(h, name).is_some()
 }
 
 /// What the browser says about where the request comes from.

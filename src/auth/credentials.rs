@@ -26,15 +26,22 @@ pub fn extract(headers: &HeaderMap, cookie_name: &str) -> Credentials {
             _ => Credentials::Malformed,
         };
     }
-    for v in headers.get_all(COOKIE) {
-        let Ok(v) = v.to_str() else { continue };
-        for c in cookie::Cookie::split_parse(v).flatten() {
-            if c.name() == cookie_name && !c.value().is_empty() {
-                return Credentials::Token(c.value().to_string());
-            }
-        }
+    match cookie(headers, cookie_name) {
+        Some(token) => Credentials::Token(token),
+        None => Credentials::None,
     }
-    Credentials::None
+}
+
+/// The value of the first non-empty cookie called `name`.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .flatten()
+        .find(|c| c.name() == name && !c.value().is_empty())
+        .map(|c| c.value().to_string())
 }
 
 #[cfg(test)]

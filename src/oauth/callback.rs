@@ -39,7 +39,7 @@ pub async fn page(S(state): S<Arc<State>>, Query(q): Query<HashMap<String, Strin
         .unwrap_or_else(|| state.config.oauth.success_url.clone());
     let html = PAGE.replace(
         "<body>",
-        &format!("<body data-next=\"{}\">", super::flow::escape_html(&next)),
+        &format!("<body data-next=\"{}\">", super::page::escape_html(&next)),
     );
     let mut r = Html(html).into_response();
     let h = r.headers_mut();

@@ -2,70 +2,21 @@
 //! nonce, bound to this browser by a short-lived cookie); with `code`, check all of that, verify
 //! the ID token, map the user, and hand `/auth/callback` a one-time code.
 
-use super::identity::{self, Profile, Refusal};
-use super::{hash, mock};
+use super::hash;
+use super::identity::{self, Refusal};
+use super::page::{fail, Failure};
 use crate::config::{Provider, ProviderKind};
 use crate::state::State;
 use crate::store::{now, OAuthState};
 use axum::extract::{Path, Query, State as S};
-use axum::response::{Html, IntoResponse, Response};
-use http::{header, HeaderMap, HeaderValue, StatusCode};
-use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreProviderMetadata,
-};
-use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
-};
-use secrecy::ExposeSecret;
-use serde_json::{Map, Value};
+use axum::response::{IntoResponse, Response};
+use http::{header, HeaderMap, StatusCode};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 const STATE_COOKIE: &str = "portcullis_oauth";
 const STATE_TTL: i64 = 600;
-
-/// A failure shown to the person in the browser: no session results from it.
-pub struct Failure(StatusCode, String);
-
-impl IntoResponse for Failure {
-    fn into_response(self) -> Response {
-        let body = format!(
-            "<!doctype html><html><head><meta charset=\"utf-8\"><title>Sign-in failed</title></head>\
-             <body><h1>Sign-in failed</h1><p>{}</p><p><a href=\"/\">Back</a></p></body></html>",
-            escape_html(&self.1)
-        );
-        let mut r = (self.0, Html(body)).into_response();
-        let h = r.headers_mut();
-        h.insert(
-            "x-content-type-options",
-            HeaderValue::from_static("nosniff"),
-        );
-        h.insert(
-            "content-security-policy",
-            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-        );
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        r
-    }
-}
-
-pub fn fail(status: StatusCode, msg: impl Into<String>) -> Failure {
-    Failure(status, msg.into())
-}
-
-pub fn escape_html(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '<' => "&lt;".into(),
-            '>' => "&gt;".into(),
-            '&' => "&amp;".into(),
-            '"' => "&quot;".into(),
-            '\'' => "&#39;".into(),
-            c => c.to_string(),
-        })
-        .collect()
-}
 
 pub async fn provider(
     S(state): S<Arc<State>>,
@@ -93,62 +44,6 @@ pub async fn provider(
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-pub fn issuer_of(state: &State, p: &Provider) -> Option<String> {
-    match &p.kind {
-        ProviderKind::Mock { .. } => Some(mock::issuer(state)),
-        ProviderKind::Oidc { issuer } => Some(issuer.trim_end_matches('/').to_string()),
-        ProviderKind::Github { .. } => None,
-    }
-}
-
-type Client = CoreClient<
-    openidconnect::EndpointSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointMaybeSet,
-    openidconnect::EndpointMaybeSet,
->;
-
-async fn client(
-    state: &State,
-    p: &Provider,
-    force: bool,
-) -> Result<(Client, CoreProviderMetadata), Failure> {
-    let Some(issuer) = issuer_of(state, p) else {
-        return Err(fail(
-            StatusCode::NOT_IMPLEMENTED,
-            "This provider kind is not available yet",
-        ));
-    };
-    let meta = state
-        .oauth
-        .discovery
-        .metadata(&issuer, &state.oauth.http, force)
-        .await
-        .map_err(|e| {
-            tracing::error!(provider = %p.name, error = %e, "provider discovery failed");
-            fail(
-                StatusCode::BAD_GATEWAY,
-                "The sign-in provider cannot be reached",
-            )
-        })?;
-    let redirect = RedirectUrl::new(format!(
-        "{}/auth/{}",
-        state.config.server.public_url, p.name
-    ))
-    .map_err(|_| fail(StatusCode::INTERNAL_SERVER_ERROR, "Bad public_url"))?;
-    let secret = p.client_secret.expose_secret();
-    let secret = (!secret.is_empty()).then(|| ClientSecret::new(secret.to_string()));
-    let c = CoreClient::from_provider_metadata(
-        meta.clone(),
-        ClientId::new(p.client_id.clone()),
-        secret,
-    )
-    .set_redirect_uri(redirect);
-    Ok((c, meta))
-}
-
 async fn start(
     state: &State,
     p: &Provider,
@@ -159,7 +54,7 @@ async fn start(
             let (url, csrf, verifier) = super::github::authorize(state, p)?;
             (url, csrf, verifier, String::new())
         }
-        _ => oidc_authorize(state, p, q).await?,
+        _ => super::oidc::oidc_authorize(state, p, q).await?,
     };
     let (browser, browser_hash) = crate::auth::one_time::generate();
     let redirect_to = q
@@ -185,72 +80,12 @@ async fn start(
                 "Something went wrong on our side",
             )
         })?;
-    let cookie = state_cookie(state, &browser, STATE_TTL);
+    let cookie = super::auth_cookie(state, STATE_COOKIE, &browser, STATE_TTL);
     Ok((
         StatusCode::FOUND,
         [(header::LOCATION, url), (header::SET_COOKIE, cookie)],
     )
         .into_response())
-}
-
-/// The provider's authorization URL with state, PKCE S256 and nonce: (url, state, verifier, nonce).
-async fn oidc_authorize(
-    state: &State,
-    p: &Provider,
-    q: &HashMap<String, String>,
-) -> Result<(String, String, String, String), Failure> {
-    let (client, _) = client(state, p, false).await?;
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let mut req = client
-        .authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .set_pkce_challenge(challenge);
-    for s in p.scopes.iter().filter(|s| *s != "openid") {
-        req = req.add_scope(Scope::new(s.clone()));
-    }
-    if matches!(p.kind, ProviderKind::Mock { .. }) {
-        for key in ["user", "mock_error", "mock_id_token"] {
-            if let Some(v) = q.get(key) {
-                req = req.add_extra_param(key, v.clone());
-            }
-        }
-    }
-    let (url, csrf, nonce) = req.url();
-    Ok((
-        url.to_string(),
-        csrf.secret().clone(),
-        verifier.secret().clone(),
-        nonce.secret().clone(),
-    ))
-}
-
-fn state_cookie(state: &State, value: &str, max_age: i64) -> String {
-    cookie::Cookie::build((STATE_COOKIE, value.to_string()))
-        .http_only(true)
-        .secure(state.config.cookie.secure)
-        .same_site(cookie::SameSite::Lax)
-        .path("/auth")
-        .max_age(cookie::time::Duration::seconds(max_age))
-        .build()
-        .to_string()
-}
-
-fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(cookie::Cookie::split_parse)
-        .flatten()
-        .find(|c| c.name() == name && !c.value().is_empty())
-        .map(|c| c.value().to_string())
-}
-
-pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    read_cookie(headers, name)
 }
 
 async fn finish(
@@ -264,7 +99,7 @@ async fn finish(
     let state_param = q
         .get("state")
         .ok_or_else(|| bad("The sign-in state is missing"))?;
-    let browser = read_cookie(headers, STATE_COOKIE)
+    let browser = crate::auth::credentials::cookie(headers, STATE_COOKIE)
         .ok_or_else(|| bad("This sign-in did not start in this browser"))?;
     let saved = state
         .store
@@ -284,7 +119,7 @@ async fn finish(
         ProviderKind::Github { .. } => {
             super::github::profile(state, p, code, &saved.pkce_verifier).await?
         }
-        _ => oidc_profile(state, p, code, &saved).await?,
+        _ => super::oidc::oidc_profile(state, p, code, &saved).await?,
     };
     let user = identity::resolve(state, p, &profile)
         .await
@@ -331,103 +166,11 @@ async fn finish(
         StatusCode::FOUND,
         [
             (header::LOCATION, location),
-            (header::SET_COOKIE, state_cookie(state, "", 0)),
+            (
+                header::SET_COOKIE,
+                super::auth_cookie(state, STATE_COOKIE, "", 0),
+            ),
         ],
     )
         .into_response())
-}
-
-/// Exchanges the code (with the PKCE verifier), verifies the ID token (issuer, audience,
-/// expiry, nonce, signature against the JWKS) and completes it with userinfo.
-async fn oidc_profile(
-    state: &State,
-    p: &Provider,
-    code: &str,
-    saved: &OAuthState,
-) -> Result<Profile, Failure> {
-    let bad = |m: &str| fail(StatusCode::BAD_REQUEST, m);
-    let (client, _) = client(state, p, false).await?;
-    let token = client
-        .exchange_code(AuthorizationCode::new(code.to_string()))
-        .map_err(|_| {
-            fail(
-                StatusCode::BAD_GATEWAY,
-                "The provider has no token endpoint",
-            )
-        })?
-        .set_pkce_verifier(PkceCodeVerifier::new(saved.pkce_verifier.clone()))
-        .request_async(&state.oauth.http)
-        .await
-        .map_err(|e| {
-            tracing::warn!(provider = %p.name, error = %e, "code exchange failed");
-            bad("The provider refused the sign-in")
-        })?;
-    let id_token = token
-        .id_token()
-        .ok_or_else(|| bad("The provider sent no ID token"))?;
-    let nonce = Nonce::new(saved.nonce.clone());
-    let claims: CoreIdTokenClaims = match id_token.claims(&client.id_token_verifier(), &nonce) {
-        Ok(c) => c.clone(),
-        Err(first) => {
-            // The provider may have rotated its keys: refetch the JWKS once, then give up.
-            let (fresh, _) = client_for_retry(state, p).await?;
-            let verifier = fresh.id_token_verifier();
-            let verified = id_token.claims(&verifier, &nonce).cloned();
-            verified.map_err(|e| {
-                tracing::warn!(provider = %p.name, error = %e, first = %first, "ID token rejected");
-                bad("The provider's ID token is not valid")
-            })?
-        }
-    };
-    profile(state, &client, &claims, token.access_token().secret()).await
-}
-
-async fn client_for_retry(
-    state: &State,
-    p: &Provider,
-) -> Result<(Client, CoreProviderMetadata), Failure> {
-    client(state, p, true).await
-}
-
-/// ID-token claims, completed by the userinfo endpoint when there is one.
-async fn profile(
-    state: &State,
-    client: &Client,
-    claims: &CoreIdTokenClaims,
-    access_token: &str,
-) -> Result<Profile, Failure> {
-    let mut raw: Map<String, Value> = serde_json::to_value(claims)
-        .ok()
-        .and_then(|v| v.as_object().cloned())
-        .unwrap_or_default();
-    if let Some(url) = client.user_info_url() {
-        let info = state
-            .oauth
-            .http
-            .get(url.as_str())
-            .bearer_auth(access_token)
-            .send()
-            .await;
-        if let Ok(r) = info {
-            if let Ok(Value::Object(m)) = r.json::<Value>().await {
-                // Userinfo about someone else is ignored (OIDC Core §5.3.2).
-                if m.get("sub").and_then(Value::as_str) == Some(claims.subject().as_str()) {
-                    raw.extend(m);
-                }
-            }
-        }
-    }
-    let s = |k: &str| raw.get(k).and_then(Value::as_str).map(str::to_string);
-    Ok(Profile {
-        issuer: claims.issuer().to_string(),
-        subject: claims.subject().to_string(),
-        email: s("email"),
-        email_verified: raw
-            .get("email_verified")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-        name: s("name"),
-        picture: s("picture"),
-        raw,
-    })
 }

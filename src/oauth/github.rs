@@ -1,8 +1,8 @@
 //! GitHub sign-in: OAuth 2.0 (no OpenID Connect), with state and PKCE like every provider, then
 //! the user API for the profile and the emails API for a verified primary address.
 
-use super::flow::{fail, Failure};
 use super::identity::Profile;
+use super::page::{fail, Failure};
 use crate::config::{Provider, ProviderKind};
 use crate::state::State;
 use http::StatusCode;

@@ -7,6 +7,8 @@ pub mod flow;
 pub mod github;
 pub mod identity;
 pub mod mock;
+pub mod oidc;
+pub mod page;
 pub mod tokens;
 
 use sha2::{Digest, Sha256};
@@ -51,6 +53,18 @@ impl Runtime {
             refresh_key: derive("portcullis/refresh-rotation/"),
         })
     }
+}
+
+/// An HttpOnly cookie scoped to `/auth` (the sign-in state, the refresh token).
+pub fn auth_cookie(state: &crate::state::State, name: &str, value: &str, max_age: i64) -> String {
+    cookie::Cookie::build((name.to_string(), value.to_string()))
+        .http_only(true)
+        .secure(state.config.cookie.secure)
+        .same_site(cookie::SameSite::Lax)
+        .path("/auth")
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .build()
+        .to_string()
 }
 
 /// SHA-256 hex, for values stored only as hashes (state, codes, refresh tokens).

@@ -36,15 +36,7 @@ fn invalid_refresh() -> Reject {
 }
 
 fn refresh_cookie(state: &State, value: &str, max_age: i64) -> String {
-    let r = &state.config.oauth.refresh;
-    cookie::Cookie::build((r.cookie.clone(), value.to_string()))
-        .http_only(true)
-        .secure(state.config.cookie.secure)
-        .same_site(cookie::SameSite::Lax)
-        .path("/auth")
-        .max_age(cookie::time::Duration::seconds(max_age))
-        .build()
-        .to_string()
+    super::auth_cookie(state, &state.config.oauth.refresh.cookie, value, max_age)
 }
 
 fn token_body(token: &str, expires_in: u64) -> Value {
@@ -111,7 +103,8 @@ pub async fn exchange(
 
 pub async fn refresh(S(state): S<Arc<State>>, headers: HeaderMap) -> Result<Response, Reject> {
     let cfg = &state.config.oauth.refresh;
-    let raw = super::flow::cookie_value(&headers, &cfg.cookie).ok_or_else(invalid_refresh)?;
+    let raw =
+        crate::auth::credentials::cookie(&headers, &cfg.cookie).ok_or_else(invalid_refresh)?;
     let t = now();
     let row = state
         .store
@@ -185,7 +178,7 @@ async fn revoke_family(state: &State, session_id: &str) -> Result<(), Reject> {
 
 pub async fn logout(S(state): S<Arc<State>>, headers: HeaderMap) -> Result<Response, Reject> {
     let cfg = &state.config.oauth.refresh;
-    if let Some(raw) = super::flow::cookie_value(&headers, &cfg.cookie) {
+    if let Some(raw) = crate::auth::credentials::cookie(&headers, &cfg.cookie) {
         if let Some(row) = state.store.refresh_token(&hash(&raw)).await? {
             revoke_family(&state, &row.session_id).await?;
         }
