@@ -13,6 +13,7 @@ pub mod error;
 pub mod mail;
 pub mod metrics;
 pub mod oauth;
+pub mod pages;
 pub mod proxy;
 pub mod ratelimit;
 pub mod state;

@@ -21,6 +21,7 @@ pub async fn guard(S(state): S<Arc<State>>, req: Request, next: Next) -> Respons
         .is_some_and(|p| req.uri().path().strip_prefix(p) == Some("/session"));
     if state_changing
         && (cookie_login
+            || cfg.api.login_page.as_deref() == Some(req.uri().path())
             || uses_cookie(req.headers(), &cfg.cookie.name)
             || carries_cookie(req.headers(), &cfg.oauth.refresh.cookie))
         && cross_site(req.headers(), &cfg.server.public_origin)

@@ -5,7 +5,7 @@ mod cookies;
 mod csrf;
 pub mod extract;
 mod links;
-mod login;
+pub mod login;
 mod logout;
 mod me;
 mod nuxt_session;
@@ -16,6 +16,7 @@ mod signup;
 mod users;
 pub mod views;
 
+pub use cookies::session as session_cookie;
 pub use extract::normalize_email;
 pub use links::escape_query;
 
@@ -60,6 +61,12 @@ pub fn router(state: Arc<State>) -> Router {
         add(
             &at("/{id}"),
             get(users::get).patch(users::update).delete(users::delete),
+        );
+    }
+    if let Some(login) = &api.login_page {
+        add(
+            &Some(login.clone()),
+            get(crate::pages::login::page).post(crate::pages::login::submit),
         );
     }
     if api.aegis {

@@ -38,6 +38,19 @@ pub struct FileConfig {
     pub mail: MailFile,
     #[serde(default)]
     pub oauth: super::file_oauth::OAuthFile,
+    #[serde(default)]
+    pub pages: PagesFile,
+}
+
+/// The gateway's own pages (sign-in, account) and their look.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PagesFile {
+    pub enabled: Option<bool>,
+    pub login_path: Option<String>,
+    pub product_name: Option<String>,
+    pub logo_url: Option<String>,
+    pub primary_color: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -160,6 +173,8 @@ pub struct RouteFile {
     pub methods: Option<Vec<String>>,
     pub upstream: String,
     pub auth: AuthFile,
+    /// `redirect` (browsers go to the sign-in page; the default) or `deny` (always 401).
+    pub on_unauthenticated: Option<String>,
 }
 
 /// `none`, `optional`, `required`, or `{ roles: [...] }`.

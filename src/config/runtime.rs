@@ -30,6 +30,16 @@ pub struct Config {
     pub confirm_ttl: Duration,
     pub mail: Mail,
     pub oauth: super::runtime_oauth::OAuth,
+    pub pages: Pages,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pages {
+    /// The sign-in page; `None` when the gateway serves no pages.
+    pub login_path: Option<String>,
+    pub product_name: String,
+    pub logo_url: Option<String>,
+    pub primary_color: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +165,8 @@ pub struct Route {
     pub methods: Option<Vec<Method>>,
     pub upstream: String,
     pub auth: AuthRule,
+    /// Whether a browser without a session is sent to the sign-in page.
+    pub redirect_browsers: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -184,6 +196,10 @@ pub struct ApiRoutes {
     pub aegis: bool,
     /// The mock identity provider (`/mock/...`): served when a mock provider is configured.
     pub mock: bool,
+    /// The sign-in page and its form.
+    pub login_page: Option<String>,
+    /// Prefix of the browser-session family (`/api/auth`: sessions, magic links, avatar).
+    pub auth: Option<String>,
 }
 
 /// The API route keys an operator may rename or disable, with their default paths.
@@ -195,6 +211,7 @@ pub const API_ROUTE_DEFAULTS: &[(&str, &str)] = &[
     ("renew-token", "/api/renew-token"),
     ("profile", "/api/profile"),
     ("nuxt-users", "/api/nuxt-users"),
+    ("auth", "/api/auth"),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,7 +234,7 @@ pub struct Passwords {
 
 impl ApiRoutes {
     /// The routes in the order of [`API_ROUTE_DEFAULTS`].
-    pub(super) fn all(&self) -> [&Option<String>; 7] {
+    pub(super) fn all(&self) -> [&Option<String>; 8] {
         [
             &self.login,
             &self.logout,
@@ -226,6 +243,7 @@ impl ApiRoutes {
             &self.renew_token,
             &self.profile,
             &self.nuxt_users,
+            &self.auth,
         ]
     }
 
@@ -237,7 +255,8 @@ impl ApiRoutes {
             "logout-all" => &mut self.logout_all,
             "renew-token" => &mut self.renew_token,
             "profile" => &mut self.profile,
-            _ => &mut self.nuxt_users,
+            "nuxt-users" => &mut self.nuxt_users,
+            _ => &mut self.auth,
         }
     }
 
@@ -257,6 +276,8 @@ impl ApiRoutes {
             || family(&self.nuxt_users)
             || (self.aegis && (under("/auth") || path == "/api/user/me"))
             || (self.mock && under("/mock"))
+            || self.login_page.as_deref() == Some(path)
+            || family(&self.auth)
     }
 }
 

@@ -56,7 +56,9 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
     };
     let mail = mail(f.mail, &server.data_dir, &mut errs);
     let oauth = super::validate_oauth::oauth(f.oauth, server.production, &mut errs);
+    let pages = pages(f.pages, &mut errs);
     let mut api = api;
+    api.login_page = pages.login_path.clone();
     api.aegis = !oauth.providers.is_empty();
     api.mock = oauth
         .providers
@@ -95,6 +97,7 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
             hard_delete,
             signup_enabled: f.signup.enabled.unwrap_or(false),
             oauth,
+            pages,
             confirm_ttl: f
                 .signup
                 .confirm_ttl
@@ -406,6 +409,38 @@ pub fn is_local_path(p: &str) -> bool {
         && crate::proxy::routes::percent_decode(p)
             .as_deref()
             .is_some_and(local)
+}
+
+fn pages(p: file::PagesFile, errs: &mut Vec<ConfigError>) -> Pages {
+    let login_path = p.login_path.unwrap_or_else(|| "/login".into());
+    if !is_local_path(&login_path) {
+        errs.push(ConfigError::at(
+            "pages.login_path",
+            "must be a path like \"/login\"",
+        ));
+    }
+    let primary_color = p.primary_color.unwrap_or_else(|| "#3355ff".into());
+    let hex = primary_color.strip_prefix('#').unwrap_or("");
+    if !(matches!(hex.len(), 3 | 6) && hex.bytes().all(|b| b.is_ascii_hexdigit())) {
+        errs.push(ConfigError::at(
+            "pages.primary_color",
+            "must be a colour like \"#3355ff\"",
+        ));
+    }
+    if let Some(logo) = &p.logo_url {
+        if !(logo.starts_with("https://") || is_local_path(logo)) {
+            errs.push(ConfigError::at(
+                "pages.logo_url",
+                "must be an https:// URL or a path on this site",
+            ));
+        }
+    }
+    Pages {
+        login_path: p.enabled.unwrap_or(true).then_some(login_path),
+        product_name: p.product_name.unwrap_or_else(|| "Portcullis".into()),
+        logo_url: p.logo_url,
+        primary_color,
+    }
 }
 
 #[cfg(test)]

@@ -136,6 +136,17 @@ pub(super) fn routes(
                 methods,
                 upstream: r.upstream,
                 auth,
+                redirect_browsers: match r.on_unauthenticated.as_deref() {
+                    None | Some("redirect") => true,
+                    Some("deny") => false,
+                    Some(other) => {
+                        errs.push(ConfigError::at(
+                            at("on_unauthenticated"),
+                            format!("{other:?} is not one of redirect, deny"),
+                        ));
+                        true
+                    }
+                },
             });
         }
     }

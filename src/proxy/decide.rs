@@ -21,6 +21,8 @@ pub enum Decision {
         route: Option<usize>,
         reject: Reject,
     },
+    /// A browser without a session: to the sign-in page, coming back here afterwards.
+    Redirect { route: usize, location: String },
 }
 
 /// Decides what to do with a request, authenticating from the cache when the route needs it.
@@ -29,6 +31,7 @@ pub async fn decide(
     method: &Method,
     host: Option<&str>,
     raw_path: &str,
+    path_and_query: Option<&str>,
     headers: &HeaderMap,
 ) -> Decision {
     let cfg = &state.config;
@@ -76,6 +79,26 @@ pub async fn decide(
             });
             Decision::Forward { route, identity }
         }
+        Err(reject @ Reject::Unauthenticated { .. })
+            if cfg.routes[route].redirect_browsers && is_navigation(method, headers) =>
+        {
+            match &cfg.pages.login_path {
+                Some(login) => {
+                    metrics::auth_decision("redirect_to_login");
+                    Decision::Redirect {
+                        route,
+                        location: format!(
+                            "{login}?returnTo={}",
+                            crate::api::escape_query(path_and_query.unwrap_or(raw_path))
+                        ),
+                    }
+                }
+                None => Decision::Deny {
+                    route: Some(route),
+                    reject,
+                },
+            }
+        }
         Err(reject) => {
             metrics::auth_decision(match reject {
                 Reject::Forbidden(_) => "deny_forbidden",
@@ -92,6 +115,19 @@ pub async fn decide(
             }
         }
     }
+}
+
+/// A top-level page load by a browser — GET or HEAD that wants HTML and is not a script's
+/// fetch — which should be sent to sign in rather than answered with 401 JSON.
+pub fn is_navigation(method: &Method, headers: &HeaderMap) -> bool {
+    if method != Method::GET && method != Method::HEAD {
+        return false;
+    }
+    let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
+    if let Some(mode) = h("sec-fetch-mode") {
+        return mode == "navigate";
+    }
+    h("x-requested-with").is_none() && h("accept").is_some_and(|a| a.contains("text/html"))
 }
 
 /// Whether the control plane serves this path (exact match on the configured API paths).
@@ -156,6 +192,39 @@ mod tests {
                 revoked: false,
             },
         })
+    }
+
+    #[test]
+    fn navigations_are_top_level_html_loads() {
+        let h = |pairs: &[(&str, &str)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.insert(
+                    http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    v.parse().unwrap(),
+                );
+            }
+            m
+        };
+        let html = [("accept", "text/html,application/xhtml+xml,*/*;q=0.8")];
+        assert!(is_navigation(&Method::GET, &h(&html)));
+        assert!(is_navigation(
+            &Method::GET,
+            &h(&[("sec-fetch-mode", "navigate")])
+        ));
+        assert!(!is_navigation(
+            &Method::GET,
+            &h(&[("sec-fetch-mode", "cors"), html[0]])
+        ));
+        assert!(!is_navigation(&Method::POST, &h(&html)));
+        assert!(!is_navigation(
+            &Method::GET,
+            &h(&[("accept", "application/json")])
+        ));
+        assert!(!is_navigation(
+            &Method::GET,
+            &h(&[("x-requested-with", "XMLHttpRequest"), html[0]])
+        ));
     }
 
     #[test]

@@ -73,8 +73,15 @@ impl ProxyHttp for Gateway {
                 .get(http::header::HOST)
                 .and_then(|h| h.to_str().ok())
         });
-        let decision =
-            decide::decide(&self.state, &req.method, host, req.uri.path(), &req.headers).await;
+        let decision = decide::decide(
+            &self.state,
+            &req.method,
+            host,
+            req.uri.path(),
+            req.uri.path_and_query().map(|pq| pq.as_str()),
+            &req.headers,
+        )
+        .await;
         match decision {
             Decision::Control => {
                 ctx.control = true;
@@ -85,6 +92,11 @@ impl ProxyHttp for Gateway {
                     cfg.server.max_body_size,
                 )
                 .await?;
+                Ok(true)
+            }
+            Decision::Redirect { route, location } => {
+                ctx.route = Some(route);
+                respond::redirect(session, &location).await?;
                 Ok(true)
             }
             Decision::Deny { route, reject } => {

@@ -34,6 +34,26 @@ pub async fn reject_and_close(session: &mut Session, reject: &Reject) -> pingora
     write(session, &r).await
 }
 
+/// `302 Found` to `location` (a path on this site), never cached.
+pub async fn redirect(session: &mut Session, location: &str) -> pingora::Result<()> {
+    let r = Rendered {
+        status: http::StatusCode::FOUND,
+        headers: vec![
+            (
+                http::header::LOCATION,
+                http::HeaderValue::from_str(location)
+                    .map_err(|_| Error::new(ErrorType::InternalError))?,
+            ),
+            (
+                http::header::CACHE_CONTROL,
+                http::HeaderValue::from_static("no-store"),
+            ),
+        ],
+        body: bytes::Bytes::new(),
+    };
+    write(session, &r).await
+}
+
 /// What a failure to proxy means for the client.
 pub fn from_proxy_error(e: &Error) -> Option<Reject> {
     use pingora::ErrorSource;

@@ -7,5 +7,6 @@ mod harness;
 mod mail;
 mod oauth;
 mod ops;
+mod pages;
 mod proxy;
 mod users;

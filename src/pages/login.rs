@@ -1,0 +1,130 @@
+//! `GET /login` and its form: password sign-in for browsers, back to where they were going.
+//! Someone already signed in is sent straight on (the guest rule).
+
+use super::{csrf_ok, csrf_token, render, return_to};
+use crate::api::extract::Client;
+use crate::api::login::{password_login, rate_limit, LoginFailure};
+use crate::auth::Authn;
+use crate::state::State;
+use axum::body::Bytes;
+use axum::extract::{Query, State as S};
+use axum::response::{IntoResponse, Response};
+use http::{header, HeaderMap, StatusCode};
+use minijinja::context;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub async fn page(
+    S(state): S<Arc<State>>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let back = return_to(q.get("returnTo").map(String::as_str));
+    let authn = state
+        .auth
+        .from_headers(&headers, &state.config.cookie.name, crate::store::now())
+        .await;
+    if matches!(authn, Some(Authn::Authenticated(_))) {
+        return (StatusCode::FOUND, [(header::LOCATION, back)]).into_response();
+    }
+    show(&state, &headers, StatusCode::OK, &back, "", None)
+}
+
+fn show(
+    state: &State,
+    headers: &HeaderMap,
+    status: StatusCode,
+    back: &str,
+    email: &str,
+    error: Option<&str>,
+) -> Response {
+    let (csrf, cookie) = csrf_token(&state.config, headers);
+    let providers: Vec<&String> = state.config.oauth.providers.keys().collect();
+    let action = state.config.pages.login_path.clone().unwrap_or_default();
+    render(
+        &state.config,
+        "login.html",
+        status,
+        context! { csrf, return_to => back, email, error, providers, action },
+        &cookie.into_iter().collect::<Vec<_>>(),
+    )
+}
+
+pub async fn submit(
+    S(state): S<Arc<State>>,
+    Client(client): Client,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let field = |k: &str| form.get(k).map(String::as_str);
+    let back = return_to(field("returnTo"));
+    let email = field("email").unwrap_or("").trim().to_string();
+    if !csrf_ok(&headers, field("csrf")) {
+        return show(
+            &state,
+            &headers,
+            StatusCode::FORBIDDEN,
+            &back,
+            &email,
+            Some("Your session on this page expired; please try again."),
+        );
+    }
+    if let Err(r) = rate_limit(&state, &client) {
+        return show(
+            &state,
+            &headers,
+            r.status(),
+            &back,
+            &email,
+            Some("Too many attempts; wait a moment and try again."),
+        );
+    }
+    let (Some(normalized), Some(password)) = (
+        crate::api::normalize_email(&email),
+        field("password").filter(|p| !p.is_empty()),
+    ) else {
+        return show(
+            &state,
+            &headers,
+            StatusCode::BAD_REQUEST,
+            &back,
+            &email,
+            Some("Enter your email and password."),
+        );
+    };
+    let remember = field("remember").is_some();
+    match password_login(&state, &client, &normalized, password.to_string(), remember).await {
+        Ok((_, token)) => (
+            StatusCode::SEE_OTHER,
+            [
+                (header::LOCATION, back),
+                (
+                    header::SET_COOKIE,
+                    crate::api::session_cookie(&state.config, &token, remember)
+                        .to_str()
+                        .unwrap_or("")
+                        .to_string(),
+                ),
+            ],
+        )
+            .into_response(),
+        Err(LoginFailure::BadCredentials) => show(
+            &state,
+            &headers,
+            StatusCode::BAD_REQUEST,
+            &back,
+            &email,
+            Some("Incorrect email or password."),
+        ),
+        Err(LoginFailure::Deactivated) => show(
+            &state,
+            &headers,
+            StatusCode::FORBIDDEN,
+            &back,
+            &email,
+            Some("This account is not active."),
+        ),
+        Err(LoginFailure::Failed(r)) => r.into_response(),
+    }
+}

@@ -1,0 +1,217 @@
+//! Browser sign-in without changing the app: browsers are sent to the gateway's sign-in page
+//! and back; API clients keep getting 401 JSON.
+
+use crate::harness::*;
+
+const HTML: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn browsers_go_to_sign_in_and_api_clients_get_401() {
+    let up = Upstream::start().await;
+    let mut o = Options::new(up.addr);
+    o.routes = "\n  - { path: \"/api/**\", upstream: app, auth: required, on_unauthenticated: deny }\n  - { path: \"/**\", upstream: app, auth: required }\n".into();
+    let g = Gateway::start(o).await;
+    let c = no_redirects();
+    let r = c
+        .get(g.url("/app/reports?year=2026"))
+        .header("accept", HTML)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    assert_eq!(
+        r.headers()["location"],
+        "/login?returnTo=%2Fapp%2Freports%3Fyear%3D2026"
+    );
+    let r = c
+        .get(g.url("/app/reports"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    error_body(r, 401).await;
+    let r = c
+        .get(g.url("/app/reports"))
+        .header("accept", HTML)
+        .header("sec-fetch-mode", "cors")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "a script's fetch is not a navigation");
+    let r = c
+        .get(g.url("/api/data"))
+        .header("accept", HTML)
+        .send()
+        .await
+        .unwrap();
+    error_body(r, 401).await;
+    let r = c
+        .post(g.url("/app/form"))
+        .header("accept", HTML)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn the_sign_in_page_is_themed_safe_and_carries_a_csrf_token() {
+    let up = Upstream::start().await;
+    let mut o = Options::new(up.addr);
+    o.extra = "pages: { product_name: \"Acme Portal\", primary_color: \"#aa3300\" }".into();
+    let g = Gateway::start(o).await;
+    let r = g
+        .client
+        .get(g.url("/login?returnTo=%2Fapp"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let h = r.headers().clone();
+    assert_eq!(h["content-type"], "text/html; charset=utf-8");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert!(h["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    let (csrf_cookie, full) = set_cookie(&r);
+    assert!(
+        csrf_cookie.starts_with("portcullis_csrf=")
+            && full.contains("HttpOnly")
+            && full.contains("SameSite=Strict"),
+        "{full}"
+    );
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Acme Portal") && html.contains("#aa3300"),
+        "themed"
+    );
+    let token = csrf_cookie.trim_start_matches("portcullis_csrf=");
+    assert!(
+        html.contains(&format!("name=\"csrf\" value=\"{token}\"")),
+        "the form carries the token"
+    );
+    // Attribute values are HTML-escaped (`/` as `&#x2f;`), which browsers decode.
+    assert!(
+        html.contains("name=\"returnTo\" value=\"&#x2f;app\""),
+        "{html}"
+    );
+}
+
+async fn csrf(g: &Gateway) -> (String, String) {
+    let r = g.client.get(g.url("/login")).send().await.unwrap();
+    let (cookie, _) = set_cookie(&r);
+    let token = cookie.trim_start_matches("portcullis_csrf=").to_string();
+    (cookie, token)
+}
+
+#[tokio::test]
+async fn the_form_signs_in_and_returns_only_to_same_origin_paths() {
+    let up = Upstream::start().await;
+    let g = Gateway::start(Options::new(up.addr)).await;
+    let c = no_redirects();
+    let (cookie, token) = csrf(&g).await;
+    let form = |back: &str, password: &str, token: &str| {
+        vec![
+            ("csrf".to_string(), token.to_string()),
+            ("returnTo".to_string(), back.to_string()),
+            ("email".to_string(), ADMIN_EMAIL.to_string()),
+            ("password".to_string(), password.to_string()),
+        ]
+    };
+    let r = c
+        .post(g.url("/login"))
+        .header("cookie", &cookie)
+        .form(&form("/app/reports?year=2026", ADMIN_PASSWORD, &token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/app/reports?year=2026");
+    let (session, full) = set_cookie(&r);
+    assert!(
+        session.starts_with("portcullis_session=") && full.contains("HttpOnly"),
+        "{full}"
+    );
+    let r = c
+        .get(g.url("/app/reports"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(up.last().headers["x-auth-email"], ADMIN_EMAIL);
+    // Signed in, the sign-in page sends you on.
+    let r = c
+        .get(g.url("/login?returnTo=%2Fapp%2Fhome"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    assert_eq!(r.headers()["location"], "/app/home");
+
+    for evil in [
+        "//evil.example",
+        "/\\evil.example",
+        "https://evil.example",
+        "/%2F%2Fevil.example",
+        "/%5Cevil.example",
+        " /app",
+        "/\t/evil.example",
+    ] {
+        let r = c
+            .post(g.url("/login"))
+            .header("cookie", &cookie)
+            .form(&form(evil, ADMIN_PASSWORD, &token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["location"], "/", "{evil:?}");
+    }
+    let r = c
+        .post(g.url("/login"))
+        .header("cookie", &cookie)
+        .form(&form("/app", "wrong-password", &token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Incorrect email or password"));
+    let r = c
+        .post(g.url("/login"))
+        .header("cookie", &cookie)
+        .form(&form("/app", ADMIN_PASSWORD, "forged"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "a form without the matching CSRF token");
+    let r = c
+        .post(g.url("/login"))
+        .form(&form("/app", ADMIN_PASSWORD, &token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "no CSRF cookie");
+    let r = c
+        .post(g.url("/login"))
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .form(&form("/app", ADMIN_PASSWORD, &token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "cross-site");
+}
