@@ -14,6 +14,20 @@ pub struct Upkeep {
 impl Upkeep {
     pub async fn run_once(&self) {
         let now = crate::store::now();
+        // Last-seen times first: one batch, however many requests there were.
+        let seen: Vec<(String, i64)> = self
+            .state
+            .auth
+            .cache
+            .take_unwritten()
+            .into_iter()
+            .map(|(id, at)| (id.to_string(), at))
+            .collect();
+        if !seen.is_empty() {
+            if let Err(e) = self.state.store.touch_sessions(&seen).await {
+                tracing::warn!(error = %e, "recording last-seen times failed");
+            }
+        }
         self.state.auth.cache.sweep(now);
         if let Some(l) = &self.state.login_limiter {
             l.shrink();

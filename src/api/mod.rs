@@ -12,6 +12,7 @@ mod nuxt_session;
 mod password;
 mod profile;
 mod recovery;
+mod sessions;
 mod signup;
 mod users;
 pub mod views;
@@ -61,6 +62,14 @@ pub fn router(state: Arc<State>) -> Router {
         add(
             &at("/{id}"),
             get(users::get).patch(users::update).delete(users::delete),
+        );
+    }
+    if let Some(p) = &api.auth {
+        let at = |suffix: &str| Some(format!("{p}{suffix}"));
+        add(&at("/sessions"), get(sessions::list));
+        add(
+            &at("/sessions/{id}"),
+            axum::routing::delete(sessions::revoke),
         );
     }
     if let Some(login) = &api.login_page {

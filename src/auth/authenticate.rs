@@ -101,6 +101,7 @@ impl Authenticator {
         if !user.active {
             return Authn::Rejected(Rejection::Inactive);
         }
+        self.cache.touch(sid, now);
         Authn::Authenticated(Identity {
             user,
             session_id: sid,

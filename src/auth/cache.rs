@@ -39,8 +39,14 @@ impl From<&crate::store::User> for CachedUser {
     }
 }
 
+/// Last-seen times are kept to this granularity, so a busy session costs one map write a
+/// minute, and reach the store in batches.
+pub const LAST_SEEN_EVERY: i64 = 60;
+
 pub struct SessionCache {
     sessions: HashMap<Uuid, SessionEntry>,
+    /// Session → (last seen, not yet written to the store).
+    seen: HashMap<Uuid, (i64, bool)>,
     users: HashMap<i64, Arc<CachedUser>>,
     max_entries: usize,
 }
@@ -49,6 +55,7 @@ impl SessionCache {
     pub fn new(max_entries: usize) -> Self {
         SessionCache {
             sessions: HashMap::new(),
+            seen: HashMap::new(),
             users: HashMap::new(),
             max_entries,
         }
@@ -94,6 +101,43 @@ impl SessionCache {
         );
     }
 
+    /// Notes that a session was used now; a lock-free read unless a minute has passed.
+    pub fn touch(&self, id: Uuid, now: i64) {
+        let seen = self.seen.pin();
+        if seen
+            .get(&id)
+            .is_none_or(|(at, _)| now - at >= LAST_SEEN_EVERY)
+        {
+            seen.insert(id, (now, true));
+        }
+    }
+
+    /// The last-seen time held in memory, if any.
+    pub fn last_seen(&self, id: &Uuid) -> Option<i64> {
+        self.seen.pin().get(id).map(|(at, _)| *at)
+    }
+
+    /// Last-seen times not yet written, marked written. A touch racing with this keeps its
+    /// own mark and goes out with the next batch.
+    pub fn take_unwritten(&self) -> Vec<(Uuid, i64)> {
+        let seen = self.seen.pin();
+        let dirty: Vec<(Uuid, i64)> = seen
+            .iter()
+            .filter(|(_, (_, d))| *d)
+            .map(|(k, (at, _))| (*k, *at))
+            .collect();
+        for (id, at) in &dirty {
+            let _ = seen.update(*id, |(now_at, d)| {
+                if now_at == at {
+                    (*now_at, false)
+                } else {
+                    (*now_at, *d)
+                }
+            });
+        }
+        dirty
+    }
+
     pub fn put_user(&self, user: CachedUser) {
         self.users.pin().insert(user.id, Arc::new(user));
     }
@@ -113,6 +157,10 @@ impl SessionCache {
     /// Drops entries past their expiry; run periodically.
     pub fn sweep(&self, now: i64) {
         self.sessions.pin().retain(|_, e| e.expires_at > now);
+        let sessions = self.sessions.pin();
+        self.seen
+            .pin()
+            .retain(|id, (_, dirty)| *dirty || sessions.contains_key(id));
         if self.sessions.len() < self.max_entries / 2 {
             // Users are cheap and few; only trim them when sessions are scarce too.
             let live: std::collections::HashSet<i64> =
@@ -176,6 +224,23 @@ mod tests {
         }
         assert!(c.len() <= 100, "len {}", c.len());
         assert!(c.session(&revoked).map(|e| e.revoked).unwrap_or(false));
+    }
+
+    #[test]
+    fn last_seen_is_recorded_once_a_minute_and_taken_in_batches() {
+        let c = SessionCache::new(100);
+        let id = Uuid::new_v4();
+        c.touch(id, 1_000);
+        c.touch(id, 1_030);
+        assert_eq!(
+            c.last_seen(&id),
+            Some(1_000),
+            "within the minute: no new write"
+        );
+        assert_eq!(c.take_unwritten(), vec![(id, 1_000)]);
+        assert!(c.take_unwritten().is_empty(), "written once");
+        c.touch(id, 1_061);
+        assert_eq!(c.take_unwritten(), vec![(id, 1_061)]);
     }
 
     #[test]

@@ -90,6 +90,10 @@ pub trait Store: OAuthStore + Send + Sync + 'static {
         email: Option<&str>,
         now: i64,
     ) -> StoreResult<Option<i64>>;
+    /// The user's live sessions (not revoked, not expired), newest first.
+    async fn list_sessions(&self, user_id: i64, now: i64) -> StoreResult<Vec<Session>>;
+    /// Records last-seen times in one batch (never earlier than what is stored).
+    async fn touch_sessions(&self, seen: &[(String, i64)]) -> StoreResult<()>;
     /// Deletes sessions expired before `before`; returns how many.
     async fn purge_expired_sessions(&self, before: i64) -> StoreResult<u64>;
 }

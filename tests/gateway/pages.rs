@@ -215,3 +215,98 @@ async fn the_form_signs_in_and_returns_only_to_same_origin_paths() {
         .unwrap();
     assert_eq!(r.status(), 403, "cross-site");
 }
+
+const CHROME_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
+
+async fn login_as(g: &Gateway, email: &str, password: &str, ua: &str) -> String {
+    let r = g
+        .client
+        .post(g.url("/api/login"))
+        .header("user-agent", ua)
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn sessions_are_listed_with_devices_and_can_be_signed_out() {
+    let up = Upstream::start().await;
+    let g = Gateway::start(Options::new(up.addr)).await;
+    let desk = login_as(&g, ADMIN_EMAIL, ADMIN_PASSWORD, CHROME_WINDOWS).await;
+    let phone = login_as(&g, ADMIN_EMAIL, ADMIN_PASSWORD, SAFARI_IPHONE).await;
+    assert_eq!(g.get("/app", Some(&phone)).await.status(), 200);
+    let v: serde_json::Value = g
+        .get("/api/auth/sessions", Some(&desk))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let list = v["sessions"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    let mine = list.iter().find(|s| s["isCurrent"] == true).unwrap();
+    assert_eq!(mine["id"], payload(&desk)["sid"]);
+    assert!(
+        mine["browser"].as_str().unwrap().starts_with("Chrome"),
+        "{mine}"
+    );
+    assert!(
+        mine["os"].as_str().unwrap().starts_with("Windows"),
+        "{mine}"
+    );
+    assert_eq!(mine["device"], "pc");
+    assert_eq!(mine["ip"], "127.0.0.1");
+    assert!(mine["createdAt"].is_string() && mine["lastSeenAt"].is_string());
+    let other = list.iter().find(|s| s["isCurrent"] == false).unwrap();
+    assert_eq!(other["device"], "smartphone", "{other}");
+    assert!(other["os"].as_str().unwrap().contains("iPhone"), "{other}");
+
+    // Sign the phone out from the desk: it loses access on its very next request.
+    let id = other["id"].as_str().unwrap();
+    let r = g
+        .client
+        .delete(g.url(&format!("/api/auth/sessions/{id}")))
+        .bearer_auth(&desk)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(g.get("/app", Some(&phone)).await.status(), 401);
+    assert_eq!(g.get("/app", Some(&desk)).await.status(), 200);
+    error_body(
+        g.client
+            .delete(g.url(&format!("/api/auth/sessions/{id}")))
+            .bearer_auth(&desk)
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+
+    // Someone else's session, a made-up id, or garbage: not found.
+    let admin = g.admin_token().await;
+    g.create_user(&admin, "eve@example.test", "user", "eve-password-1")
+        .await;
+    let eve = login_as(&g, "eve@example.test", "eve-password-1", SAFARI_IPHONE).await;
+    let eve_sid = payload(&eve)["sid"].as_str().unwrap().to_string();
+    for target in [
+        eve_sid.as_str(),
+        "00000000-0000-4000-8000-000000000000",
+        "not-a-uuid",
+    ] {
+        let r = g
+            .client
+            .delete(g.url(&format!("/api/auth/sessions/{target}")))
+            .bearer_auth(&desk)
+            .send()
+            .await
+            .unwrap();
+        error_body(r, 404).await;
+    }
+    assert_eq!(g.get("/app", Some(&eve)).await.status(), 200);
+    error_body(g.get("/api/auth/sessions", None).await, 401).await;
+}
