@@ -5,20 +5,21 @@ use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
+use std::hash::Hash;
 use std::net::IpAddr;
 
-pub struct KeyedLimiter<C: Clock = DefaultClock> {
-    limiter: RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, C, NoOpMiddleware<C::Instant>>,
+pub struct KeyedLimiter<K: Hash + Eq + Clone = IpAddr, C: Clock = DefaultClock> {
+    limiter: RateLimiter<K, DefaultKeyedStateStore<K>, C, NoOpMiddleware<C::Instant>>,
     clock: C,
 }
 
-impl KeyedLimiter<DefaultClock> {
+impl<K: Hash + Eq + Clone> KeyedLimiter<K, DefaultClock> {
     pub fn new(limit: Limit) -> Self {
         Self::with_clock(limit, DefaultClock::default())
     }
 }
 
-impl<C: Clock + Clone> KeyedLimiter<C> {
+impl<K: Hash + Eq + Clone, C: Clock + Clone> KeyedLimiter<K, C> {
     pub fn with_clock(limit: Limit, clock: C) -> Self {
         let quota = Quota::per_minute(limit.per_minute).allow_burst(limit.burst);
         KeyedLimiter {
@@ -28,7 +29,7 @@ impl<C: Clock + Clone> KeyedLimiter<C> {
     }
 
     /// `Err(seconds to wait)` when `key` is over its limit.
-    pub fn check(&self, key: IpAddr) -> Result<(), u64> {
+    pub fn check(&self, key: K) -> Result<(), u64> {
         self.limiter.check_key(&key).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
             wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
@@ -53,7 +54,7 @@ mod tests {
     fn burst_then_refill_on_a_fake_clock() {
         let clock = FakeRelativeClock::default();
         let nz = |n| NonZeroU32::new(n).unwrap();
-        let l = KeyedLimiter::with_clock(
+        let l: KeyedLimiter<IpAddr, _> = KeyedLimiter::with_clock(
             Limit {
                 per_minute: nz(6),
                 burst: nz(2),

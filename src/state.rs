@@ -13,6 +13,9 @@ pub struct State {
     pub auth: Authenticator,
     pub passwords: PasswordHasher,
     pub login_limiter: Option<KeyedLimiter>,
+    /// Magic links asked for one address: three at once, then one a minute, so nobody floods
+    /// an inbox through us.
+    pub magic_limiter: KeyedLimiter<String>,
     pub mailer: Mailer,
     pub oauth: crate::oauth::Runtime,
 }
@@ -38,6 +41,10 @@ impl State {
             auth: Authenticator::new(token_keys, cache, store.clone()),
             passwords: PasswordHasher::new(config.passwords.max_concurrent_hashes)?,
             login_limiter: config.rate_limits.login.map(KeyedLimiter::new),
+            magic_limiter: KeyedLimiter::new(crate::config::Limit {
+                per_minute: std::num::NonZeroU32::MIN,
+                burst: std::num::NonZeroU32::new(3).unwrap_or(std::num::NonZeroU32::MIN),
+            }),
             mailer: Mailer::start(&config.mail).map_err(anyhow::Error::msg)?,
             oauth,
             store,

@@ -22,6 +22,7 @@ pub async fn guard(S(state): S<Arc<State>>, req: Request, next: Next) -> Respons
     if state_changing
         && (cookie_login
             || cfg.api.login_page.as_deref() == Some(req.uri().path())
+            || cfg.api.magic_page.as_deref() == Some(req.uri().path())
             || uses_cookie(req.headers(), &cfg.cookie.name)
             || carries_cookie(req.headers(), &cfg.oauth.refresh.cookie))
         && cross_site(req.headers(), &cfg.server.public_origin)

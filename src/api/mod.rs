@@ -7,6 +7,7 @@ pub mod extract;
 mod links;
 pub mod login;
 mod logout;
+mod magic;
 mod me;
 mod nuxt_session;
 mod password;
@@ -67,6 +68,7 @@ pub fn router(state: Arc<State>) -> Router {
     if let Some(p) = &api.auth {
         let at = |suffix: &str| Some(format!("{p}{suffix}"));
         add(&at("/sessions"), get(sessions::list));
+        add(&at("/magic-link"), post(magic::request));
         add(
             &at("/sessions/{id}"),
             axum::routing::delete(sessions::revoke),
@@ -76,6 +78,12 @@ pub fn router(state: Arc<State>) -> Router {
         add(
             &Some(login.clone()),
             get(crate::pages::login::page).post(crate::pages::login::submit),
+        );
+    }
+    if let Some(page) = &api.magic_page {
+        add(
+            &Some(page.clone()),
+            get(crate::pages::magic::page).post(crate::pages::magic::submit),
         );
     }
     if api.aegis {

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 pub enum Purpose {
     PasswordReset,
     EmailConfirmation,
+    MagicLink,
 }
 
 impl Purpose {
@@ -16,6 +17,7 @@ impl Purpose {
         match self {
             Purpose::PasswordReset => "password_reset",
             Purpose::EmailConfirmation => "email_confirmation",
+            Purpose::MagicLink => "magic_link",
         }
     }
 }

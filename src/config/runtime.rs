@@ -198,6 +198,8 @@ pub struct ApiRoutes {
     pub mock: bool,
     /// The sign-in page and its form.
     pub login_page: Option<String>,
+    /// The page a magic link opens (confirm, then sign in).
+    pub magic_page: Option<String>,
     /// Prefix of the browser-session family (`/api/auth`: sessions, magic links, avatar).
     pub auth: Option<String>,
 }
@@ -277,6 +279,7 @@ impl ApiRoutes {
             || (self.aegis && (under("/auth") || path == "/api/user/me"))
             || (self.mock && under("/mock"))
             || self.login_page.as_deref() == Some(path)
+            || self.magic_page.as_deref() == Some(path)
             || family(&self.auth)
     }
 }

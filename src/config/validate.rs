@@ -59,6 +59,7 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
     let pages = pages(f.pages, &mut errs);
     let mut api = api;
     api.login_page = pages.login_path.clone();
+    api.magic_page = pages.login_path.as_ref().map(|_| "/magic-link".to_string());
     api.aegis = !oauth.providers.is_empty();
     api.mock = oauth
         .providers

@@ -9,6 +9,7 @@ pub enum Kind {
     PasswordReset,
     ConfirmEmail,
     AccountExists,
+    MagicLink,
 }
 
 impl Kind {
@@ -17,6 +18,7 @@ impl Kind {
             Kind::PasswordReset => "reset",
             Kind::ConfirmEmail => "confirm",
             Kind::AccountExists => "exists",
+            Kind::MagicLink => "magic",
         }
     }
 
@@ -25,6 +27,7 @@ impl Kind {
             Kind::PasswordReset => format!("Reset your {product} password"),
             Kind::ConfirmEmail => format!("Confirm your email for {product}"),
             Kind::AccountExists => format!("You already have a {product} account"),
+            Kind::MagicLink => format!("Your {product} sign-in link"),
         }
     }
 }
@@ -52,6 +55,11 @@ static ENV: Lazy<Environment<'static>> = Lazy::new(|| {
         (
             "exists.html",
             include_str!("../../templates/mail/exists.html"),
+        ),
+        ("magic.txt", include_str!("../../templates/mail/magic.txt")),
+        (
+            "magic.html",
+            include_str!("../../templates/mail/magic.html"),
         ),
     ];
     for (name, text) in files {
@@ -86,7 +94,12 @@ mod tests {
 
     #[test]
     fn every_template_renders_and_html_is_escaped() {
-        for kind in [Kind::PasswordReset, Kind::ConfirmEmail, Kind::AccountExists] {
+        for kind in [
+            Kind::PasswordReset,
+            Kind::ConfirmEmail,
+            Kind::AccountExists,
+            Kind::MagicLink,
+        ] {
             let (text, html) = render(
                 kind,
                 "Acme",

@@ -2,6 +2,7 @@
 //! from config. Every page carries the same security headers; every form a CSRF token.
 
 pub mod login;
+pub mod magic;
 
 use crate::config::Config;
 use axum::response::{Html, IntoResponse, Response};
@@ -20,6 +21,10 @@ static ENV: Lazy<Environment<'static>> = Lazy::new(|| {
         (
             "login.html",
             include_str!("../../templates/pages/login.html"),
+        ),
+        (
+            "magic.html",
+            include_str!("../../templates/pages/magic.html"),
         ),
     ] {
         if let Err(e) = env.add_template(name, text) {

@@ -328,3 +328,121 @@ async fn a_dead_smtp_server_never_slows_the_request_and_is_retried() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn magic_links_sign_in_once_after_a_confirm_page_and_are_throttled() {
+    let (_up, smtp, g) = gateway_with_mail("").await;
+    let ask = |email: &str| {
+        let g = &g;
+        let body = json!({"email": email, "returnTo": "/app/inbox"});
+        async move {
+            g.call(Method::POST, "/api/auth/magic-link", None, Some(body))
+                .await
+        }
+    };
+    let known = ask(ADMIN_EMAIL).await;
+    assert_eq!(known.status(), 200);
+    let known: serde_json::Value = known.json().await.unwrap();
+    let unknown: serde_json::Value = ask("nobody@example.test").await.json().await.unwrap();
+    assert_eq!(known, unknown, "the same answer either way");
+    let mail = smtp.nth(1).await;
+    assert!(
+        mail.subject().contains("sign-in link"),
+        "{}",
+        mail.subject()
+    );
+    let link = mail.link();
+    let port = g.base.rsplit(':').next().unwrap();
+    assert!(
+        link.starts_with(&format!("http://localhost:{port}/magic-link?token=")),
+        "{link}"
+    );
+    let token = query_param(&link, "token");
+    assert_eq!(query_param(&link, "returnTo"), "/app/inbox");
+    let path = link.split_once(port).unwrap().1.to_string();
+
+    // Opening the link twice (a mail scanner, then the person) consumes nothing.
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    assert_eq!(c.get(g.url(&path)).send().await.unwrap().status(), 200);
+    let page = c.get(g.url(&path)).send().await.unwrap();
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    let (csrf_cookie, _) = set_cookie(&page);
+    let csrf = csrf_cookie
+        .trim_start_matches("portcullis_csrf=")
+        .to_string();
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains(&format!("value=\"{token}\"")));
+
+    let form = |csrf: &str| {
+        vec![
+            ("csrf", csrf.to_string()),
+            ("token", token.clone()),
+            ("returnTo", "/app/inbox".to_string()),
+        ]
+    };
+    let r = c
+        .post(g.url("/magic-link"))
+        .header("cookie", &csrf_cookie)
+        .form(&form("forged"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "no CSRF, no sign-in");
+    let r = c
+        .post(g.url("/magic-link"))
+        .header("cookie", &csrf_cookie)
+        .form(&form(&csrf))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/app/inbox");
+    let (session, _) = set_cookie(&r);
+    assert_eq!(
+        c.get(g.url("/app"))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let r = c
+        .post(g.url("/magic-link"))
+        .header("cookie", &csrf_cookie)
+        .form(&form(&csrf))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "one use");
+
+    // A password-reset token is no magic link.
+    forgot(&g, ADMIN_EMAIL).await;
+    let reset = query_param(&smtp.nth(2).await.link(), "token");
+    let wrong = vec![
+        ("csrf", csrf.clone()),
+        ("token", reset),
+        ("returnTo", "/".to_string()),
+    ];
+    let r = c
+        .post(g.url("/magic-link"))
+        .header("cookie", &csrf_cookie)
+        .form(&wrong)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    // Three at once per address, then it waits.
+    ask(ADMIN_EMAIL).await;
+    ask(ADMIN_EMAIL).await;
+    let r = ask(ADMIN_EMAIL).await;
+    assert!(r.headers().contains_key("retry-after"));
+    error_body(r, 429).await;
+}
