@@ -36,14 +36,12 @@ pub fn rate_limit(state: &State, client: &ClientInfo) -> Result<(), Reject> {
     Ok(())
 }
 
-/// Verifies email + password and starts a session: the user and the session's token.
-pub async fn password_login(
+/// Verifies email + password: the user, if they may sign in. Unknown users cost the same.
+pub async fn check_password(
     state: &State,
-    client: &ClientInfo,
     email: &str,
     password: String,
-    remember: bool,
-) -> Result<(User, String), LoginFailure> {
+) -> Result<User, LoginFailure> {
     // No stored password can be this long (policy), so skip the hash and its cost.
     if password.chars().count() > MAX_PASSWORD_CHARS {
         metrics::login_attempt("bad_credentials");
@@ -59,12 +57,8 @@ pub async fn password_login(
     let verified = state.passwords.verify(&password, hash).await;
     match user {
         Some(u) if verified && u.active && u.deleted_at.is_none() => {
-            let token = state
-                .start_session(&u, remember, client)
-                .await
-                .map_err(LoginFailure::Failed)?;
             metrics::login_attempt("success");
-            Ok((u, token))
+            Ok(u)
         }
         Some(u) if verified && u.deleted_at.is_none() => {
             metrics::login_attempt("inactive");
@@ -75,6 +69,22 @@ pub async fn password_login(
             Err(LoginFailure::BadCredentials)
         }
     }
+}
+
+/// Verifies email + password and starts a session: the user and the session's token.
+pub async fn password_login(
+    state: &State,
+    client: &ClientInfo,
+    email: &str,
+    password: String,
+    remember: bool,
+) -> Result<(User, String), LoginFailure> {
+    let user = check_password(state, email, password).await?;
+    let token = state
+        .start_session(&user, remember, client)
+        .await
+        .map_err(LoginFailure::Failed)?;
+    Ok((user, token))
 }
 
 /// `POST /api/login`: email + password (+ remember) → a JWT as a JSON string.

@@ -1,6 +1,7 @@
 //! The control plane: the terminated auth API as an axum `Router`, called in-process by the
 //! proxy. Each route's path comes from config and may be renamed or disabled.
 
+mod altogic;
 mod cookies;
 mod csrf;
 pub mod extract;
@@ -69,6 +70,10 @@ pub fn router(state: Arc<State>) -> Router {
         let at = |suffix: &str| Some(format!("{p}{suffix}"));
         add(&at("/sessions"), get(sessions::list));
         add(&at("/magic-link"), post(magic::request));
+        add(&at("/register"), post(altogic::register));
+        add(&at("/verify-user"), get(altogic::verify_user));
+        add(&at("/login"), post(altogic::login));
+        add(&at("/logout"), get(altogic::logout).post(altogic::logout));
         add(
             &at("/sessions/{id}"),
             axum::routing::delete(sessions::revoke),

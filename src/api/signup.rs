@@ -55,7 +55,10 @@ pub async fn register(
     let st = state.clone();
     tokio::spawn(async move {
         let result = match created {
-            Some(user) => send_confirmation(&st, &user).await,
+            Some(user) => {
+                let prefix = st.config.api.nuxt_users.clone().unwrap_or_default();
+                send_confirmation_to(&st, &user, &format!("{prefix}/confirm"), "token").await
+            }
             None => notify_existing(&st, &email).await,
         };
         if let Err(e) = result {
@@ -65,7 +68,13 @@ pub async fn register(
     Ok(Json(json!({ "message": REGISTER_MESSAGE })))
 }
 
-async fn send_confirmation(state: &State, user: &User) -> Result<(), StoreError> {
+/// Mails a confirmation link to `{path}?{param}=…` (each API family has its own landing path).
+pub async fn send_confirmation_to(
+    state: &State,
+    user: &User,
+    path: &str,
+    param: &str,
+) -> Result<(), StoreError> {
     let ttl = state.config.confirm_ttl;
     let token = one_time::issue(
         state.store.as_ref(),
@@ -74,19 +83,14 @@ async fn send_confirmation(state: &State, user: &User) -> Result<(), StoreError>
         ttl,
     )
     .await?;
-    let prefix = state.config.api.nuxt_users.as_deref().unwrap_or("");
-    let url = link(
-        &state.config,
-        &format!("{prefix}/confirm"),
-        &[("token", &token)],
-    );
+    let url = link(&state.config, path, &[(param, &token)]);
     state
         .mailer
         .send(Kind::ConfirmEmail, &user.email, &user.name, &url, ttl);
     Ok(())
 }
 
-async fn notify_existing(state: &State, email: &str) -> Result<(), StoreError> {
+pub async fn notify_existing(state: &State, email: &str) -> Result<(), StoreError> {
     if let Some(user) = state.store.user_by_email(email).await? {
         if user.deleted_at.is_none() {
             let url = link(&state.config, &state.config.mail.reset_path, &[]);

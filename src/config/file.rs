@@ -91,6 +91,8 @@ pub struct SignupFile {
     pub enabled: Option<bool>,
     /// How long an email-confirmation link works.
     pub confirm_ttl: Option<HumanDuration>,
+    /// Sign-ups must confirm their email before they get a session (default true).
+    pub verify_email: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default)]

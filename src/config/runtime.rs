@@ -27,6 +27,7 @@ pub struct Config {
     /// `users.delete: hard` removes rows; soft deletion keeps them, deactivated and marked.
     pub hard_delete: bool,
     pub signup_enabled: bool,
+    pub verify_email: bool,
     pub confirm_ttl: Duration,
     pub mail: Mail,
     pub oauth: super::runtime_oauth::OAuth,

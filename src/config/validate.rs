@@ -97,6 +97,7 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
             passwords,
             hard_delete,
             signup_enabled: f.signup.enabled.unwrap_or(false),
+            verify_email: f.signup.verify_email.unwrap_or(true),
             oauth,
             pages,
             confirm_ttl: f

@@ -446,3 +446,162 @@ async fn magic_links_sign_in_once_after_a_confirm_page_and_are_throttled() {
     assert!(r.headers().contains_key("retry-after"));
     error_body(r, 429).await;
 }
+
+#[tokio::test]
+async fn tutorial_routes_register_verify_login_and_logout() {
+    let (_up, smtp, g) = gateway_with_mail("signup: { enabled: true }").await;
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = g
+        .call(
+            Method::POST,
+            "/api/auth/register",
+            None,
+            Some(json!({"email": "tia@example.test", "password": "tia-password-1", "name": "Tia"})),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        !r.headers().contains_key("set-cookie"),
+        "no session before verification"
+    );
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(v["session"].is_null());
+    let r = g
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"email": "tia@example.test", "password": "tia-password-1"})),
+        )
+        .await;
+    error_body(r, 403).await;
+
+    let link = smtp.nth(1).await.link();
+    let port = g.base.rsplit(':').next().unwrap();
+    assert!(
+        link.starts_with(&format!(
+            "http://localhost:{port}/api/auth/verify-user?access_token="
+        )),
+        "{link}"
+    );
+    let path = link.split_once(port).unwrap().1.to_string();
+    let r = c.get(g.url(&path)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let (cookie, _) = set_cookie(&r);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["user"]["email"], "tia@example.test");
+    assert_eq!(v["user"]["active"], true);
+    assert!(v["session"]["token"].is_string());
+    assert_eq!(
+        c.get(g.url("/app"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    error_body(c.get(g.url(&path)).send().await.unwrap(), 400).await;
+
+    let r = g
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"email": "tia@example.test", "password": "tia-password-1"})),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let (cookie, _) = set_cookie(&r);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["user"]["name"], "Tia");
+    assert_eq!(v["session"]["userId"], v["user"]["id"]);
+    error_body(
+        g.call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"email": "tia@example.test", "password": "nope-nope-nope"})),
+        )
+        .await,
+        401,
+    )
+    .await;
+
+    // A cross-site GET cannot sign anyone out; a same-site one can.
+    let r = c
+        .get(g.url("/api/auth/logout"))
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    error_body(r, 403).await;
+    assert_eq!(
+        c.get(g.url("/app"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let r = c
+        .get(g.url("/api/auth/logout"))
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login");
+    let (cleared, _) = set_cookie(&r);
+    assert_eq!(cleared, "portcullis_session=");
+    assert_eq!(
+        c.get(g.url("/app"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn without_verification_registering_signs_in_at_once() {
+    let (_up, _smtp, g) = gateway_with_mail("signup: { enabled: true, verify_email: false }").await;
+    let r = g
+        .call(
+            Method::POST,
+            "/api/auth/register",
+            None,
+            Some(json!({"email": "quick@example.test", "password": "quick-password-1"})),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let (cookie, _) = set_cookie(&r);
+    assert!(cookie.starts_with("portcullis_session="));
+    assert_eq!(
+        g.client
+            .get(g.url("/app"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let r = g
+        .call(
+            Method::POST,
+            "/api/auth/register",
+            None,
+            Some(json!({"email": "quick@example.test", "password": "quick-password-2"})),
+        )
+        .await;
+    error_body(r, 409).await;
+}
