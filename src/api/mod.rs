@@ -2,6 +2,7 @@
 //! proxy. Each route's path comes from config and may be renamed or disabled.
 
 mod altogic;
+mod avatar;
 mod cookies;
 mod csrf;
 pub mod extract;
@@ -70,6 +71,13 @@ pub fn router(state: Arc<State>) -> Router {
         let at = |suffix: &str| Some(format!("{p}{suffix}"));
         add(&at("/sessions"), get(sessions::list));
         add(&at("/magic-link"), post(magic::request));
+        add(
+            &at("/avatar"),
+            post(avatar::upload).layer(DefaultBodyLimit::max(
+                state.config.body_limit(&format!("{p}/avatar")),
+            )),
+        );
+        add(&at("/avatar/{file}"), get(avatar::serve));
         add(&at("/register"), post(altogic::register));
         add(&at("/verify-user"), get(altogic::verify_user));
         add(&at("/login"), post(altogic::login));
@@ -91,6 +99,7 @@ pub fn router(state: Arc<State>) -> Router {
             get(crate::pages::magic::page).post(crate::pages::magic::submit),
         );
     }
+    add(&api.user_me, get(crate::oauth::tokens::me));
     if api.aegis {
         use crate::oauth::{callback, flow, tokens};
         let at = |p: &str| Some(p.to_string());
@@ -99,7 +108,6 @@ pub fn router(state: Arc<State>) -> Router {
         add(&at("/auth/logout"), post(tokens::logout));
         add(&at("/auth/callback"), get(callback::page));
         add(&at("/auth/{provider}"), get(flow::provider));
-        add(&at("/api/user/me"), get(tokens::me));
     }
     if api.mock {
         use crate::oauth::mock;

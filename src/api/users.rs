@@ -139,6 +139,7 @@ pub async fn update(
         },
         role: f.opt_string("role").map(|r| r.trim().to_string()),
         active: f.opt_bool("active"),
+        picture: None,
     };
     if changes.role.as_deref() == Some("") {
         f.error("role", "must not be empty");

@@ -25,6 +25,7 @@ pub struct CachedUser {
     pub name: String,
     pub role: String,
     pub active: bool,
+    pub picture: Option<String>,
 }
 
 impl From<&crate::store::User> for CachedUser {
@@ -35,6 +36,7 @@ impl From<&crate::store::User> for CachedUser {
             name: u.name.clone(),
             role: u.role.clone(),
             active: u.active,
+            picture: u.picture.clone(),
         }
     }
 }

@@ -83,6 +83,8 @@ pub struct SmtpFile {
 pub struct UsersFile {
     /// `soft` (default: deactivate and mark deleted) or `hard` (remove the row).
     pub delete: Option<String>,
+    /// Largest avatar upload, in bytes (default 2 MiB).
+    pub avatar_max_size: Option<usize>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -200,6 +202,8 @@ pub struct IdentityHeadersFile {
     /// Also pass the user's token (Bearer header, session cookie) to the app. Off by default:
     /// the app gets identity headers and cannot replay the user's credentials.
     pub forward_token: Option<bool>,
+    /// Also send the user's picture URL (`{prefix}Picture`).
+    pub picture: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default)]

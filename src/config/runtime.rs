@@ -26,6 +26,7 @@ pub struct Config {
     pub passwords: Passwords,
     /// `users.delete: hard` removes rows; soft deletion keeps them, deactivated and marked.
     pub hard_delete: bool,
+    pub avatar_max_size: usize,
     pub signup_enabled: bool,
     pub verify_email: bool,
     pub confirm_ttl: Duration,
@@ -180,6 +181,7 @@ pub struct IdentityHeaders {
     pub role: HeaderName,
     pub session_id: HeaderName,
     pub forward_token: bool,
+    pub picture: Option<HeaderName>,
 }
 
 /// Where each terminated API route is served; `None` when disabled.
@@ -203,6 +205,8 @@ pub struct ApiRoutes {
     pub magic_page: Option<String>,
     /// Prefix of the browser-session family (`/api/auth`: sessions, magic links, avatar).
     pub auth: Option<String>,
+    /// The current token's claims (`/api/user/me`).
+    pub user_me: Option<String>,
 }
 
 /// The API route keys an operator may rename or disable, with their default paths.
@@ -215,6 +219,7 @@ pub const API_ROUTE_DEFAULTS: &[(&str, &str)] = &[
     ("profile", "/api/profile"),
     ("nuxt-users", "/api/nuxt-users"),
     ("auth", "/api/auth"),
+    ("user-me", "/api/user/me"),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,9 +240,22 @@ pub struct Passwords {
     pub reset_ttl: Duration,
 }
 
+impl Config {
+    /// The largest request body the control plane reads for `path`: avatars may be larger.
+    pub fn body_limit(&self, path: &str) -> usize {
+        let avatar = self.api.auth.as_deref().map(|p| format!("{p}/avatar"));
+        if avatar.as_deref() == Some(path) {
+            // Room for the multipart envelope around the image.
+            self.avatar_max_size + 64 * 1024
+        } else {
+            self.server.max_body_size
+        }
+    }
+}
+
 impl ApiRoutes {
     /// The routes in the order of [`API_ROUTE_DEFAULTS`].
-    pub(super) fn all(&self) -> [&Option<String>; 8] {
+    pub(super) fn all(&self) -> [&Option<String>; 9] {
         [
             &self.login,
             &self.logout,
@@ -247,6 +265,7 @@ impl ApiRoutes {
             &self.profile,
             &self.nuxt_users,
             &self.auth,
+            &self.user_me,
         ]
     }
 
@@ -259,7 +278,8 @@ impl ApiRoutes {
             "renew-token" => &mut self.renew_token,
             "profile" => &mut self.profile,
             "nuxt-users" => &mut self.nuxt_users,
-            _ => &mut self.auth,
+            "auth" => &mut self.auth,
+            _ => &mut self.user_me,
         }
     }
 
@@ -277,7 +297,7 @@ impl ApiRoutes {
         };
         self.all().into_iter().any(|p| p.as_deref() == Some(path))
             || family(&self.nuxt_users)
-            || (self.aegis && (under("/auth") || path == "/api/user/me"))
+            || (self.aegis && under("/auth"))
             || (self.mock && under("/mock"))
             || self.login_page.as_deref() == Some(path)
             || self.magic_page.as_deref() == Some(path)

@@ -96,6 +96,7 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
             session_cache_max_entries: f.session_cache.max_entries.unwrap_or(100_000).max(16),
             passwords,
             hard_delete,
+            avatar_max_size: f.users.avatar_max_size.unwrap_or(2 << 20),
             signup_enabled: f.signup.enabled.unwrap_or(false),
             verify_email: f.signup.verify_email.unwrap_or(true),
             oauth,

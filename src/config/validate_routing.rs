@@ -177,6 +177,11 @@ pub(super) fn identity(
                 role,
                 session_id,
                 forward_token: h.forward_token.unwrap_or(false),
+                picture: if h.picture.unwrap_or(false) {
+                    make("Picture").ok()
+                } else {
+                    None
+                },
             }
         }
         _ => {
@@ -188,6 +193,7 @@ pub(super) fn identity(
                 file::IdentityHeadersFile {
                     prefix: Some("X-Auth-".into()),
                     forward_token: h.forward_token,
+                    picture: h.picture,
                 },
                 errs,
             )

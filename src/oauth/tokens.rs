@@ -220,6 +220,15 @@ pub async fn me(
         claims.remove(drop);
     }
     claims.insert("role".into(), Value::String(id.user.role.clone()));
+    if let Some(p) = &id.user.picture {
+        // An uploaded avatar wins over the provider's picture; relative paths become URLs.
+        let url = if p.starts_with('/') {
+            format!("{}{p}", state.config.server.public_url)
+        } else {
+            p.clone()
+        };
+        claims.insert("picture".into(), Value::String(url));
+    }
     claims
         .entry("name")
         .or_insert_with(|| Value::String(id.user.name.clone()));

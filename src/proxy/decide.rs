@@ -182,6 +182,7 @@ mod tests {
                 name: "A".into(),
                 role: role.into(),
                 active: true,
+                picture: None,
             }),
             session_id: uuid::Uuid::nil(),
             session: SessionEntry {

@@ -74,6 +74,9 @@ pub fn inject(req: &mut RequestHeader, names: &IdentityHeaders, id: &Identity) {
         // Infallible after encoding; a failure would drop one header, never forward a client's.
         let _ = req.insert_header(name.clone(), header_value(&value));
     }
+    if let (Some(name), Some(picture)) = (&names.picture, &u.picture) {
+        let _ = req.insert_header(name.clone(), header_value(picture));
+    }
 }
 
 /// Removes the user's own credentials — a Bearer `Authorization` and the session cookie —

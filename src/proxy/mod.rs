@@ -89,7 +89,7 @@ impl ProxyHttp for Gateway {
                     session,
                     &self.api,
                     ctx.client.clone(),
-                    cfg.server.max_body_size,
+                    cfg.body_limit(session.req_header().uri.path()),
                 )
                 .await?;
                 Ok(true)

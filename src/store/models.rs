@@ -14,6 +14,7 @@ pub struct User {
     pub updated_at: i64,
     /// Set by a soft delete; such a user is gone for every purpose but the audit trail.
     pub deleted_at: Option<i64>,
+    pub picture: Option<String>,
 }
 
 /// Changes to a user; `None` leaves a field as it is.
@@ -23,6 +24,7 @@ pub struct UserChanges {
     pub email: Option<String>,
     pub role: Option<String>,
     pub active: Option<bool>,
+    pub picture: Option<String>,
 }
 
 /// The outcome of a change that must never leave the gateway without an active admin.

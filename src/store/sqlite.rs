@@ -14,7 +14,7 @@ pub struct SqliteStore {
 }
 
 const USER_COLS: &str =
-    "id, email, name, role, active, password_hash, created_at, updated_at, deleted_at";
+    "id, email, name, role, active, password_hash, created_at, updated_at, deleted_at, picture";
 /// True when the row being changed is the only active admin left.
 const LAST_ADMIN: &str = "role = 'admin' AND active = 1 AND deleted_at IS NULL \
      AND (SELECT COUNT(*) FROM users o WHERE o.role = 'admin' AND o.active = 1 \
@@ -122,7 +122,8 @@ impl Store for SqliteStore {
         // One statement, so the last-admin check and the change cannot interleave with another.
         let sql = format!(
             "UPDATE users SET name = COALESCE(?1, name), email = COALESCE(?2, email), \
-             role = COALESCE(?3, role), active = COALESCE(?4, active), updated_at = ?5 \
+             role = COALESCE(?3, role), active = COALESCE(?4, active), picture = COALESCE(?7, picture), \
+             updated_at = ?5 \
              WHERE id = ?6 AND deleted_at IS NULL \
                AND NOT ((COALESCE(?3, role) != 'admin' OR COALESCE(?4, active) = 0) AND {LAST_ADMIN}) \
              RETURNING {USER_COLS}"
@@ -134,6 +135,7 @@ impl Store for SqliteStore {
             .bind(c.active)
             .bind(now)
             .bind(id)
+            .bind(&c.picture)
             .fetch_optional(&self.pool)
             .await
             .map_err(conflict_or)?;
