@@ -46,6 +46,19 @@ pub async fn upload(
         }
     }
     let bytes = bytes.ok_or_else(|| invalid("is required"))?;
+    let user = store_avatar(&state, id.user.id, bytes.to_vec()).await?;
+    Ok(Json(
+        json!({ "picture": user.picture, "user": NuxtUser::from(&user) }),
+    ))
+}
+
+/// Checks, re-encodes and stores an avatar for `user_id`; the updated user.
+pub async fn store_avatar(
+    state: &State,
+    user_id: i64,
+    bytes: Vec<u8>,
+) -> Result<crate::store::User, Reject> {
+    let limit = state.config.avatar_max_size;
     if bytes.len() > limit {
         return Err(Reject::PayloadTooLarge(limit));
     }
@@ -77,17 +90,15 @@ pub async fn upload(
         state.config.api.auth.as_deref().unwrap_or("")
     );
     let changes = UserChanges {
-        picture: Some(url.clone()),
+        picture: Some(url),
         ..Default::default()
     };
-    let user = match state.store.update_user(id.user.id, &changes, now()).await? {
+    let user = match state.store.update_user(user_id, &changes, now()).await? {
         Guarded::Done(u) => u,
         _ => return Err(Reject::NotFound),
     };
     state.user_changed(&user);
-    Ok(Json(
-        json!({ "picture": url, "user": NuxtUser::from(&user) }),
-    ))
+    Ok(user)
 }
 
 /// Decodes within limits (no decompression bombs), bounds the size, and writes a clean PNG.

@@ -2,7 +2,7 @@
 //! proxy. Each route's path comes from config and may be renamed or disabled.
 
 mod altogic;
-mod avatar;
+pub mod avatar;
 mod cookies;
 mod csrf;
 pub mod extract;
@@ -15,7 +15,7 @@ mod nuxt_session;
 mod password;
 mod profile;
 mod recovery;
-mod sessions;
+pub mod sessions;
 mod signup;
 mod users;
 pub mod views;
@@ -91,6 +91,22 @@ pub fn router(state: Arc<State>) -> Router {
         add(
             &Some(login.clone()),
             get(crate::pages::login::page).post(crate::pages::login::submit),
+        );
+    }
+    if let Some(page) = &api.account_page {
+        use crate::pages::account;
+        let limit = state.config.body_limit(&format!("{page}/avatar"));
+        add(
+            &Some(page.clone()),
+            get(account::page).post(account::rename),
+        );
+        add(
+            &Some(format!("{page}/avatar")),
+            post(account::avatar).layer(DefaultBodyLimit::max(limit)),
+        );
+        add(
+            &Some(format!("{page}/sessions")),
+            post(account::end_session),
         );
     }
     if let Some(page) = &api.magic_page {

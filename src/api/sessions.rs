@@ -13,9 +13,14 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 pub async fn list(S(state): S<Arc<State>>, Auth(id): Auth) -> Result<Json<Value>, Reject> {
+    Ok(Json(json!({ "sessions": describe(&state, &id).await? })))
+}
+
+/// The caller's live sessions as shown to people: device, times, which one is this.
+pub async fn describe(state: &State, id: &crate::auth::Identity) -> Result<Vec<Value>, Reject> {
     let parser = woothee::parser::Parser::new();
     let rows = state.store.list_sessions(id.user.id, now()).await?;
-    let sessions: Vec<Value> = rows
+    Ok(rows
         .iter()
         .map(|s| {
             let uuid = Uuid::parse_str(&s.id).unwrap_or_default();
@@ -45,8 +50,22 @@ pub async fn list(S(state): S<Arc<State>>, Auth(id): Auth) -> Result<Json<Value>
                 "isCurrent": uuid == id.session_id,
             })
         })
-        .collect();
-    Ok(Json(json!({ "sessions": sessions })))
+        .collect())
+}
+
+/// Ends one of the caller's own sessions; false when it is not theirs or not live.
+pub async fn end_own(state: &State, id: &crate::auth::Identity, raw: &str) -> Result<bool, Reject> {
+    let Ok(sid) = Uuid::parse_str(raw) else {
+        return Ok(false);
+    };
+    match state.store.session(&sid.to_string()).await? {
+        Some(s) if s.user_id == id.user.id && s.revoked_at.is_none() => {
+            state.store.revoke_refresh_family(&s.id, now()).await?;
+            state.end_session_by_id(sid).await?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
 }
 
 /// Another user's session, or an unknown one, is simply not found.
@@ -55,13 +74,9 @@ pub async fn revoke(
     Auth(id): Auth,
     Path(raw): Path<String>,
 ) -> Result<Json<Value>, Reject> {
-    let sid = Uuid::parse_str(&raw).map_err(|_| Reject::NotFound)?;
-    match state.store.session(&sid.to_string()).await? {
-        Some(s) if s.user_id == id.user.id && s.revoked_at.is_none() => {
-            state.store.revoke_refresh_family(&s.id, now()).await?;
-            state.end_session_by_id(sid).await?;
-            Ok(Json(json!({ "success": true })))
-        }
-        _ => Err(Reject::NotFound),
+    if end_own(&state, &id, &raw).await? {
+        Ok(Json(json!({ "success": true })))
+    } else {
+        Err(Reject::NotFound)
     }
 }

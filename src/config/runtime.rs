@@ -203,6 +203,8 @@ pub struct ApiRoutes {
     pub login_page: Option<String>,
     /// The page a magic link opens (confirm, then sign in).
     pub magic_page: Option<String>,
+    /// The account page and its forms (`/account`, `/account/avatar`, `/account/sessions`).
+    pub account_page: Option<String>,
     /// Prefix of the browser-session family (`/api/auth`: sessions, magic links, avatar).
     pub auth: Option<String>,
     /// The current token's claims (`/api/user/me`).
@@ -244,7 +246,12 @@ impl Config {
     /// The largest request body the control plane reads for `path`: avatars may be larger.
     pub fn body_limit(&self, path: &str) -> usize {
         let avatar = self.api.auth.as_deref().map(|p| format!("{p}/avatar"));
-        if avatar.as_deref() == Some(path) {
+        let account_avatar = self
+            .api
+            .account_page
+            .as_deref()
+            .map(|p| format!("{p}/avatar"));
+        if avatar.as_deref() == Some(path) || account_avatar.as_deref() == Some(path) {
             // Room for the multipart envelope around the image.
             self.avatar_max_size + 64 * 1024
         } else {
@@ -301,6 +308,7 @@ impl ApiRoutes {
             || (self.mock && under("/mock"))
             || self.login_page.as_deref() == Some(path)
             || self.magic_page.as_deref() == Some(path)
+            || family(&self.account_page)
             || family(&self.auth)
     }
 }

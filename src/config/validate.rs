@@ -60,6 +60,7 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
     let mut api = api;
     api.login_page = pages.login_path.clone();
     api.magic_page = pages.login_path.as_ref().map(|_| "/magic-link".to_string());
+    api.account_page = pages.login_path.as_ref().map(|_| "/account".to_string());
     api.aegis = !oauth.providers.is_empty();
     api.mock = oauth
         .providers

@@ -1,6 +1,7 @@
 //! The gateway's own HTML pages, rendered on the server from `templates/pages/` with the theme
 //! from config. Every page carries the same security headers; every form a CSRF token.
 
+pub mod account;
 pub mod login;
 pub mod magic;
 
@@ -21,6 +22,10 @@ static ENV: Lazy<Environment<'static>> = Lazy::new(|| {
         (
             "login.html",
             include_str!("../../templates/pages/login.html"),
+        ),
+        (
+            "account.html",
+            include_str!("../../templates/pages/account.html"),
         ),
         (
             "magic.html",

@@ -310,3 +310,108 @@ async fn sessions_are_listed_with_devices_and_can_be_signed_out() {
     assert_eq!(g.get("/app", Some(&eve)).await.status(), 200);
     error_body(g.get("/api/auth/sessions", None).await, 401).await;
 }
+
+#[tokio::test]
+async fn the_account_page_shows_devices_renames_uploads_and_signs_out_others() {
+    let up = Upstream::start().await;
+    let g = Gateway::start(Options::new(up.addr)).await;
+    let c = no_redirects();
+    let r = c.get(g.url("/account")).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    assert_eq!(r.headers()["location"], "/login?returnTo=%2Faccount");
+
+    let desk = login_as(&g, ADMIN_EMAIL, ADMIN_PASSWORD, CHROME_WINDOWS).await;
+    let phone = login_as(&g, ADMIN_EMAIL, ADMIN_PASSWORD, SAFARI_IPHONE).await;
+    let (csrf_cookie, token) = csrf(&g).await;
+    let cookies = format!("portcullis_session={desk}; {csrf_cookie}");
+    let page = c
+        .get(g.url("/account"))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+    let html = page.text().await.unwrap();
+    assert!(html.contains(ADMIN_EMAIL) && html.contains("Administrator"));
+    assert_eq!(html.matches("class=\"session\"").count(), 2);
+    assert_eq!(html.matches("<em>this device</em>").count(), 1);
+    let phone_sid = payload(&phone)["sid"].as_str().unwrap().to_string();
+    assert!(
+        html.contains(&format!("name=\"id\" value=\"{phone_sid}\"")),
+        "a sign-out button for the phone"
+    );
+
+    let r = c
+        .post(g.url("/account"))
+        .header("cookie", &cookies)
+        .form(&[("csrf", token.as_str()), ("name", "Root Renamed")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/account?done=name");
+    g.get("/app", Some(&desk)).await;
+    assert_eq!(up.last().headers["x-auth-name"], "Root Renamed");
+
+    let r = c
+        .post(g.url("/account/sessions"))
+        .header("cookie", &cookies)
+        .form(&[("csrf", token.as_str()), ("id", phone_sid.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        g.get("/app", Some(&phone)).await.status(),
+        401,
+        "the phone lost access at once"
+    );
+    let r = c
+        .post(g.url("/account/sessions"))
+        .header("cookie", &cookies)
+        .form(&[("csrf", "forged"), ("id", phone_sid.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    let img = image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+        32,
+        32,
+        image::Rgb([10, 200, 10]),
+    ));
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let boundary = "----account-boundary";
+    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{token}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"me.png\"\r\nContent-Type: image/png\r\n\r\n").into_bytes();
+    body.extend_from_slice(&png);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let r = c
+        .post(g.url("/account/avatar"))
+        .header("cookie", &cookies)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let html = c
+        .get(g.url("/account?done=avatar"))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Your avatar is saved.")
+            && html.contains("&#x2f;api&#x2f;auth&#x2f;avatar&#x2f;"),
+        "{html}"
+    );
+}
