@@ -415,3 +415,24 @@ async fn the_account_page_shows_devices_renames_uploads_and_signs_out_others() {
         "{html}"
     );
 }
+
+#[tokio::test]
+async fn the_sign_in_page_offers_the_configured_providers() {
+    let up = Upstream::start().await;
+    let mut o = Options::new(up.addr);
+    o.extra = "oauth:\n  providers:\n    mock: { kind: mock, client_id: c, client_secret: s, personas: [ { sub: \"p\", email: \"p@example.test\", name: \"P\" } ] }\n".into();
+    let g = Gateway::start(o).await;
+    let r = g
+        .client
+        .get(g.url("/login?returnTo=%2Fdash%3Fa%3D1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    // `/` is HTML-escaped as `&#x2f;` (decoded by the browser); the rest is percent-encoded.
+    assert!(
+        html.contains("href=\"/auth/mock?redirectTo=&#x2f;dash%3Fa%3D1\""),
+        "{html}"
+    );
+}
