@@ -23,6 +23,7 @@ pub async fn guard(S(state): S<Arc<State>>, req: Request, next: Next) -> Respons
         && (cookie_login
             || cfg.api.login_page.as_deref() == Some(req.uri().path())
             || cfg.api.magic_page.as_deref() == Some(req.uri().path())
+            || cfg.api.other_pages.iter().any(|p| p == req.uri().path())
             || uses_cookie(req.headers(), &cfg.cookie.name)
             || carries_cookie(req.headers(), &cfg.oauth.refresh.cookie))
         && cross_site(req.headers(), &cfg.server.public_origin)

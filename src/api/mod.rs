@@ -12,9 +12,9 @@ mod logout;
 mod magic;
 mod me;
 mod nuxt_session;
-mod password;
+pub mod password;
 mod profile;
-mod recovery;
+pub mod recovery;
 pub mod sessions;
 mod signup;
 mod users;
@@ -107,6 +107,18 @@ pub fn router(state: Arc<State>) -> Router {
         add(
             &Some(format!("{page}/sessions")),
             post(account::end_session),
+        );
+    }
+    if !api.other_pages.is_empty() {
+        use crate::pages::recover;
+        add(
+            &Some(recover::FORGOT_PATH.into()),
+            get(recover::forgot).post(recover::forgot_submit),
+        );
+        let reset = state.config.mail.reset_path.clone();
+        add(
+            &Some(reset),
+            get(recover::reset).post(recover::reset_submit),
         );
     }
     if let Some(page) = &api.magic_page {

@@ -42,7 +42,7 @@ pub async fn forgot(
     Ok(Json(json!({ "message": FORGOT_MESSAGE })))
 }
 
-async fn send_reset(state: &State, email: &str) -> Result<(), crate::store::StoreError> {
+pub async fn send_reset(state: &State, email: &str) -> Result<(), crate::store::StoreError> {
     let Some(user) = state.store.user_by_email(email).await? else {
         return Ok(());
     };

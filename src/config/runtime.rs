@@ -205,6 +205,8 @@ pub struct ApiRoutes {
     pub magic_page: Option<String>,
     /// The account page and its forms (`/account`, `/account/avatar`, `/account/sessions`).
     pub account_page: Option<String>,
+    /// Other pages: forgot-password and the reset page the emailed link opens.
+    pub other_pages: Vec<String>,
     /// Prefix of the browser-session family (`/api/auth`: sessions, magic links, avatar).
     pub auth: Option<String>,
     /// The current token's claims (`/api/user/me`).
@@ -309,6 +311,7 @@ impl ApiRoutes {
             || self.login_page.as_deref() == Some(path)
             || self.magic_page.as_deref() == Some(path)
             || family(&self.account_page)
+            || self.other_pages.iter().any(|p| p == path)
             || family(&self.auth)
     }
 }

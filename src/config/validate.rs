@@ -61,6 +61,9 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
     api.login_page = pages.login_path.clone();
     api.magic_page = pages.login_path.as_ref().map(|_| "/magic-link".to_string());
     api.account_page = pages.login_path.as_ref().map(|_| "/account".to_string());
+    if pages.login_path.is_some() {
+        api.other_pages = vec!["/forgot-password".to_string(), mail.reset_path.clone()];
+    }
     api.aegis = !oauth.providers.is_empty();
     api.mock = oauth
         .providers

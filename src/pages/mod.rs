@@ -4,6 +4,7 @@
 pub mod account;
 pub mod login;
 pub mod magic;
+pub mod recover;
 
 use crate::config::Config;
 use axum::response::{Html, IntoResponse, Response};
@@ -26,6 +27,14 @@ static ENV: Lazy<Environment<'static>> = Lazy::new(|| {
         (
             "account.html",
             include_str!("../../templates/pages/account.html"),
+        ),
+        (
+            "forgot.html",
+            include_str!("../../templates/pages/forgot.html"),
+        ),
+        (
+            "reset.html",
+            include_str!("../../templates/pages/reset.html"),
         ),
         (
             "magic.html",

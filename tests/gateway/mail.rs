@@ -605,3 +605,75 @@ async fn without_verification_registering_signs_in_at_once() {
         .await;
     error_body(r, 409).await;
 }
+
+#[tokio::test]
+async fn a_browser_resets_a_forgotten_password_through_the_pages() {
+    let (_up, smtp, g) = gateway_with_mail("").await;
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = c.get(g.url("/forgot-password")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let (csrf_cookie, _) = set_cookie(&page);
+    let csrf = csrf_cookie
+        .trim_start_matches("portcullis_csrf=")
+        .to_string();
+    let r = c
+        .post(g.url("/forgot-password"))
+        .header("cookie", &csrf_cookie)
+        .form(&[("csrf", csrf.as_str()), ("email", ADMIN_EMAIL)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("on its way"));
+    let link = smtp.nth(1).await.link();
+    let port = g.base.rsplit(':').next().unwrap();
+    let path = link.split_once(port).unwrap().1.to_string();
+    assert!(path.starts_with("/reset-password?token="), "{path}");
+    let token = query_param(&link, "token");
+    let form = c
+        .get(g.url(&path))
+        .header("cookie", &csrf_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 200);
+    assert!(form
+        .text()
+        .await
+        .unwrap()
+        .contains(&format!("value=\"{token}\"")));
+
+    let submit = |password: &str| {
+        let (c, g, csrf_cookie) = (&c, &g, &csrf_cookie);
+        let fields = vec![
+            ("csrf", csrf.clone()),
+            ("token", token.clone()),
+            ("email", ADMIN_EMAIL.to_string()),
+            ("password", password.to_string()),
+            ("password_confirmation", password.to_string()),
+        ];
+        async move {
+            c.post(g.url("/reset-password"))
+                .header("cookie", csrf_cookie)
+                .form(&fields)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = submit("sunshine1").await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("commonly used"));
+    let r = submit("page-reset-password-1").await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login");
+    g.login(ADMIN_EMAIL, "page-reset-password-1", false).await;
+    assert_eq!(
+        submit("page-reset-password-2").await.status(),
+        400,
+        "the link works once"
+    );
+}
