@@ -9,11 +9,10 @@ use super::login::{check_password, rate_limit, LoginFailure};
 use super::signup::{notify_existing, send_confirmation_to};
 use super::users::name_field;
 use super::views::{rfc3339, NuxtUser};
-use crate::auth::one_time::{self, Purpose};
 use crate::auth::{Authn, ClientInfo};
 use crate::error::Reject;
 use crate::state::State;
-use crate::store::{now, Guarded, NewUser, StoreError, User, UserChanges};
+use crate::store::{now, NewUser, StoreError, User};
 use axum::extract::{Query, State as S};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -111,30 +110,8 @@ pub async fn verify_user(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, Reject> {
-    let invalid = || Reject::BadRequest("Invalid or expired verification link".into());
-    let token = q
-        .get("access_token")
-        .filter(|t| !t.is_empty())
-        .ok_or_else(invalid)?;
-    let user_id = state
-        .store
-        .consume_one_time_token(
-            &one_time::hash(token),
-            Purpose::EmailConfirmation.as_str(),
-            None,
-            now(),
-        )
-        .await?
-        .ok_or_else(invalid)?;
-    let activate = UserChanges {
-        active: Some(true),
-        ..Default::default()
-    };
-    let user = match state.store.update_user(user_id, &activate, now()).await? {
-        Guarded::Done(u) => u,
-        _ => return Err(invalid()),
-    };
-    state.user_changed(&user);
+    let token = q.get("access_token").map(String::as_str).unwrap_or("");
+    let user = super::signup::confirm_email(&state, token).await?;
     let answer = signed_in(&state, &user, &client).await?;
     if crate::proxy::decide::is_navigation(&Method::GET, &headers) {
         let cookie = answer.headers().get(header::SET_COOKIE).cloned();

@@ -111,11 +111,18 @@ pub async fn confirm(
     S(state): S<Arc<State>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, Reject> {
+    confirm_email(&state, q.get("token").map(String::as_str).unwrap_or("")).await?;
+    Ok(Json(
+        json!({ "message": "Your email is confirmed. You can now log in." }),
+    ))
+}
+
+/// Uses an email-confirmation token once and activates its account.
+pub async fn confirm_email(state: &State, token: &str) -> Result<User, Reject> {
     let invalid = || Reject::BadRequest("Invalid or expired confirmation link".into());
-    let token = q
-        .get("token")
-        .filter(|t| !t.is_empty())
-        .ok_or_else(invalid)?;
+    if token.is_empty() {
+        return Err(invalid());
+    }
     let user_id = state
         .store
         .consume_one_time_token(
@@ -131,10 +138,10 @@ pub async fn confirm(
         ..Default::default()
     };
     match state.store.update_user(user_id, &activate, now()).await? {
-        Guarded::Done(user) => state.user_changed(&user),
-        Guarded::NotFound | Guarded::LastAdmin => return Err(invalid()),
+        Guarded::Done(user) => {
+            state.user_changed(&user);
+            Ok(user)
+        }
+        Guarded::NotFound | Guarded::LastAdmin => Err(invalid()),
     }
-    Ok(Json(
-        json!({ "message": "Your email is confirmed. You can now log in." }),
-    ))
 }

@@ -95,20 +95,7 @@ pub async fn submit(
     };
     let remember = field("remember").is_some();
     match password_login(&state, &client, &normalized, password.to_string(), remember).await {
-        Ok((_, token)) => (
-            StatusCode::SEE_OTHER,
-            [
-                (header::LOCATION, back),
-                (
-                    header::SET_COOKIE,
-                    crate::api::session_cookie(&state.config, &token, remember)
-                        .to_str()
-                        .unwrap_or("")
-                        .to_string(),
-                ),
-            ],
-        )
-            .into_response(),
+        Ok((_, token)) => super::signed_in_redirect(&state.config, &token, remember, back),
         Err(LoginFailure::BadCredentials) => show(
             &state,
             &headers,

@@ -8,7 +8,7 @@ use crate::store::now;
 use axum::body::Bytes;
 use axum::extract::{Query, State as S};
 use axum::response::{IntoResponse, Response};
-use http::{header, HeaderMap, StatusCode};
+use http::{HeaderMap, StatusCode};
 use minijinja::context;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -99,20 +99,7 @@ pub async fn submit(
         _ => return invalid(&state),
     };
     match state.start_session(&user, false, &client).await {
-        Ok(token) => (
-            StatusCode::SEE_OTHER,
-            [
-                (header::LOCATION, back),
-                (
-                    header::SET_COOKIE,
-                    crate::api::session_cookie(&state.config, &token, false)
-                        .to_str()
-                        .unwrap_or("")
-                        .to_string(),
-                ),
-            ],
-        )
-            .into_response(),
+        Ok(token) => super::signed_in_redirect(&state.config, &token, false, back),
         Err(r) => r.into_response(),
     }
 }

@@ -143,6 +143,14 @@ pub fn csrf_ok(headers: &HeaderMap, submitted: Option<&str>) -> bool {
     }
 }
 
+/// Signed in: on to `back` (303, so the browser follows with a GET) with the session cookie.
+pub fn signed_in_redirect(cfg: &Config, token: &str, remember: bool, back: String) -> Response {
+    let cookie = crate::api::session_cookie(cfg, token, remember);
+    let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response();
+    r.headers_mut().insert(header::SET_COOKIE, cookie);
+    r
+}
+
 /// A same-origin path to go back to, or `/`.
 pub fn return_to(raw: Option<&str>) -> String {
     raw.filter(|r| crate::config::is_local_path(r))
