@@ -16,7 +16,7 @@ pub mod password;
 mod profile;
 pub mod recovery;
 pub mod sessions;
-mod signup;
+pub mod signup;
 mod users;
 pub mod views;
 
@@ -119,6 +119,17 @@ pub fn router(state: Arc<State>) -> Router {
         add(
             &Some(reset),
             get(recover::reset).post(recover::reset_submit),
+        );
+    }
+    if state.config.signup_enabled && !api.other_pages.is_empty() {
+        use crate::pages::signup;
+        add(
+            &Some(signup::SIGNUP_PATH.into()),
+            get(signup::page).post(signup::submit),
+        );
+        add(
+            &Some(signup::VERIFY_PATH.into()),
+            get(signup::verify).post(signup::verify_submit),
         );
     }
     if let Some(page) = &api.magic_page {

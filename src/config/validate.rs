@@ -63,6 +63,10 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
     api.account_page = pages.login_path.as_ref().map(|_| "/account".to_string());
     if pages.login_path.is_some() {
         api.other_pages = vec!["/forgot-password".to_string(), mail.reset_path.clone()];
+        if f.signup.enabled.unwrap_or(false) {
+            api.other_pages
+                .extend(["/signup".to_string(), "/verify".to_string()]);
+        }
     }
     api.aegis = !oauth.providers.is_empty();
     api.mock = oauth

@@ -45,7 +45,7 @@ fn show(
         &state.config,
         "login.html",
         status,
-        context! { csrf, return_to => back, email, error, providers, action },
+        context! { csrf, return_to => back, email, error, providers, action, signup => state.config.signup_enabled },
         &cookie.into_iter().collect::<Vec<_>>(),
     )
 }

@@ -5,6 +5,7 @@ pub mod account;
 pub mod login;
 pub mod magic;
 pub mod recover;
+pub mod signup;
 
 use crate::config::Config;
 use axum::response::{Html, IntoResponse, Response};
@@ -27,6 +28,14 @@ static ENV: Lazy<Environment<'static>> = Lazy::new(|| {
         (
             "account.html",
             include_str!("../../templates/pages/account.html"),
+        ),
+        (
+            "signup.html",
+            include_str!("../../templates/pages/signup.html"),
+        ),
+        (
+            "verify.html",
+            include_str!("../../templates/pages/verify.html"),
         ),
         (
             "forgot.html",

@@ -677,3 +677,108 @@ async fn a_browser_resets_a_forgotten_password_through_the_pages() {
         "the link works once"
     );
 }
+
+#[tokio::test]
+async fn a_browser_signs_up_and_confirms_through_the_pages() {
+    let (_up, smtp, g) = gateway_with_mail("signup: { enabled: true }").await;
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = c
+        .get(g.url("/signup?returnTo=%2Fapp"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+    let (csrf_cookie, _) = set_cookie(&page);
+    let csrf = csrf_cookie
+        .trim_start_matches("portcullis_csrf=")
+        .to_string();
+    let fields = |email: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("returnTo", "/app".into()),
+            ("name", "Una".into()),
+            ("email", email.to_string()),
+            ("password", "una-password-1".into()),
+        ]
+    };
+    let r = c
+        .post(g.url("/signup"))
+        .header("cookie", &csrf_cookie)
+        .form(&fields("una@example.test"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let answer = r.text().await.unwrap();
+    assert!(answer.contains("Check your email"));
+    error_body(
+        g.post_json(
+            "/api/login",
+            json!({"email": "una@example.test", "password": "una-password-1"}),
+            None,
+        )
+        .await,
+        403,
+    )
+    .await;
+
+    let link = smtp.nth(1).await.link();
+    let port = g.base.rsplit(':').next().unwrap();
+    let path = link.split_once(port).unwrap().1.to_string();
+    assert!(path.starts_with("/verify?token="), "{path}");
+    let token = query_param(&link, "token");
+    // Opening the page twice consumes nothing; the button does.
+    assert_eq!(c.get(g.url(&path)).send().await.unwrap().status(), 200);
+    assert_eq!(c.get(g.url(&path)).send().await.unwrap().status(), 200);
+    let confirm = vec![("csrf", csrf.clone()), ("token", token.clone())];
+    let r = c
+        .post(g.url("/verify"))
+        .header("cookie", &csrf_cookie)
+        .form(&confirm)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let (session, _) = set_cookie(&r);
+    assert_eq!(
+        c.get(g.url("/app"))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        c.post(g.url("/verify"))
+            .header("cookie", &csrf_cookie)
+            .form(&confirm)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+
+    // A taken address answers the same; a signed-in visitor is sent on.
+    let r = c
+        .post(g.url("/signup"))
+        .header("cookie", &csrf_cookie)
+        .form(&fields("una@example.test"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("Check your email"));
+    let r = c
+        .get(g.url("/signup?returnTo=%2Fapp"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    assert_eq!(r.headers()["location"], "/app");
+}
