@@ -1,7 +1,7 @@
 //! The account page: name, avatar, every device the user is signed in on with a button to sign
 //! it out, and sign-out. Plain forms with CSRF tokens; no JavaScript needed.
 
-use super::{csrf_ok, csrf_token, render};
+use super::{csrf_ok, render};
 use crate::api::avatar::store_avatar;
 use crate::api::sessions::{describe, end_own};
 use crate::auth::{Authn, Identity};
@@ -68,21 +68,33 @@ async fn show(
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
-    let (csrf, cookie) = csrf_token(&state.config, headers);
     let logout = format!(
         "{}/logout",
         state.config.api.auth.as_deref().unwrap_or("/api/auth")
     );
     render(
         &state.config,
+        headers,
         "account.html",
         status,
         context! {
             name => user.name, email => user.email, picture => user.picture, sessions,
-            csrf, notice, error, base => base(state), logout,
+            notice, error, base => base(state), logout,
         },
-        &cookie.into_iter().collect::<Vec<_>>(),
     )
+}
+
+/// The form's CSRF token did not match: show the page again with a fresh one.
+async fn expired(state: &State, headers: &HeaderMap, id: &Identity) -> Response {
+    show(
+        state,
+        headers,
+        id,
+        StatusCode::FORBIDDEN,
+        None,
+        Some("This page expired; please try again."),
+    )
+    .await
 }
 
 pub async fn page(
@@ -103,26 +115,14 @@ pub async fn page(
     show(&state, &headers, &id, StatusCode::OK, notice, None).await
 }
 
-fn form(body: &Bytes) -> HashMap<String, String> {
-    form_urlencoded::parse(body).into_owned().collect()
-}
-
 pub async fn rename(S(state): S<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
     let id = match signed_in(&state, &headers).await {
         Ok(id) => id,
         Err(r) => return r,
     };
-    let f = form(&body);
+    let f = super::form_fields(&body);
     if !csrf_ok(&headers, f.get("csrf").map(String::as_str)) {
-        return show(
-            &state,
-            &headers,
-            &id,
-            StatusCode::FORBIDDEN,
-            None,
-            Some("This page expired; please try again."),
-        )
-        .await;
+        return expired(&state, &headers, &id).await;
     }
     let name = f
         .get("name")
@@ -170,15 +170,7 @@ pub async fn avatar(
         }
     }
     if !csrf_ok(&headers, csrf.as_deref()) {
-        return show(
-            &state,
-            &headers,
-            &id,
-            StatusCode::FORBIDDEN,
-            None,
-            Some("This page expired; please try again."),
-        )
-        .await;
+        return expired(&state, &headers, &id).await;
     }
     let Some(image) = image else {
         return show(
@@ -208,17 +200,9 @@ pub async fn end_session(S(state): S<Arc<State>>, headers: HeaderMap, body: Byte
         Ok(id) => id,
         Err(r) => return r,
     };
-    let f = form(&body);
+    let f = super::form_fields(&body);
     if !csrf_ok(&headers, f.get("csrf").map(String::as_str)) {
-        return show(
-            &state,
-            &headers,
-            &id,
-            StatusCode::FORBIDDEN,
-            None,
-            Some("This page expired; please try again."),
-        )
-        .await;
+        return expired(&state, &headers, &id).await;
     }
     match end_own(&state, &id, f.get("id").map(String::as_str).unwrap_or("")).await {
         Ok(true) => back(&state, "session"),

@@ -1,7 +1,7 @@
 //! `GET /login` and its form: password sign-in for browsers, back to where they were going.
 //! Someone already signed in is sent straight on (the guest rule).
 
-use super::{csrf_ok, csrf_token, render, return_to};
+use super::{csrf_ok, render, return_to};
 use crate::api::extract::Client;
 use crate::api::login::{password_login, rate_limit, LoginFailure};
 use crate::auth::Authn;
@@ -38,15 +38,14 @@ fn show(
     email: &str,
     error: Option<&str>,
 ) -> Response {
-    let (csrf, cookie) = csrf_token(&state.config, headers);
     let providers: Vec<&String> = state.config.oauth.providers.keys().collect();
     let action = state.config.pages.login_path.clone().unwrap_or_default();
     render(
         &state.config,
+        headers,
         "login.html",
         status,
-        context! { csrf, return_to => back, email, error, providers, action, signup => state.config.signup_enabled },
-        &cookie.into_iter().collect::<Vec<_>>(),
+        context! { return_to => back, email, error, providers, action, signup => state.config.signup_enabled },
     )
 }
 
@@ -56,7 +55,7 @@ pub async fn submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let form: HashMap<String, String> = super::form_fields(&body);
     let field = |k: &str| form.get(k).map(String::as_str);
     let back = return_to(field("returnTo"));
     let email = field("email").unwrap_or("").trim().to_string();

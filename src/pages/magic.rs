@@ -1,7 +1,7 @@
 //! The page a magic link opens. Opening it (GET) only asks to continue — mail scanners that
 //! prefetch links cannot burn the token; the form's POST consumes it and signs in.
 
-use super::{csrf_ok, csrf_token, render, return_to};
+use super::{csrf_ok, render, return_to};
 use crate::auth::one_time::{self, Purpose};
 use crate::state::State;
 use crate::store::now;
@@ -21,15 +21,14 @@ fn show(
     back: &str,
     error: Option<&str>,
 ) -> Response {
-    let (csrf, cookie) = csrf_token(&state.config, headers);
     let action = state.config.api.magic_page.clone().unwrap_or_default();
     let login = state.config.pages.login_path.clone().unwrap_or_default();
     render(
         &state.config,
+        headers,
         "magic.html",
         status,
-        context! { csrf, token, return_to => back, error, action, login },
-        &cookie.into_iter().collect::<Vec<_>>(),
+        context! { token, return_to => back, error, action, login },
     )
 }
 
@@ -58,7 +57,7 @@ pub async fn submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let form: HashMap<String, String> = super::form_fields(&body);
     let field = |k: &str| form.get(k).map(String::as_str);
     let back = return_to(field("returnTo"));
     let token = field("token").unwrap_or("");

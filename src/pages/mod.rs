@@ -57,18 +57,21 @@ static ENV: Lazy<Environment<'static>> = Lazy::new(|| {
     env
 });
 
-/// Renders a page with the theme merged into `ctx`.
+/// Renders a page with the theme merged into `ctx`. Every page carries a form, so the CSRF
+/// token goes in as `csrf`, with its cookie when the browser has none yet.
 pub fn render(
     cfg: &Config,
+    headers: &HeaderMap,
     name: &str,
     status: StatusCode,
     ctx: Value,
-    set_cookies: &[String],
 ) -> Response {
+    let (csrf, set_cookie) = csrf_token(cfg, headers);
     let theme = minijinja::context! {
         product => cfg.pages.product_name,
         logo => cfg.pages.logo_url,
         primary => cfg.pages.primary_color,
+        csrf,
     };
     let body = ENV
         .get_template(name)
@@ -90,10 +93,8 @@ pub fn render(
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     secure_headers(h);
-    for c in set_cookies {
-        if let Ok(v) = HeaderValue::from_str(c) {
-            h.append(header::SET_COOKIE, v);
-        }
+    if let Some(v) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        h.append(header::SET_COOKIE, v);
     }
     r
 }
@@ -158,6 +159,11 @@ pub fn signed_in_redirect(cfg: &Config, token: &str, remember: bool, back: Strin
     let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response();
     r.headers_mut().insert(header::SET_COOKIE, cookie);
     r
+}
+
+/// The fields of a submitted `application/x-www-form-urlencoded` form.
+pub fn form_fields(body: &[u8]) -> std::collections::HashMap<String, String> {
+    form_urlencoded::parse(body).into_owned().collect()
 }
 
 /// A same-origin path to go back to, or `/`.

@@ -1,7 +1,7 @@
 //! Forgotten passwords for browsers: `/forgot-password` asks for the email (same answer either
 //! way); the emailed link opens the reset page, whose form sets the password once.
 
-use super::{csrf_ok, csrf_token, render};
+use super::{csrf_ok, render};
 use crate::api::extract::Client;
 use crate::api::login::rate_limit;
 use crate::auth::one_time::{self, Purpose};
@@ -34,13 +34,12 @@ fn forgot_page(
     sent: bool,
     error: Option<&str>,
 ) -> Response {
-    let (csrf, cookie) = csrf_token(&state.config, headers);
     render(
         &state.config,
+        headers,
         "forgot.html",
         status,
-        context! { csrf, sent, error, action => FORGOT_PATH, login => login(state) },
-        &cookie.into_iter().collect::<Vec<_>>(),
+        context! { sent, error, action => FORGOT_PATH, login => login(state) },
     )
 }
 
@@ -54,7 +53,7 @@ pub async fn forgot_submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let f: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let f: HashMap<String, String> = super::form_fields(&body);
     if !csrf_ok(&headers, f.get("csrf").map(String::as_str)) {
         return forgot_page(
             &state,
@@ -100,13 +99,12 @@ fn reset_page(
     email: &str,
     error: Option<&str>,
 ) -> Response {
-    let (csrf, cookie) = csrf_token(&state.config, headers);
     render(
         &state.config,
+        headers,
         "reset.html",
         status,
-        context! { csrf, token, email, error, action => state.config.mail.reset_path.clone() },
-        &cookie.into_iter().collect::<Vec<_>>(),
+        context! { token, email, error, action => state.config.mail.reset_path.clone() },
     )
 }
 
@@ -128,7 +126,7 @@ pub async fn reset(
 }
 
 pub async fn reset_submit(S(state): S<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
-    let f: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let f: HashMap<String, String> = super::form_fields(&body);
     let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
     let (token, email) = (get("token"), get("email"));
     let again = |status, why: &str| reset_page(&state, &headers, status, token, email, Some(why));

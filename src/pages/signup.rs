@@ -2,7 +2,7 @@
 //! verification (the default) it is inactive until the emailed link's page is confirmed.
 //! `/verify` shows a button first, so a mail scanner's prefetch consumes nothing.
 
-use super::{csrf_ok, csrf_token, render, return_to, signed_in_redirect};
+use super::{csrf_ok, render, return_to, signed_in_redirect};
 use crate::api::extract::Client;
 use crate::api::login::rate_limit;
 use crate::api::signup::{confirm_email, notify_existing, send_confirmation_to};
@@ -36,14 +36,13 @@ fn show(
     sent: bool,
     error: Option<&str>,
 ) -> Response {
-    let (csrf, cookie) = csrf_token(&state.config, headers);
     let login = state.config.pages.login_path.clone().unwrap_or_default();
     render(
         &state.config,
+        headers,
         "signup.html",
         status,
-        context! { csrf, sent, error, action => SIGNUP_PATH, login, return_to => f.back, name => f.name, email => f.email },
-        &cookie.into_iter().collect::<Vec<_>>(),
+        context! { sent, error, action => SIGNUP_PATH, login, return_to => f.back, name => f.name, email => f.email },
     )
 }
 
@@ -81,7 +80,7 @@ pub async fn submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let f: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let f: HashMap<String, String> = super::form_fields(&body);
     let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
     let back = return_to(Some(get("returnTo")));
     let form = Form {
@@ -167,14 +166,13 @@ fn verify_page(
     token: &str,
     error: Option<&str>,
 ) -> Response {
-    let (csrf, cookie) = csrf_token(&state.config, headers);
     let login = state.config.pages.login_path.clone().unwrap_or_default();
     render(
         &state.config,
+        headers,
         "verify.html",
         status,
-        context! { csrf, token, error, login, action => VERIFY_PATH },
-        &cookie.into_iter().collect::<Vec<_>>(),
+        context! { token, error, login, action => VERIFY_PATH },
     )
 }
 
@@ -198,7 +196,7 @@ pub async fn verify_submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let f: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let f: HashMap<String, String> = super::form_fields(&body);
     let token = f.get("token").map(String::as_str).unwrap_or("");
     if !csrf_ok(&headers, f.get("csrf").map(String::as_str)) {
         return verify_page(
