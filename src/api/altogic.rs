@@ -83,7 +83,8 @@ pub async fn register(
                     "{}/verify-user",
                     st.config.api.auth.clone().unwrap_or_default()
                 );
-                if let Err(e) = send_confirmation_to(&st, &user, &path, "access_token").await {
+                if let Err(e) = send_confirmation_to(&st, &user, &path, "access_token", None).await
+                {
                     tracing::error!(error = %e, "verification mail not prepared");
                 }
             });

@@ -32,6 +32,14 @@ pub async fn request(
         .filter(|r| crate::config::is_local_path(r));
     f.finish_400()?;
     let email = email.ok_or(Reject::Internal)?;
+    request_link(&state, email, back)?;
+    Ok(Json(json!({ "message": MAGIC_MESSAGE })))
+}
+
+/// Throttles per address, then mails the link in the background (after the caller has
+/// answered, so the timing says nothing about whether the address has an account). The
+/// per-client limit is the caller's.
+pub fn request_link(state: &Arc<State>, email: String, back: Option<String>) -> Result<(), Reject> {
     if let Err(retry_after_secs) = state.magic_limiter.check(email.clone()) {
         crate::metrics::METRICS
             .ratelimit_rejections
@@ -39,14 +47,13 @@ pub async fn request(
             .inc();
         return Err(Reject::RateLimited { retry_after_secs });
     }
-    // After the answer, so its timing says nothing about the address.
     let st = state.clone();
     tokio::spawn(async move {
         if let Err(e) = send(&st, &email, back.as_deref()).await {
             tracing::error!(error = %e, "magic link not prepared");
         }
     });
-    Ok(Json(json!({ "message": MAGIC_MESSAGE })))
+    Ok(())
 }
 
 async fn send(

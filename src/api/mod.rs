@@ -9,7 +9,7 @@ pub mod extract;
 mod links;
 pub mod login;
 mod logout;
-mod magic;
+pub mod magic;
 mod me;
 mod nuxt_session;
 pub mod password;

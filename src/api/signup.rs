@@ -57,7 +57,7 @@ pub async fn register(
         let result = match created {
             Some(user) => {
                 let prefix = st.config.api.nuxt_users.clone().unwrap_or_default();
-                send_confirmation_to(&st, &user, &format!("{prefix}/confirm"), "token").await
+                send_confirmation_to(&st, &user, &format!("{prefix}/confirm"), "token", None).await
             }
             None => notify_existing(&st, &email).await,
         };
@@ -68,12 +68,14 @@ pub async fn register(
     Ok(Json(json!({ "message": REGISTER_MESSAGE })))
 }
 
-/// Mails a confirmation link to `{path}?{param}=…` (each API family has its own landing path).
+/// Mails a confirmation link to `{path}?{param}=…` (each API family has its own landing path),
+/// carrying `back` — where the person was going — when there is one.
 pub async fn send_confirmation_to(
     state: &State,
     user: &User,
     path: &str,
     param: &str,
+    back: Option<&str>,
 ) -> Result<(), StoreError> {
     let ttl = state.config.confirm_ttl;
     let token = one_time::issue(
@@ -83,7 +85,11 @@ pub async fn send_confirmation_to(
         ttl,
     )
     .await?;
-    let url = link(&state.config, path, &[(param, &token)]);
+    let mut query = vec![(param, token.as_str())];
+    if let Some(b) = back.filter(|b| *b != "/") {
+        query.push(("returnTo", b));
+    }
+    let url = link(&state.config, path, &query);
     state
         .mailer
         .send(Kind::ConfirmEmail, &user.email, &user.name, &url, ttl);

@@ -51,6 +51,8 @@ pub struct PagesFile {
     pub product_name: Option<String>,
     pub logo_url: Option<String>,
     pub primary_color: Option<String>,
+    /// A directory whose `.html` files replace the built-in page templates of the same name.
+    pub templates_dir: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]

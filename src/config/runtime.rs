@@ -42,6 +42,8 @@ pub struct Pages {
     pub product_name: String,
     pub logo_url: Option<String>,
     pub primary_color: String,
+    /// Built-in page templates overlaid with `templates_dir`'s files.
+    pub templates: crate::pages::templates::Templates,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -56,7 +56,7 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
     };
     let mail = mail(f.mail, &server.data_dir, &mut errs);
     let oauth = super::validate_oauth::oauth(f.oauth, server.production, &mut errs);
-    let pages = pages(f.pages, &mut errs);
+    let pages = pages(f.pages, base, &mut errs);
     let mut api = api;
     api.login_page = pages.login_path.clone();
     api.magic_page = pages.login_path.as_ref().map(|_| "/magic-link".to_string());
@@ -422,7 +422,7 @@ pub fn is_local_path(p: &str) -> bool {
             .is_some_and(local)
 }
 
-fn pages(p: file::PagesFile, errs: &mut Vec<ConfigError>) -> Pages {
+fn pages(p: file::PagesFile, base: &Path, errs: &mut Vec<ConfigError>) -> Pages {
     let login_path = p.login_path.unwrap_or_else(|| "/login".into());
     if !is_local_path(&login_path) {
         errs.push(ConfigError::at(
@@ -446,7 +446,15 @@ fn pages(p: file::PagesFile, errs: &mut Vec<ConfigError>) -> Pages {
             ));
         }
     }
+    let dir = p.templates_dir.as_ref().map(|d| base.join(d));
+    let templates = crate::pages::templates::load(dir.as_deref()).unwrap_or_else(|problems| {
+        for problem in problems {
+            errs.push(ConfigError::at("pages.templates_dir", problem));
+        }
+        crate::pages::templates::load(None).unwrap_or_default()
+    });
     Pages {
+        templates,
         login_path: p.enabled.unwrap_or(true).then_some(login_path),
         product_name: p.product_name.unwrap_or_else(|| "Portcullis".into()),
         logo_url: p.logo_url,

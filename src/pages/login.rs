@@ -4,7 +4,6 @@
 use super::{csrf_ok, render, return_to};
 use crate::api::extract::Client;
 use crate::api::login::{password_login, rate_limit, LoginFailure};
-use crate::auth::Authn;
 use crate::state::State;
 use axum::body::Bytes;
 use axum::extract::{Query, State as S};
@@ -20,11 +19,7 @@ pub async fn page(
     headers: HeaderMap,
 ) -> Response {
     let back = return_to(q.get("returnTo").map(String::as_str));
-    let authn = state
-        .auth
-        .from_headers(&headers, &state.config.cookie.name, crate::store::now())
-        .await;
-    if matches!(authn, Some(Authn::Authenticated(_))) {
+    if state.is_signed_in(&headers).await {
         return (StatusCode::FOUND, [(header::LOCATION, back)]).into_response();
     }
     show(&state, &headers, StatusCode::OK, &back, "", None)
@@ -45,7 +40,7 @@ fn show(
         headers,
         "login.html",
         status,
-        context! { return_to => back, email, error, providers, action, signup => state.config.signup_enabled },
+        context! { return_to => back, email, error, providers, action, signup => state.config.signup_enabled, magic => state.config.api.magic_page },
     )
 }
 

@@ -1,8 +1,12 @@
-//! The page a magic link opens. Opening it (GET) only asks to continue — mail scanners that
-//! prefetch links cannot burn the token; the form's POST consumes it and signs in.
+//! `/magic-link`: without a token, the form that asks for a sign-in link by email; with one
+//! (the page the emailed link opens), a button to continue. Opening the link (GET) consumes
+//! nothing — mail scanners that prefetch links cannot burn the token; the button's POST does.
 
 use super::{csrf_ok, render, return_to};
+use crate::api::login::rate_limit;
+use crate::api::magic::request_link;
 use crate::auth::one_time::{self, Purpose};
+use crate::auth::sessions::ClientInfo;
 use crate::state::State;
 use crate::store::now;
 use axum::body::Bytes;
@@ -40,13 +44,62 @@ pub async fn page(
     let back = return_to(q.get("returnTo").map(String::as_str));
     match q.get("token").filter(|t| !t.is_empty()) {
         Some(token) => show(&state, &headers, StatusCode::OK, token, &back, None),
-        None => show(
-            &state,
-            &headers,
-            StatusCode::BAD_REQUEST,
-            "",
-            &back,
-            Some("This sign-in link is incomplete."),
+        // The guest rule, as on the sign-in page.
+        None if state.is_signed_in(&headers).await => {
+            (StatusCode::FOUND, [(http::header::LOCATION, back)]).into_response()
+        }
+        None => ask(&state, &headers, StatusCode::OK, &back, "", false, None),
+    }
+}
+
+/// The request form, or (`sent`) the "check your email" answer.
+fn ask(
+    state: &State,
+    headers: &HeaderMap,
+    status: StatusCode,
+    back: &str,
+    email: &str,
+    sent: bool,
+    error: Option<&str>,
+) -> Response {
+    let action = state.config.api.magic_page.clone().unwrap_or_default();
+    let login = state.config.pages.login_path.clone().unwrap_or_default();
+    render(
+        &state.config,
+        headers,
+        "magic_request.html",
+        status,
+        context! { return_to => back, email, sent, error, action, login },
+    )
+}
+
+/// The request form's POST: the same "check your email" whether the address has an account.
+async fn request(
+    state: &Arc<State>,
+    client: &ClientInfo,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Response {
+    let field = |k: &str| form.get(k).map(String::as_str);
+    let back = return_to(field("returnTo"));
+    let typed = field("email").unwrap_or("").trim();
+    let again = |status, why: &str| ask(state, headers, status, &back, typed, false, Some(why));
+    if !csrf_ok(headers, field("csrf")) {
+        return again(
+            StatusCode::FORBIDDEN,
+            "This page expired; please try again.",
+        );
+    }
+    let Some(email) = crate::api::normalize_email(typed) else {
+        return again(StatusCode::BAD_REQUEST, "Enter a valid email address.");
+    };
+    let limited =
+        rate_limit(state, client).and_then(|()| request_link(state, email, Some(back.clone())));
+    match limited {
+        Ok(()) => ask(state, headers, StatusCode::OK, &back, typed, true, None),
+        Err(r) => again(
+            r.status(),
+            "Too many requests; wait a few minutes and try again.",
         ),
     }
 }
@@ -58,6 +111,9 @@ pub async fn submit(
     body: Bytes,
 ) -> Response {
     let form: HashMap<String, String> = super::form_fields(&body);
+    if !form.contains_key("token") {
+        return request(&state, &client, &headers, &form).await;
+    }
     let field = |k: &str| form.get(k).map(String::as_str);
     let back = return_to(field("returnTo"));
     let token = field("token").unwrap_or("");

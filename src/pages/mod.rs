@@ -6,56 +6,16 @@ pub mod login;
 pub mod magic;
 pub mod recover;
 pub mod signup;
+pub mod templates;
 
 use crate::config::Config;
 use axum::response::{Html, IntoResponse, Response};
 use http::{header, HeaderMap, HeaderValue, StatusCode};
-use minijinja::{Environment, Value};
-use once_cell::sync::Lazy;
+use minijinja::Value;
 use rand::RngCore;
 
 /// The cookie half of the double-submit CSRF token.
 pub const CSRF_COOKIE: &str = "portcullis_csrf";
-
-static ENV: Lazy<Environment<'static>> = Lazy::new(|| {
-    let mut env = Environment::new();
-    for (name, text) in [
-        ("base.html", include_str!("../../templates/pages/base.html")),
-        (
-            "login.html",
-            include_str!("../../templates/pages/login.html"),
-        ),
-        (
-            "account.html",
-            include_str!("../../templates/pages/account.html"),
-        ),
-        (
-            "signup.html",
-            include_str!("../../templates/pages/signup.html"),
-        ),
-        (
-            "verify.html",
-            include_str!("../../templates/pages/verify.html"),
-        ),
-        (
-            "forgot.html",
-            include_str!("../../templates/pages/forgot.html"),
-        ),
-        (
-            "reset.html",
-            include_str!("../../templates/pages/reset.html"),
-        ),
-        (
-            "magic.html",
-            include_str!("../../templates/pages/magic.html"),
-        ),
-    ] {
-        if let Err(e) = env.add_template(name, text) {
-            tracing::error!(template = name, error = %e, "page template does not parse");
-        }
-    }
-    env
-});
 
 /// Renders a page with the theme merged into `ctx`. Every page carries a form, so the CSRF
 /// token goes in as `csrf`, with its cookie when the browser has none yet.
@@ -73,7 +33,9 @@ pub fn render(
         primary => cfg.pages.primary_color,
         csrf,
     };
-    let body = ENV
+    let body = cfg
+        .pages
+        .templates
         .get_template(name)
         .and_then(|t| t.render(minijinja::context! { ..theme, ..ctx }));
     let mut r = match body {

@@ -6,7 +6,7 @@ use super::{csrf_ok, render, return_to, signed_in_redirect};
 use crate::api::extract::Client;
 use crate::api::login::rate_limit;
 use crate::api::signup::{confirm_email, notify_existing, send_confirmation_to};
-use crate::auth::{policy, Authn};
+use crate::auth::policy;
 use crate::error::Reject;
 use crate::state::State;
 use crate::store::{now, NewUser, StoreError};
@@ -53,11 +53,7 @@ pub async fn page(
 ) -> Response {
     let back = return_to(q.get("returnTo").map(String::as_str));
     // The guest rule: someone signed in goes on to where they were going.
-    if let Some(Authn::Authenticated(_)) = state
-        .auth
-        .from_headers(&headers, &state.config.cookie.name, now())
-        .await
-    {
+    if state.is_signed_in(&headers).await {
         return (StatusCode::FOUND, [(header::LOCATION, back)]).into_response();
     }
     show(
@@ -137,8 +133,11 @@ pub async fn submit(
             Err(r) => r.into_response(),
         },
         Ok(user) => {
+            let back = back.clone();
             tokio::spawn(async move {
-                if let Err(e) = send_confirmation_to(&st, &user, VERIFY_PATH, "token").await {
+                if let Err(e) =
+                    send_confirmation_to(&st, &user, VERIFY_PATH, "token", Some(&back)).await
+                {
                     tracing::error!(error = %e, "verification mail not prepared");
                 }
             });
@@ -164,6 +163,7 @@ fn verify_page(
     headers: &HeaderMap,
     status: StatusCode,
     token: &str,
+    back: &str,
     error: Option<&str>,
 ) -> Response {
     let login = state.config.pages.login_path.clone().unwrap_or_default();
@@ -172,7 +172,7 @@ fn verify_page(
         headers,
         "verify.html",
         status,
-        context! { token, error, login, action => VERIFY_PATH },
+        context! { token, error, login, action => VERIFY_PATH, return_to => back },
     )
 }
 
@@ -186,6 +186,7 @@ pub async fn verify(
         &headers,
         StatusCode::OK,
         q.get("token").map(String::as_str).unwrap_or(""),
+        &return_to(q.get("returnTo").map(String::as_str)),
         None,
     )
 }
@@ -198,12 +199,14 @@ pub async fn verify_submit(
 ) -> Response {
     let f: HashMap<String, String> = super::form_fields(&body);
     let token = f.get("token").map(String::as_str).unwrap_or("");
+    let back = return_to(f.get("returnTo").map(String::as_str));
     if !csrf_ok(&headers, f.get("csrf").map(String::as_str)) {
         return verify_page(
             &state,
             &headers,
             StatusCode::FORBIDDEN,
             token,
+            &back,
             Some("This page expired; open the link again."),
         );
     }
@@ -215,12 +218,13 @@ pub async fn verify_submit(
                 &headers,
                 StatusCode::BAD_REQUEST,
                 "",
+                &back,
                 Some("This link is invalid or has expired."),
             )
         }
     };
     match state.start_session(&user, false, &client).await {
-        Ok(t) => signed_in_redirect(&state.config, &t, false, "/".into()),
+        Ok(t) => signed_in_redirect(&state.config, &t, false, back),
         Err(r) => r.into_response(),
     }
 }

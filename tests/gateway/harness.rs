@@ -35,6 +35,13 @@ impl Upstream {
             let record = record.clone();
             async move {
                 let path = req.uri().path().to_string();
+                // The page shows the identity the gateway vouched for, as an app would.
+                let identity: String = req
+                    .headers()
+                    .iter()
+                    .filter(|(k, _)| k.as_str().starts_with("x-auth-"))
+                    .map(|(k, v)| format!("\n{k}: {}", v.to_str().unwrap_or("?")))
+                    .collect();
                 record.lock().unwrap().push(Seen {
                     method: req.method().clone(),
                     path: path.clone(),
@@ -43,7 +50,11 @@ impl Upstream {
                 if path.starts_with("/slow") {
                     tokio::time::sleep(Duration::from_secs(3)).await;
                 }
-                (http::StatusCode::OK, format!("upstream saw {path}")).into_response()
+                (
+                    http::StatusCode::OK,
+                    format!("upstream saw {path}{identity}"),
+                )
+                    .into_response()
             }
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

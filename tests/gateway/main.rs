@@ -11,3 +11,4 @@ mod ops;
 mod pages;
 mod proxy;
 mod users;
+mod webdriver;

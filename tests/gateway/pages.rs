@@ -106,6 +106,57 @@ async fn the_sign_in_page_is_themed_safe_and_carries_a_csrf_token() {
     );
 }
 
+#[tokio::test]
+async fn a_templates_directory_replaces_pages_and_a_broken_one_is_refused() {
+    let up = Upstream::start().await;
+    let skin = tempfile::tempdir().unwrap();
+    std::fs::write(
+        skin.path().join("login.html"),
+        "{% extends \"base.html\" %}{% block content %}<h1 id=custom>Acme sign-in for {{ product }}</h1>\n<form method=post action=\"{{ action }}\"><input type=hidden name=csrf value=\"{{ csrf }}\"></form>{% endblock %}",
+    )
+    .unwrap();
+    let mut o = Options::new(up.addr);
+    o.extra = format!(
+        "pages: {{ product_name: \"Acme\", templates_dir: \"{}\" }}",
+        skin.path().display()
+    );
+    let g = Gateway::start(o).await;
+    let r = g.client.get(g.url("/login")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("<h1 id=custom>Acme sign-in for Acme</h1>"),
+        "{html}"
+    );
+    // Pages the directory does not replace keep the built-in text.
+    let forgot = g
+        .client
+        .get(g.url("/forgot-password"))
+        .send()
+        .await
+        .unwrap();
+    assert!(forgot
+        .text()
+        .await
+        .unwrap()
+        .contains("Forgot your password?"));
+
+    // A template that does not compile is a config error, caught before serving.
+    std::fs::write(skin.path().join("account.html"), "{% if %}").unwrap();
+    let out = std::process::Command::new(bin())
+        .args(["check-config", "--config"])
+        .arg(&g.config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pages.templates_dir") && err.contains("account.html"),
+        "{err}"
+    );
+}
+
 async fn csrf(g: &Gateway) -> (String, String) {
     let r = g.client.get(g.url("/login")).send().await.unwrap();
     let (cookie, _) = set_cookie(&r);

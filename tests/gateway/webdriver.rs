@@ -1,0 +1,392 @@
+//! End-to-end browser flows: real headless Chromium driven over WebDriver (ChromeDriver)
+//! against the real gateway, its real upstream and a real SMTP server. Skipped, saying so,
+//! where Chromium or ChromeDriver is missing (`.ci/run` installs both).
+//!
+//! Set `PORTCULLIS_SCREENSHOTS=1` to refresh the README's screenshots under `docs/`.
+
+use crate::harness::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// A ChromeDriver process; each [`Driver::browser`] is a separate browser with its own
+/// profile, so two of them are two devices.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    async fn start() -> Option<Driver> {
+        if !std::path::Path::new(CHROMIUM).exists() || !std::path::Path::new(CHROMEDRIVER).exists()
+        {
+            eprintln!(
+                "SKIPPED: needs {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium chromium-driver); .ci/run installs them"
+            );
+            return None;
+        }
+        let port = free_port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let driver = Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let status = format!("{}/status", driver.url);
+        for _ in 0..100 {
+            if reqwest::get(&status).await.is_ok_and(|r| r.status() == 200) {
+                return Some(driver);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not start");
+    }
+
+    async fn browser(&self) -> Client {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                    "--window-size=900,1000",
+                ],
+            }),
+        );
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .expect("a Chromium session")
+    }
+}
+
+async fn fill(b: &Client, css: &str, value: &str) {
+    let field = b.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(value).await.unwrap();
+}
+
+async fn click(b: &Client, css: &str) {
+    b.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn text(b: &Client) -> String {
+    b.find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The path and query the browser is on.
+async fn at(b: &Client) -> String {
+    let url = b.current_url().await.unwrap();
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    }
+}
+
+async fn gateway(extra: &str) -> (Upstream, SmtpServer, Gateway) {
+    let up = Upstream::start().await;
+    let smtp = SmtpServer::start();
+    let mut o = Options::new(up.addr);
+    // `localhost`, so the links in mail point at the same origin the browser is on.
+    o.extra = format!("{}\n{extra}", smtp.config());
+    let g = Gateway::start(o).await;
+    (up, smtp, g)
+}
+
+/// The gateway's origin as a browser sees it (the mailed links use the same one).
+fn origin(g: &Gateway) -> String {
+    format!("http://localhost:{}", g.base.rsplit(':').next().unwrap())
+}
+
+/// Signs `b` in through the sign-in form and returns where it landed.
+async fn sign_in(b: &Client, g: &Gateway, path: &str, email: &str, password: &str) -> String {
+    b.goto(&format!("{}{path}", origin(g))).await.unwrap();
+    assert!(
+        at(b).await.starts_with("/login?returnTo="),
+        "{}",
+        at(b).await
+    );
+    fill(b, "#email", email).await;
+    fill(b, "#password", password).await;
+    click(b, "form button[type=submit]").await;
+    at(b).await
+}
+
+fn save_screenshot(name: &str, png: &[u8]) {
+    let dir = if std::env::var_os("PORTCULLIS_SCREENSHOTS").is_some() {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs")
+    } else {
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+    };
+    std::fs::write(dir.join(name), png).unwrap();
+}
+
+#[tokio::test]
+async fn a_new_person_is_sent_to_sign_in_signs_up_verifies_by_mail_and_lands_where_they_were_going()
+{
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (up, smtp, g) = gateway("signup: { enabled: true }").await;
+    let b = driver.browser().await;
+
+    b.goto(&format!("{}/app/reports?year=2026", origin(&g)))
+        .await
+        .unwrap();
+    assert_eq!(
+        at(&b).await,
+        "/login?returnTo=%2Fapp%2Freports%3Fyear%3D2026"
+    );
+    assert_eq!(up.count(), 0, "nothing reached the app unauthenticated");
+    save_screenshot("sign-in.png", &b.screenshot().await.unwrap());
+
+    click(&b, "a[href^='/signup']").await;
+    assert!(at(&b).await.starts_with("/signup?returnTo="));
+    fill(&b, "#name", "Nora New").await;
+    fill(&b, "#email", "nora@example.test").await;
+    fill(&b, "#password", "a long passphrase 42").await;
+    click(&b, "form button[type=submit]").await;
+    assert!(
+        text(&b).await.contains("Check your email"),
+        "{}",
+        text(&b).await
+    );
+
+    let mail = smtp.nth(1).await;
+    assert_eq!(mail.to, vec!["nora@example.test".to_string()]);
+    let link = mail.link();
+    assert!(
+        link.starts_with(&format!("{}/verify?token=", origin(&g))),
+        "{link}"
+    );
+    // Until the link's page is confirmed the account cannot sign in.
+    b.goto(&link).await.unwrap();
+    assert!(text(&b).await.contains("Confirm your email"));
+    click(&b, "form button[type=submit]").await;
+
+    assert_eq!(at(&b).await, "/app/reports?year=2026");
+    let page = text(&b).await;
+    assert!(page.contains("upstream saw /app/reports"), "{page}");
+    assert!(page.contains("x-auth-email: nora@example.test"), "{page}");
+    assert!(page.contains("x-auth-name: Nora New"), "{page}");
+    assert!(page.contains("x-auth-role: user"), "{page}");
+
+    // Signed in, the sign-in and sign-up pages send the browser on (the guest rule).
+    b.goto(&format!("{}/login?returnTo=/app/home", origin(&g)))
+        .await
+        .unwrap();
+    assert_eq!(at(&b).await, "/app/home");
+    b.goto(&format!("{}/signup", origin(&g))).await.unwrap();
+    assert_eq!(at(&b).await, "/");
+    b.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_magic_link_signs_a_browser_in_once() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (_up, smtp, g) = gateway("").await;
+    g.add_user("mia@example.test", "user", "correct horse battery");
+    let b = driver.browser().await;
+
+    b.goto(&format!("{}/app/inbox", origin(&g))).await.unwrap();
+    click(&b, "a[href^='/magic-link']").await;
+    assert_eq!(at(&b).await, "/magic-link?returnTo=/app/inbox");
+    fill(&b, "#email", "mia@example.test").await;
+    click(&b, "form button[type=submit]").await;
+    assert!(text(&b).await.contains("Check your email"));
+
+    let link = smtp.nth(1).await.link();
+    b.goto(&link).await.unwrap();
+    // Opening the link only asks; a scanner's prefetch signs nobody in.
+    assert!(at(&b).await.starts_with("/magic-link?token="));
+    click(&b, "form button[type=submit]").await;
+    assert_eq!(at(&b).await, "/app/inbox");
+    assert!(text(&b).await.contains("x-auth-email: mia@example.test"));
+
+    // The link is spent: a second browser opening it gets the error, not a session.
+    let other = driver.browser().await;
+    other.goto(&link).await.unwrap();
+    click(&other, "form button[type=submit]").await;
+    assert!(text(&other)
+        .await
+        .contains("This sign-in link is invalid or has expired."));
+    other
+        .goto(&format!("{}/app/inbox", origin(&g)))
+        .await
+        .unwrap();
+    assert!(at(&other).await.starts_with("/login?returnTo="));
+    other.close().await.unwrap();
+    b.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn signing_out_another_device_from_the_account_page_cuts_that_browser_off() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (up, _smtp, g) = gateway("").await;
+    g.add_user("dev@example.test", "user", "correct horse battery");
+    let laptop = driver.browser().await;
+    let phone = driver.browser().await;
+    assert_eq!(
+        sign_in(
+            &laptop,
+            &g,
+            "/app/a",
+            "dev@example.test",
+            "correct horse battery"
+        )
+        .await,
+        "/app/a"
+    );
+    assert_eq!(
+        sign_in(
+            &phone,
+            &g,
+            "/app/b",
+            "dev@example.test",
+            "correct horse battery"
+        )
+        .await,
+        "/app/b"
+    );
+
+    laptop
+        .goto(&format!("{}/account", origin(&g)))
+        .await
+        .unwrap();
+    let sessions = laptop
+        .find_all(Locator::Css("#sessions li.session"))
+        .await
+        .unwrap();
+    assert_eq!(sessions.len(), 2, "both devices are listed");
+    let page = text(&laptop).await;
+    assert!(page.contains("Chrome"), "the user agent is parsed: {page}");
+    assert!(page.contains("this device"));
+    click(&laptop, "#sessions li.session form button").await;
+    assert_eq!(
+        laptop
+            .find_all(Locator::Css("#sessions li.session"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // The phone's very next request is refused on the proxy path; the app never sees it.
+    let before = up.count();
+    phone.goto(&format!("{}/app/b", origin(&g))).await.unwrap();
+    assert!(at(&phone).await.starts_with("/login?returnTo=%2Fapp%2Fb"));
+    assert_eq!(up.count(), before);
+    // The laptop carries on.
+    laptop.goto(&format!("{}/app/a", origin(&g))).await.unwrap();
+    assert_eq!(at(&laptop).await, "/app/a");
+    phone.close().await.unwrap();
+    laptop.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_account_page_renames_and_shows_an_uploaded_avatar() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (up, _smtp, g) = gateway("identity_headers: { picture: true }").await;
+    g.add_user("pat@example.test", "user", "correct horse battery");
+    let b = driver.browser().await;
+    sign_in(
+        &b,
+        &g,
+        "/account",
+        "pat@example.test",
+        "correct horse battery",
+    )
+    .await;
+    assert_eq!(at(&b).await, "/account");
+
+    fill(&b, "#new-name", "Pat Renamed").await;
+    click(&b, "form button[type=submit]").await;
+    assert_eq!(
+        b.find(Locator::Css("#name"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "Pat Renamed"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("me.jpg");
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+        120,
+        90,
+        image::Rgb([20, 160, 90]),
+    ))
+    .save_with_format(&file, image::ImageFormat::Jpeg)
+    .unwrap();
+    b.find(Locator::Css("#avatar"))
+        .await
+        .unwrap()
+        .send_keys(file.to_str().unwrap())
+        .await
+        .unwrap();
+    click(&b, "form[enctype='multipart/form-data'] button").await;
+    assert_eq!(at(&b).await, "/account?done=avatar");
+
+    let img = b.find(Locator::Css("img")).await.unwrap();
+    let src = img.attr("src").await.unwrap().unwrap();
+    assert!(src.contains("/avatar"), "{src}");
+    // The browser fetched and decoded it (WebDriver's script runs outside the page's CSP).
+    let width = b
+        .execute("return document.querySelector('img').naturalWidth", vec![])
+        .await
+        .unwrap();
+    assert!(
+        width.as_u64().unwrap_or(0) > 0,
+        "avatar not displayed: {width}"
+    );
+    save_screenshot("account.png", &b.screenshot().await.unwrap());
+
+    // The app learns the new name and picture from the identity headers.
+    b.goto(&format!("{}/app/me", origin(&g))).await.unwrap();
+    let page = text(&b).await;
+    assert!(page.contains("x-auth-name: Pat Renamed"), "{page}");
+    assert!(page.contains("x-auth-picture: "), "{page}");
+    let seen = up.seen.lock().unwrap().clone();
+    let me = seen.iter().rev().find(|s| s.path == "/app/me").unwrap();
+    assert!(me.headers["x-auth-picture"]
+        .to_str()
+        .unwrap()
+        .ends_with(&src));
+    b.close().await.unwrap();
+}
