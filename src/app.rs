@@ -36,6 +36,8 @@ pub fn serve(config_path: &Path) -> anyhow::Result<()> {
         crate::bootstrap::ensure_admin(&state).await?;
         Ok::<_, anyhow::Error>(state)
     })?;
+    // Other instances' revocations and user changes, on the runtime that owns the pool.
+    rt.spawn(crate::auth::follow::follow(state.clone()));
     let cfg = state.config.clone();
 
     let whoami = if Upstreams::has_whoami(&cfg.upstreams) {

@@ -129,6 +129,10 @@ impl Reject {
             Reject::RateLimited { retry_after_secs } => {
                 headers.push((header::RETRY_AFTER, HeaderValue::from(*retry_after_secs)))
             }
+            Reject::Unavailable => headers.push((
+                header::RETRY_AFTER,
+                HeaderValue::from(UNAVAILABLE_RETRY_SECS),
+            )),
             _ => {}
         }
         Rendered {
@@ -138,6 +142,9 @@ impl Reject {
         }
     }
 }
+
+/// What a 503 asks the client to wait: about as long as a database restart takes.
+pub const UNAVAILABLE_RETRY_SECS: u64 = 5;
 
 impl From<crate::auth::Rejection> for Reject {
     /// The 401 for a presented but unusable token, worded by cause.
@@ -165,9 +172,15 @@ impl From<crate::auth::password::HashError> for Reject {
 }
 
 impl From<crate::store::StoreError> for Reject {
+    /// A database that cannot be reached is a 503 the client may retry; anything else is ours.
     fn from(e: crate::store::StoreError) -> Self {
         tracing::error!(error = %e, "store error");
-        Reject::Internal
+        crate::metrics::db_error("query");
+        if e.is_unreachable() {
+            Reject::Unavailable
+        } else {
+            Reject::Internal
+        }
     }
 }
 

@@ -17,6 +17,8 @@ pub struct Metrics {
     pub sessions_revoked: IntCounterVec,
     pub mail: IntCounterVec,
     pub cache_entries: IntGauge,
+    pub store_errors: IntCounterVec,
+    pub revocation_lag: prometheus::Histogram,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -53,7 +55,25 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
     )
     .unwrap_or_else(|_| unreachable_metric());
     let _ = r.register(Box::new(cache_entries.clone()));
+    let revocation_lag = prometheus::Histogram::with_opts(
+        HistogramOpts::new(
+            "portcullis_revocation_lag_seconds",
+            "From a change committed by any instance to this instance's cache applying it",
+        )
+        .buckets(vec![
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 30.0,
+        ]),
+    )
+    .unwrap_or_else(|_| unreachable_metric());
+    let _ = r.register(Box::new(revocation_lag.clone()));
     Metrics {
+        store_errors: counter(
+            &r,
+            "portcullis_store_errors_total",
+            "Database errors by operation",
+            &["operation"],
+        ),
+        revocation_lag,
         auth_decisions: counter(
             &r,
             "portcullis_auth_decisions_total",
@@ -122,6 +142,10 @@ pub fn revoked(cause: &'static str, n: usize) {
         .sessions_revoked
         .with_label_values(&[cause])
         .inc_by(n as u64);
+}
+
+pub fn db_error(operation: &'static str) {
+    METRICS.store_errors.with_label_values(&[operation]).inc();
 }
 
 pub fn mail(outcome: &'static str) {

@@ -38,7 +38,8 @@ impl State {
         let oauth = crate::oauth::Runtime::new(&config, &secret).map_err(anyhow::Error::msg)?;
         let cache = SessionCache::new(config.session_cache_max_entries);
         Ok(Arc::new(State {
-            auth: Authenticator::new(token_keys, cache, store.clone()),
+            auth: Authenticator::new(token_keys, cache, store.clone())
+                .with_outage_grace(config.database.outage_grace),
             passwords: PasswordHasher::new(config.passwords.max_concurrent_hashes)?,
             login_limiter: config.rate_limits.login.map(KeyedLimiter::new),
             magic_limiter: KeyedLimiter::new(crate::config::Limit {

@@ -42,6 +42,11 @@ pub struct Authenticator {
     store: Arc<dyn Store>,
     loading_sessions: Pending<Uuid>,
     loading_users: Pending<i64>,
+    /// When the shared store's change feed was lost (Unix seconds), 0 while it is up. Cached
+    /// sessions are trusted for `outage_grace` after that: revocations made elsewhere
+    /// meanwhile cannot reach us.
+    feed_lost_at: std::sync::atomic::AtomicI64,
+    outage_grace: i64,
 }
 
 impl Authenticator {
@@ -52,7 +57,34 @@ impl Authenticator {
             store,
             loading_sessions: Default::default(),
             loading_users: Default::default(),
+            feed_lost_at: Default::default(),
+            outage_grace: 60,
         }
+    }
+
+    /// How long cached sessions keep working after the shared store's feed is lost.
+    pub fn with_outage_grace(mut self, grace: std::time::Duration) -> Self {
+        self.outage_grace = grace.as_secs() as i64;
+        self
+    }
+
+    pub fn feed_lost(&self, at: i64) {
+        use std::sync::atomic::Ordering;
+        // Keep the first loss: retries while still down must not restart the clock.
+        let _ =
+            self.feed_lost_at
+                .compare_exchange(0, at.max(1), Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    pub fn feed_restored(&self) {
+        self.feed_lost_at
+            .store(0, std::sync::atomic::Ordering::Release);
+    }
+
+    /// The feed has been down longer than the grace: the cache can no longer be trusted.
+    fn cache_untrusted(&self, now: i64) -> bool {
+        let lost = self.feed_lost_at.load(std::sync::atomic::Ordering::Acquire);
+        lost != 0 && now - lost >= self.outage_grace
     }
 
     /// Authenticates whatever credentials the request carries; `None` when it carries none.
@@ -82,6 +114,9 @@ impl Authenticator {
         ) else {
             return Authn::Rejected(Rejection::Invalid);
         };
+        if self.cache_untrusted(now) {
+            return Authn::Unavailable;
+        }
         let session = match self.session(sid).await {
             Ok(Some(s)) => s,
             Ok(None) => return Authn::Rejected(Rejection::Revoked),

@@ -144,6 +144,10 @@ impl SessionCache {
         self.users.pin().insert(user.id, Arc::new(user));
     }
 
+    pub fn forget_user(&self, id: i64) {
+        self.users.pin().remove(&id);
+    }
+
     pub fn fill_user(&self, user: CachedUser) {
         let _ = self.users.pin().try_insert(user.id, Arc::new(user));
     }

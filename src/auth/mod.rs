@@ -3,6 +3,7 @@
 pub mod authenticate;
 pub mod cache;
 pub mod credentials;
+pub mod follow;
 pub mod keys;
 pub mod one_time;
 pub mod password;

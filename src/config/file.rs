@@ -120,6 +120,8 @@ pub struct ServerFile {
 pub struct DatabaseFile {
     pub url: Option<String>,
     pub max_connections: Option<u32>,
+    /// With PostgreSQL: how long cached sessions keep working once the database is lost.
+    pub outage_grace: Option<HumanDuration>,
 }
 
 #[derive(Debug, Deserialize, Default)]

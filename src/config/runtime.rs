@@ -97,6 +97,7 @@ pub struct Server {
 pub struct Database {
     pub url: String,
     pub max_connections: u32,
+    pub outage_grace: Duration,
 }
 
 #[derive(Debug, Clone)]

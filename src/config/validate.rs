@@ -26,11 +26,19 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
             .url
             .unwrap_or_else(|| "sqlite://data/portcullis.db".into()),
         max_connections: f.database.max_connections.unwrap_or(8).max(1),
+        outage_grace: f
+            .database
+            .outage_grace
+            .map(|d| d.0)
+            .unwrap_or(Duration::from_secs(60)),
     };
-    if !database.url.starts_with("sqlite:") {
+    if !["sqlite:", "postgres:", "postgresql:"]
+        .iter()
+        .any(|s| database.url.starts_with(s))
+    {
         errs.push(ConfigError::at(
             "database.url",
-            "only sqlite:// URLs are supported by this build",
+            "must be a sqlite:// or postgres:// URL",
         ));
     }
     let tokens = tokens(f.tokens, base, &mut errs);

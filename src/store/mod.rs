@@ -1,13 +1,18 @@
 //! Persistence behind one small trait, so SQLite (embedded) and PostgreSQL (shared) are
 //! interchangeable. Times are Unix seconds.
 
+mod changes;
 mod models;
 pub mod oauth;
+mod postgres;
+mod sql;
+mod sql_oauth;
 mod sqlite;
-mod sqlite_oauth;
 
+pub use changes::{ChangeRow, FeedEvent};
 pub use models::{Guarded, NewSession, NewUser, Session, User, UserChanges};
 pub use oauth::{OAuthState, OAuthStore, RefreshToken};
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -26,6 +31,30 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+impl StoreError {
+    /// The database could not be reached (down, restarting, pool exhausted), as opposed to a
+    /// query that failed: worth a 503 and a retry, never a logout.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            StoreError::Db(e) => match e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_) => true,
+                // SQLSTATE classes 08 (connection exception) and 57 (operator intervention:
+                // shutting down, cannot connect now).
+                sqlx::Error::Database(d) => d
+                    .code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57")),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
 
 #[async_trait]
 pub trait Store: OAuthStore + Send + Sync + 'static {
@@ -96,12 +125,20 @@ pub trait Store: OAuthStore + Send + Sync + 'static {
     async fn touch_sessions(&self, seen: &[(String, i64)]) -> StoreResult<()>;
     /// Deletes sessions expired before `before`; returns how many.
     async fn purge_expired_sessions(&self, before: i64) -> StoreResult<u64>;
+
+    /// Relays what instances sharing this store change, until `tx` closes. A store no other
+    /// instance shares (SQLite) has nothing to relay and returns at once.
+    async fn follow_changes(&self, tx: tokio::sync::mpsc::Sender<FeedEvent>) {
+        drop(tx);
+    }
 }
 
 /// Opens the store named by a database URL and runs its migrations.
 pub async fn open(url: &str, max_connections: u32) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(url, max_connections).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(PgStore::open(url, max_connections).await?))
     } else {
         Err(StoreError::Unsupported(
             url.split(':').next().unwrap_or("").to_string(),

@@ -1,9 +1,9 @@
 //! The embedded SQLite store: one file, WAL, a busy timeout so writers queue instead of failing.
+//! Its SQL is the shared text in [`super::sql`]; only opening it is SQLite's own.
 
-use super::{
-    Guarded, NewSession, NewUser, Session, Store, StoreError, StoreResult, User, UserChanges,
-};
-use async_trait::async_trait;
+use super::sql::sql_store;
+use super::sql_oauth::sql_oauth_store;
+use super::{StoreError, StoreResult};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 use std::str::FromStr;
@@ -13,20 +13,7 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
-const USER_COLS: &str =
-    "id, email, name, role, active, password_hash, created_at, updated_at, deleted_at, picture";
-/// True when the row being changed is the only active admin left.
-const LAST_ADMIN: &str = "role = 'admin' AND active = 1 AND deleted_at IS NULL \
-     AND (SELECT COUNT(*) FROM users o WHERE o.role = 'admin' AND o.active = 1 \
-          AND o.deleted_at IS NULL AND o.id != users.id) = 0";
-const SESSION_COLS: &str =
-    "id, user_id, token_id, created_at, last_seen_at, expires_at, remember, user_agent, ip, revoked_at";
-
 impl SqliteStore {
-    pub(super) fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
     pub async fn open(url: &str, max_connections: u32) -> StoreResult<Self> {
         let opts = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -48,326 +35,13 @@ impl SqliteStore {
     }
 }
 
-impl SqliteStore {
-    /// Why a guarded change matched no row: the user is gone, or it is the last admin.
-    async fn why_not<T>(&self, id: i64) -> StoreResult<Guarded<T>> {
-        let live: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM users WHERE id = ? AND deleted_at IS NULL")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(if live.is_some() {
-            Guarded::LastAdmin
-        } else {
-            Guarded::NotFound
-        })
-    }
-}
-
-fn conflict_or(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
-        _ => StoreError::Db(e),
-    }
-}
-
-#[async_trait]
-impl Store for SqliteStore {
-    async fn create_user(&self, u: NewUser) -> StoreResult<User> {
-        let sql = format!(
-            "INSERT INTO users (email, name, role, active, password_hash, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {USER_COLS}"
-        );
-        sqlx::query_as(&sql)
-            .bind(&u.email)
-            .bind(&u.name)
-            .bind(&u.role)
-            .bind(u.active)
-            .bind(&u.password_hash)
-            .bind(u.now)
-            .bind(u.now)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(conflict_or)
-    }
-
-    async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>> {
-        let sql = format!("SELECT {USER_COLS} FROM users WHERE id = ?");
-        Ok(sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
-    }
-
-    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        let sql = format!("SELECT {USER_COLS} FROM users WHERE email = ?");
-        Ok(sqlx::query_as(&sql)
-            .bind(email)
-            .fetch_optional(&self.pool)
-            .await?)
-    }
-
-    async fn list_users(&self) -> StoreResult<Vec<User>> {
-        let sql = format!("SELECT {USER_COLS} FROM users ORDER BY id");
-        Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
-    }
-
-    async fn count_users(&self) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&self.pool)
-            .await?)
-    }
-
-    async fn update_user(&self, id: i64, c: &UserChanges, now: i64) -> StoreResult<Guarded<User>> {
-        // One statement, so the last-admin check and the change cannot interleave with another.
-        let sql = format!(
-            "UPDATE users SET name = COALESCE(?1, name), email = COALESCE(?2, email), \
-             role = COALESCE(?3, role), active = COALESCE(?4, active), picture = COALESCE(?7, picture), \
-             updated_at = ?5 \
-             WHERE id = ?6 AND deleted_at IS NULL \
-               AND NOT ((COALESCE(?3, role) != 'admin' OR COALESCE(?4, active) = 0) AND {LAST_ADMIN}) \
-             RETURNING {USER_COLS}"
-        );
-        let row: Option<User> = sqlx::query_as(&sql)
-            .bind(&c.name)
-            .bind(&c.email)
-            .bind(&c.role)
-            .bind(c.active)
-            .bind(now)
-            .bind(id)
-            .bind(&c.picture)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(conflict_or)?;
-        match row {
-            Some(u) => Ok(Guarded::Done(u)),
-            None => self.why_not(id).await,
-        }
-    }
-
-    async fn delete_user(&self, id: i64, hard: bool, now: i64) -> StoreResult<Guarded<()>> {
-        let sql = format!(
-            "UPDATE users SET deleted_at = ?1, active = 0, updated_at = ?1 \
-             WHERE id = ?2 AND deleted_at IS NULL AND NOT ({LAST_ADMIN}) RETURNING id"
-        );
-        let done: Option<i64> = sqlx::query_scalar(&sql)
-            .bind(now)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        if done.is_none() {
-            return self.why_not(id).await;
-        }
-        if hard {
-            // Already out of the admin count above, so this cannot remove the last admin.
-            sqlx::query("DELETE FROM users WHERE id = ?")
-                .bind(id)
-                .execute(&self.pool)
-                .await?;
-        }
-        Ok(Guarded::Done(()))
-    }
-
-    async fn list_users_page(
-        &self,
-        only_inactive: bool,
-        offset: i64,
-        limit: i64,
-    ) -> StoreResult<(Vec<User>, i64)> {
-        let filter = if only_inactive {
-            "deleted_at IS NULL AND active = 0"
-        } else {
-            "deleted_at IS NULL"
-        };
-        let sql =
-            format!("SELECT {USER_COLS} FROM users WHERE {filter} ORDER BY id LIMIT ? OFFSET ?");
-        let users = sqlx::query_as(&sql)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&self.pool)
-            .await?;
-        let total = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM users WHERE {filter}"))
-            .fetch_one(&self.pool)
-            .await?;
-        Ok((users, total))
-    }
-
-    async fn set_password(&self, id: i64, hash: &str, now: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
-            .bind(hash)
-            .bind(now)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn create_session(&self, s: NewSession) -> StoreResult<Session> {
-        let sql = format!(
-            "INSERT INTO sessions (id, user_id, token_id, created_at, last_seen_at, expires_at, remember, user_agent, ip) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {SESSION_COLS}"
-        );
-        sqlx::query_as(&sql)
-            .bind(&s.id)
-            .bind(s.user_id)
-            .bind(&s.token_id)
-            .bind(s.now)
-            .bind(s.now)
-            .bind(s.expires_at)
-            .bind(s.remember)
-            .bind(&s.user_agent)
-            .bind(&s.ip)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(conflict_or)
-    }
-
-    async fn session(&self, id: &str) -> StoreResult<Option<Session>> {
-        let sql = format!("SELECT {SESSION_COLS} FROM sessions WHERE id = ?");
-        Ok(sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
-    }
-
-    async fn renew_session(
-        &self,
-        id: &str,
-        token_id: &str,
-        expires_at: i64,
-        now: i64,
-    ) -> StoreResult<bool> {
-        let r = sqlx::query(
-            "UPDATE sessions SET token_id = ?, expires_at = ?, last_seen_at = ? \
-             WHERE id = ? AND revoked_at IS NULL AND expires_at > ?",
-        )
-        .bind(token_id)
-        .bind(expires_at)
-        .bind(now)
-        .bind(id)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    async fn revoke_session(&self, id: &str, now: i64) -> StoreResult<bool> {
-        let r =
-            sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-                .bind(now)
-                .bind(id)
-                .execute(&self.pool)
-                .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    async fn revoke_user_sessions(
-        &self,
-        user_id: i64,
-        keep: Option<&str>,
-        now: i64,
-    ) -> StoreResult<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "UPDATE sessions SET revoked_at = ? \
-             WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND id IS NOT ? RETURNING id",
-        )
-        .bind(now)
-        .bind(user_id)
-        .bind(now)
-        .bind(keep)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    async fn issue_one_time_token(
-        &self,
-        user_id: i64,
-        purpose: &str,
-        token_hash: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE one_time_tokens SET consumed_at = ? WHERE user_id = ? AND purpose = ? AND consumed_at IS NULL",
-        )
-        .bind(now)
-        .bind(user_id)
-        .bind(purpose)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO one_time_tokens (user_id, purpose, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(user_id)
-        .bind(purpose)
-        .bind(token_hash)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn consume_one_time_token(
-        &self,
-        token_hash: &str,
-        purpose: &str,
-        email: Option<&str>,
-        now: i64,
-    ) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar(
-            "UPDATE one_time_tokens SET consumed_at = ?1 \
-             WHERE token_hash = ?2 AND purpose = ?3 AND consumed_at IS NULL AND expires_at > ?1 \
-               AND (?4 IS NULL OR user_id = (SELECT id FROM users WHERE email = ?4 AND deleted_at IS NULL)) \
-             RETURNING user_id",
-        )
-        .bind(now)
-        .bind(token_hash)
-        .bind(purpose)
-        .bind(email)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    async fn list_sessions(&self, user_id: i64, now: i64) -> StoreResult<Vec<Session>> {
-        let sql = format!(
-            "SELECT {SESSION_COLS} FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? \
-             ORDER BY created_at DESC"
-        );
-        Ok(sqlx::query_as(&sql)
-            .bind(user_id)
-            .bind(now)
-            .fetch_all(&self.pool)
-            .await?)
-    }
-
-    async fn touch_sessions(&self, seen: &[(String, i64)]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        for (id, at) in seen {
-            sqlx::query("UPDATE sessions SET last_seen_at = MAX(last_seen_at, ?) WHERE id = ?")
-                .bind(at)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn purge_expired_sessions(&self, before: i64) -> StoreResult<u64> {
-        let r = sqlx::query("DELETE FROM sessions WHERE expires_at < ?")
-            .bind(before)
-            .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected())
-    }
-}
+sql_store!(SqliteStore, sqlx::Sqlite, "SELECT 1");
+sql_oauth_store!(SqliteStore, sqlx::Sqlite);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{NewUser, Store};
 
     async fn store() -> (tempfile::TempDir, SqliteStore, i64) {
         let dir = tempfile::tempdir().unwrap();
@@ -482,5 +156,126 @@ mod tests {
                 .count();
             assert_eq!(wins, 1, "round {round}");
         }
+    }
+}
+
+#[cfg(test)]
+mod oauth_tests {
+    use super::*;
+    use crate::store::{NewUser, OAuthState, OAuthStore, RefreshToken, Store};
+
+    async fn store() -> (tempfile::TempDir, SqliteStore, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(
+            &format!("sqlite://{}", dir.path().join("o.db").display()),
+            4,
+        )
+        .await
+        .unwrap();
+        let u = s
+            .create_user(NewUser {
+                email: "o@example.test".into(),
+                name: "O".into(),
+                role: "user".into(),
+                password_hash: None,
+                active: true,
+                now: 0,
+            })
+            .await
+            .unwrap();
+        (dir, s, u.id)
+    }
+
+    #[tokio::test]
+    async fn codes_expire_on_the_injected_clock_and_work_once() {
+        let (_d, s, uid) = store().await;
+        s.save_auth_code("c1", uid, "{}", 1_060).await.unwrap();
+        assert_eq!(
+            s.consume_auth_code("c1", 1_060).await.unwrap(),
+            None,
+            "expired at 60 s"
+        );
+        s.save_auth_code("c2", uid, "{\"provider\":\"mock\"}", 1_060)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.consume_auth_code("c2", 1_059).await.unwrap(),
+            Some((uid, "{\"provider\":\"mock\"}".into()))
+        );
+        assert_eq!(
+            s.consume_auth_code("c2", 1_059).await.unwrap(),
+            None,
+            "single use"
+        );
+    }
+
+    #[tokio::test]
+    async fn states_are_taken_once_and_expire() {
+        let (_d, s, _) = store().await;
+        let st = |h: &str, exp| OAuthState {
+            state_hash: h.into(),
+            provider: "mock".into(),
+            browser_hash: "b".into(),
+            pkce_verifier: "v".into(),
+            nonce: "n".into(),
+            redirect_to: None,
+            expires_at: exp,
+        };
+        s.save_oauth_state(&st("s1", 600)).await.unwrap();
+        s.save_oauth_state(&st("s2", 600)).await.unwrap();
+        assert_eq!(
+            s.take_oauth_state("s1", 599).await.unwrap(),
+            Some(st("s1", 600))
+        );
+        assert_eq!(s.take_oauth_state("s1", 599).await.unwrap(), None);
+        assert_eq!(
+            s.take_oauth_state("s2", 600).await.unwrap(),
+            None,
+            "expired"
+        );
+    }
+
+    #[tokio::test]
+    async fn rotation_happens_once_and_families_revoke_together() {
+        let (_d, s, uid) = store().await;
+        let sid = "00000000-0000-4000-8000-000000000001";
+        s.create_session(crate::store::NewSession {
+            id: sid.into(),
+            user_id: uid,
+            token_id: "j".into(),
+            now: 0,
+            expires_at: 10_000,
+            remember: false,
+            user_agent: None,
+            ip: None,
+        })
+        .await
+        .unwrap();
+        let tok = |h: &str| RefreshToken {
+            token_hash: h.into(),
+            session_id: sid.into(),
+            user_id: uid,
+            claims: "{}".into(),
+            created_at: 0,
+            expires_at: 5_000,
+            absolute_expires_at: 9_000,
+            rotated_at: None,
+            revoked_at: None,
+        };
+        s.save_refresh_token(&tok("r1")).await.unwrap();
+        assert!(s.rotate_refresh_token("r1", &tok("r2"), 100).await.unwrap());
+        assert!(
+            !s.rotate_refresh_token("r1", &tok("r3"), 101).await.unwrap(),
+            "already rotated"
+        );
+        assert_eq!(
+            s.refresh_token("r1").await.unwrap().unwrap().rotated_at,
+            Some(100)
+        );
+        assert_eq!(s.revoke_refresh_family(sid, 200).await.unwrap(), 2);
+        assert!(
+            !s.rotate_refresh_token("r2", &tok("r4"), 201).await.unwrap(),
+            "revoked"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! Test harness: a real recording upstream, and the real `portcullis` binary on ephemeral
-//! ports with a temp SQLite database, killed when the guard drops.
+//! ports with a temp SQLite database — or, in the `gateway_pg` run of the same tests, a
+//! database of its own on a real PostgreSQL the harness starts — killed when the guard drops.
 
 use axum::extract::Request;
 use axum::response::IntoResponse;
@@ -103,6 +104,10 @@ pub struct Options {
     pub public_url: Option<String>,
     /// Another gateway's database file, to run two instances on one store.
     pub database: Option<PathBuf>,
+    /// A database URL to use as is (a test's own PostgreSQL).
+    pub database_url: Option<String>,
+    /// More keys of the `database:` section, e.g. `  outage_grace: 2s\n`.
+    pub database_extra: String,
 }
 
 impl Options {
@@ -118,6 +123,8 @@ impl Options {
             more_tokens: String::new(),
             public_url: None,
             database: None,
+            database_url: None,
+            database_extra: String::new(),
         }
     }
 }
@@ -186,8 +193,8 @@ pub fn write_config(dir: &std::path::Path, o: &Options, port: u16, admin_port: u
   max_body_size: 65536
   threads: 2
 database:
-  url: "sqlite://{db}"
-tokens:
+  url: "{db}"
+{db_extra}tokens:
 {secret}  expiration: "1 hour"
   expiration_long: "7 days"
 {more_tokens}
@@ -198,11 +205,8 @@ routes:{routes}
 {extra}
 "#,
         data = dir.join("data").display(),
-        db = o
-            .database
-            .clone()
-            .unwrap_or_else(|| dir.join("data/portcullis.db"))
-            .display(),
+        db = database_url(o, dir),
+        db_extra = o.database_extra,
         public_url = o
             .public_url
             .as_ref()
@@ -219,6 +223,31 @@ routes:{routes}
     let path = dir.join("portcullis.yaml");
     std::fs::write(&path, yaml).unwrap();
     path
+}
+
+/// The test's database: a SQLite file, or in the PostgreSQL run a database on the suite's
+/// cluster named after that file (so instances given the same file share one database).
+fn database_url(o: &Options, dir: &std::path::Path) -> String {
+    if let Some(url) = &o.database_url {
+        return url.clone();
+    }
+    let file = o
+        .database
+        .clone()
+        .unwrap_or_else(|| dir.join("data/portcullis.db"));
+    if !crate::ON_POSTGRES {
+        return format!("sqlite://{}", file.display());
+    }
+    let Some(pg) = crate::pg::shared() else {
+        eprintln!(
+            "SKIPPED: the PostgreSQL run of the suite needs initdb and pg_ctl (apt-get install postgresql); .ci/run installs them"
+        );
+        std::process::exit(0);
+    };
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    file.hash(&mut h);
+    pg.database(&format!("gw_{:016x}", h.finish()))
 }
 
 impl Gateway {

@@ -1,6 +1,10 @@
 //! The integration suite: the real gateway binary, a real upstream, a real SQLite file.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+/// This run keeps each gateway's data in a SQLite file; `tests/gateway_pg` runs the same
+/// tests on PostgreSQL.
+pub const ON_POSTGRES: bool = false;
+
 mod api;
 mod avatar;
 mod browser;
@@ -9,6 +13,7 @@ mod mail;
 mod oauth;
 mod ops;
 mod pages;
+mod pg;
 mod proxy;
 mod users;
 mod webdriver;

@@ -84,11 +84,27 @@ async fn fill(b: &Client, css: &str, value: &str) {
     field.send_keys(value).await.unwrap();
 }
 
+/// Clicks a link or submit button and waits for the page it leads to: the old document's
+/// root must go stale (a click can return before the navigation it starts has finished).
 async fn click(b: &Client, css: &str) {
+    let old = b.find(Locator::Css("html")).await.unwrap();
     b.find(Locator::Css(css))
         .await
         .unwrap()
         .click()
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while old.tag_name().await.is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no navigation after clicking {css}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    b.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("body"))
         .await
         .unwrap();
 }

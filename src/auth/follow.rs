@@ -1,0 +1,92 @@
+//! Keeps this instance's cache in step with changes any instance sharing the store made:
+//! revocations and renewals of sessions, and changes to users (role, deactivation, deletion,
+//! password). Applying a change is idempotent, so the rows re-read after a reconnect may repeat.
+
+use super::cache::{CachedUser, SessionEntry};
+use super::Authenticator;
+use crate::state::State;
+use crate::store::{now, ChangeRow, FeedEvent, Store};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+/// Runs the store's feed and applies it until the feed ends (a store with none ends at once).
+pub async fn follow(state: Arc<State>) {
+    let (auth, store) = (&state.auth, state.store.clone());
+    let (tx, mut rx) = mpsc::channel(1024);
+    let feed_store = store.clone();
+    let feed = tokio::spawn(async move { feed_store.follow_changes(tx).await });
+    while let Some(event) = rx.recv().await {
+        match event {
+            FeedEvent::Change { row, fresh } => {
+                apply(auth, store.as_ref(), &row).await;
+                if fresh {
+                    let lag_ms = (now_ms() - row.at_ms).max(0);
+                    crate::metrics::METRICS
+                        .revocation_lag
+                        .observe(lag_ms as f64 / 1000.0);
+                }
+            }
+            FeedEvent::Lost { since } => auth.feed_lost(since),
+            FeedEvent::Restored => auth.feed_restored(),
+        }
+    }
+    let _ = feed.await;
+}
+
+async fn apply(auth: &Authenticator, store: &dyn Store, row: &ChangeRow) {
+    let cache = &auth.cache;
+    match row.kind.as_str() {
+        "session" => {
+            let Some(sid) = row
+                .session_id
+                .as_deref()
+                .and_then(|s| Uuid::parse_str(s).ok())
+            else {
+                return;
+            };
+            let expires_at = row.expires_at.unwrap_or_else(now);
+            if row.revoked.unwrap_or(false) {
+                cache.revoke(sid, expires_at);
+            } else if cache.session(&sid).is_some_and(|e| !e.revoked) {
+                // Renewed elsewhere: only the new token is valid from now on.
+                cache.put_session(
+                    sid,
+                    SessionEntry {
+                        user_id: row.user_id,
+                        token_id: row
+                            .token_id
+                            .as_deref()
+                            .and_then(|t| Uuid::parse_str(t).ok())
+                            .unwrap_or_default(),
+                        expires_at,
+                        remember: row.remember.unwrap_or(false),
+                        revoked: false,
+                    },
+                );
+            }
+        }
+        "user" => match store.user_by_id(row.user_id).await {
+            Ok(Some(u)) => cache.put_user(CachedUser::from(&u)),
+            // Deleted for good: an inactive placeholder, so no stale copy can be filled back.
+            Ok(None) => cache.put_user(CachedUser {
+                id: row.user_id,
+                email: String::new(),
+                name: String::new(),
+                role: String::new(),
+                active: false,
+                picture: None,
+            }),
+            // Unknown state: drop the copy; the next request reads the user afresh.
+            Err(_) => cache.forget_user(row.user_id),
+        },
+        _ => {}
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

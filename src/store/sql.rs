@@ -1,0 +1,365 @@
+//! The SQL both stores run: one text per operation, written in the dialect SQLite and
+//! PostgreSQL share (`$n` parameters, `RETURNING`, `IS DISTINCT FROM`, boolean literals), so
+//! the two backends cannot drift apart. Each store expands [`sql_store!`] for its own pool;
+//! their schemas differ only in their migrations.
+
+pub(super) const USER_COLS: &str =
+    "id, email, name, role, active, password_hash, created_at, updated_at, deleted_at, picture";
+/// True when the row being changed is the only active admin left.
+pub(super) const LAST_ADMIN: &str = "role = 'admin' AND active AND deleted_at IS NULL \
+     AND (SELECT COUNT(*) FROM users o WHERE o.role = 'admin' AND o.active \
+          AND o.deleted_at IS NULL AND o.id != users.id) = 0";
+pub(super) const SESSION_COLS: &str =
+    "id, user_id, token_id, created_at, last_seen_at, expires_at, remember, user_agent, ip, revoked_at";
+
+pub(super) fn conflict_or(e: sqlx::Error) -> super::StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => super::StoreError::Conflict,
+        _ => super::StoreError::Db(e),
+    }
+}
+
+/// `impl Store for $store` over its `pool` field, whose database is `$db`. `$admin_lock` is
+/// run first in the transaction of every change guarded by the last-admin rule, so two such
+/// changes cannot both pass the check on different rows (PostgreSQL's READ COMMITTED would
+/// allow that write skew; SQLite serialises writers already).
+macro_rules! sql_store {
+    ($store:ty, $db:ty, $admin_lock:expr $(, $($extra:tt)*)?) => {
+        impl $store {
+            /// Why a guarded change matched no row: the user is gone, or it is the last admin.
+            async fn why_not<T>(&self, id: i64) -> $crate::store::StoreResult<$crate::store::Guarded<T>> {
+                let live: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM users WHERE id = $1 AND deleted_at IS NULL")
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(if live.is_some() {
+                    $crate::store::Guarded::LastAdmin
+                } else {
+                    $crate::store::Guarded::NotFound
+                })
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            async fn create_user(&self, u: $crate::store::NewUser) -> $crate::store::StoreResult<$crate::store::User> {
+                let sql = format!(
+                    "INSERT INTO users (email, name, role, active, password_hash, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {}",
+                    $crate::store::sql::USER_COLS
+                );
+                sqlx::query_as(&sql)
+                    .bind(&u.email)
+                    .bind(&u.name)
+                    .bind(&u.role)
+                    .bind(u.active)
+                    .bind(&u.password_hash)
+                    .bind(u.now)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err($crate::store::sql::conflict_or)
+            }
+
+            async fn user_by_id(&self, id: i64) -> $crate::store::StoreResult<Option<$crate::store::User>> {
+                let sql = format!("SELECT {} FROM users WHERE id = $1", $crate::store::sql::USER_COLS);
+                Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+            }
+
+            async fn user_by_email(&self, email: &str) -> $crate::store::StoreResult<Option<$crate::store::User>> {
+                let sql = format!("SELECT {} FROM users WHERE email = $1", $crate::store::sql::USER_COLS);
+                Ok(sqlx::query_as(&sql).bind(email).fetch_optional(&self.pool).await?)
+            }
+
+            async fn list_users(&self) -> $crate::store::StoreResult<Vec<$crate::store::User>> {
+                let sql = format!("SELECT {} FROM users ORDER BY id", $crate::store::sql::USER_COLS);
+                Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
+            }
+
+            async fn count_users(&self) -> $crate::store::StoreResult<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?)
+            }
+
+            async fn update_user(
+                &self,
+                id: i64,
+                c: &$crate::store::UserChanges,
+                now: i64,
+            ) -> $crate::store::StoreResult<$crate::store::Guarded<$crate::store::User>> {
+                // One statement, so the last-admin check and the change cannot interleave with
+                // another.
+                let sql = format!(
+                    "UPDATE users SET name = COALESCE($1, name), email = COALESCE($2, email), \
+                     role = COALESCE($3, role), active = COALESCE($4, active), \
+                     picture = COALESCE($7, picture), updated_at = $5 \
+                     WHERE id = $6 AND deleted_at IS NULL \
+                       AND NOT ((COALESCE($3, role) != 'admin' OR NOT COALESCE($4, active)) AND {}) \
+                     RETURNING {}",
+                    $crate::store::sql::LAST_ADMIN,
+                    $crate::store::sql::USER_COLS
+                );
+                let mut tx = self.pool.begin().await?;
+                sqlx::query($admin_lock).execute(&mut *tx).await?;
+                let row: Option<$crate::store::User> = sqlx::query_as(&sql)
+                    .bind(&c.name)
+                    .bind(&c.email)
+                    .bind(&c.role)
+                    .bind(c.active)
+                    .bind(now)
+                    .bind(id)
+                    .bind(&c.picture)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err($crate::store::sql::conflict_or)?;
+                tx.commit().await?;
+                match row {
+                    Some(u) => Ok($crate::store::Guarded::Done(u)),
+                    None => self.why_not(id).await,
+                }
+            }
+
+            async fn delete_user(
+                &self,
+                id: i64,
+                hard: bool,
+                now: i64,
+            ) -> $crate::store::StoreResult<$crate::store::Guarded<()>> {
+                let sql = format!(
+                    "UPDATE users SET deleted_at = $1, active = FALSE, updated_at = $1 \
+                     WHERE id = $2 AND deleted_at IS NULL AND NOT ({}) RETURNING id",
+                    $crate::store::sql::LAST_ADMIN
+                );
+                let mut tx = self.pool.begin().await?;
+                sqlx::query($admin_lock).execute(&mut *tx).await?;
+                let done: Option<i64> = sqlx::query_scalar(&sql)
+                    .bind(now)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if done.is_none() {
+                    drop(tx);
+                    return self.why_not(id).await;
+                }
+                if hard {
+                    // Already out of the admin count above, so this cannot remove the last admin.
+                    sqlx::query("DELETE FROM users WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok($crate::store::Guarded::Done(()))
+            }
+
+            async fn list_users_page(
+                &self,
+                only_inactive: bool,
+                offset: i64,
+                limit: i64,
+            ) -> $crate::store::StoreResult<(Vec<$crate::store::User>, i64)> {
+                let filter = if only_inactive {
+                    "deleted_at IS NULL AND NOT active"
+                } else {
+                    "deleted_at IS NULL"
+                };
+                let sql = format!(
+                    "SELECT {} FROM users WHERE {filter} ORDER BY id LIMIT $1 OFFSET $2",
+                    $crate::store::sql::USER_COLS
+                );
+                let users = sqlx::query_as(&sql)
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let total = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM users WHERE {filter}"))
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok((users, total))
+            }
+
+            async fn set_password(&self, id: i64, hash: &str, now: i64) -> $crate::store::StoreResult<()> {
+                sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                    .bind(hash)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn create_session(
+                &self,
+                s: $crate::store::NewSession,
+            ) -> $crate::store::StoreResult<$crate::store::Session> {
+                let sql = format!(
+                    "INSERT INTO sessions (id, user_id, token_id, created_at, last_seen_at, expires_at, remember, user_agent, ip) \
+                     VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8) RETURNING {}",
+                    $crate::store::sql::SESSION_COLS
+                );
+                sqlx::query_as(&sql)
+                    .bind(&s.id)
+                    .bind(s.user_id)
+                    .bind(&s.token_id)
+                    .bind(s.now)
+                    .bind(s.expires_at)
+                    .bind(s.remember)
+                    .bind(&s.user_agent)
+                    .bind(&s.ip)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err($crate::store::sql::conflict_or)
+            }
+
+            async fn session(&self, id: &str) -> $crate::store::StoreResult<Option<$crate::store::Session>> {
+                let sql = format!("SELECT {} FROM sessions WHERE id = $1", $crate::store::sql::SESSION_COLS);
+                Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+            }
+
+            async fn renew_session(
+                &self,
+                id: &str,
+                token_id: &str,
+                expires_at: i64,
+                now: i64,
+            ) -> $crate::store::StoreResult<bool> {
+                let r = sqlx::query(
+                    "UPDATE sessions SET token_id = $1, expires_at = $2, last_seen_at = $3 \
+                     WHERE id = $4 AND revoked_at IS NULL AND expires_at > $3",
+                )
+                .bind(token_id)
+                .bind(expires_at)
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn revoke_session(&self, id: &str, now: i64) -> $crate::store::StoreResult<bool> {
+                let r = sqlx::query(
+                    "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+                )
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn revoke_user_sessions(
+                &self,
+                user_id: i64,
+                keep: Option<&str>,
+                now: i64,
+            ) -> $crate::store::StoreResult<Vec<String>> {
+                Ok(sqlx::query_scalar(
+                    "UPDATE sessions SET revoked_at = $1 \
+                     WHERE user_id = $2 AND revoked_at IS NULL AND expires_at > $1 \
+                       AND id IS DISTINCT FROM $3 RETURNING id",
+                )
+                .bind(now)
+                .bind(user_id)
+                .bind(keep)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn issue_one_time_token(
+                &self,
+                user_id: i64,
+                purpose: &str,
+                token_hash: &str,
+                now: i64,
+                expires_at: i64,
+            ) -> $crate::store::StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "UPDATE one_time_tokens SET consumed_at = $1 \
+                     WHERE user_id = $2 AND purpose = $3 AND consumed_at IS NULL",
+                )
+                .bind(now)
+                .bind(user_id)
+                .bind(purpose)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO one_time_tokens (user_id, purpose, token_hash, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(user_id)
+                .bind(purpose)
+                .bind(token_hash)
+                .bind(now)
+                .bind(expires_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn consume_one_time_token(
+                &self,
+                token_hash: &str,
+                purpose: &str,
+                email: Option<&str>,
+                now: i64,
+            ) -> $crate::store::StoreResult<Option<i64>> {
+                Ok(sqlx::query_scalar(
+                    "UPDATE one_time_tokens SET consumed_at = $1 \
+                     WHERE token_hash = $2 AND purpose = $3 AND consumed_at IS NULL AND expires_at > $1 \
+                       AND ($4 IS NULL OR user_id = (SELECT id FROM users WHERE email = $4 AND deleted_at IS NULL)) \
+                     RETURNING user_id",
+                )
+                .bind(now)
+                .bind(token_hash)
+                .bind(purpose)
+                .bind(email)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn list_sessions(
+                &self,
+                user_id: i64,
+                now: i64,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::Session>> {
+                let sql = format!(
+                    "SELECT {} FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+                     ORDER BY created_at DESC",
+                    $crate::store::sql::SESSION_COLS
+                );
+                Ok(sqlx::query_as(&sql)
+                    .bind(user_id)
+                    .bind(now)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn touch_sessions(&self, seen: &[(String, i64)]) -> $crate::store::StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                for (id, at) in seen {
+                    sqlx::query(
+                        "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1",
+                    )
+                    .bind(at)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn purge_expired_sessions(&self, before: i64) -> $crate::store::StoreResult<u64> {
+                let r = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected())
+            }
+
+            $($($extra)*)?
+        }
+    };
+}
+pub(super) use sql_store;

@@ -1,0 +1,167 @@
+//! Several gateways on one PostgreSQL: a change made through one reaches the others' caches
+//! within a second (LISTEN/NOTIFY), and a database that goes away costs neither a logout nor
+//! a restart.
+
+use crate::harness::*;
+use crate::pg::{self, Postgres};
+use http::Method;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+const P: &str = "/api/nuxt-users";
+
+/// Polls `check` until it holds; returns how long that took, failing after `limit`.
+async fn within<F, Fut>(limit: Duration, what: &str, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if check().await {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn status(g: &Gateway, path: &str, token: &str) -> u16 {
+    g.get(path, Some(token)).await.status().as_u16()
+}
+
+#[tokio::test]
+async fn changes_made_on_one_instance_reach_the_other_within_a_second() {
+    let Some(shared) = pg::shared() else {
+        eprintln!("SKIPPED: no PostgreSQL on this machine");
+        return;
+    };
+    let up = Upstream::start().await;
+    let url = shared.database("cluster_follow");
+    let instance = || {
+        let mut o = Options::new(up.addr);
+        o.database_url = Some(url.clone());
+        o
+    };
+    let a = Gateway::start(instance()).await;
+    let b = Gateway::start(instance()).await;
+
+    let admin = a.admin_token().await;
+    let uid = a
+        .create_user(&admin, "pat@example.test", "user", "pat-password-1")
+        .await;
+    let on_a = a.login("pat@example.test", "pat-password-1", false).await;
+    let on_b = b.login("pat@example.test", "pat-password-1", false).await;
+    // Both instances have both sessions cached.
+    for g in [&a, &b] {
+        for t in [&on_a, &on_b] {
+            assert_eq!(status(g, "/app", t).await, 200);
+        }
+    }
+    assert_eq!(status(&b, "/admin/x", &on_a).await, 403);
+
+    // A role change through A: B's next requests carry the new role.
+    let r = a
+        .call(
+            Method::PATCH,
+            &format!("{P}/{uid}"),
+            Some(&admin),
+            Some(json!({"role": "admin"})),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let took = within(Duration::from_secs(1), "role change on B", || async {
+        status(&b, "/admin/x", &on_a).await == 200
+    })
+    .await;
+    eprintln!("role change reached B in {took:?}");
+    assert_eq!(up.last().headers["x-auth-role"], "admin");
+
+    // Logout-all through A ends B's own session on B too.
+    assert_eq!(a.post("/api/logout-all", Some(&on_a)).await.status(), 200);
+    let took = within(Duration::from_secs(1), "logout-all on B", || async {
+        status(&b, "/app", &on_b).await == 401 && status(&b, "/app", &on_a).await == 401
+    })
+    .await;
+    eprintln!("logout-all reached B in {took:?}");
+
+    // Deactivation through A refuses a session that only B ever saw.
+    let fresh = b.login("pat@example.test", "pat-password-1", false).await;
+    assert_eq!(status(&b, "/app", &fresh).await, 200);
+    let r = a
+        .call(
+            Method::PATCH,
+            &format!("{P}/{uid}"),
+            Some(&admin),
+            Some(json!({"active": false})),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    within(Duration::from_secs(1), "deactivation on B", || async {
+        status(&b, "/app", &fresh).await == 401
+    })
+    .await;
+
+    let m = b.metrics().await;
+    let count = m
+        .lines()
+        .find(|l| l.starts_with("portcullis_revocation_lag_seconds_count"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(count >= 3.0, "B measured the lag of what it applied:\n{m}");
+}
+
+#[tokio::test]
+async fn a_lost_database_keeps_cached_sessions_for_the_grace_then_503_and_recovers() {
+    let Some(pg) = Postgres::start() else {
+        eprintln!("SKIPPED: no PostgreSQL on this machine");
+        return;
+    };
+    let up = Upstream::start().await;
+    let mut o = Options::new(up.addr);
+    o.database_url = Some(pg.database("outage"));
+    o.database_extra = "  outage_grace: 3s\n".into();
+    let g = Gateway::start(o).await;
+    g.add_user("ops@example.test", "user", "ops-password-1");
+    let cached = g.login("ops@example.test", "ops-password-1", false).await;
+    assert_eq!(status(&g, "/app", &cached).await, 200);
+
+    pg.down();
+    // Within the grace: the cached session still works; anything needing the database is a
+    // 503 with Retry-After — never a 401, never a cleared cookie.
+    assert_eq!(status(&g, "/app", &cached).await, 200);
+    let r = g
+        .post_json(
+            "/api/login",
+            json!({"email": "ops@example.test", "password": "ops-password-1"}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    assert!(!r.headers().contains_key("set-cookie"));
+    let body = error_body(r, 503).await;
+    assert_eq!(body["statusCode"], 503);
+
+    // Past the grace, cached sessions are no longer trusted: 503, not a logout.
+    within(
+        Duration::from_secs(8),
+        "cache distrusted after the grace",
+        || async { status(&g, "/app", &cached).await == 503 },
+    )
+    .await;
+    let r = g.get("/app", Some(&cached)).await;
+    assert!(r.headers().contains_key("retry-after"));
+    assert!(!r.headers().contains_key("set-cookie"));
+
+    // The database comes back: the same token works again, no restart.
+    pg.up();
+    within(Duration::from_secs(15), "recovery", || async {
+        status(&g, "/app", &cached).await == 200
+    })
+    .await;
+    let again = g.login("ops@example.test", "ops-password-1", false).await;
+    assert_eq!(status(&g, "/app", &again).await, 200);
+    assert!(g.child.is_some());
+}

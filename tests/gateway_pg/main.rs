@@ -1,0 +1,33 @@
+//! The integration suite again, every test, with each gateway on a real PostgreSQL that the
+//! harness starts (`initdb` + a server on a free port); plus what only a shared database
+//! can show: several instances following each other's revocations, and database outages.
+//! Skipped, saying so, where PostgreSQL is not installed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub const ON_POSTGRES: bool = true;
+
+#[path = "../gateway/api.rs"]
+mod api;
+#[path = "../gateway/avatar.rs"]
+mod avatar;
+#[path = "../gateway/browser.rs"]
+mod browser;
+mod cluster;
+#[path = "../gateway/harness.rs"]
+mod harness;
+#[path = "../gateway/mail.rs"]
+mod mail;
+#[path = "../gateway/oauth.rs"]
+mod oauth;
+#[path = "../gateway/ops.rs"]
+mod ops;
+#[path = "../gateway/pages.rs"]
+mod pages;
+#[path = "../gateway/pg.rs"]
+mod pg;
+#[path = "../gateway/proxy.rs"]
+mod proxy;
+#[path = "../gateway/users.rs"]
+mod users;
+#[path = "../gateway/webdriver.rs"]
+mod webdriver;
