@@ -96,6 +96,7 @@ impl PgStore {
                 return Ok(());
             }
         }
+        tracing::info!(last = *last, "change feed listening");
         if tx.send(FeedEvent::Restored).await.is_err() {
             return Ok(());
         }

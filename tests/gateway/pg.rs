@@ -105,7 +105,7 @@ impl Postgres {
     fn server_options(&self) -> String {
         format!(
             "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off \
-             -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+             -c full_page_writes=off -c max_connections=300",
             self.port,
             self.dir.path().display()
         )
@@ -141,6 +141,27 @@ impl Postgres {
             .arg(self.dir.path().join("data"))
             .args(["-m", "immediate", "-w", "stop"])
             .output();
+    }
+
+    /// Runs `sql` in database `db` and returns what psql printed.
+    pub fn psql(&self, db: &str, sql: &str) -> String {
+        let out = Command::new(self.bin.join("psql"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
+            .args(["-d", db, "-c", sql])
+            .output()
+            .unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     }
 
     /// Creates database `name` (if missing) and returns its URL.

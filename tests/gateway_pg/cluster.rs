@@ -165,3 +165,50 @@ async fn a_lost_database_keeps_cached_sessions_for_the_grace_then_503_and_recove
     assert_eq!(status(&g, "/app", &again).await, 200);
     assert!(g.child.is_some());
 }
+
+#[tokio::test]
+async fn a_revocation_made_while_an_instance_was_reconnecting_is_not_missed() {
+    let Some(pg) = Postgres::start() else {
+        eprintln!("SKIPPED: no PostgreSQL on this machine");
+        return;
+    };
+    let up = Upstream::start().await;
+    let url = pg.database("resync");
+    let instance = || {
+        let mut o = Options::new(up.addr);
+        o.database_url = Some(url.clone());
+        o
+    };
+    let a = Gateway::start(instance()).await;
+    let b = Gateway::start(instance()).await;
+    a.add_user("re@example.test", "user", "re-password-1");
+    let t = a.login("re@example.test", "re-password-1", false).await;
+    assert_eq!(status(&b, "/app", &t).await, 200, "cached on B");
+
+    // A restart: both listeners lose their connection. A logs out as soon as the database is
+    // back, before B's listener has necessarily reconnected; B must catch up on reconnecting.
+    pg.down();
+    pg.up();
+    within(
+        Duration::from_secs(10),
+        "logout on A after the restart",
+        || async { a.post("/api/logout", Some(&t)).await.status() == 200 },
+    )
+    .await;
+    let start = Instant::now();
+    while status(&b, "/app", &t).await != 401 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "B did not catch up (B answers {}); {}; B's log:\n{}",
+            status(&b, "/app", &t).await,
+            pg.psql(
+                "resync",
+                "SELECT * FROM auth_changes; SELECT id, revoked_at FROM sessions"
+            ),
+            b.log()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let took = start.elapsed();
+    eprintln!("B refused the token {took:?} after the logout on A");
+}
