@@ -1,4 +1,5 @@
-//! The admin listener: `/metrics` (Prometheus text) and `/healthz`. Kept off the public port.
+//! The admin listener: `/metrics` (Prometheus text), `/healthz` (the process is up), `/readyz`
+//! (ready for traffic) and `/explain`. Kept off the public port.
 
 use crate::state::State;
 use axum::extract::State as S;
@@ -18,6 +19,8 @@ pub fn router(state: Arc<State>) -> axum::Router {
     axum::Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/explain", get(crate::explain::admin))
         .with_state(state)
 }
 
@@ -34,21 +37,41 @@ async fn metrics(S(state): S<Arc<State>>) -> impl IntoResponse {
     )
 }
 
-/// Healthy when the store answers.
-async fn healthz(S(state): S<Arc<State>>) -> impl IntoResponse {
-    match state.store.count_users().await {
-        Ok(_) => (
-            http::StatusCode::OK,
-            axum::Json(serde_json::json!({"status": "ok"})),
-        ),
-        Err(e) => {
-            tracing::error!(error = %e, "health check: store unavailable");
-            (
-                http::StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(serde_json::json!({"status": "unavailable"})),
-            )
-        }
-    }
+/// The process is up and serving this listener; nothing else is checked, so a database
+/// outage never gets a healthy gateway restarted.
+async fn healthz() -> impl IntoResponse {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}
+
+/// Ready for traffic: a valid config is loaded (it is, or we would not be running), the
+/// database answers, and the proxy listener accepts connections.
+async fn readyz(S(state): S<Arc<State>>) -> impl IntoResponse {
+    let limit = std::time::Duration::from_secs(2);
+    let database = matches!(
+        tokio::time::timeout(limit, state.store.count_users()).await,
+        Ok(Ok(_))
+    );
+    let listener = matches!(
+        tokio::time::timeout(
+            limit,
+            tokio::net::TcpStream::connect(state.config.server.listen)
+        )
+        .await,
+        Ok(Ok(_))
+    );
+    let word = |ok: bool| if ok { "ok" } else { "failing" };
+    let ready = database && listener;
+    (
+        if ready {
+            http::StatusCode::OK
+        } else {
+            http::StatusCode::SERVICE_UNAVAILABLE
+        },
+        axum::Json(serde_json::json!({
+            "status": if ready { "ready" } else { "not ready" },
+            "checks": { "config": "ok", "database": word(database), "listener": word(listener) },
+        })),
+    )
 }
 
 #[async_trait::async_trait]

@@ -10,6 +10,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod explain;
 pub mod mail;
 pub mod metrics;
 pub mod oauth;

@@ -18,6 +18,9 @@ struct Cli {
     /// The YAML config file.
     #[arg(long, global = true, default_value = "config/portcullis.yaml")]
     config: PathBuf,
+    /// Log lines as JSON objects (one per line) instead of text.
+    #[arg(long, global = true, env = "PORTCULLIS_LOG_JSON")]
+    log_json: bool,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -28,6 +31,23 @@ enum Cmd {
     Serve,
     /// Validate the config file and list every problem.
     CheckConfig,
+    /// Why a request would be forwarded or denied: the route it matches, what that route
+    /// requires and the decision, e.g. `explain GET /admin/users --role user`.
+    Explain {
+        /// The HTTP method.
+        method: String,
+        /// The path (or full URL, whose host then takes part in routing).
+        url: String,
+        /// As a signed-in user with this role.
+        #[arg(long, conflicts_with = "token")]
+        role: Option<String>,
+        /// As the bearer of this token (checked against the config's keys and database).
+        #[arg(long)]
+        token: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage users in the config's database.
     User {
         #[command(subcommand)]
@@ -54,13 +74,17 @@ enum UserCmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if cli.log_json {
+        logs.json().flatten_event(true).init();
+    } else {
+        logs.init();
+    }
     let result = match cli.cmd {
         Cmd::Serve => portcullis::app::serve(&cli.config),
         Cmd::CheckConfig => {
@@ -80,6 +104,26 @@ fn main() -> ExitCode {
                 },
         } => portcullis::cli::user_add(&cli.config, &email, &name, &role, password_stdin),
         Cmd::User { cmd: UserCmd::List } => portcullis::cli::user_list(&cli.config),
+        Cmd::Explain {
+            method,
+            url,
+            role,
+            token,
+            json,
+        } => portcullis::explain::cli(
+            &cli.config,
+            &method,
+            &url,
+            role.as_deref(),
+            token.as_deref(),
+        )
+        .map(|e| {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
+            } else {
+                print!("{}", portcullis::explain::render(&e));
+            }
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

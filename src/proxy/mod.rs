@@ -5,6 +5,7 @@ pub mod client_ip;
 pub mod control;
 pub mod decide;
 pub mod identity;
+pub mod request_id;
 pub mod respond;
 pub mod routes;
 pub mod shutdown;
@@ -45,6 +46,7 @@ pub struct Ctx {
     identity: Option<Identity>,
     client: ClientInfo,
     control: bool,
+    request_id: String,
     _in_flight: shutdown::InFlight,
 }
 
@@ -59,6 +61,7 @@ impl ProxyHttp for Gateway {
             identity: None,
             client: ClientInfo::default(),
             control: false,
+            request_id: String::new(),
             _in_flight: shutdown::InFlight::start(),
         }
     }
@@ -66,6 +69,7 @@ impl ProxyHttp for Gateway {
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> pingora::Result<bool> {
         let cfg = &self.state.config;
         ctx.client = client_info(session, &cfg.server.trusted_proxies);
+        ctx.request_id = request_id::from_headers(&session.req_header().headers);
         identity::strip(session.req_header_mut(), &cfg.identity.prefix);
         let req = session.req_header();
         let host = req.uri.host().or_else(|| {
@@ -139,7 +143,18 @@ impl ProxyHttp for Gateway {
         req: &mut RequestHeader,
         ctx: &mut Ctx,
     ) -> pingora::Result<()> {
+        req.insert_header(request_id::HEADER, ctx.request_id.as_str())?;
         forwarded_for(req, &ctx.client)
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut pingora::http::ResponseHeader,
+        ctx: &mut Ctx,
+    ) -> pingora::Result<()> {
+        resp.insert_header(request_id::HEADER, ctx.request_id.as_str())?;
+        Ok(())
     }
 
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, _ctx: &mut Ctx) -> FailToProxy {
@@ -226,5 +241,6 @@ fn access_log(state: &State, session: &Session, e: Option<&Error>, ctx: &Ctx) {
         client = ?ctx.client.ip,
         micros = elapsed.as_micros() as u64,
         error = e.map(|e| e.etype().as_str()),
+        request_id = ctx.request_id.as_str(),
     );
 }

@@ -276,6 +276,8 @@ impl Gateway {
             .env("PORTCULLIS_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("PORTCULLIS_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("RUST_LOG", "info")
+            // Structured logs, so tests can read the access log field by field.
+            .env("PORTCULLIS_LOG_JSON", "true")
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()

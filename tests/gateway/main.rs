@@ -11,6 +11,7 @@ mod browser;
 mod harness;
 mod mail;
 mod oauth;
+mod operator;
 mod ops;
 mod pages;
 mod pg;

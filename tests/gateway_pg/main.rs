@@ -19,6 +19,8 @@ mod harness;
 mod mail;
 #[path = "../gateway/oauth.rs"]
 mod oauth;
+#[path = "../gateway/operator.rs"]
+mod operator;
 #[path = "../gateway/ops.rs"]
 mod ops;
 #[path = "../gateway/pages.rs"]

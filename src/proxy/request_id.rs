@@ -1,0 +1,40 @@
+//! The request id: the client's `X-Request-Id` when it is a sane token (so a trace can start
+//! in front of us), otherwise a fresh UUID. It goes to the upstream, back to the client and
+//! into the access log.
+
+use http::HeaderMap;
+
+pub const HEADER: &str = "x-request-id";
+const MAX_LEN: usize = 128;
+
+pub fn from_headers(headers: &HeaderMap) -> String {
+    headers
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= MAX_LEN
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sane_ids_are_kept_and_anything_else_replaced() {
+        let mut h = HeaderMap::new();
+        h.insert(HEADER, "abc-123_x.y".parse().unwrap());
+        assert_eq!(from_headers(&h), "abc-123_x.y");
+        for bad in ["a b", "a\"b", "", &"x".repeat(129)] {
+            h.insert(HEADER, bad.parse().unwrap());
+            let id = from_headers(&h);
+            assert_ne!(id, bad);
+            assert!(uuid::Uuid::parse_str(&id).is_ok());
+        }
+    }
+}
