@@ -28,6 +28,9 @@ async fn metrics(S(state): S<Arc<State>>) -> impl IntoResponse {
     crate::metrics::METRICS
         .cache_entries
         .set(state.auth.cache.len() as i64);
+    crate::metrics::METRICS
+        .sessions_active
+        .set(state.auth.cache.live(crate::store::now()) as i64);
     (
         [(
             http::header::CONTENT_TYPE,

@@ -1,5 +1,7 @@
-//! Every Prometheus metric in one place. Labels are bounded: outcomes, route names, status
-//! classes — never a user, a token or a path a client chose.
+//! Every Prometheus metric in one place, named `portcullis_<area>_<noun>_{total,seconds}`.
+//! Labels are bounded: outcomes, route names, endpoint templates, known methods, status
+//! classes — never a user, a token or a path a client chose. `docs/grafana/portcullis.json`
+//! is built on these; a test checks that every metric it queries exists.
 
 use once_cell::sync::Lazy;
 use prometheus::{
@@ -17,6 +19,9 @@ pub struct Metrics {
     pub sessions_revoked: IntCounterVec,
     pub mail: IntCounterVec,
     pub cache_entries: IntGauge,
+    pub sessions_active: IntGauge,
+    pub auth_failures: IntCounterVec,
+    pub api_requests: IntCounterVec,
     pub store_errors: IntCounterVec,
     pub revocation_lag: prometheus::Histogram,
 }
@@ -40,12 +45,12 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
     let proxy_seconds = HistogramVec::new(
         HistogramOpts::new(
             "portcullis_proxy_request_seconds",
-            "Time from request start to the end of the response, by route",
+            "Time from request start to the end of the response, by route and decision",
         )
         .buckets(vec![
             0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
         ]),
-        &["route"],
+        &["route", "decision"],
     )
     .unwrap_or_else(|_| unreachable_metric());
     let _ = r.register(Box::new(proxy_seconds.clone()));
@@ -55,6 +60,12 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
     )
     .unwrap_or_else(|_| unreachable_metric());
     let _ = r.register(Box::new(cache_entries.clone()));
+    let sessions_active = IntGauge::new(
+        "portcullis_sessions_active",
+        "Live (not revoked, not expired) sessions held in this instance's cache",
+    )
+    .unwrap_or_else(|_| unreachable_metric());
+    let _ = r.register(Box::new(sessions_active.clone()));
     let revocation_lag = prometheus::Histogram::with_opts(
         HistogramOpts::new(
             "portcullis_revocation_lag_seconds",
@@ -74,6 +85,19 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
             &["operation"],
         ),
         revocation_lag,
+        sessions_active,
+        auth_failures: counter(
+            &r,
+            "portcullis_auth_failures_total",
+            "Requests refused on a protected route, by reason",
+            &["reason"],
+        ),
+        api_requests: counter(
+            &r,
+            "portcullis_api_requests_total",
+            "Requests to the gateway's own endpoints (login, refresh, reset, magic links, ...) by outcome",
+            &["endpoint", "outcome"],
+        ),
         auth_decisions: counter(
             &r,
             "portcullis_auth_decisions_total",
@@ -95,8 +119,8 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
         proxy_requests: counter(
             &r,
             "portcullis_proxy_requests_total",
-            "Requests by route and status class",
-            &["route", "status"],
+            "Requests by route, decision, method and status class",
+            &["route", "decision", "method", "status"],
         ),
         ratelimit_rejections: counter(
             &r,
@@ -150,6 +174,35 @@ pub fn db_error(operation: &'static str) {
 
 pub fn mail(outcome: &'static str) {
     METRICS.mail.with_label_values(&[outcome]).inc();
+}
+
+pub fn auth_failure(reason: &'static str) {
+    METRICS.auth_failures.with_label_values(&[reason]).inc();
+}
+
+/// What a status says about an attempt at one of our endpoints.
+pub fn outcome(status: u16) -> &'static str {
+    match status {
+        200..=399 => "success",
+        401 | 403 => "refused",
+        429 => "rate_limited",
+        400..=499 => "invalid",
+        _ => "error",
+    }
+}
+
+/// The method as a label: the standard ones, everything else `other`.
+pub fn method_label(m: &http::Method) -> &'static str {
+    match m.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    }
 }
 
 pub fn status_class(status: u16) -> &'static str {

@@ -162,11 +162,31 @@ pub fn router(state: Arc<State>) -> Router {
         );
         add(&Some("/mock/jwks".into()), get(mock::jwks));
     }
-    r.fallback(|| async { Reject::NotFound })
+    r.route_layer(axum::middleware::from_fn(count_request))
+        .fallback(|| async { Reject::NotFound })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             csrf::guard,
         ))
         .layer(DefaultBodyLimit::max(state.config.server.max_body_size))
         .with_state(state)
+}
+
+/// Counts each call of one of our endpoints by its route template (bounded: the router's own
+/// routes, never the client's path) and outcome.
+async fn count_request(
+    path: axum::extract::MatchedPath,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let endpoint = path.as_str().to_string();
+    let resp = next.run(req).await;
+    crate::metrics::METRICS
+        .api_requests
+        .with_label_values(&[
+            endpoint.as_str(),
+            crate::metrics::outcome(resp.status().as_u16()),
+        ])
+        .inc();
+    resp
 }

@@ -152,6 +152,15 @@ impl SessionCache {
         let _ = self.users.pin().try_insert(user.id, Arc::new(user));
     }
 
+    /// Sessions neither revoked nor expired (a scan: for the metrics scrape, not the hot path).
+    pub fn live(&self, now: i64) -> usize {
+        self.sessions
+            .pin()
+            .values()
+            .filter(|e| !e.revoked && e.expires_at > now)
+            .count()
+    }
+
     pub fn len(&self) -> usize {
         self.sessions.len()
     }

@@ -70,6 +70,7 @@ pub async fn decide(
         .auth
         .from_headers(headers, &cfg.cookie.name, crate::store::now())
         .await;
+    let presented = failure_reason(authn.as_ref());
     match authorize(rule, authn) {
         Ok(identity) => {
             metrics::auth_decision(if identity.is_some() {
@@ -82,6 +83,7 @@ pub async fn decide(
         Err(reject @ Reject::Unauthenticated { .. })
             if cfg.routes[route].redirect_browsers && is_navigation(method, headers) =>
         {
+            metrics::auth_failure(presented.unwrap_or("missing"));
             match &cfg.pages.login_path {
                 Some(login) => {
                     metrics::auth_decision("redirect_to_login");
@@ -100,6 +102,10 @@ pub async fn decide(
             }
         }
         Err(reject) => {
+            metrics::auth_failure(match reject {
+                Reject::Forbidden(_) => "forbidden",
+                _ => presented.unwrap_or("missing"),
+            });
             metrics::auth_decision(match reject {
                 Reject::Forbidden(_) => "deny_forbidden",
                 Reject::Unavailable => "deny_unavailable",
@@ -114,6 +120,23 @@ pub async fn decide(
                 reject,
             }
         }
+    }
+}
+
+/// Why presented credentials failed, as a metric label; `None` when none were presented or
+/// they were good.
+fn failure_reason(authn: Option<&Authn>) -> Option<&'static str> {
+    use crate::auth::Rejection;
+    match authn? {
+        Authn::Authenticated(_) => None,
+        Authn::Unavailable => Some("unavailable"),
+        Authn::Rejected(r) => Some(match r {
+            Rejection::Malformed => "malformed",
+            Rejection::Expired => "expired",
+            Rejection::Revoked => "revoked",
+            Rejection::Inactive => "inactive",
+            Rejection::Invalid => "bad_token",
+        }),
     }
 }
 

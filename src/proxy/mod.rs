@@ -46,6 +46,8 @@ pub struct Ctx {
     identity: Option<Identity>,
     client: ClientInfo,
     control: bool,
+    /// `control`, `forward`, `redirect` or `deny`, for the metrics.
+    decision: &'static str,
     request_id: String,
     _in_flight: shutdown::InFlight,
 }
@@ -61,6 +63,7 @@ impl ProxyHttp for Gateway {
             identity: None,
             client: ClientInfo::default(),
             control: false,
+            decision: "none",
             request_id: String::new(),
             _in_flight: shutdown::InFlight::start(),
         }
@@ -89,6 +92,7 @@ impl ProxyHttp for Gateway {
         match decision {
             Decision::Control => {
                 ctx.control = true;
+                ctx.decision = "control";
                 control::serve(
                     session,
                     &self.api,
@@ -100,11 +104,13 @@ impl ProxyHttp for Gateway {
             }
             Decision::Redirect { route, location } => {
                 ctx.route = Some(route);
+                ctx.decision = "redirect";
                 respond::redirect(session, &location).await?;
                 Ok(true)
             }
             Decision::Deny { route, reject } => {
                 ctx.route = route;
+                ctx.decision = "deny";
                 respond::reject(session, &reject).await?;
                 Ok(true)
             }
@@ -116,6 +122,7 @@ impl ProxyHttp for Gateway {
                     }
                 }
                 ctx.route = Some(route);
+                ctx.decision = "forward";
                 ctx.identity = identity;
                 Ok(false)
             }
@@ -222,15 +229,20 @@ fn access_log(state: &State, session: &Session, e: Option<&Error>, ctx: &Ctx) {
             .unwrap_or("none")
     };
     let elapsed = ctx.started.elapsed();
+    let req = session.req_header();
     metrics::METRICS
         .proxy_requests
-        .with_label_values(&[route, metrics::status_class(status)])
+        .with_label_values(&[
+            route,
+            ctx.decision,
+            metrics::method_label(&req.method),
+            metrics::status_class(status),
+        ])
         .inc();
     metrics::METRICS
         .proxy_seconds
-        .with_label_values(&[route])
+        .with_label_values(&[route, ctx.decision])
         .observe(elapsed.as_secs_f64());
-    let req = session.req_header();
     tracing::info!(
         target: "access",
         method = %req.method,

@@ -163,3 +163,155 @@ async fn a_request_id_reaches_the_app_and_the_access_log_has_no_secrets() {
     assert!(!log.contains("query-value"), "no query string in the log");
     assert!(!log.contains(ADMIN_PASSWORD), "no password in the log");
 }
+
+/// Every `portcullis_*` name declared in the one metrics module.
+fn declared_metrics() -> Vec<String> {
+    let src =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/metrics.rs")).unwrap();
+    src.split('"')
+        .filter(|s| s.starts_with("portcullis_") && !s.contains(' '))
+        .map(str::to_string)
+        .collect()
+}
+
+fn promtool() -> Option<&'static str> {
+    ["/usr/bin/promtool", "/usr/local/bin/promtool"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+}
+
+#[tokio::test]
+async fn metrics_pass_promtool_and_follow_the_naming_rule() {
+    let up = Upstream::start().await;
+    let g = Gateway::start(Options::new(up.addr)).await;
+    let t = g.admin_token().await;
+    g.get("/app", Some(&t)).await;
+    g.get("/app", Some("not.a.token")).await;
+    g.get("/admin/x", None).await;
+    g.post_json(
+        "/api/login",
+        serde_json::json!({"email": ADMIN_EMAIL, "password": "wrong-password"}),
+        None,
+    )
+    .await;
+    g.post("/api/logout", Some(&t)).await;
+    g.get("/app", Some(&t)).await;
+    let text = g.metrics().await;
+
+    for name in declared_metrics() {
+        let ok = name.ends_with("_total")
+            || name.ends_with("_seconds")
+            || [
+                "portcullis_session_cache_entries",
+                "portcullis_sessions_active",
+            ]
+            .contains(&name.as_str());
+        assert!(ok, "{name}: counters end in _total, durations in _seconds");
+    }
+    for reason in ["missing", "bad_token", "revoked"] {
+        assert!(
+            text.contains(&format!(
+                "portcullis_auth_failures_total{{reason=\"{reason}\"}}"
+            )),
+            "{reason}:\n{text}"
+        );
+    }
+
+    let Some(promtool) = promtool() else {
+        eprintln!("SKIPPED promtool check: promtool not installed (apt-get install prometheus); .ci/run installs it");
+        return;
+    };
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_dashboard_queries_only_metrics_that_exist_and_the_deployment_files_are_valid() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let declared = declared_metrics();
+    let text = std::fs::read_to_string(format!("{root}/deploy/grafana/dashboards/portcullis.json"))
+        .unwrap();
+    let dash: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let panels = dash["panels"].as_array().unwrap();
+    let mut titles = Vec::new();
+    let mut queried = 0;
+    for p in panels {
+        titles.push(p["title"].as_str().unwrap().to_lowercase());
+        for t in p["targets"].as_array().unwrap() {
+            let expr = t["expr"].as_str().unwrap();
+            let names: Vec<&str> = expr
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| w.starts_with("portcullis_"))
+                .collect();
+            assert!(!names.is_empty(), "{expr}");
+            for n in names {
+                let base = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|s| n.strip_suffix(s).filter(|b| b.ends_with("_seconds")))
+                    .unwrap_or(n);
+                assert!(
+                    declared.iter().any(|d| d == base),
+                    "the dashboard queries {n}, which src/metrics.rs does not declare"
+                );
+                queried += 1;
+            }
+        }
+    }
+    assert!(queried >= 10);
+    for wanted in [
+        "traffic",
+        "denials",
+        "logins",
+        "cache hit ratio",
+        "p99",
+        "revocation lag",
+    ] {
+        assert!(
+            titles.iter().any(|t| t.contains(wanted)),
+            "no panel for {wanted}: {titles:?}"
+        );
+    }
+
+    // The compose file's Prometheus config, where promtool is at hand.
+    if let Some(promtool) = promtool() {
+        let out = Command::new(promtool)
+            .args(["check", "config"])
+            .arg(format!("{root}/deploy/prometheus/prometheus.yml"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let compose = std::fs::read_to_string(format!("{root}/deploy/docker-compose.yml")).unwrap();
+    for service in [
+        "postgres:",
+        "gateway-a:",
+        "gateway-b:",
+        "prometheus:",
+        "grafana:",
+    ] {
+        assert!(compose.contains(service), "{service}");
+    }
+}

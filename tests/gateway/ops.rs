@@ -67,7 +67,11 @@ async fn metrics_and_health_are_on_the_admin_listener() {
         "portcullis_auth_decisions_total{outcome=\"deny_unauthenticated\"} 1",
         "portcullis_auth_decisions_total{outcome=\"allow_public\"} 1",
         "portcullis_login_attempts_total{outcome=\"success\"} 1",
-        "portcullis_proxy_requests_total{route=\"app\",status=\"2xx\"} 1",
+        "portcullis_proxy_requests_total{decision=\"forward\",method=\"GET\",route=\"app\",status=\"2xx\"} 1",
+        "portcullis_proxy_requests_total{decision=\"deny\",method=\"GET\",route=\"app\",status=\"4xx\"} 1",
+        "portcullis_auth_failures_total{reason=\"missing\"} 1",
+        "portcullis_api_requests_total{endpoint=\"/api/login\",outcome=\"success\"} 1",
+        "portcullis_sessions_active 1",
     ] {
         assert!(m.contains(line), "missing {line}\n{m}");
     }
