@@ -73,6 +73,10 @@ impl ProxyHttp for Gateway {
         let cfg = &self.state.config;
         ctx.client = client_info(session, &cfg.server.trusted_proxies);
         ctx.request_id = request_id::from_headers(&session.req_header().headers);
+        // On the request itself, so every response the gateway writes can echo it.
+        session
+            .req_header_mut()
+            .insert_header(request_id::HEADER, ctx.request_id.as_str())?;
         identity::strip(session.req_header_mut(), &cfg.identity.prefix);
         let req = session.req_header();
         let host = req.uri.host().or_else(|| {

@@ -12,6 +12,10 @@ pub async fn write(session: &mut Session, r: &Rendered) -> pingora::Result<()> {
         h.append_header(k.clone(), v.clone())?;
     }
     h.insert_header(http::header::CONTENT_LENGTH, r.body.len())?;
+    // Set on the request by `request_filter` before anything is decided.
+    if let Some(id) = session.req_header().headers.get(super::request_id::HEADER) {
+        h.insert_header(super::request_id::HEADER, id.clone())?;
+    }
     session.write_response_header(Box::new(h), false).await?;
     session
         .write_response_body(Some(r.body.clone()), true)

@@ -143,6 +143,14 @@ async fn a_request_id_reaches_the_app_and_the_access_log_has_no_secrets() {
     let fresh = r.headers()["x-request-id"].to_str().unwrap().to_string();
     assert!(uuid::Uuid::parse_str(&fresh).is_ok(), "{fresh}");
     assert_eq!(up.last().headers["x-request-id"], fresh.as_str());
+    // Responses the gateway writes itself carry one too.
+    for r in [
+        g.get("/app/z", None).await,
+        g.post_json("/api/login", serde_json::json!({}), None).await,
+    ] {
+        let id = r.headers()["x-request-id"].to_str().unwrap();
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    }
 
     // Let the access-log lines reach the file.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
