@@ -48,7 +48,6 @@ pub struct Ctx {
     control: bool,
     /// `control`, `forward`, `redirect` or `deny`, for the metrics.
     decision: &'static str,
-    request_id: String,
     _in_flight: shutdown::InFlight,
 }
 
@@ -64,7 +63,6 @@ impl ProxyHttp for Gateway {
             client: ClientInfo::default(),
             control: false,
             decision: "none",
-            request_id: String::new(),
             _in_flight: shutdown::InFlight::start(),
         }
     }
@@ -72,11 +70,7 @@ impl ProxyHttp for Gateway {
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> pingora::Result<bool> {
         let cfg = &self.state.config;
         ctx.client = client_info(session, &cfg.server.trusted_proxies);
-        ctx.request_id = request_id::from_headers(&session.req_header().headers);
-        // On the request itself, so every response the gateway writes can echo it.
-        session
-            .req_header_mut()
-            .insert_header(request_id::HEADER, ctx.request_id.as_str())?;
+        request_id::assign(session.req_header_mut())?;
         identity::strip(session.req_header_mut(), &cfg.identity.prefix);
         let req = session.req_header();
         let host = req.uri.host().or_else(|| {
@@ -154,17 +148,18 @@ impl ProxyHttp for Gateway {
         req: &mut RequestHeader,
         ctx: &mut Ctx,
     ) -> pingora::Result<()> {
-        req.insert_header(request_id::HEADER, ctx.request_id.as_str())?;
         forwarded_for(req, &ctx.client)
     }
 
     async fn response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         resp: &mut pingora::http::ResponseHeader,
-        ctx: &mut Ctx,
+        _ctx: &mut Ctx,
     ) -> pingora::Result<()> {
-        resp.insert_header(request_id::HEADER, ctx.request_id.as_str())?;
+        if let Some(id) = request_id::of(session.req_header()) {
+            resp.insert_header(request_id::HEADER, id.clone())?;
+        }
         Ok(())
     }
 
@@ -257,6 +252,6 @@ fn access_log(state: &State, session: &Session, e: Option<&Error>, ctx: &Ctx) {
         client = ?ctx.client.ip,
         micros = elapsed.as_micros() as u64,
         error = e.map(|e| e.etype().as_str()),
-        request_id = ctx.request_id.as_str(),
+        request_id = request_id::of(req).and_then(|v| v.to_str().ok()),
     );
 }

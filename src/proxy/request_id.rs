@@ -1,13 +1,26 @@
 //! The request id: the client's `X-Request-Id` when it is a sane token (so a trace can start
-//! in front of us), otherwise a fresh UUID. It goes to the upstream, back to the client and
-//! into the access log.
+//! in front of us), otherwise a fresh UUID. It is set on the request itself before anything is
+//! decided, so the upstream receives it with the request, and every response (proxied or
+//! written by the gateway) and the access log read it back from there.
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
+use pingora::http::RequestHeader;
 
 pub const HEADER: &str = "x-request-id";
 const MAX_LEN: usize = 128;
 
-pub fn from_headers(headers: &HeaderMap) -> String {
+/// Puts the request's id on it (the client's if sane, else a new one).
+pub fn assign(req: &mut RequestHeader) -> pingora::Result<()> {
+    let id = from_headers(&req.headers);
+    req.insert_header(HEADER, id)
+}
+
+/// The id [`assign`] put on the request.
+pub fn of(req: &RequestHeader) -> Option<&HeaderValue> {
+    req.headers.get(HEADER)
+}
+
+fn from_headers(headers: &HeaderMap) -> String {
     headers
         .get(HEADER)
         .and_then(|v| v.to_str().ok())

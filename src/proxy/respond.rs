@@ -12,8 +12,7 @@ pub async fn write(session: &mut Session, r: &Rendered) -> pingora::Result<()> {
         h.append_header(k.clone(), v.clone())?;
     }
     h.insert_header(http::header::CONTENT_LENGTH, r.body.len())?;
-    // Set on the request by `request_filter` before anything is decided.
-    if let Some(id) = session.req_header().headers.get(super::request_id::HEADER) {
+    if let Some(id) = super::request_id::of(session.req_header()) {
         h.insert_header(super::request_id::HEADER, id.clone())?;
     }
     session.write_response_header(Box::new(h), false).await?;
