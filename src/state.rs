@@ -52,14 +52,4 @@ impl State {
             config: Arc::new(config),
         }))
     }
-
-    /// The request carries a live session (for the guest rule of the sign-in pages).
-    pub async fn is_signed_in(&self, headers: &http::HeaderMap) -> bool {
-        matches!(
-            self.auth
-                .from_headers(headers, &self.config.cookie.name, store::now())
-                .await,
-            Some(crate::auth::Authn::Authenticated(_))
-        )
-    }
 }

@@ -8,7 +8,7 @@ use crate::state::State;
 use axum::body::Bytes;
 use axum::extract::{Query, State as S};
 use axum::response::{IntoResponse, Response};
-use http::{header, HeaderMap, StatusCode};
+use http::{HeaderMap, StatusCode};
 use minijinja::context;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,8 +19,8 @@ pub async fn page(
     headers: HeaderMap,
 ) -> Response {
     let back = return_to(q.get("returnTo").map(String::as_str));
-    if state.is_signed_in(&headers).await {
-        return (StatusCode::FOUND, [(header::LOCATION, back)]).into_response();
+    if let Some(on) = super::guest_rule(&state, &headers, &back).await {
+        return on;
     }
     show(&state, &headers, StatusCode::OK, &back, "", None)
 }

@@ -44,11 +44,10 @@ pub async fn page(
     let back = return_to(q.get("returnTo").map(String::as_str));
     match q.get("token").filter(|t| !t.is_empty()) {
         Some(token) => show(&state, &headers, StatusCode::OK, token, &back, None),
-        // The guest rule, as on the sign-in page.
-        None if state.is_signed_in(&headers).await => {
-            (StatusCode::FOUND, [(http::header::LOCATION, back)]).into_response()
-        }
-        None => ask(&state, &headers, StatusCode::OK, &back, "", false, None),
+        None => match super::guest_rule(&state, &headers, &back).await {
+            Some(on) => on,
+            None => ask(&state, &headers, StatusCode::OK, &back, "", false, None),
+        },
     }
 }
 

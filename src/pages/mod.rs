@@ -128,6 +128,21 @@ pub fn form_fields(body: &[u8]) -> std::collections::HashMap<String, String> {
     form_urlencoded::parse(body).into_owned().collect()
 }
 
+/// The guest rule of the sign-in and sign-up pages (the tutorial's guest middleware): someone
+/// already signed in is sent on to `back` instead of being shown the page.
+pub async fn guest_rule(
+    state: &crate::state::State,
+    headers: &HeaderMap,
+    back: &str,
+) -> Option<Response> {
+    let authn = state
+        .auth
+        .from_headers(headers, &state.config.cookie.name, crate::store::now())
+        .await;
+    matches!(authn, Some(crate::auth::Authn::Authenticated(_)))
+        .then(|| (StatusCode::FOUND, [(header::LOCATION, back.to_string())]).into_response())
+}
+
 /// A same-origin path to go back to, or `/`.
 pub fn return_to(raw: Option<&str>) -> String {
     raw.filter(|r| crate::config::is_local_path(r))

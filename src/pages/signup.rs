@@ -13,7 +13,7 @@ use crate::store::{now, NewUser, StoreError};
 use axum::body::Bytes;
 use axum::extract::{Query, State as S};
 use axum::response::{IntoResponse, Response};
-use http::{header, HeaderMap, StatusCode};
+use http::{HeaderMap, StatusCode};
 use minijinja::context;
 use secrecy::SecretString;
 use std::collections::HashMap;
@@ -52,9 +52,8 @@ pub async fn page(
     headers: HeaderMap,
 ) -> Response {
     let back = return_to(q.get("returnTo").map(String::as_str));
-    // The guest rule: someone signed in goes on to where they were going.
-    if state.is_signed_in(&headers).await {
-        return (StatusCode::FOUND, [(header::LOCATION, back)]).into_response();
+    if let Some(on) = super::guest_rule(&state, &headers, &back).await {
+        return on;
     }
     show(
         &state,
