@@ -32,10 +32,7 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
             .map(|d| d.0)
             .unwrap_or(Duration::from_secs(60)),
     };
-    if !["sqlite:", "postgres:", "postgresql:"]
-        .iter()
-        .any(|s| database.url.starts_with(s))
-    {
+    if crate::store::backend(&database.url).is_none() {
         errs.push(ConfigError::at(
             "database.url",
             "must be a sqlite:// or postgres:// URL",
@@ -455,11 +452,12 @@ fn pages(p: file::PagesFile, base: &Path, errs: &mut Vec<ConfigError>) -> Pages 
         }
     }
     let dir = p.templates_dir.as_ref().map(|d| base.join(d));
+    // On errors the config is refused, so the empty placeholder is never rendered.
     let templates = crate::pages::templates::load(dir.as_deref()).unwrap_or_else(|problems| {
         for problem in problems {
             errs.push(ConfigError::at("pages.templates_dir", problem));
         }
-        crate::pages::templates::load(None).unwrap_or_default()
+        Default::default()
     });
     Pages {
         templates,

@@ -133,16 +133,30 @@ pub trait Store: OAuthStore + Send + Sync + 'static {
     }
 }
 
+/// The stores a database URL can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Which store `url` names, by its scheme; `None` for one this build cannot open.
+pub fn backend(url: &str) -> Option<Backend> {
+    match url.split_once(':')?.0 {
+        "sqlite" => Some(Backend::Sqlite),
+        "postgres" | "postgresql" => Some(Backend::Postgres),
+        _ => None,
+    }
+}
+
 /// Opens the store named by a database URL and runs its migrations.
 pub async fn open(url: &str, max_connections: u32) -> StoreResult<Arc<dyn Store>> {
-    if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url, max_connections).await?))
-    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Ok(Arc::new(PgStore::open(url, max_connections).await?))
-    } else {
-        Err(StoreError::Unsupported(
+    match backend(url) {
+        Some(Backend::Sqlite) => Ok(Arc::new(SqliteStore::open(url, max_connections).await?)),
+        Some(Backend::Postgres) => Ok(Arc::new(PgStore::open(url, max_connections).await?)),
+        None => Err(StoreError::Unsupported(
             url.split(':').next().unwrap_or("").to_string(),
-        ))
+        )),
     }
 }
 
