@@ -179,12 +179,11 @@ async fn count_request(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let endpoint = path.as_str().to_string();
     let resp = next.run(req).await;
     crate::metrics::METRICS
         .api_requests
         .with_label_values(&[
-            endpoint.as_str(),
+            path.as_str(),
             crate::metrics::outcome(resp.status().as_u16()),
         ])
         .inc();
