@@ -36,20 +36,10 @@ impl PgStore {
         Ok(PgStore { pool })
     }
 
-    async fn changes_after(&self, after: i64) -> StoreResult<Vec<ChangeRow>> {
-        let sql = format!("SELECT {CHANGE_COLS} FROM auth_changes WHERE id > $1 ORDER BY id");
-        Ok(sqlx::query_as(&sql)
-            .bind(after)
-            .fetch_all(&self.pool)
-            .await?)
-    }
-
-    async fn change(&self, id: i64) -> StoreResult<Option<ChangeRow>> {
-        let sql = format!("SELECT {CHANGE_COLS} FROM auth_changes WHERE id = $1");
-        Ok(sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+    /// Changes whose id compares to `id` by `op` (`>` to catch up, `=` for one), in order.
+    async fn changes(&self, op: &str, id: i64) -> StoreResult<Vec<ChangeRow>> {
+        let sql = format!("SELECT {CHANGE_COLS} FROM auth_changes WHERE id {op} $1 ORDER BY id");
+        Ok(sqlx::query_as(&sql).bind(id).fetch_all(&self.pool).await?)
     }
 
     /// Follows the feed until `tx` is closed: each notification's row is sent on; a lost
@@ -89,12 +79,9 @@ impl PgStore {
         listener.ignore_pool_close_event(true);
         listener.listen(CHANNEL).await?;
         // Anything committed before LISTEN is visible now; anything after will be announced.
-        for row in self.changes_after((*last - RESYNC_OVERLAP).max(0)).await? {
-            let fresh = row.id > *last;
-            *last = (*last).max(row.id);
-            if tx.send(FeedEvent::Change { row, fresh }).await.is_err() {
-                return Ok(());
-            }
+        let missed = self.changes(">", (*last - RESYNC_OVERLAP).max(0)).await?;
+        if !relay(tx, last, missed).await {
+            return Ok(());
         }
         tracing::info!(last = *last, "change feed listening");
         if tx.send(FeedEvent::Restored).await.is_err() {
@@ -108,12 +95,8 @@ impl PgStore {
             let Ok(id) = note.payload().parse::<i64>() else {
                 continue;
             };
-            if let Some(row) = self.change(id).await? {
-                let fresh = row.id > *last;
-                *last = (*last).max(row.id);
-                if tx.send(FeedEvent::Change { row, fresh }).await.is_err() {
-                    return Ok(());
-                }
+            if !relay(tx, last, self.changes("=", id).await?).await {
+                return Ok(());
             }
             self.prune(pruned_at).await;
         }
@@ -130,6 +113,19 @@ impl PgStore {
             .execute(&self.pool)
             .await;
     }
+}
+
+/// Sends `rows` on, marking those past `last` fresh and advancing it; false once the
+/// receiver is gone.
+async fn relay(tx: &mpsc::Sender<FeedEvent>, last: &mut i64, rows: Vec<ChangeRow>) -> bool {
+    for row in rows {
+        let fresh = row.id > *last;
+        *last = (*last).max(row.id);
+        if tx.send(FeedEvent::Change { row, fresh }).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 sql_store!(
