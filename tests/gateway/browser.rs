@@ -4,8 +4,20 @@
 use crate::harness::*;
 use std::time::Duration;
 
+/// Flags for a headless Chromium on this machine's closed network: without the
+/// background-networking ones it keeps trying to reach Google's hosts.
+pub const SANDBOXED_HEADLESS: &[&str] = &[
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
+
 /// Chromium's binary, if this machine has one.
-fn chromium() -> Option<&'static str> {
+pub fn chromium() -> Option<&'static str> {
     [
         "/usr/bin/chromium",
         "/usr/bin/chromium-browser",
@@ -20,18 +32,9 @@ async fn dump_dom(url: &str) -> Option<String> {
     let bin = chromium()?;
     let profile = tempfile::tempdir().unwrap();
     let run = tokio::process::Command::new(bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-        ])
+        .arg("--headless")
+        .args(SANDBOXED_HEADLESS)
+        .args(["--virtual-time-budget=10000", "--dump-dom"])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(url)
         .kill_on_drop(true)

@@ -352,14 +352,18 @@ impl Gateway {
         r.send().await.unwrap()
     }
 
-    /// The Prometheus text from the admin listener.
-    pub async fn metrics(&self) -> String {
-        let r = self
-            .client
-            .get(format!("{}/metrics", self.admin))
+    /// A GET on the admin listener.
+    pub async fn admin_get(&self, path_and_query: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path_and_query}", self.admin))
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// The Prometheus text from the admin listener.
+    pub async fn metrics(&self) -> String {
+        let r = self.admin_get("/metrics").await;
         assert_eq!(r.status(), 200);
         r.text().await.unwrap()
     }
@@ -632,6 +636,17 @@ impl SmtpServer {
 }
 
 /// A query parameter of a link.
+/// A gateway whose mail goes to a fresh SMTP server, with `extra` config; the links in its
+/// mail point at `http://localhost:{port}`.
+pub async fn gateway_with_mail(extra: &str) -> (Upstream, SmtpServer, Gateway) {
+    let up = Upstream::start().await;
+    let smtp = SmtpServer::start();
+    let mut o = Options::new(up.addr);
+    o.extra = format!("{}\n{extra}", smtp.config());
+    let g = Gateway::start(o).await;
+    (up, smtp, g)
+}
+
 pub fn query_param(link: &str, key: &str) -> String {
     let query = link.split_once('?').map(|(_, q)| q).unwrap_or("");
     let raw = query

@@ -8,15 +8,6 @@ use serde_json::json;
 const P: &str = "/api/nuxt-users";
 const FORGOT: &str = "If a user with that email exists, a password reset link has been sent.";
 
-async fn gateway_with_mail(extra: &str) -> (Upstream, SmtpServer, Gateway) {
-    let up = Upstream::start().await;
-    let smtp = SmtpServer::start();
-    let mut o = Options::new(up.addr);
-    o.extra = format!("{}\n{extra}", smtp.config());
-    let g = Gateway::start(o).await;
-    (up, smtp, g)
-}
-
 async fn forgot(g: &Gateway, email: &str) -> serde_json::Value {
     let r = g
         .call(

@@ -54,13 +54,7 @@ async fn metrics_and_health_are_on_the_admin_listener() {
     g.get("/app", Some(&t)).await;
     g.get("/app", None).await;
     g.get("/public/x", None).await;
-    let r = g
-        .client
-        .get(format!("{}/healthz", g.admin))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(g.admin_get("/healthz").await.status(), 200);
     let m = g.metrics().await;
     for line in [
         "portcullis_auth_decisions_total{outcome=\"allow\"} 1",

@@ -41,10 +41,13 @@ const SETPRIV: [&str; 4] = [
 ];
 
 fn running_as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    static ROOT: OnceLock<bool> = OnceLock::new();
+    *ROOT.get_or_init(|| {
+        Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    })
 }
 
 /// `cmd` as the `postgres` user when we are root.
@@ -143,9 +146,8 @@ impl Postgres {
             .output();
     }
 
-    /// Runs `sql` in database `db` and returns what psql printed.
-    pub fn psql(&self, db: &str, sql: &str) -> String {
-        let out = Command::new(self.bin.join("psql"))
+    fn run_psql(&self, db: &str, sql: &str) -> std::process::Output {
+        Command::new(self.bin.join("psql"))
             .args([
                 "-h",
                 "127.0.0.1",
@@ -154,9 +156,14 @@ impl Postgres {
                 "-U",
                 "postgres",
             ])
-            .args(["-d", db, "-c", sql])
+            .args(["-d", db, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
             .output()
-            .unwrap();
+            .unwrap()
+    }
+
+    /// Runs `sql` in database `db` and returns what psql printed.
+    pub fn psql(&self, db: &str, sql: &str) -> String {
+        let out = self.run_psql(db, sql);
         format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
@@ -168,19 +175,7 @@ impl Postgres {
     pub fn database(&self, name: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let out = Command::new(self.bin.join("psql"))
-                .args([
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &self.port.to_string(),
-                    "-U",
-                    "postgres",
-                ])
-                .args(["-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c"])
-                .arg(format!("CREATE DATABASE \"{name}\""))
-                .output()
-                .unwrap();
+            let out = self.run_psql("postgres", &format!("CREATE DATABASE \"{name}\""));
             let err = String::from_utf8_lossy(&out.stderr);
             if out.status.success() || err.contains("already exists") {
                 break;

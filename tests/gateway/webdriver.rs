@@ -9,7 +9,6 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// A ChromeDriver process; each [`Driver::browser`] is a separate browser with its own
@@ -28,10 +27,9 @@ impl Drop for Driver {
 
 impl Driver {
     async fn start() -> Option<Driver> {
-        if !std::path::Path::new(CHROMIUM).exists() || !std::path::Path::new(CHROMEDRIVER).exists()
-        {
+        if crate::browser::chromium().is_none() || !std::path::Path::new(CHROMEDRIVER).exists() {
             eprintln!(
-                "SKIPPED: needs {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium chromium-driver); .ci/run installs them"
+                "SKIPPED: needs Chromium and {CHROMEDRIVER} (apt-get install chromium chromium-driver); .ci/run installs them"
             );
             return None;
         }
@@ -57,18 +55,16 @@ impl Driver {
     }
 
     async fn browser(&self) -> Client {
+        let mut args = vec![
+            "--headless=new",
+            "--disable-dev-shm-usage",
+            "--window-size=900,1000",
+        ];
+        args.extend(crate::browser::SANDBOXED_HEADLESS);
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
-            serde_json::json!({
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                    "--window-size=900,1000",
-                ],
-            }),
+            serde_json::json!({ "binary": crate::browser::chromium(), "args": args }),
         );
         ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
@@ -127,16 +123,6 @@ async fn at(b: &Client) -> String {
     }
 }
 
-async fn gateway(extra: &str) -> (Upstream, SmtpServer, Gateway) {
-    let up = Upstream::start().await;
-    let smtp = SmtpServer::start();
-    let mut o = Options::new(up.addr);
-    // `localhost`, so the links in mail point at the same origin the browser is on.
-    o.extra = format!("{}\n{extra}", smtp.config());
-    let g = Gateway::start(o).await;
-    (up, smtp, g)
-}
-
 /// The gateway's origin as a browser sees it (the mailed links use the same one).
 fn origin(g: &Gateway) -> String {
     format!("http://localhost:{}", g.base.rsplit(':').next().unwrap())
@@ -171,7 +157,7 @@ async fn a_new_person_is_sent_to_sign_in_signs_up_verifies_by_mail_and_lands_whe
     let Some(driver) = Driver::start().await else {
         return;
     };
-    let (up, smtp, g) = gateway("signup: { enabled: true }").await;
+    let (up, smtp, g) = gateway_with_mail("signup: { enabled: true }").await;
     let b = driver.browser().await;
 
     b.goto(&format!("{}/app/reports?year=2026", origin(&g)))
@@ -230,7 +216,7 @@ async fn a_magic_link_signs_a_browser_in_once() {
     let Some(driver) = Driver::start().await else {
         return;
     };
-    let (_up, smtp, g) = gateway("").await;
+    let (_up, smtp, g) = gateway_with_mail("").await;
     g.add_user("mia@example.test", "user", "correct horse battery");
     let b = driver.browser().await;
 
@@ -270,7 +256,7 @@ async fn signing_out_another_device_from_the_account_page_cuts_that_browser_off(
     let Some(driver) = Driver::start().await else {
         return;
     };
-    let (up, _smtp, g) = gateway("").await;
+    let (up, _smtp, g) = gateway_with_mail("").await;
     g.add_user("dev@example.test", "user", "correct horse battery");
     let laptop = driver.browser().await;
     let phone = driver.browser().await;
@@ -336,7 +322,7 @@ async fn the_account_page_renames_and_shows_an_uploaded_avatar() {
     let Some(driver) = Driver::start().await else {
         return;
     };
-    let (up, _smtp, g) = gateway("identity_headers: { picture: true }").await;
+    let (up, _smtp, g) = gateway_with_mail("identity_headers: { picture: true }").await;
     g.add_user("pat@example.test", "user", "correct horse battery");
     let b = driver.browser().await;
     sign_in(
