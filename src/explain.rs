@@ -239,9 +239,7 @@ pub fn cli(
         .map_err(|_| anyhow::anyhow!("{method:?} is not an HTTP method"))?;
     let caller = match (role, token) {
         (_, Some(t)) => {
-            let material = crate::auth::keys::load(&cfg).map_err(anyhow::Error::msg)?;
-            let keys =
-                crate::auth::TokenKeys::new(&cfg.tokens, &material).map_err(anyhow::Error::msg)?;
+            let (keys, _) = crate::auth::keys::token_keys(&cfg).map_err(anyhow::Error::msg)?;
             let rt = crate::app::control_runtime()?;
             let authn = rt.block_on(async {
                 let store = crate::store::open(&cfg.database.url, 1).await?;

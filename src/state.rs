@@ -1,6 +1,6 @@
 //! Everything the data plane and the control plane share, built once at start.
 
-use crate::auth::{keys, Authenticator, PasswordHasher, SessionCache, TokenKeys};
+use crate::auth::{keys, Authenticator, PasswordHasher, SessionCache};
 use crate::config::Config;
 use crate::mail::Mailer;
 use crate::ratelimit::KeyedLimiter;
@@ -29,8 +29,7 @@ impl State {
 
     /// Needs a tokio runtime: the mail worker starts on it.
     pub fn with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Arc<State>> {
-        let material = keys::load(&config).map_err(anyhow::Error::msg)?;
-        let token_keys = TokenKeys::new(&config.tokens, &material).map_err(anyhow::Error::msg)?;
+        let (token_keys, material) = keys::token_keys(&config).map_err(anyhow::Error::msg)?;
         let secret = match &material {
             crate::auth::KeyMaterial::Hmac(s) => s.clone(),
             crate::auth::KeyMaterial::Ed25519 { private_pem, .. } => private_pem.clone(),

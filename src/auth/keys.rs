@@ -15,6 +15,13 @@ pub fn secret_path(cfg: &Config) -> PathBuf {
     cfg.server.data_dir.join(SECRET_FILE)
 }
 
+/// The token keys the config names, with the material they were made from.
+pub fn token_keys(cfg: &Config) -> Result<(super::TokenKeys, KeyMaterial), String> {
+    let material = load(cfg)?;
+    let keys = super::TokenKeys::new(&cfg.tokens, &material)?;
+    Ok((keys, material))
+}
+
 pub fn load(cfg: &Config) -> Result<KeyMaterial, String> {
     match &cfg.tokens.key {
         TokenKey::Hs256(Some(secret)) => Ok(KeyMaterial::Hmac(
