@@ -57,7 +57,7 @@ async fn readyz(S(state): S<Arc<State>>) -> impl IntoResponse {
     let listener = matches!(
         tokio::time::timeout(
             limit,
-            tokio::net::TcpStream::connect(state.config.server.listen)
+            tokio::net::TcpStream::connect(state.config().server.listen)
         )
         .await,
         Ok(Ok(_))
@@ -80,17 +80,39 @@ async fn readyz(S(state): S<Arc<State>>) -> impl IntoResponse {
 #[async_trait::async_trait]
 impl BackgroundService for Admin {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        let listener = match tokio::net::TcpListener::bind(self.addr).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::error!(addr = %self.addr, error = %e, "admin listener could not bind");
-                return;
-            }
+        let Some(listener) = bind_when_free(self.addr).await else {
+            return;
         };
         let _ = axum::serve(listener, router(self.state.clone()))
             .with_graceful_shutdown(async move {
                 let _ = shutdown.changed().await;
             })
             .await;
+    }
+}
+
+/// Binds `addr`, waiting while the port is in use: during a graceful upgrade the previous
+/// instance holds it until it has drained (the proxy's sockets are handed over; these are not).
+async fn bind_when_free(addr: std::net::SocketAddr) -> Option<tokio::net::TcpListener> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut waiting = false;
+    loop {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => return Some(l),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && std::time::Instant::now() < deadline =>
+            {
+                if !waiting {
+                    tracing::info!(%addr, "admin port in use (an instance being upgraded?); waiting for it");
+                    waiting = true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => {
+                tracing::error!(%addr, error = %e, "admin listener could not bind");
+                return None;
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@ use crate::proxy::{shutdown::Signals, upstream::Upstreams, Gateway};
 use crate::state::State;
 use crate::tasks::Upkeep;
 use crate::whoami::Whoami;
-use pingora::server::configuration::ServerConf;
+use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::{RunArgs, Server};
 use pingora::services::background::background_service;
 use std::path::Path;
@@ -28,8 +28,16 @@ pub fn control_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-pub fn serve(config_path: &Path) -> anyhow::Result<()> {
+/// Runs the gateway. `upgrade`: take the listening sockets over from a running instance (which
+/// hands them over on SIGQUIT) instead of binding them.
+pub fn serve(config_path: &Path, upgrade: bool) -> anyhow::Result<()> {
     let cfg = load_config(config_path)?;
+    // Before the state: the upstream pools built with it need the built-in upstream's address.
+    let whoami = if Upstreams::has_whoami(&cfg.upstreams) {
+        Some(Whoami::bind()?)
+    } else {
+        None
+    };
     let rt = control_runtime()?;
     let state: Arc<State> = rt.block_on(async {
         let state = State::build(cfg).await?;
@@ -38,29 +46,32 @@ pub fn serve(config_path: &Path) -> anyhow::Result<()> {
     })?;
     // Other instances' revocations and user changes, on the runtime that owns the pool.
     rt.spawn(crate::auth::follow::follow(state.clone()));
-    let cfg = state.config.clone();
-
-    let whoami = if Upstreams::has_whoami(&cfg.upstreams) {
-        Some(Whoami::bind()?)
-    } else {
-        None
-    };
-    let upstreams = Upstreams::new(&cfg.upstreams, whoami.as_ref().map(|(_, a)| *a));
+    crate::reload::on_sighup(&rt, state.clone(), config_path.to_path_buf())?;
+    let cfg = state.config();
 
     let conf = ServerConf {
         threads: cfg.server.threads,
         // Ceiling only: the drain watcher exits as soon as requests in flight are done.
         grace_period_seconds: Some(cfg.server.grace_period.as_secs().max(1)),
         graceful_shutdown_timeout_seconds: Some(1),
+        upgrade_sock: cfg
+            .server
+            .data_dir
+            .join("upgrade.sock")
+            .display()
+            .to_string(),
         ..Default::default()
     };
-    let mut server = Server::new_with_opt_and_conf(None, conf);
+    let opt = Opt {
+        upgrade,
+        ..Default::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(Some(opt), conf);
+    // With `upgrade`, this waits for the running instance to hand its sockets over.
     server.bootstrap();
 
-    let mut proxy = pingora::proxy::http_proxy_service(
-        &server.configuration,
-        Gateway::new(state.clone(), upstreams),
-    );
+    let mut proxy =
+        pingora::proxy::http_proxy_service(&server.configuration, Gateway::new(state.clone()));
     proxy.add_tcp(&cfg.server.listen.to_string());
     server.add_service(proxy);
     if let Some((w, addr)) = whoami {

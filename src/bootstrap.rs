@@ -17,7 +17,7 @@ pub async fn ensure_admin(state: &State) -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("PORTCULLIS_ADMIN_EMAIL is not a valid email address"))?;
     let (password, generated) = match env("PORTCULLIS_ADMIN_PASSWORD") {
         Some(p) => {
-            policy::check(&p, state.config.passwords.min_length)
+            policy::check(&p, state.config().passwords.min_length)
                 .map_err(|why| anyhow::anyhow!("PORTCULLIS_ADMIN_PASSWORD {why}"))?;
             (p, false)
         }

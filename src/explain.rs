@@ -202,7 +202,7 @@ pub async fn admin(
         (Some(r), None) => Caller::Role(r.clone()),
         (None, None) => Caller::Anonymous,
     };
-    Ok(axum::Json(explain(&state.config, &method, url, caller)))
+    Ok(axum::Json(explain(&state.config(), &method, url, caller)))
 }
 
 /// The CLI's rendering.

@@ -27,8 +27,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run the gateway.
-    Serve,
+    /// Run the gateway. SIGHUP reloads the config; SIGTERM finishes requests in flight and
+    /// stops.
+    Serve {
+        /// Take over the listening sockets of the instance already running on this config
+        /// (send it SIGQUIT after starting this one): a restart that drops no connection.
+        #[arg(long)]
+        upgrade: bool,
+    },
     /// Validate the config file and list every problem.
     CheckConfig,
     /// Why a request would be forwarded or denied: the route it matches, what that route
@@ -86,7 +92,7 @@ fn main() -> ExitCode {
         logs.init();
     }
     let result = match cli.cmd {
-        Cmd::Serve => portcullis::app::serve(&cli.config),
+        Cmd::Serve { upgrade } => portcullis::app::serve(&cli.config, upgrade),
         Cmd::CheckConfig => {
             return if portcullis::cli::check_config(&cli.config) {
                 ExitCode::SUCCESS

@@ -24,6 +24,8 @@ pub struct Metrics {
     pub api_requests: IntCounterVec,
     pub store_errors: IntCounterVec,
     pub revocation_lag: prometheus::Histogram,
+    pub config_reloads: IntCounterVec,
+    pub mail_queued: IntGauge,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -31,6 +33,12 @@ fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterV
         IntCounterVec::new(Opts::new(name, help), labels).unwrap_or_else(|_| unreachable_metric());
     let _ = r.register(Box::new(c.clone()));
     c
+}
+
+fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
+    let g = IntGauge::new(name, help).unwrap_or_else(|_| unreachable_metric());
+    let _ = r.register(Box::new(g.clone()));
+    g
 }
 
 #[allow(clippy::panic)]
@@ -54,18 +62,16 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
     )
     .unwrap_or_else(|_| unreachable_metric());
     let _ = r.register(Box::new(proxy_seconds.clone()));
-    let cache_entries = IntGauge::new(
+    let cache_entries = gauge(
+        &r,
         "portcullis_session_cache_entries",
         "Sessions held in the cache",
-    )
-    .unwrap_or_else(|_| unreachable_metric());
-    let _ = r.register(Box::new(cache_entries.clone()));
-    let sessions_active = IntGauge::new(
+    );
+    let sessions_active = gauge(
+        &r,
         "portcullis_sessions_active",
         "Live (not revoked, not expired) sessions held in this instance's cache",
-    )
-    .unwrap_or_else(|_| unreachable_metric());
-    let _ = r.register(Box::new(sessions_active.clone()));
+    );
     let revocation_lag = prometheus::Histogram::with_opts(
         HistogramOpts::new(
             "portcullis_revocation_lag_seconds",
@@ -140,6 +146,17 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
             "Outgoing mail by outcome",
             &["outcome"],
         ),
+        config_reloads: counter(
+            &r,
+            "portcullis_config_reloads_total",
+            "Config reloads (SIGHUP) by outcome: applied or rejected",
+            &["outcome"],
+        ),
+        mail_queued: gauge(
+            &r,
+            "portcullis_mail_queued",
+            "Messages waiting in the outgoing mail queue",
+        ),
         proxy_seconds,
         cache_entries,
         registry: r,
@@ -170,6 +187,10 @@ pub fn revoked(cause: &'static str, n: usize) {
 
 pub fn db_error(operation: &'static str) {
     METRICS.store_errors.with_label_values(&[operation]).inc();
+}
+
+pub fn config_reload(outcome: &'static str) {
+    METRICS.config_reloads.with_label_values(&[outcome]).inc();
 }
 
 pub fn mail(outcome: &'static str) {

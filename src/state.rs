@@ -2,17 +2,19 @@
 
 use crate::auth::{keys, Authenticator, PasswordHasher, SessionCache};
 use crate::config::Config;
+use crate::live::Live;
 use crate::mail::Mailer;
 use crate::ratelimit::KeyedLimiter;
 use crate::store::{self, Store};
+use arc_swap::ArcSwap;
 use std::sync::Arc;
 
 pub struct State {
-    pub config: Arc<Config>,
+    /// Replaced whole by a reload; see `live.rs`.
+    live: ArcSwap<Live>,
     pub store: Arc<dyn Store>,
     pub auth: Authenticator,
     pub passwords: PasswordHasher,
-    pub login_limiter: Option<KeyedLimiter>,
     /// Magic links asked for one address: three at once, then one a minute, so nobody floods
     /// an inbox through us.
     pub magic_limiter: KeyedLimiter<String>,
@@ -40,7 +42,6 @@ impl State {
             auth: Authenticator::new(token_keys, cache, store.clone())
                 .with_outage_grace(config.database.outage_grace),
             passwords: PasswordHasher::new(config.passwords.max_concurrent_hashes)?,
-            login_limiter: config.rate_limits.login.map(KeyedLimiter::new),
             magic_limiter: KeyedLimiter::new(crate::config::Limit {
                 per_minute: std::num::NonZeroU32::MIN,
                 burst: std::num::NonZeroU32::new(3).unwrap_or(std::num::NonZeroU32::MIN),
@@ -48,7 +49,18 @@ impl State {
             mailer: Mailer::start(&config.mail).map_err(anyhow::Error::msg)?,
             oauth,
             store,
-            config: Arc::new(config),
+            live: ArcSwap::from_pointee(Live::new(config)),
         }))
+    }
+
+    /// The config (and its pools and limiters) as of now. A request takes it once and keeps
+    /// it to the end, so a reload never changes the rules under a request in flight.
+    pub fn config(&self) -> Arc<Live> {
+        self.live.load_full()
+    }
+
+    /// Makes `next` the config every request from now on sees.
+    pub fn install(&self, next: Live) {
+        self.live.store(Arc::new(next));
     }
 }

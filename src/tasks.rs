@@ -29,9 +29,7 @@ impl Upkeep {
             }
         }
         self.state.auth.cache.sweep(now);
-        if let Some(l) = &self.state.login_limiter {
-            l.shrink();
-        }
+        self.state.config().limiters().for_each(|l| l.shrink());
         // Keep expired sessions a day for the audit trail, then delete them.
         if let Err(e) = self.state.store.purge_expired_sessions(now - 86_400).await {
             tracing::warn!(error = %e, "purging expired sessions failed");

@@ -5,7 +5,15 @@ use axum::extract::Request;
 use axum::response::IntoResponse;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
-use std::sync::Mutex;
+use std::net::SocketAddr;
+use std::sync::{Mutex, OnceLock};
+
+static ADDR: OnceLock<SocketAddr> = OnceLock::new();
+
+/// Where the built-in upstream listens, once `Whoami::bind` has run in this process.
+pub fn addr() -> Option<SocketAddr> {
+    ADDR.get().copied()
+}
 
 pub struct Whoami {
     listener: Mutex<Option<std::net::TcpListener>>,
@@ -13,10 +21,14 @@ pub struct Whoami {
 
 impl Whoami {
     /// Binds an ephemeral loopback port now, so the proxy knows where to send requests.
-    pub fn bind() -> std::io::Result<(Self, std::net::SocketAddr)> {
+    /// Once per process: a second call is refused.
+    pub fn bind() -> std::io::Result<(Self, SocketAddr)> {
         let l = std::net::TcpListener::bind("127.0.0.1:0")?;
         l.set_nonblocking(true)?;
         let addr = l.local_addr()?;
+        ADDR.set(addr).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::AddrInUse, "whoami is already bound")
+        })?;
         Ok((
             Whoami {
                 listener: Mutex::new(Some(l)),

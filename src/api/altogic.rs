@@ -35,7 +35,7 @@ async fn signed_in(state: &State, user: &User, client: &ClientInfo) -> Result<Re
         "createdAt": rfc3339(t),
         "expiresAt": rfc3339(t + started.expires_in as i64),
     });
-    let cookie = cookies::session(&state.config, &started.token, false);
+    let cookie = cookies::session(&state.config(), &started.token, false);
     Ok((
         [(header::SET_COOKIE, cookie)],
         Json(json!({ "user": NuxtUser::from(user), "session": session })),
@@ -48,13 +48,13 @@ pub async fn register(
     Client(client): Client,
     JsonObject(body): JsonObject,
 ) -> Result<Response, Reject> {
-    if !state.config.signup_enabled {
+    if !state.config().signup_enabled {
         return Err(Reject::NotFound);
     }
     rate_limit(&state, &client)?;
     let mut f = Fields::new(&body);
     let email = f.email("email");
-    let password = f.new_password("password", state.config.passwords.min_length);
+    let password = f.new_password("password", state.config().passwords.min_length);
     let name = if body.contains_key("name") {
         name_field(&mut f, "name", true)
     } else {
@@ -65,7 +65,7 @@ pub async fn register(
         return Err(Reject::Internal);
     };
     let hash = state.passwords.hash(&SecretString::from(password)).await?;
-    let verify = state.config.verify_email;
+    let verify = state.config().verify_email;
     let new = NewUser {
         email: email.clone(),
         name: name.unwrap_or_else(|| email.split('@').next().unwrap_or("").to_string()),
@@ -81,7 +81,7 @@ pub async fn register(
             tokio::spawn(async move {
                 let path = format!(
                     "{}/verify-user",
-                    st.config.api.auth.clone().unwrap_or_default()
+                    st.config().api.auth.clone().unwrap_or_default()
                 );
                 if let Err(e) = send_confirmation_to(&st, &user, &path, "access_token", None).await
                 {
@@ -162,12 +162,12 @@ pub async fn logout(
     method: Method,
     headers: HeaderMap,
 ) -> Result<Response, Reject> {
-    if method == Method::GET && cross_site(&headers, &state.config.server.public_origin) {
+    if method == Method::GET && cross_site(&headers, &state.config().server.public_origin) {
         return Err(Reject::Forbidden("Cross-site request refused"));
     }
     if let Some(Authn::Authenticated(id)) = state
         .auth
-        .from_headers(&headers, &state.config.cookie.name, now())
+        .from_headers(&headers, &state.config().cookie.name, now())
         .await
     {
         state
@@ -177,7 +177,7 @@ pub async fn logout(
         state.end_session(&id).await?;
     }
     let to = state
-        .config
+        .config()
         .pages
         .login_path
         .clone()
@@ -188,7 +188,7 @@ pub async fn logout(
             (header::LOCATION, to),
             (
                 header::SET_COOKIE,
-                cookies::clear(&state.config)
+                cookies::clear(&state.config())
                     .to_str()
                     .unwrap_or("")
                     .to_string(),

@@ -30,7 +30,7 @@ pub async fn upload(
     Auth(id): Auth,
     mut form: Multipart,
 ) -> Result<Json<Value>, Reject> {
-    let limit = state.config.avatar_max_size;
+    let limit = state.config().avatar_max_size;
     let mut bytes = None;
     while let Some(field) = form
         .next_field()
@@ -58,7 +58,7 @@ pub async fn store_avatar(
     user_id: i64,
     bytes: Vec<u8>,
 ) -> Result<crate::store::User, Reject> {
-    let limit = state.config.avatar_max_size;
+    let limit = state.config().avatar_max_size;
     if bytes.len() > limit {
         return Err(Reject::PayloadTooLarge(limit));
     }
@@ -78,7 +78,7 @@ pub async fn store_avatar(
         .take(16)
         .map(|b| format!("{b:02x}"))
         .collect();
-    let dir = state.config.server.data_dir.join("avatars");
+    let dir = state.config().server.data_dir.join("avatars");
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(|_| Reject::Internal)?;
@@ -87,7 +87,7 @@ pub async fn store_avatar(
         .map_err(|_| Reject::Internal)?;
     let url = format!(
         "{}/avatar/{name}.png",
-        state.config.api.auth.as_deref().unwrap_or("")
+        state.config().api.auth.as_deref().unwrap_or("")
     );
     let changes = UserChanges {
         picture: Some(url),
@@ -128,7 +128,7 @@ pub async fn serve(S(state): S<Arc<State>>, Path(file): Path<String>) -> Respons
     if !valid {
         return Reject::NotFound.into_response();
     }
-    match tokio::fs::read(state.config.server.data_dir.join("avatars").join(&file)).await {
+    match tokio::fs::read(state.config().server.data_dir.join("avatars").join(&file)).await {
         Ok(bytes) => {
             let mut r = bytes.into_response();
             let h = r.headers_mut();

@@ -12,7 +12,7 @@ use http::{header, HeaderMap, Method};
 use std::sync::Arc;
 
 pub async fn guard(S(state): S<Arc<State>>, req: Request, next: Next) -> Response {
-    let cfg = &state.config;
+    let cfg = &state.config();
     let state_changing = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let cookie_login = cfg
         .api

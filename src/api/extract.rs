@@ -176,7 +176,7 @@ impl FromRequestParts<Arc<State>> for Auth {
             .auth
             .from_headers(
                 &parts.headers,
-                &state.config.cookie.name,
+                &state.config().cookie.name,
                 crate::store::now(),
             )
             .await;

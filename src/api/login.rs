@@ -23,8 +23,8 @@ pub enum LoginFailure {
 
 /// Counts an attempt against the client's login limit; 429 beyond it.
 pub fn rate_limit(state: &State, client: &ClientInfo) -> Result<(), Reject> {
-    if let (Some(limiter), Some(ip)) = (&state.login_limiter, client.ip) {
-        if let Err(retry_after_secs) = limiter.check(ip) {
+    if let (Some(limiter), Some(ip)) = (&state.config().login_limiter, client.ip) {
+        if let Err(retry_after_secs) = limiter.keys.check(ip) {
             metrics::login_attempt("rate_limited");
             metrics::METRICS
                 .ratelimit_rejections

@@ -70,7 +70,7 @@ async fn send(
     let token =
         one_time::issue(state.store.as_ref(), user.id, Purpose::MagicLink, MAGIC_TTL).await?;
     let page = state
-        .config
+        .config()
         .api
         .magic_page
         .clone()
@@ -79,7 +79,7 @@ async fn send(
     if let Some(b) = back {
         query.push(("returnTo", b));
     }
-    let url = link(&state.config, &page, &query);
+    let url = link(&state.config(), &page, &query);
     state
         .mailer
         .send(Kind::MagicLink, &user.email, &user.name, &url, MAGIC_TTL);

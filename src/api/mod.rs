@@ -32,7 +32,7 @@ use axum::Router;
 use std::sync::Arc;
 
 pub fn router(state: Arc<State>) -> Router {
-    let api = &state.config.api;
+    let api = &state.config().api;
     let mut r: Router<Arc<State>> = Router::new();
     let mut add = |path: &Option<String>, m: MethodRouter<Arc<State>>| {
         if let Some(p) = path {
@@ -74,7 +74,7 @@ pub fn router(state: Arc<State>) -> Router {
         add(
             &at("/avatar"),
             post(avatar::upload).layer(DefaultBodyLimit::max(
-                state.config.body_limit(&format!("{p}/avatar")),
+                state.config().body_limit(&format!("{p}/avatar")),
             )),
         );
         add(&at("/avatar/{file}"), get(avatar::serve));
@@ -95,7 +95,7 @@ pub fn router(state: Arc<State>) -> Router {
     }
     if let Some(page) = &api.account_page {
         use crate::pages::account;
-        let limit = state.config.body_limit(&format!("{page}/avatar"));
+        let limit = state.config().body_limit(&format!("{page}/avatar"));
         add(
             &Some(page.clone()),
             get(account::page).post(account::rename),
@@ -115,13 +115,13 @@ pub fn router(state: Arc<State>) -> Router {
             &Some(recover::FORGOT_PATH.into()),
             get(recover::forgot).post(recover::forgot_submit),
         );
-        let reset = state.config.mail.reset_path.clone();
+        let reset = state.config().mail.reset_path.clone();
         add(
             &Some(reset),
             get(recover::reset).post(recover::reset_submit),
         );
     }
-    if state.config.signup_enabled && !api.other_pages.is_empty() {
+    if state.config().signup_enabled && !api.other_pages.is_empty() {
         use crate::pages::signup;
         add(
             &Some(signup::SIGNUP_PATH.into()),
@@ -168,7 +168,7 @@ pub fn router(state: Arc<State>) -> Router {
             state.clone(),
             csrf::guard,
         ))
-        .layer(DefaultBodyLimit::max(state.config.server.max_body_size))
+        .layer(DefaultBodyLimit::max(state.config().server.max_body_size))
         .with_state(state)
 }
 

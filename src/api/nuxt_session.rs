@@ -32,7 +32,7 @@ pub async fn login(
         Ok((user, token)) => Ok((
             [(
                 SET_COOKIE,
-                cookies::session(&state.config, &token, remember),
+                cookies::session(&state.config(), &token, remember),
             )],
             Json(user_envelope(&user)),
         )),
@@ -52,13 +52,13 @@ pub async fn logout(
 ) -> Result<impl IntoResponse, Reject> {
     let authn = state
         .auth
-        .from_headers(&headers, &state.config.cookie.name, crate::store::now())
+        .from_headers(&headers, &state.config().cookie.name, crate::store::now())
         .await;
     if let Some(Authn::Authenticated(id)) = authn {
         state.end_session(&id).await?;
     }
     Ok((
-        [(SET_COOKIE, cookies::clear(&state.config))],
+        [(SET_COOKIE, cookies::clear(&state.config()))],
         Json(serde_json::json!({ "message": "Logged out successfully" })),
     ))
 }

@@ -19,7 +19,7 @@ pub async fn change(
 ) -> Result<Json<Value>, Reject> {
     let mut f = Fields::new(&body);
     let current = f.string("currentPassword");
-    let new = f.new_password("newPassword", state.config.passwords.min_length);
+    let new = f.new_password("newPassword", state.config().passwords.min_length);
     let confirmation = f.string("newPasswordConfirmation");
     if let (Some(n), Some(c)) = (&new, &confirmation) {
         if n != c {

@@ -45,7 +45,7 @@ pub async fn patch_profile(
     }
     let password = f.opt_string("password");
     if let Some(p) = &password {
-        if let Err(why) = policy::check(p, state.config.passwords.min_length) {
+        if let Err(why) = policy::check(p, state.config().passwords.min_length) {
             f.error("password", why);
         }
     }

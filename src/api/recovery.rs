@@ -49,11 +49,11 @@ pub async fn send_reset(state: &State, email: &str) -> Result<(), crate::store::
     if !user.active || user.deleted_at.is_some() {
         return Ok(());
     }
-    let ttl = state.config.passwords.reset_ttl;
+    let ttl = state.config().passwords.reset_ttl;
     let token = one_time::issue(state.store.as_ref(), user.id, Purpose::PasswordReset, ttl).await?;
     let url = link(
-        &state.config,
-        &state.config.mail.reset_path,
+        &state.config(),
+        &state.config().mail.reset_path,
         &[("token", &token), ("email", &user.email)],
     );
     state
@@ -69,7 +69,7 @@ pub async fn reset(
     let mut f = Fields::new(&body);
     let token = f.string("token");
     let email = f.email("email");
-    let password = f.new_password("password", state.config.passwords.min_length);
+    let password = f.new_password("password", state.config().passwords.min_length);
     let confirmation = f.string("password_confirmation");
     if let (Some(p), Some(c)) = (&password, &confirmation) {
         if p != c {

@@ -25,7 +25,7 @@ pub async fn register(
     Client(client): Client,
     JsonObject(body): JsonObject,
 ) -> Result<Json<Value>, Reject> {
-    if !state.config.signup_enabled {
+    if !state.config().signup_enabled {
         return Err(Reject::NotFound);
     }
     rate_limit(&state, &client)?;
@@ -33,7 +33,7 @@ pub async fn register(
     f.only(&["email", "name", "password"], &["role", "active"]);
     let email = f.email("email");
     let name = name_field(&mut f, "name", true);
-    let password = f.new_password("password", state.config.passwords.min_length);
+    let password = f.new_password("password", state.config().passwords.min_length);
     f.finish_400()?;
     let (Some(email), Some(name), Some(password)) = (email, name, password) else {
         return Err(Reject::Internal);
@@ -56,7 +56,7 @@ pub async fn register(
     tokio::spawn(async move {
         let result = match created {
             Some(user) => {
-                let prefix = st.config.api.nuxt_users.clone().unwrap_or_default();
+                let prefix = st.config().api.nuxt_users.clone().unwrap_or_default();
                 send_confirmation_to(&st, &user, &format!("{prefix}/confirm"), "token", None).await
             }
             None => notify_existing(&st, &email).await,
@@ -77,7 +77,7 @@ pub async fn send_confirmation_to(
     param: &str,
     back: Option<&str>,
 ) -> Result<(), StoreError> {
-    let ttl = state.config.confirm_ttl;
+    let ttl = state.config().confirm_ttl;
     let token = one_time::issue(
         state.store.as_ref(),
         user.id,
@@ -89,7 +89,7 @@ pub async fn send_confirmation_to(
     if let Some(b) = back.filter(|b| *b != "/") {
         query.push(("returnTo", b));
     }
-    let url = link(&state.config, path, &query);
+    let url = link(&state.config(), path, &query);
     state
         .mailer
         .send(Kind::ConfirmEmail, &user.email, &user.name, &url, ttl);
@@ -99,13 +99,13 @@ pub async fn send_confirmation_to(
 pub async fn notify_existing(state: &State, email: &str) -> Result<(), StoreError> {
     if let Some(user) = state.store.user_by_email(email).await? {
         if user.deleted_at.is_none() {
-            let url = link(&state.config, &state.config.mail.reset_path, &[]);
+            let url = link(&state.config(), &state.config().mail.reset_path, &[]);
             state.mailer.send(
                 Kind::AccountExists,
                 &user.email,
                 &user.name,
                 &url,
-                state.config.passwords.reset_ttl,
+                state.config().passwords.reset_ttl,
             );
         }
     }

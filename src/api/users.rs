@@ -66,7 +66,7 @@ pub async fn create(
     f.only(&["email", "name", "password", "role"], &[]);
     let email = f.email("email");
     let name = name_field(&mut f, "name", true);
-    let password = f.new_password("password", state.config.passwords.min_length);
+    let password = f.new_password("password", state.config().passwords.min_length);
     let role = f
         .opt_string("role")
         .map(|r| r.trim().to_string())
@@ -189,7 +189,7 @@ pub async fn delete(
     require_admin(&id)?;
     match state
         .store
-        .delete_user(uid, state.config.hard_delete, now())
+        .delete_user(uid, state.config().hard_delete, now())
         .await?
     {
         Guarded::Done(()) => {}

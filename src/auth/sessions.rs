@@ -28,9 +28,9 @@ pub struct ClientInfo {
 impl State {
     fn lifetime(&self, remember: bool) -> std::time::Duration {
         if remember {
-            self.config.tokens.expiration_long
+            self.config().tokens.expiration_long
         } else {
-            self.config.tokens.expiration
+            self.config().tokens.expiration
         }
     }
 
@@ -169,7 +169,7 @@ impl State {
     /// Ends a session known only by id (refresh-token reuse, OAuth logout).
     pub async fn end_session_by_id(&self, sid: Uuid) -> Result<(), Reject> {
         self.store.revoke_session(&sid.to_string(), now()).await?;
-        let fallback_expiry = now() + self.config.tokens.expiration_long.as_secs() as i64;
+        let fallback_expiry = now() + self.config().tokens.expiration_long.as_secs() as i64;
         self.auth.cache.revoke(sid, fallback_expiry);
         metrics::revoked("logout", 1);
         Ok(())
@@ -236,7 +236,7 @@ impl State {
             .store
             .revoke_user_sessions(user_id, keep_s.as_deref(), now())
             .await?;
-        let fallback_expiry = now() + self.config.tokens.expiration_long.as_secs() as i64;
+        let fallback_expiry = now() + self.config().tokens.expiration_long.as_secs() as i64;
         for id in &ids {
             if let Ok(sid) = Uuid::parse_str(id) {
                 self.auth.cache.revoke(sid, fallback_expiry);

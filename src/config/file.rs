@@ -183,6 +183,8 @@ pub struct RouteFile {
     pub auth: AuthFile,
     /// `redirect` (browsers go to the sign-in page; the default) or `deny` (always 401).
     pub on_unauthenticated: Option<String>,
+    /// Requests per client IP on this route; 429 with `Retry-After` beyond it.
+    pub rate_limit: Option<LimitFile>,
 }
 
 /// `none`, `optional`, `required`, or `{ roles: [...] }`.

@@ -172,6 +172,8 @@ pub struct Route {
     pub auth: AuthRule,
     /// Whether a browser without a session is sent to the sign-in page.
     pub redirect_browsers: bool,
+    /// Requests per client IP, checked before authentication.
+    pub rate_limit: Option<Limit>,
 }
 
 #[derive(Debug, Clone)]

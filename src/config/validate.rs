@@ -319,7 +319,7 @@ fn cookie(c: file::CookieFile, public_url: &str, errs: &mut Vec<ConfigError>) ->
     }
 }
 
-fn limit(l: file::LimitFile, path: &str, errs: &mut Vec<ConfigError>) -> Option<Limit> {
+pub(super) fn limit(l: file::LimitFile, path: &str, errs: &mut Vec<ConfigError>) -> Option<Limit> {
     let burst = l.burst.unwrap_or(l.per_minute);
     match (NonZeroU32::new(l.per_minute), NonZeroU32::new(burst)) {
         (Some(per_minute), Some(burst)) => Some(Limit { per_minute, burst }),

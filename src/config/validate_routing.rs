@@ -128,8 +128,12 @@ pub(super) fn routes(
                 AuthRule::Roles(r.roles)
             }
         };
+        let rate_limit = r
+            .rate_limit
+            .and_then(|l| super::validate::limit(l, &at("rate_limit"), errs));
         if let Some(path) = path {
             out.push(Route {
+                rate_limit,
                 name: r.name.unwrap_or_else(|| format!("route{i}")),
                 path,
                 host: r.host.map(|h| h.to_ascii_lowercase()),

@@ -101,6 +101,9 @@ impl Mailer {
         } else {
             crate::metrics::mail("queued");
         }
+        crate::metrics::METRICS
+            .mail_queued
+            .set((QUEUE - self.tx.capacity()) as i64);
     }
 }
 
@@ -110,6 +113,7 @@ async fn worker(
     from: lettre::message::Mailbox,
 ) {
     while let Some(mail) = rx.recv().await {
+        crate::metrics::METRICS.mail_queued.set(rx.len() as i64);
         let message = match build(&mail, &from) {
             Ok(m) => m,
             Err(e) => {

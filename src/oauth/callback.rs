@@ -36,7 +36,7 @@ pub async fn page(S(state): S<Arc<State>>, Query(q): Query<HashMap<String, Strin
         .get("redirectTo")
         .filter(|r| crate::config::is_local_path(r))
         .cloned()
-        .unwrap_or_else(|| state.config.oauth.success_url.clone());
+        .unwrap_or_else(|| state.config().oauth.success_url.clone());
     let html = PAGE.replace(
         "<body>",
         &format!("<body data-next=\"{}\">", super::page::escape_html(&next)),

@@ -24,7 +24,8 @@ pub async fn provider(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(p) = state.config.oauth.providers.get(&name) else {
+    let cfg = state.config();
+    let Some(p) = cfg.oauth.providers.get(&name) else {
         return fail(StatusCode::NOT_FOUND, "No such sign-in provider").into_response();
     };
     let result = if let Some(err) = q.get("error") {
@@ -147,7 +148,7 @@ async fn finish(
         })?;
     let extra = Value::Object(identity::token_claims(p, &profile, &user)).to_string();
     let (code, code_hash) = crate::auth::one_time::generate();
-    let expires = now() + state.config.oauth.code_ttl.as_secs() as i64;
+    let expires = now() + state.config().oauth.code_ttl.as_secs() as i64;
     state
         .store
         .save_auth_code(&code_hash, user.id, &extra, expires)

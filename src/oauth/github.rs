@@ -55,7 +55,8 @@ fn client(state: &State, p: &Provider) -> Result<(Client, String), Failure> {
         .set_redirect_uri(
             RedirectUrl::new(format!(
                 "{}/auth/{}",
-                state.config.server.public_url, p.name
+                state.config().server.public_url,
+                p.name
             ))
             .map_err(bad_config)?,
         );

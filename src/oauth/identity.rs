@@ -49,7 +49,7 @@ pub async fn resolve(state: &State, p: &Provider, prof: &Profile) -> Result<User
         .ok_or(Refusal::NoEmail)?;
     if let Some(existing) = store.user_by_email(&email).await? {
         // Only a provider-verified email may claim an existing account, and only if allowed.
-        if !(state.config.oauth.link_by_verified_email && prof.email_verified) {
+        if !(state.config().oauth.link_by_verified_email && prof.email_verified) {
             return Err(Refusal::EmailTaken);
         }
         if !existing.active || existing.deleted_at.is_some() {
@@ -60,7 +60,7 @@ pub async fn resolve(state: &State, p: &Provider, prof: &Profile) -> Result<User
             .await?;
         return Ok(existing);
     }
-    if !state.config.oauth.allow_signup {
+    if !state.config().oauth.allow_signup {
         return Err(Refusal::SignupClosed);
     }
     let user = store

@@ -3,7 +3,7 @@
 //! It signs real ID tokens (EdDSA), so the generic OIDC path is what consumes it. Its key is
 //! derived from the gateway's secret, so instances sharing the secret publish the same JWKS.
 
-use crate::config::{Persona, Provider, ProviderKind};
+use crate::config::{Config, Persona, Provider, ProviderKind};
 use crate::state::State;
 use axum::extract::{Form, Query, State as S};
 use axum::response::{IntoResponse, Response};
@@ -61,19 +61,14 @@ impl MockIdp {
 
 /// The issuer URL of the mock provider.
 pub fn issuer(state: &State) -> String {
-    format!("{}/mock", state.config.server.public_url)
+    format!("{}/mock", state.config().server.public_url)
 }
 
-fn mock_provider(state: &State) -> Option<(&Provider, &[Persona])> {
-    state
-        .config
-        .oauth
-        .providers
-        .values()
-        .find_map(|p| match &p.kind {
-            ProviderKind::Mock { personas } => Some((p, personas.as_slice())),
-            _ => None,
-        })
+fn mock_provider(cfg: &Config) -> Option<(&Provider, &[Persona])> {
+    cfg.oauth.providers.values().find_map(|p| match &p.kind {
+        ProviderKind::Mock { personas } => Some((p, personas.as_slice())),
+        _ => None,
+    })
 }
 
 fn idp(state: &State) -> Result<&MockIdp, StatusCode> {
@@ -146,11 +141,16 @@ pub async fn authorize(
     S(state): S<Arc<State>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some((provider, personas)) = mock_provider(&state) else {
+    let cfg = state.config();
+    let Some((provider, personas)) = mock_provider(&cfg) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
-    let expected_redirect = format!("{}/auth/{}", state.config.server.public_url, provider.name);
+    let expected_redirect = format!(
+        "{}/auth/{}",
+        state.config().server.public_url,
+        provider.name
+    );
     if get("client_id") != provider.client_id || get("redirect_uri") != expected_redirect {
         // Never redirect to an unregistered URI: say so here instead.
         return oauth_error(
@@ -231,7 +231,8 @@ pub async fn token(
     headers: HeaderMap,
     Form(f): Form<TokenForm>,
 ) -> Response {
-    let (Some((provider, personas)), Ok(idp)) = (mock_provider(&state), idp(&state)) else {
+    let cfg = state.config();
+    let (Some((provider, personas)), Ok(idp)) = (mock_provider(&cfg), idp(&state)) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let (id, secret) = client_credentials(&headers, &f);
@@ -358,7 +359,8 @@ fn decode_form(s: &str) -> String {
 }
 
 pub async fn userinfo(S(state): S<Arc<State>>, headers: HeaderMap) -> Response {
-    let (Some((_, personas)), Ok(idp)) = (mock_provider(&state), idp(&state)) else {
+    let cfg = state.config();
+    let (Some((_, personas)), Ok(idp)) = (mock_provider(&cfg), idp(&state)) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let token = headers

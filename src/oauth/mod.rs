@@ -59,7 +59,7 @@ impl Runtime {
 pub fn auth_cookie(state: &crate::state::State, name: &str, value: &str, max_age: i64) -> String {
     cookie::Cookie::build((name.to_string(), value.to_string()))
         .http_only(true)
-        .secure(state.config.cookie.secure)
+        .secure(state.config().cookie.secure)
         .same_site(cookie::SameSite::Lax)
         .path("/auth")
         .max_age(cookie::time::Duration::seconds(max_age))

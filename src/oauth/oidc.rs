@@ -61,7 +61,8 @@ async fn client(
         })?;
     let redirect = RedirectUrl::new(format!(
         "{}/auth/{}",
-        state.config.server.public_url, p.name
+        state.config().server.public_url,
+        p.name
     ))
     .map_err(|_| fail(StatusCode::INTERNAL_SERVER_ERROR, "Bad public_url"))?;
     let secret = p.client_secret.expose_secret();

@@ -36,7 +36,7 @@ fn invalid_refresh() -> Reject {
 }
 
 fn refresh_cookie(state: &State, value: &str, max_age: i64) -> String {
-    super::auth_cookie(state, &state.config.oauth.refresh.cookie, value, max_age)
+    super::auth_cookie(state, &state.config().oauth.refresh.cookie, value, max_age)
 }
 
 fn token_body(token: &str, expires_in: u64) -> Value {
@@ -71,7 +71,7 @@ pub async fn exchange(
         _ => return Err(invalid_code()),
     };
     let extra: Map<String, Value> = serde_json::from_str(&claims).unwrap_or_default();
-    let r = &state.config.oauth.refresh;
+    let r = &state.config().oauth.refresh;
     let t = now();
     let absolute = t + r.absolute.as_secs() as i64;
     let refresh_expires = (t + r.ttl.as_secs() as i64).min(absolute);
@@ -102,7 +102,7 @@ pub async fn exchange(
 }
 
 pub async fn refresh(S(state): S<Arc<State>>, headers: HeaderMap) -> Result<Response, Reject> {
-    let cfg = &state.config.oauth.refresh;
+    let cfg = &state.config().oauth.refresh;
     let raw =
         crate::auth::credentials::cookie(&headers, &cfg.cookie).ok_or_else(invalid_refresh)?;
     let t = now();
@@ -177,7 +177,7 @@ async fn revoke_family(state: &State, session_id: &str) -> Result<(), Reject> {
 }
 
 pub async fn logout(S(state): S<Arc<State>>, headers: HeaderMap) -> Result<Response, Reject> {
-    let cfg = &state.config.oauth.refresh;
+    let cfg = &state.config().oauth.refresh;
     if let Some(raw) = crate::auth::credentials::cookie(&headers, &cfg.cookie) {
         if let Some(row) = state.store.refresh_token(&hash(&raw)).await? {
             revoke_family(&state, &row.session_id).await?;
@@ -185,7 +185,7 @@ pub async fn logout(S(state): S<Arc<State>>, headers: HeaderMap) -> Result<Respo
     }
     let authn = state
         .auth
-        .from_headers(&headers, &state.config.cookie.name, now())
+        .from_headers(&headers, &state.config().cookie.name, now())
         .await;
     if let Some(crate::auth::Authn::Authenticated(id)) = authn {
         state
@@ -207,7 +207,7 @@ pub async fn me(
     Auth(id): Auth,
     headers: HeaderMap,
 ) -> Result<Json<Value>, Reject> {
-    let token = match crate::auth::credentials::extract(&headers, &state.config.cookie.name) {
+    let token = match crate::auth::credentials::extract(&headers, &state.config().cookie.name) {
         crate::auth::Credentials::Token(t) => t,
         _ => return Err(Reject::Internal),
     };
@@ -223,7 +223,7 @@ pub async fn me(
     if let Some(p) = &id.user.picture {
         // An uploaded avatar wins over the provider's picture; relative paths become URLs.
         let url = if p.starts_with('/') {
-            format!("{}{p}", state.config.server.public_url)
+            format!("{}{p}", state.config().server.public_url)
         } else {
             p.clone()
         };

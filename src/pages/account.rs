@@ -17,20 +17,20 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 fn base(state: &State) -> String {
-    state.config.api.account_page.clone().unwrap_or_default()
+    state.config().api.account_page.clone().unwrap_or_default()
 }
 
 /// The signed-in user, or the way to the sign-in page and back here.
 async fn signed_in(state: &State, headers: &HeaderMap) -> Result<Identity, Response> {
     match state
         .auth
-        .from_headers(headers, &state.config.cookie.name, now())
+        .from_headers(headers, &state.config().cookie.name, now())
         .await
     {
         Some(Authn::Authenticated(id)) => Ok(id),
         _ => {
             let login = state
-                .config
+                .config()
                 .pages
                 .login_path
                 .clone()
@@ -70,10 +70,10 @@ async fn show(
     };
     let logout = format!(
         "{}/logout",
-        state.config.api.auth.as_deref().unwrap_or("/api/auth")
+        state.config().api.auth.as_deref().unwrap_or("/api/auth")
     );
     render(
-        &state.config,
+        &state.config(),
         headers,
         "account.html",
         status,

@@ -33,14 +33,15 @@ fn show(
     email: &str,
     error: Option<&str>,
 ) -> Response {
-    let providers: Vec<&String> = state.config.oauth.providers.keys().collect();
-    let action = state.config.pages.login_path.clone().unwrap_or_default();
+    let cfg = state.config();
+    let providers: Vec<&String> = cfg.oauth.providers.keys().collect();
+    let action = state.config().pages.login_path.clone().unwrap_or_default();
     render(
-        &state.config,
+        &state.config(),
         headers,
         "login.html",
         status,
-        context! { return_to => back, email, error, providers, action, signup => state.config.signup_enabled, magic => state.config.api.magic_page },
+        context! { return_to => back, email, error, providers, action, signup => state.config().signup_enabled, magic => state.config().api.magic_page },
     )
 }
 
@@ -89,7 +90,7 @@ pub async fn submit(
     };
     let remember = field("remember").is_some();
     match password_login(&state, &client, &normalized, password.to_string(), remember).await {
-        Ok((_, token)) => super::signed_in_redirect(&state.config, &token, remember, back),
+        Ok((_, token)) => super::signed_in_redirect(&state.config(), &token, remember, back),
         Err(LoginFailure::BadCredentials) => show(
             &state,
             &headers,

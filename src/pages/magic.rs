@@ -25,10 +25,10 @@ fn show(
     back: &str,
     error: Option<&str>,
 ) -> Response {
-    let action = state.config.api.magic_page.clone().unwrap_or_default();
-    let login = state.config.pages.login_path.clone().unwrap_or_default();
+    let action = state.config().api.magic_page.clone().unwrap_or_default();
+    let login = state.config().pages.login_path.clone().unwrap_or_default();
     render(
-        &state.config,
+        &state.config(),
         headers,
         "magic.html",
         status,
@@ -61,10 +61,10 @@ fn ask(
     sent: bool,
     error: Option<&str>,
 ) -> Response {
-    let action = state.config.api.magic_page.clone().unwrap_or_default();
-    let login = state.config.pages.login_path.clone().unwrap_or_default();
+    let action = state.config().api.magic_page.clone().unwrap_or_default();
+    let login = state.config().pages.login_path.clone().unwrap_or_default();
     render(
-        &state.config,
+        &state.config(),
         headers,
         "magic_request.html",
         status,
@@ -153,7 +153,7 @@ pub async fn submit(
         _ => return invalid(&state),
     };
     match state.start_session(&user, false, &client).await {
-        Ok(token) => super::signed_in_redirect(&state.config, &token, false, back),
+        Ok(token) => super::signed_in_redirect(&state.config(), &token, false, back),
         Err(r) => r.into_response(),
     }
 }

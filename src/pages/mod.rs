@@ -137,7 +137,7 @@ pub async fn guest_rule(
 ) -> Option<Response> {
     let authn = state
         .auth
-        .from_headers(headers, &state.config.cookie.name, crate::store::now())
+        .from_headers(headers, &state.config().cookie.name, crate::store::now())
         .await;
     matches!(authn, Some(crate::auth::Authn::Authenticated(_)))
         .then(|| (StatusCode::FOUND, [(header::LOCATION, back.to_string())]).into_response())

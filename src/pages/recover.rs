@@ -20,7 +20,7 @@ pub const FORGOT_PATH: &str = "/forgot-password";
 
 fn login(state: &State) -> String {
     state
-        .config
+        .config()
         .pages
         .login_path
         .clone()
@@ -35,7 +35,7 @@ fn forgot_page(
     error: Option<&str>,
 ) -> Response {
     render(
-        &state.config,
+        &state.config(),
         headers,
         "forgot.html",
         status,
@@ -100,11 +100,11 @@ fn reset_page(
     error: Option<&str>,
 ) -> Response {
     render(
-        &state.config,
+        &state.config(),
         headers,
         "reset.html",
         status,
-        context! { token, email, error, action => state.config.mail.reset_path.clone() },
+        context! { token, email, error, action => state.config().mail.reset_path.clone() },
     )
 }
 
@@ -137,7 +137,7 @@ pub async fn reset_submit(S(state): S<Arc<State>>, headers: HeaderMap, body: Byt
         );
     }
     let password = get("password");
-    if let Err(why) = policy::check(password, state.config.passwords.min_length) {
+    if let Err(why) = policy::check(password, state.config().passwords.min_length) {
         return again(StatusCode::BAD_REQUEST, &format!("The new password {why}."));
     }
     if password != get("password_confirmation") {

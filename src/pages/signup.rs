@@ -36,9 +36,9 @@ fn show(
     sent: bool,
     error: Option<&str>,
 ) -> Response {
-    let login = state.config.pages.login_path.clone().unwrap_or_default();
+    let login = state.config().pages.login_path.clone().unwrap_or_default();
     render(
-        &state.config,
+        &state.config(),
         headers,
         "signup.html",
         status,
@@ -105,7 +105,7 @@ pub async fn submit(
             "Enter your name (at most 200 characters).",
         );
     }
-    if let Err(why) = policy::check(get("password"), state.config.passwords.min_length) {
+    if let Err(why) = policy::check(get("password"), state.config().passwords.min_length) {
         return again(StatusCode::BAD_REQUEST, &format!("The password {why}."));
     }
     let hash = match state
@@ -116,7 +116,7 @@ pub async fn submit(
         Ok(h) => h,
         Err(e) => return Reject::from(e).into_response(),
     };
-    let verify = state.config.verify_email;
+    let verify = state.config().verify_email;
     let new = NewUser {
         email: email.clone(),
         name: form.name.to_string(),
@@ -128,7 +128,7 @@ pub async fn submit(
     let st = state.clone();
     match state.store.create_user(new).await {
         Ok(user) if !verify => match state.start_session(&user, false, &client).await {
-            Ok(token) => signed_in_redirect(&state.config, &token, false, back.clone()),
+            Ok(token) => signed_in_redirect(&state.config(), &token, false, back.clone()),
             Err(r) => r.into_response(),
         },
         Ok(user) => {
@@ -165,9 +165,9 @@ fn verify_page(
     back: &str,
     error: Option<&str>,
 ) -> Response {
-    let login = state.config.pages.login_path.clone().unwrap_or_default();
+    let login = state.config().pages.login_path.clone().unwrap_or_default();
     render(
-        &state.config,
+        &state.config(),
         headers,
         "verify.html",
         status,
@@ -223,7 +223,7 @@ pub async fn verify_submit(
         }
     };
     match state.start_session(&user, false, &client).await {
-        Ok(t) => signed_in_redirect(&state.config, &t, false, back),
+        Ok(t) => signed_in_redirect(&state.config(), &t, false, back),
         Err(r) => r.into_response(),
     }
 }

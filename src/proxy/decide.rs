@@ -5,9 +5,11 @@ use super::routes::{self, CanonicalPath};
 use crate::auth::{Authn, Identity};
 use crate::config::{AuthRule, Config};
 use crate::error::Reject;
+use crate::live::Live;
 use crate::metrics;
 use crate::state::State;
 use http::{HeaderMap, Method};
+use std::net::IpAddr;
 
 #[derive(Debug)]
 pub enum Decision {
@@ -26,15 +28,18 @@ pub enum Decision {
 }
 
 /// Decides what to do with a request, authenticating from the cache when the route needs it.
+#[allow(clippy::too_many_arguments)]
 pub async fn decide(
     state: &State,
+    live: &Live,
+    client_ip: Option<IpAddr>,
     method: &Method,
     host: Option<&str>,
     raw_path: &str,
     path_and_query: Option<&str>,
     headers: &HeaderMap,
 ) -> Decision {
-    let cfg = &state.config;
+    let cfg = &live.config;
     let path = match CanonicalPath::new(raw_path) {
         Ok(p) => p,
         Err(_) => {
@@ -58,6 +63,12 @@ pub async fn decide(
             reject: Reject::NotFound,
         };
     };
+    if let Some(reject) = rate_limited(live, route, client_ip) {
+        return Decision::Deny {
+            route: Some(route),
+            reject,
+        };
+    }
     let rule = &cfg.routes[route].auth;
     if *rule == AuthRule::None {
         metrics::auth_decision("allow_public");
@@ -121,6 +132,19 @@ pub async fn decide(
             }
         }
     }
+}
+
+/// The route's per-client limit, counted before any token is looked at so a flood of bad
+/// tokens costs no verification. Clients without a known address are not limited here.
+fn rate_limited(live: &Live, route: usize, client_ip: Option<IpAddr>) -> Option<Reject> {
+    let limiter = live.route_limiters.get(route)?.as_ref()?;
+    let retry_after_secs = limiter.keys.check(client_ip?).err()?;
+    metrics::auth_decision("deny_rate_limited");
+    metrics::METRICS
+        .ratelimit_rejections
+        .with_label_values(&["route"])
+        .inc();
+    Some(Reject::RateLimited { retry_after_secs })
 }
 
 /// Why presented credentials failed, as a metric label; `None` when none were presented or

@@ -12,6 +12,7 @@ pub mod shutdown;
 pub mod upstream;
 
 use crate::auth::{ClientInfo, Identity};
+use crate::live::Live;
 use crate::metrics;
 use crate::state::State;
 use async_trait::async_trait;
@@ -26,21 +27,21 @@ use std::time::Instant;
 pub struct Gateway {
     state: Arc<State>,
     api: axum::Router,
-    upstreams: upstream::Upstreams,
 }
 
 impl Gateway {
-    pub fn new(state: Arc<State>, upstreams: upstream::Upstreams) -> Self {
+    pub fn new(state: Arc<State>) -> Self {
         Gateway {
             api: crate::api::router(state.clone()),
             state,
-            upstreams,
         }
     }
 }
 
 /// Per-request state shared across phases.
 pub struct Ctx {
+    /// The config this request started under; a reload mid-request does not change it.
+    live: Arc<Live>,
     started: Instant,
     route: Option<usize>,
     identity: Option<Identity>,
@@ -57,6 +58,7 @@ impl ProxyHttp for Gateway {
 
     fn new_ctx(&self) -> Ctx {
         Ctx {
+            live: self.state.config(),
             started: Instant::now(),
             route: None,
             identity: None,
@@ -68,7 +70,7 @@ impl ProxyHttp for Gateway {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> pingora::Result<bool> {
-        let cfg = &self.state.config;
+        let cfg = ctx.live.clone();
         ctx.client = client_info(session, &cfg.server.trusted_proxies);
         request_id::assign(session.req_header_mut())?;
         identity::strip(session.req_header_mut(), &cfg.identity.prefix);
@@ -80,6 +82,8 @@ impl ProxyHttp for Gateway {
         });
         let decision = decide::decide(
             &self.state,
+            &cfg,
+            ctx.client.ip,
             &req.method,
             host,
             req.uri.path(),
@@ -134,9 +138,10 @@ impl ProxyHttp for Gateway {
     ) -> pingora::Result<Box<HttpPeer>> {
         let name = ctx
             .route
-            .map(|r| self.state.config.routes[r].upstream.as_str())
+            .map(|r| ctx.live.routes[r].upstream.as_str())
             .unwrap_or("");
-        self.upstreams
+        ctx.live
+            .upstreams
             .peer(name)
             .map(Box::new)
             .ok_or_else(|| Error::explain(ErrorType::ConnectNoRoute, "upstream has no address"))
@@ -179,7 +184,7 @@ impl ProxyHttp for Gateway {
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Ctx) {
-        access_log(&self.state, session, e, ctx);
+        access_log(session, e, ctx);
     }
 }
 
@@ -215,7 +220,7 @@ fn forwarded_for(req: &mut RequestHeader, client: &ClientInfo) -> pingora::Resul
 }
 
 /// Metrics and one access-log line. The query string is left out: it may carry secrets.
-fn access_log(state: &State, session: &Session, e: Option<&Error>, ctx: &Ctx) {
+fn access_log(session: &Session, e: Option<&Error>, ctx: &Ctx) {
     let status = session
         .response_written()
         .map(|r| r.status.as_u16())
@@ -224,7 +229,7 @@ fn access_log(state: &State, session: &Session, e: Option<&Error>, ctx: &Ctx) {
         "api"
     } else {
         ctx.route
-            .map(|r| state.config.routes[r].name.as_str())
+            .map(|r| ctx.live.routes[r].name.as_str())
             .unwrap_or("none")
     };
     let elapsed = ctx.started.elapsed();

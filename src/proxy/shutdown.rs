@@ -1,6 +1,8 @@
 //! Graceful stop: SIGTERM and SIGINT both stop accepting and let in-flight requests finish.
 //! Pingora's own graceful path sleeps the whole grace period even when idle; the drain watcher
 //! ends the process as soon as nothing is in flight, and the grace period is only the ceiling.
+//! SIGQUIT is Pingora's graceful upgrade: the listening sockets go to the new instance started
+//! with `serve --upgrade`, then this one drains the same way.
 
 use async_trait::async_trait;
 use pingora::server::{ShutdownSignal, ShutdownSignalWatch};
@@ -38,9 +40,10 @@ pub struct Signals {
 #[async_trait]
 impl ShutdownSignalWatch for Signals {
     async fn recv(&self) -> ShutdownSignal {
-        let (Ok(mut term), Ok(mut int)) = (
+        let (Ok(mut term), Ok(mut int), Ok(mut quit)) = (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
+            signal(SignalKind::quit()),
         ) else {
             tracing::error!("cannot install signal handlers; stopping");
             return ShutdownSignal::FastShutdown;
@@ -48,7 +51,20 @@ impl ShutdownSignalWatch for Signals {
         let which = tokio::select! {
             _ = term.recv() => "SIGTERM",
             _ = int.recv() => "SIGINT",
+            _ = quit.recv() => "SIGQUIT",
         };
+        if which == "SIGQUIT" {
+            tracing::info!(
+                in_flight = in_flight(),
+                "upgrading: handing the listening sockets to the new instance, then finishing requests in flight"
+            );
+            if !STOPPING.swap(true, Ordering::AcqRel) {
+                // Pingora keeps accepting for a few seconds after the hand-over so nothing
+                // queued is lost; count only after it has stopped.
+                spawn_drain_watch(self.grace + UPGRADE_OVERLAP, UPGRADE_OVERLAP);
+            }
+            return ShutdownSignal::GracefulUpgrade;
+        }
         tracing::info!(
             signal = which,
             grace_secs = self.grace.as_secs_f64(),
@@ -56,19 +72,23 @@ impl ShutdownSignalWatch for Signals {
             "stopping: no new connections, finishing requests in flight"
         );
         if !STOPPING.swap(true, Ordering::AcqRel) {
-            spawn_drain_watch(self.grace);
+            // Give Pingora a moment to close its listeners before counting.
+            spawn_drain_watch(self.grace, Duration::from_millis(200));
         }
         ShutdownSignal::GracefulTerminate
     }
 }
 
+/// How long Pingora goes on accepting after handing its sockets over (its `CLOSE_TIMEOUT`,
+/// 5 s), plus a margin.
+const UPGRADE_OVERLAP: Duration = Duration::from_millis(5_500);
+
 /// Exits once nothing has been in flight for a moment (listeners are closed by then), or when
-/// the grace period is over.
-fn spawn_drain_watch(grace: Duration) {
+/// the grace period is over. Starts counting after `settle`.
+fn spawn_drain_watch(grace: Duration, settle: Duration) {
     let started = Instant::now();
     std::thread::spawn(move || {
-        // Give Pingora a moment to close its listeners before counting.
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(settle);
         let mut idle_since: Option<Instant> = None;
         loop {
             if started.elapsed() >= grace {

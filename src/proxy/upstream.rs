@@ -16,14 +16,14 @@ pub struct Pool {
 pub struct Upstreams(BTreeMap<String, Pool>);
 
 impl Upstreams {
-    /// `whoami` is where the built-in echo upstream listens, if one was started.
-    pub fn new(cfg: &BTreeMap<String, Upstream>, whoami: Option<SocketAddr>) -> Self {
+    /// The built-in echo upstream must be listening already (`whoami::addr`) to be used.
+    pub fn new(cfg: &BTreeMap<String, Upstream>) -> Self {
         let pools = cfg
             .iter()
             .map(|(name, u)| {
                 let addrs = match &u.target {
                     UpstreamTarget::Addrs(a) => a.clone(),
-                    UpstreamTarget::Whoami => whoami.into_iter().collect(),
+                    UpstreamTarget::Whoami => crate::whoami::addr().into_iter().collect(),
                 };
                 let pool = Pool {
                     addrs,

@@ -287,6 +287,25 @@ impl Gateway {
         wait_ready(self.child.as_mut().unwrap(), &self.base, &self.admin, &log).await;
     }
 
+    /// Writes a new config file for this instance (same ports and data), e.g. before SIGHUP.
+    pub fn rewrite_config(&self, o: &Options) {
+        let port = |url: &str| url.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+        write_config(self.dir.path(), o, port(&self.base), port(&self.admin));
+    }
+
+    /// Waits until the log has a line containing `needle`.
+    pub async fn wait_log(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.log().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in the log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("gateway.log")).unwrap_or_default()
     }

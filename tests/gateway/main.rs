@@ -16,5 +16,6 @@ mod ops;
 mod pages;
 mod pg;
 mod proxy;
+mod reload;
 mod users;
 mod webdriver;

@@ -29,6 +29,8 @@ mod pages;
 mod pg;
 #[path = "../gateway/proxy.rs"]
 mod proxy;
+#[path = "../gateway/reload.rs"]
+mod reload;
 #[path = "../gateway/users.rs"]
 mod users;
 #[path = "../gateway/webdriver.rs"]

@@ -1,0 +1,90 @@
+//! The reloadable part of the running gateway: the config and what is built from it (upstream
+//! pools, rate limiters). A reload swaps it as one value, and a request holds the version it
+//! started with until it is done, so no request ever mixes two configs.
+
+use crate::config::{Config, Limit};
+use crate::proxy::upstream::Upstreams;
+use crate::ratelimit::KeyedLimiter;
+use std::ops::Deref;
+use std::sync::Arc;
+
+pub struct Live {
+    pub config: Config,
+    pub upstreams: Upstreams,
+    pub login_limiter: Option<Limiter>,
+    /// One per route, by index; `None` where the route has no `rate_limit`.
+    pub route_limiters: Vec<Option<Limiter>>,
+}
+
+/// A rate limit and the per-client state counted against it.
+#[derive(Clone)]
+pub struct Limiter {
+    pub limit: Limit,
+    pub keys: Arc<KeyedLimiter>,
+}
+
+impl Limiter {
+    fn new(limit: Limit) -> Self {
+        Limiter {
+            limit,
+            keys: Arc::new(KeyedLimiter::new(limit)),
+        }
+    }
+
+    /// The previous limiter when its limit is unchanged, so a reload does not hand every
+    /// client a fresh allowance.
+    fn kept(limit: Option<Limit>, previous: Option<&Limiter>) -> Option<Limiter> {
+        let limit = limit?;
+        match previous {
+            Some(p) if p.limit == limit => Some(p.clone()),
+            _ => Some(Limiter::new(limit)),
+        }
+    }
+}
+
+impl Live {
+    pub fn new(config: Config) -> Self {
+        Self::succeeding(None, config)
+    }
+
+    /// Builds the next version from `config`, keeping `previous`'s rate-limit state for every
+    /// limit that did not change (routes are matched by name).
+    pub fn succeeding(previous: Option<&Live>, config: Config) -> Self {
+        let route_limiters = config
+            .routes
+            .iter()
+            .map(|r| {
+                let before = previous.and_then(|p| {
+                    let i = p.config.routes.iter().position(|o| o.name == r.name)?;
+                    p.route_limiters[i].as_ref()
+                });
+                Limiter::kept(r.rate_limit, before)
+            })
+            .collect();
+        Live {
+            upstreams: Upstreams::new(&config.upstreams),
+            login_limiter: Limiter::kept(
+                config.rate_limits.login,
+                previous.and_then(|p| p.login_limiter.as_ref()),
+            ),
+            route_limiters,
+            config,
+        }
+    }
+
+    /// Every limiter, for the periodic shrink of idle keys.
+    pub fn limiters(&self) -> impl Iterator<Item = &KeyedLimiter> {
+        self.login_limiter
+            .iter()
+            .chain(self.route_limiters.iter().flatten())
+            .map(|l| l.keys.as_ref())
+    }
+}
+
+impl Deref for Live {
+    type Target = Config;
+
+    fn deref(&self) -> &Config {
+        &self.config
+    }
+}
