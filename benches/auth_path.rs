@@ -63,6 +63,10 @@ fn auth_path(c: &mut Criterion) {
     g.bench_function("cache_lookup", |b| {
         b.iter(|| state.auth.cache.session(black_box(&sid)).unwrap())
     });
+    g.bench_function("verified_token_hit", |b| {
+        b.iter(|| state.auth.verified.get(black_box(&token), now))
+    });
+    // The steady state of an authenticated request: the token was seen before.
     g.bench_function("verify_and_cache_lookup", |b| {
         b.to_async(&rt).iter(|| async {
             match state.auth.authenticate(black_box(&token), now).await {
@@ -70,6 +74,41 @@ fn auth_path(c: &mut Criterion) {
                 other => panic!("{other:?}"),
             }
         })
+    });
+    // Identity headers onto a request like a browser's: strip client copies, inject ours,
+    // drop the credentials.
+    let identity = match rt.block_on(state.auth.authenticate(&token, now)) {
+        portcullis::auth::Authn::Authenticated(id) => id,
+        other => panic!("{other:?}"),
+    };
+    let cfg = state.config();
+    let mut req = pingora::http::RequestHeader::build("GET", b"/app/dashboard", None).unwrap();
+    for (k, v) in [
+        ("host", "app.example.test"),
+        (
+            "user-agent",
+            "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36",
+        ),
+        ("accept", "text/html,application/xhtml+xml"),
+        ("accept-language", "en-GB,en;q=0.9"),
+        ("cookie", "theme=dark; portcullis_session=abc"),
+        ("x-auth-role", "admin"),
+    ] {
+        req.append_header(k, v).unwrap();
+    }
+    req.append_header("authorization", format!("Bearer {token}"))
+        .unwrap();
+    g.bench_function("identity_headers", |b| {
+        b.iter_batched_ref(
+            || req.clone(),
+            |r| {
+                use portcullis::proxy::identity;
+                identity::strip(r, &cfg.identity.prefix);
+                identity::inject(r, &cfg.identity, &identity);
+                identity::drop_credentials(r, &cfg.cookie.name);
+            },
+            criterion::BatchSize::SmallInput,
+        )
     });
     g.finish();
 }
@@ -95,19 +134,26 @@ fn route_matching(c: &mut Criterion) {
             })
         });
     }
-    // A bigger table: 50 routes, the match is the last one.
-    let mut yaml = String::from("upstreams: { a: { addrs: [\"127.0.0.1:1\"] } }\nroutes:\n");
-    for i in 0..49 {
-        yaml.push_str(&format!(
-            "  - {{ path: \"/svc{i}/**\", upstream: a, auth: required }}\n"
-        ));
+    // Bigger tables (services under their own prefixes, a catch-all last): the match is the
+    // middle route, and the catch-all (every rule tried).
+    for n in [100, 1000] {
+        let mut yaml = String::from("upstreams: { a: { addrs: [\"127.0.0.1:1\"] } }\nroutes:\n");
+        for i in 0..n - 1 {
+            yaml.push_str(&format!(
+                "  - {{ path: \"/svc{i}/*/items/**\", methods: [GET, POST], upstream: a, auth: required }}\n"
+            ));
+        }
+        yaml.push_str("  - { path: \"/**\", upstream: a, auth: none }\n");
+        let big = from_yaml(&yaml, &Overrides::default(), Path::new(".")).unwrap();
+        let mid = CanonicalPath::new(&format!("/svc{}/x/items/42", n / 2)).unwrap();
+        let last = CanonicalPath::new("/zzz/deep/path").unwrap();
+        g.bench_function(BenchmarkId::new("rules_middle_match", n), |b| {
+            b.iter(|| find(&big.routes, None, &http::Method::GET, black_box(&mid)))
+        });
+        g.bench_function(BenchmarkId::new("rules_last_match", n), |b| {
+            b.iter(|| find(&big.routes, None, &http::Method::GET, black_box(&last)))
+        });
     }
-    yaml.push_str("  - { path: \"/**\", upstream: a, auth: none }\n");
-    let big = from_yaml(&yaml, &Overrides::default(), Path::new(".")).unwrap();
-    let p = CanonicalPath::new("/zzz/deep/path").unwrap();
-    g.bench_function("fifty_routes_last_match", |b| {
-        b.iter(|| find(&big.routes, None, &http::Method::GET, black_box(&p)))
-    });
     g.bench_function("canonicalise_path", |b| {
         b.iter(|| CanonicalPath::new(black_box("/app/%61ccount//settings/profile")).unwrap())
     });

@@ -54,6 +54,9 @@ pub fn serve(config_path: &Path, upgrade: bool) -> anyhow::Result<()> {
         // Ceiling only: the drain watcher exits as soon as requests in flight are done.
         grace_period_seconds: Some(cfg.server.grace_period.as_secs().max(1)),
         graceful_shutdown_timeout_seconds: Some(1),
+        // One single-threaded runtime per worker: no work-stealing bookkeeping on the hot path
+        // (each connection stays on the thread that accepted it).
+        work_stealing: false,
         upgrade_sock: cfg
             .server
             .data_dir

@@ -165,9 +165,17 @@ impl From<crate::auth::Rejection> for Reject {
 }
 
 impl From<crate::auth::password::HashError> for Reject {
-    fn from(_: crate::auth::password::HashError) -> Self {
-        tracing::error!("password hashing failed");
-        Reject::Internal
+    fn from(e: crate::auth::password::HashError) -> Self {
+        match e {
+            crate::auth::password::HashError::Busy => {
+                tracing::warn!("password check refused: every hashing thread is busy");
+                Reject::Unavailable
+            }
+            crate::auth::password::HashError::Failed => {
+                tracing::error!("password hashing failed");
+                Reject::Internal
+            }
+        }
     }
 }
 

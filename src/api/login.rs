@@ -54,7 +54,13 @@ pub async fn check_password(
         .await
         .map_err(|e| LoginFailure::Failed(e.into()))?;
     let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
-    let verified = state.passwords.verify(&password, hash).await;
+    let verified = match state.passwords.verify(&password, hash).await {
+        Ok(v) => v,
+        Err(e) => {
+            metrics::login_attempt("busy");
+            return Err(LoginFailure::Failed(e.into()));
+        }
+    };
     match user {
         Some(u) if verified && u.active && u.deleted_at.is_none() => {
             metrics::login_attempt("success");

@@ -38,7 +38,7 @@ pub async fn change(
     if !state
         .passwords
         .verify(&SecretString::from(current), user.password_hash.as_deref())
-        .await
+        .await?
     {
         return Err(Reject::Invalid(BTreeMap::from([(
             "currentPassword".to_string(),

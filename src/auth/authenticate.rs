@@ -3,6 +3,7 @@
 
 use super::cache::{CachedUser, SessionCache, SessionEntry};
 use super::tokens::{TokenError, TokenKeys};
+use super::verified::{Verified, VerifiedTokens};
 use crate::metrics;
 use crate::store::Store;
 use std::sync::Arc;
@@ -39,6 +40,7 @@ type Pending<T> = papaya::HashMap<T, Arc<OnceCell<Result<Option<()>, ()>>>>;
 pub struct Authenticator {
     pub keys: TokenKeys,
     pub cache: SessionCache,
+    pub verified: VerifiedTokens,
     store: Arc<dyn Store>,
     loading_sessions: Pending<Uuid>,
     loading_users: Pending<i64>,
@@ -52,6 +54,7 @@ pub struct Authenticator {
 impl Authenticator {
     pub fn new(keys: TokenKeys, cache: SessionCache, store: Arc<dyn Store>) -> Self {
         Authenticator {
+            verified: VerifiedTokens::new(cache.max_entries(), keys.leeway()),
             keys,
             cache,
             store,
@@ -81,6 +84,30 @@ impl Authenticator {
             .store(0, std::sync::atomic::Ordering::Release);
     }
 
+    /// The token's ids, from the verified-token cache or by verifying it (and remembering it).
+    fn verify(&self, token: &str, now: i64) -> Result<Verified, TokenError> {
+        if let Some(hit) = self.verified.get(token, now) {
+            return hit;
+        }
+        let claims = self.keys.verify(token)?;
+        let (Ok(sid), Ok(jti), Ok(uid)) = (
+            Uuid::parse_str(&claims.sid),
+            Uuid::parse_str(&claims.jti),
+            claims.sub.parse::<i64>(),
+        ) else {
+            return Err(TokenError::Invalid);
+        };
+        let v = Verified {
+            sid,
+            jti,
+            uid,
+            nbf: claims.nbf as i64,
+            exp: claims.exp as i64,
+        };
+        self.verified.put(token, v);
+        Ok(v)
+    }
+
     /// The feed has been down longer than the grace: the cache can no longer be trusted.
     fn cache_untrusted(&self, now: i64) -> bool {
         let lost = self.feed_lost_at.load(std::sync::atomic::Ordering::Acquire);
@@ -102,17 +129,10 @@ impl Authenticator {
     }
 
     pub async fn authenticate(&self, token: &str, now: i64) -> Authn {
-        let claims = match self.keys.verify(token) {
-            Ok(c) => c,
+        let Verified { sid, jti, uid, .. } = match self.verify(token, now) {
+            Ok(v) => v,
             Err(TokenError::Expired) => return Authn::Rejected(Rejection::Expired),
             Err(_) => return Authn::Rejected(Rejection::Invalid),
-        };
-        let (Ok(sid), Ok(jti), Ok(uid)) = (
-            Uuid::parse_str(&claims.sid),
-            Uuid::parse_str(&claims.jti),
-            claims.sub.parse::<i64>(),
-        ) else {
-            return Authn::Rejected(Rejection::Invalid);
         };
         if self.cache_untrusted(now) {
             return Authn::Unavailable;

@@ -165,6 +165,10 @@ impl SessionCache {
         self.sessions.len()
     }
 
+    pub fn max_entries(&self) -> usize {
+        self.max_entries
+    }
+
     pub fn is_empty(&self) -> bool {
         self.sessions.is_empty()
     }

@@ -10,6 +10,7 @@ pub mod password;
 pub mod policy;
 pub mod sessions;
 pub mod tokens;
+pub mod verified;
 
 pub use authenticate::{Authenticator, Authn, Identity, Rejection};
 pub use cache::{CachedUser, SessionCache, SessionEntry};

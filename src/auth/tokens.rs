@@ -137,6 +137,11 @@ impl TokenKeys {
         .map_err(|_| TokenError::Invalid)
     }
 
+    /// The clock skew allowed on `exp` and `nbf`.
+    pub fn leeway(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.validation.leeway)
+    }
+
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|d| d.claims)

@@ -47,6 +47,52 @@ async fn login_is_rate_limited_per_client_with_retry_after() {
 }
 
 #[tokio::test]
+async fn a_login_flood_gets_fast_503s_while_signed_in_traffic_goes_on() {
+    let up = Upstream::start().await;
+    let mut o = Options::new(up.addr);
+    // One hashing thread: its queue (8) fills at once under 60 concurrent logins.
+    o.extra = "rate_limits: { login: { per_minute: 100000, burst: 100000 } }\npasswords: { max_concurrent_hashes: 1 }".into();
+    let g = Gateway::start(o).await;
+    let token = g.admin_token().await;
+    let flood: Vec<_> = (0..60)
+        .map(|_| {
+            let (client, url) = (g.client.clone(), g.url("/api/login"));
+            tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                let r = client
+                    .post(url)
+                    .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+                    .send()
+                    .await
+                    .unwrap();
+                let retry = r.headers().get("retry-after").is_some();
+                (r.status().as_u16(), retry, started.elapsed())
+            })
+        })
+        .collect();
+    // Signed-in requests are served during the flood.
+    for _ in 0..5 {
+        assert_eq!(g.get("/app/x", Some(&token)).await.status(), 200);
+    }
+    let mut ok = 0;
+    let mut refused = 0;
+    for f in flood {
+        match f.await.unwrap() {
+            (200, _, _) => ok += 1,
+            (503, true, _) => refused += 1,
+            other => panic!("unexpected answer to a flooded login: {other:?}"),
+        }
+    }
+    assert!(ok >= 1, "logins that got a slot succeed");
+    assert!(refused >= 1, "logins beyond the queue are refused");
+    let metrics = g.metrics().await;
+    assert!(
+        metrics.contains("portcullis_login_attempts_total{outcome=\"busy\"}"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
 async fn metrics_and_health_are_on_the_admin_listener() {
     let up = Upstream::start().await;
     let g = Gateway::start(Options::new(up.addr)).await;

@@ -225,3 +225,88 @@ async fn a_revocation_made_while_an_instance_was_reconnecting_is_not_missed() {
     };
     eprintln!("B refused the token {took:?} after the logout on A");
 }
+
+/// The revocation-speed benchmark (a separate command, not part of the suite):
+/// `cargo test --release --test gateway_pg revocation_speed -- --ignored --nocapture`.
+/// Two gateways on one PostgreSQL; 1,000 sessions each used on both, then logged out on A one
+/// at a time. For each: A must refuse the token as soon as the logout is answered (checked,
+/// never timed), and B is polled until it refuses; the delays are reported as percentiles.
+#[tokio::test]
+#[ignore = "benchmark: run with --ignored"]
+async fn revocation_speed_across_instances() {
+    let Some(shared) = pg::shared() else {
+        eprintln!("SKIPPED: no PostgreSQL on this machine");
+        return;
+    };
+    let n: usize = std::env::var("REVOCATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let up = Upstream::start().await;
+    let url = shared.database("cluster_speed");
+    let instance = || {
+        let mut o = Options::new(up.addr);
+        o.database_url = Some(url.clone());
+        o.extra = "rate_limits: { login: { per_minute: 1000000, burst: 1000000 } }".into();
+        o
+    };
+    let a = Gateway::start(instance()).await;
+    let b = Gateway::start(instance()).await;
+    let admin = a.admin_token().await;
+    a.create_user(&admin, "speed@example.test", "user", "speed-password-1")
+        .await;
+    let mut tokens = Vec::with_capacity(n);
+    for chunk in 0..n.div_ceil(16) {
+        let logins: Vec<_> = (0..16.min(n - chunk * 16))
+            .map(|_| {
+                let (client, url) = (a.client.clone(), a.url("/api/login"));
+                tokio::spawn(async move {
+                    let r = client
+                        .post(url)
+                        .json(
+                            &json!({"email": "speed@example.test", "password": "speed-password-1"}),
+                        )
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), 200);
+                    r.json::<String>().await.unwrap()
+                })
+            })
+            .collect();
+        for l in logins {
+            tokens.push(l.await.unwrap());
+        }
+    }
+    let mut lags = Vec::with_capacity(n);
+    for t in &tokens {
+        // Both instances hold the session as valid.
+        assert_eq!(status(&a, "/app", t).await, 200);
+        assert_eq!(status(&b, "/app", t).await, 200);
+        assert_eq!(a.post("/api/logout", Some(t)).await.status(), 200);
+        let acked = Instant::now();
+        assert_eq!(
+            status(&a, "/app", t).await,
+            401,
+            "A accepted a token after answering its logout"
+        );
+        loop {
+            if status(&b, "/app", t).await == 401 {
+                lags.push(acked.elapsed());
+                break;
+            }
+            assert!(acked.elapsed() < Duration::from_secs(5), "B never refused");
+        }
+    }
+    lags.sort();
+    let pct = |p: f64| lags[((lags.len() as f64 * p).ceil() as usize).clamp(1, lags.len()) - 1];
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    eprintln!(
+        "revocation speed over {n} logouts on A, until B refuses: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms (goal p99 <= 100 ms: {}); A refused every token at once",
+        ms(pct(0.50)),
+        ms(pct(0.90)),
+        ms(pct(0.99)),
+        ms(pct(1.0)),
+        if pct(0.99) <= Duration::from_millis(100) { "met" } else { "not met" }
+    );
+}

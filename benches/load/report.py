@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Turns the load benchmark's CSV into the Markdown table the README shows: medians over the
+rounds, and the targets as ratios measured in this one run."""
+import csv, datetime, os, platform, statistics, sys
+
+rows = list(csv.DictReader(open(sys.argv[1])))
+flood = dict(line.rstrip("\n").split(",", 1) for line in open(sys.argv[2])) if len(sys.argv) > 2 else {}
+order, by = [], {}
+for r in rows:
+    if r["round"] == "flood":
+        continue
+    if r["scenario"] not in by:
+        order.append(r["scenario"])
+    by.setdefault(r["scenario"], []).append(r)
+
+def med(name, key):
+    vals = [float(r[key]) for r in by.get(name, []) if r[key] not in ("", None)]
+    return statistics.median(vals) if vals else float("nan")
+
+cpu = open("/proc/cpuinfo").read()
+model = next((l.split(":", 1)[1].strip() for l in cpu.splitlines() if l.startswith("model name")), platform.machine())
+rounds = len({r["round"] for r in rows if r["round"] != "flood"})
+print(f"Load benchmark, {datetime.date.today()}, {os.cpu_count()} cores ({model}), Linux {platform.release()}; "
+      f"median of {rounds} interleaved rounds. Every proxy runs one worker thread.\n")
+print("| scenario | requests/s | p50 ms | p99 ms | proxy CPU µs/request | non-2xx |")
+print("|---|---:|---:|---:|---:|---:|")
+for name in order:
+    non2xx = sum(int(float(r["non_2xx"] or 0)) + int(float(r["socket_errors"] or 0)) for r in by[name])
+    cpu_us = med(name, "proxy_cpu_us_per_request")
+    print(f"| {name} | {med(name, 'requests_per_s'):,.0f} | {med(name, 'p50_ms'):.2f} | {med(name, 'p99_ms'):.2f} | "
+          f"{'—' if not cpu_us else f'{cpu_us:.1f}'} | {non2xx} |")
+
+def ratio(a, b, key="proxy_cpu_us_per_request"):
+    return med(a, key) / med(b, key)
+
+targets = [
+    ("Bearer (warm cache) CPU / HAProxy jwt_verify CPU", ratio("gateway bearer (cached)", "haproxy jwt_verify HS256"), "≤ 1.0", lambda v: v <= 1.0),
+    ("public route CPU / HAProxy plain CPU", ratio("gateway public route", "haproxy proxy"), "≤ 1.3", lambda v: v <= 1.3),
+    ("Bearer throughput / public-route throughput", ratio("gateway bearer (cached)", "gateway public route", "requests_per_s"), "≥ 0.9", lambda v: v >= 0.9),
+    ("fresh-token CPU / Bearer (cached) CPU", ratio("gateway fresh token (miss)", "gateway bearer (cached)"), "(information)", None),
+]
+print("\n| target | measured | goal | met |")
+print("|---|---:|---:|---|")
+for name, v, goal, ok in targets:
+    print(f"| {name} | {v:.2f} | {goal} | {'' if ok is None else ('yes' if ok(v) else 'no')} |")
+
+flood_rows = {r["scenario"]: r for r in rows if r["round"] == "flood"}
+alone, loaded = flood_rows.get("bearer alone (16 conns)"), flood_rows.get("bearer during login flood")
+if alone and loaded:
+    p99a, p99l = float(alone["p99_ms"]), float(loaded["p99_ms"])
+    print(f"\nLogin flood ({flood.get('login_flood_requests_per_s', '?')} logins/s answered, p99 "
+          f"{flood.get('login_flood_p99_ms', '?')} ms, statuses {flood.get('login_flood_statuses', '?')}): "
+          f"authenticated p99 {p99a:.2f} ms alone → {p99l:.2f} ms during the flood "
+          f"(×{p99l / p99a:.2f}; goal ≤ ×2: {'met' if p99l <= 2 * p99a else 'not met'}).")

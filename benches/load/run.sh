@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# The load benchmark: Portcullis against HAProxy and nginx on this machine, in one run.
+#
+#   benches/load/run.sh            # 3 interleaved rounds of 10 s per scenario (~10 minutes)
+#   ROUNDS=5 SECS=15 benches/load/run.sh
+#
+# A fixed upstream (nginx `return 200`) is measured directly and behind each proxy. Every proxy
+# gets one worker thread; wrk runs 2 threads and 64 connections (WRK_THREADS, CONNS). Scenarios
+# are interleaved (A B C … A B C …) after a warm-up, so a noisy neighbour hits all of them alike.
+# For each: requests/s, p50/p99 latency, and the proxy's CPU time per request from
+# /proc/PID/stat — the figure that stays stable on a shared machine. Then a login flood runs
+# against authenticated traffic. Writes benches/load/results/latest.{csv,md}.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROUNDS=${ROUNDS:-3}
+SECS=${SECS:-10}
+CONNS=${CONNS:-64}
+WRK_THREADS=${WRK_THREADS:-2}
+OUT=benches/load/results
+mkdir -p "$OUT"
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]}" >&2
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need[@]}" >/dev/null
+fi
+export PATH="$PATH:/usr/sbin"
+cargo build --release --bin portcullis 2>&1 | tail -1
+BIN=${BIN:-target/release/portcullis}
+
+work=$(mktemp -d)
+cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+UP=$(port); NGX=$(port); HAP=$(port); HAPJ=$(port); GW=$(port); ADMIN=$(port)
+SECRET="load-test-secret-load-test-secret-0123456789"
+
+# --- the upstream, and nginx as a proxy (one process each, no master) ---
+nginx_conf() { # file, port, location body
+  cat > "$1" <<NGINX
+worker_processes 1;
+daemon off;
+master_process off;
+pid $work/$(basename "$1").pid;
+error_log $work/$(basename "$1").err warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  upstream app { server 127.0.0.1:$UP; keepalive 128; keepalive_requests 1000000; }
+  server { listen 127.0.0.1:$2; location / { $3 } }
+}
+NGINX
+}
+nginx_conf "$work/upstream.conf" "$UP" 'return 200 "ok\n";'
+nginx_conf "$work/proxy.conf" "$NGX" 'proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";'
+nginx -p "$work" -c "$work/upstream.conf" & UP_PID=$!
+nginx -p "$work" -c "$work/proxy.conf" & NGX_PID=$!
+
+# --- HAProxy: plain and jwt_verify (HS256, with the exp check) on two frontends ---
+cat > "$work/haproxy.cfg" <<HAPROXY
+global
+  nbthread 1
+  maxconn 8000
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always
+backend app
+  server up 127.0.0.1:$UP maxconn 1000
+frontend plain
+  bind 127.0.0.1:$HAP
+  default_backend app
+frontend jwt
+  bind 127.0.0.1:$HAPJ
+  http-request set-var(txn.bearer) http_auth_bearer
+  http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('\$.alg')
+  http-request deny deny_status 401 unless { var(txn.alg) -m str HS256 }
+  http-request deny deny_status 401 unless { var(txn.bearer),jwt_verify(txn.alg,"$SECRET") -m int 1 }
+  http-request set-var(txn.now) date()
+  http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('\$.exp','int')
+  http-request deny deny_status 401 if { var(txn.exp),sub(txn.now) -m int lt 0 }
+  default_backend app
+HAPROXY
+haproxy -db -f "$work/haproxy.cfg" > "$work/haproxy.log" 2>&1 & HAP_PID=$!
+
+# --- the gateway ---
+cat > "$work/gateway.yaml" <<YAML
+server: { listen: "127.0.0.1:$GW", admin_listen: "127.0.0.1:$ADMIN", data_dir: "$work/data", threads: 1 }
+database: { url: "sqlite://$work/data/load.db" }
+tokens: { secret: "$SECRET" }
+upstreams: { app: { addrs: ["127.0.0.1:$UP"] } }
+routes:
+  - { name: public, path: "/public/**", upstream: app, auth: none }
+  - { name: app, path: "/**", upstream: app, auth: required }
+# The login flood below measures the argon2 queue, not the per-IP limit.
+rate_limits: { login: { per_minute: 1000000, burst: 100000 } }
+YAML
+mkdir -p "$work/data"
+RUST_LOG=warn PORTCULLIS_ADMIN_EMAIL=load@example.test PORTCULLIS_ADMIN_PASSWORD=load-password-1 \
+  "$BIN" serve --config "$work/gateway.yaml" > "$work/gateway.log" 2>&1 & GW_PID=$!
+for _ in $(seq 200); do curl -sf "127.0.0.1:$ADMIN/healthz" >/dev/null && break; sleep 0.1; done
+TOKEN=$(curl -sf "127.0.0.1:$GW/api/login" -H 'content-type: application/json' \
+  -d '{"email":"load@example.test","password":"load-password-1"}' | tr -d '"')
+[ -n "$TOKEN" ] || { echo "login failed"; cat "$work/gateway.log"; exit 1; }
+for p in "$UP" "$NGX" "$HAP" "$HAPJ"; do
+  for _ in $(seq 100); do curl -s -o /dev/null "127.0.0.1:$p/" && break; sleep 0.05; done
+done
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "127.0.0.1:$HAPJ/x")" = 200 ] ||
+  { echo "HAProxy refused a valid token"; cat "$work/haproxy.log"; exit 1; }
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer nope" "127.0.0.1:$HAPJ/x")" = 401 ] ||
+  { echo "HAProxy accepted a bad token"; exit 1; }
+
+# Tokens never seen before, for the cache-miss scenario: a file per round.
+per_round=$((SECS * 60000))
+for r in $(seq "$ROUNDS"); do
+  python3 benches/load/mint_tokens.py "$TOKEN" "$SECRET" "$per_round" $(( (r - 1) * per_round )) > "$work/tokens.$r"
+done
+
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
+CSV="$OUT/latest.csv"
+echo "round,scenario,requests_per_s,p50_ms,p99_ms,proxy_cpu_us_per_request,non_2xx,socket_errors" > "$CSV"
+
+# wrk's latency figures come as 1.23ms / 456.78us / 1.02s; in ms.
+to_ms() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); v/=1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v) } else if (v ~ /s$/) { sub(/s$/,"",v); v*=1000 } printf "%.3f", v }' <<<"$1"; }
+
+measure() { # round scenario pid url [wrk args...]; pid "-" for none
+  local round=$1 name=$2 pid=$3 url=$4; shift 4
+  local before=0 after=0 out
+  [ "$pid" = - ] || before=$(cpu_ticks "$pid")
+  out=$(wrk -t"$WRK_THREADS" -c"$CONNS" -d"${SECS}s" --latency "$@" "$url")
+  [ "$pid" = - ] || after=$(cpu_ticks "$pid")
+  local rps reqs p50 p99 non2xx errors us
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+  p50=$(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")")
+  p99=$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out"); non2xx=${non2xx:-0}
+  errors=$(awk '/Socket errors/ {gsub(",",""); print $4+$6+$8+$10}' <<<"$out"); errors=${errors:-0}
+  us=$(awk -v t=$((after - before)) -v hz="$HZ" -v n="$reqs" 'BEGIN { printf "%.1f", (n && t) ? t / hz * 1e6 / n : 0 }')
+  echo "$round,$name,$rps,$p50,$p99,$us,$non2xx,$errors" >> "$CSV"
+  printf '  %-34s %9s req/s  p50 %7s ms  p99 %7s ms  CPU %6s us/req  non-2xx %s\n' "$name" "$rps" "$p50" "$p99" "$us" "$non2xx"
+}
+
+AUTH=(-H "Authorization: Bearer $TOKEN")
+COOKIE=(-H "Cookie: portcullis_session=$TOKEN")
+scenarios() { # round
+  measure "$1" "upstream directly" - "http://127.0.0.1:$UP/x"
+  measure "$1" "nginx proxy" "$NGX_PID" "http://127.0.0.1:$NGX/x"
+  measure "$1" "haproxy proxy" "$HAP_PID" "http://127.0.0.1:$HAP/x"
+  measure "$1" "haproxy jwt_verify HS256" "$HAP_PID" "http://127.0.0.1:$HAPJ/x" "${AUTH[@]}"
+  measure "$1" "gateway public route" "$GW_PID" "http://127.0.0.1:$GW/public/x"
+  measure "$1" "gateway bearer (cached)" "$GW_PID" "http://127.0.0.1:$GW/app/x" "${AUTH[@]}"
+  measure "$1" "gateway session cookie" "$GW_PID" "http://127.0.0.1:$GW/app/x" "${COOKIE[@]}"
+  TOKENS_FILE="$work/tokens.$1" measure "$1" "gateway fresh token (miss)" "$GW_PID" \
+    "http://127.0.0.1:$GW/app/x" -s benches/load/fresh_token.lua
+}
+
+echo "warm-up"
+for url in "$UP/x" "$NGX/x" "$HAP/x" "$GW/public/x"; do wrk -t1 -c8 -d2s "http://127.0.0.1:$url" >/dev/null; done
+wrk -t1 -c8 -d2s "${AUTH[@]}" "http://127.0.0.1:$HAPJ/x" >/dev/null
+wrk -t1 -c8 -d2s "${AUTH[@]}" "http://127.0.0.1:$GW/app/x" >/dev/null
+for r in $(seq "$ROUNDS"); do
+  echo "round $r of $ROUNDS (wrk -t$WRK_THREADS -c$CONNS, ${SECS}s each)"
+  scenarios "$r"
+done
+
+# --- login flood: 200 clients logging in while authenticated traffic goes on ---
+echo "login flood"
+FLOOD_CONNS=${FLOOD_CONNS:-200}
+measure flood "bearer alone (16 conns)" "$GW_PID" "http://127.0.0.1:$GW/app/x" "${AUTH[@]}" -c16 -t1
+wrk -t1 -c"$FLOOD_CONNS" -d"$((SECS + 2))s" --latency -s benches/load/login.lua \
+  "http://127.0.0.1:$GW/api/login" > "$work/flood.txt" &
+FLOOD=$!
+sleep 1
+measure flood "bearer during login flood" "$GW_PID" "http://127.0.0.1:$GW/app/x" "${AUTH[@]}" -c16 -t1
+wait $FLOOD
+cat "$work/flood.txt" | grep -E "Requests/sec|99%|50%|Non-2xx|statuses" | sed 's/^/  login flood: /'
+grep -E "statuses" "$work/flood.txt" | sed 's/^ *statuses: *//' > "$work/flood.statuses" || true
+{
+  echo "login_flood_requests_per_s,$(awk '/Requests\/sec/ {print $2}' "$work/flood.txt")"
+  echo "login_flood_p50_ms,$(to_ms "$(awk '$1=="50%" {print $2}' "$work/flood.txt")")"
+  echo "login_flood_p99_ms,$(to_ms "$(awk '$1=="99%" {print $2}' "$work/flood.txt")")"
+  echo "login_flood_statuses,$(cat "$work/flood.statuses")"
+} > "$OUT/flood.csv"
+
+python3 benches/load/report.py "$CSV" "$OUT/flood.csv" > "$OUT/latest.md"
+cat "$OUT/latest.md"
