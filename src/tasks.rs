@@ -29,7 +29,6 @@ impl Upkeep {
             }
         }
         self.state.auth.cache.sweep(now);
-        self.state.auth.verified.sweep(now);
         self.state.config().limiters().for_each(|l| l.shrink());
         // Keep expired sessions a day for the audit trail, then delete them.
         if let Err(e) = self.state.store.purge_expired_sessions(now - 86_400).await {

@@ -1,8 +1,8 @@
-//! The in-memory session cache: lock-free reads (papaya) so the steady state of the proxy path
-//! does no database call and takes no lock. Sessions and users are cached apart so a change to a
-//! user (role, name, deactivation) is one write, seen by all of that user's sessions at once.
+//! The in-memory session cache: concurrent maps (scc) so the steady state of the proxy path
+//! does no database call and no reader waits on another. Sessions and users are cached apart
+//! so a change to a user (role, name, deactivation) is one write, seen by all of that user's
+//! sessions at once.
 
-use papaya::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -45,120 +45,117 @@ impl From<&crate::store::User> for CachedUser {
 /// minute, and reach the store in batches.
 pub const LAST_SEEN_EVERY: i64 = 60;
 
+// scc rather than papaya: papaya does not reuse the slots of removed entries, so a cache
+// evicting at its cap under a stream of new sessions kept doubling its table until the
+// process ran out of memory (found by `benches/cache_memory.rs`). scc frees and shrinks.
 pub struct SessionCache {
-    sessions: HashMap<Uuid, SessionEntry>,
+    sessions: scc::HashMap<Uuid, SessionEntry>,
     /// Session → (last seen, not yet written to the store).
-    seen: HashMap<Uuid, (i64, bool)>,
-    users: HashMap<i64, Arc<CachedUser>>,
+    seen: scc::HashMap<Uuid, (i64, bool)>,
+    users: scc::HashMap<i64, Arc<CachedUser>>,
     max_entries: usize,
+    /// Inserts since the size was last counted (counting is a scan in scc).
+    since_count: std::sync::atomic::AtomicUsize,
 }
 
 impl SessionCache {
     pub fn new(max_entries: usize) -> Self {
         SessionCache {
-            sessions: HashMap::new(),
-            seen: HashMap::new(),
-            users: HashMap::new(),
+            // Sized for the cap up front: scc never shrinks below it, so evicting at the cap
+            // does not set off a shrink and regrow of the table on every batch.
+            sessions: scc::HashMap::with_capacity(max_entries),
+            seen: scc::HashMap::with_capacity(max_entries),
+            users: scc::HashMap::new(),
             max_entries,
+            since_count: Default::default(),
         }
     }
 
     pub fn session(&self, id: &Uuid) -> Option<SessionEntry> {
-        self.sessions.pin().get(id).copied()
+        self.sessions.read_sync(id, |_, e| *e)
     }
 
     pub fn user(&self, id: i64) -> Option<Arc<CachedUser>> {
-        self.users.pin().get(&id).cloned()
+        self.users.read_sync(&id, |_, u| u.clone())
     }
 
     /// Stores what was just created or renewed; overwrites.
     pub fn put_session(&self, id: Uuid, entry: SessionEntry) {
         self.make_room();
-        self.sessions.pin().insert(id, entry);
+        self.sessions.upsert_sync(id, entry);
     }
 
     /// Stores what a cache miss loaded, unless something newer (a revocation) got there first.
     pub fn fill_session(&self, id: Uuid, entry: SessionEntry) {
         self.make_room();
-        let _ = self.sessions.pin().try_insert(id, entry);
+        let _ = self.sessions.insert_sync(id, entry);
     }
 
     /// Marks a session revoked now. The entry stays as a negative entry until it would have
     /// expired, so a revoked token never costs a database read.
     pub fn revoke(&self, id: Uuid, expires_at: i64) {
-        let revoked = SessionEntry {
-            user_id: 0,
-            token_id: Uuid::nil(),
-            expires_at,
-            remember: false,
-            revoked: true,
-        };
-        self.sessions.pin().update_or_insert(
-            id,
-            |e| SessionEntry {
+        self.sessions
+            .entry_sync(id)
+            .and_modify(|e| e.revoked = true)
+            .or_insert(SessionEntry {
+                user_id: 0,
+                token_id: Uuid::nil(),
+                expires_at,
+                remember: false,
                 revoked: true,
-                ..*e
-            },
-            revoked,
-        );
+            });
     }
 
-    /// Notes that a session was used now; a lock-free read unless a minute has passed.
+    /// Notes that a session was used now; a shared read unless a minute has passed.
     pub fn touch(&self, id: Uuid, now: i64) {
-        let seen = self.seen.pin();
-        if seen
-            .get(&id)
-            .is_none_or(|(at, _)| now - at >= LAST_SEEN_EVERY)
-        {
-            seen.insert(id, (now, true));
+        let stale = self
+            .seen
+            .read_sync(&id, |_, (at, _)| now - at >= LAST_SEEN_EVERY)
+            .unwrap_or(true);
+        if stale {
+            self.seen.upsert_sync(id, (now, true));
         }
     }
 
     /// The last-seen time held in memory, if any.
     pub fn last_seen(&self, id: &Uuid) -> Option<i64> {
-        self.seen.pin().get(id).map(|(at, _)| *at)
+        self.seen.read_sync(id, |_, (at, _)| *at)
     }
 
     /// Last-seen times not yet written, marked written. A touch racing with this keeps its
     /// own mark and goes out with the next batch.
     pub fn take_unwritten(&self) -> Vec<(Uuid, i64)> {
-        let seen = self.seen.pin();
-        let dirty: Vec<(Uuid, i64)> = seen
-            .iter()
-            .filter(|(_, (_, d))| *d)
-            .map(|(k, (at, _))| (*k, *at))
-            .collect();
-        for (id, at) in &dirty {
-            let _ = seen.update(*id, |(now_at, d)| {
-                if now_at == at {
-                    (*now_at, false)
-                } else {
-                    (*now_at, *d)
-                }
-            });
-        }
+        let mut dirty = Vec::new();
+        self.seen.retain_sync(|id, (at, d)| {
+            if *d {
+                dirty.push((*id, *at));
+                *d = false;
+            }
+            true
+        });
         dirty
     }
 
     pub fn put_user(&self, user: CachedUser) {
-        self.users.pin().insert(user.id, Arc::new(user));
+        self.users.upsert_sync(user.id, Arc::new(user));
     }
 
     pub fn forget_user(&self, id: i64) {
-        self.users.pin().remove(&id);
+        self.users.remove_sync(&id);
     }
 
     pub fn fill_user(&self, user: CachedUser) {
-        let _ = self.users.pin().try_insert(user.id, Arc::new(user));
+        let _ = self.users.insert_sync(user.id, Arc::new(user));
     }
 
     /// Sessions neither revoked nor expired (a scan: for the metrics scrape, not the hot path).
     pub fn live(&self, now: i64) -> usize {
-        self.sessions
-            .pin()
-            .values()
-            .filter(|e| !e.revoked && e.expires_at > now)
-            .count()
+        let mut n = 0;
+        self.sessions.iter_sync(|_, e| {
+            n += usize::from(!e.revoked && e.expires_at > now);
+            true
+        });
+        n
     }
 
     pub fn len(&self) -> usize {
@@ -175,30 +172,38 @@ impl SessionCache {
 
     /// Drops entries past their expiry; run periodically.
     pub fn sweep(&self, now: i64) {
-        self.sessions.pin().retain(|_, e| e.expires_at > now);
-        let sessions = self.sessions.pin();
+        self.sessions.retain_sync(|_, e| e.expires_at > now);
         self.seen
-            .pin()
-            .retain(|id, (_, dirty)| *dirty || sessions.contains_key(id));
+            .retain_sync(|id, (_, dirty)| *dirty || self.sessions.contains_sync(id));
         if self.sessions.len() < self.max_entries / 2 {
             // Users are cheap and few; only trim them when sessions are scarce too.
-            let live: std::collections::HashSet<i64> =
-                self.sessions.pin().values().map(|e| e.user_id).collect();
-            self.users.pin().retain(|id, _| live.contains(id));
+            let mut live = std::collections::HashSet::new();
+            self.sessions.iter_sync(|_, e| {
+                live.insert(e.user_id);
+                true
+            });
+            self.users.retain_sync(|id, _| live.contains(id));
         }
     }
 
     /// Keeps the cache bounded. Dropping a live entry is always safe (the next request reloads
     /// it from the store); revoked entries are kept so a revocation can't be undone by a race.
+    /// The size is counted once per 1/32 of the cap inserted, so the cache may run over its cap
+    /// by that much between counts.
     fn make_room(&self) {
+        use std::sync::atomic::Ordering;
+        let every = (self.max_entries / 32).max(1);
+        if self.since_count.fetch_add(1, Ordering::Relaxed) + 1 < every {
+            return;
+        }
+        self.since_count.store(0, Ordering::Relaxed);
         if self.sessions.len() < self.max_entries {
             return;
         }
         self.sweep(crate::store::now());
         let target = self.max_entries - self.max_entries / 10;
-        let map = self.sessions.pin();
-        let mut excess = map.len().saturating_sub(target);
-        map.retain(|_, e| {
+        let mut excess = self.sessions.len().saturating_sub(target);
+        self.sessions.retain_sync(|_, e| {
             if excess > 0 && !e.revoked {
                 excess -= 1;
                 false
@@ -241,7 +246,7 @@ mod tests {
         for _ in 0..500 {
             c.put_session(Uuid::new_v4(), entry(far));
         }
-        assert!(c.len() <= 100, "len {}", c.len());
+        assert!(c.len() <= 100 + 100 / 32, "len {}", c.len());
         assert!(c.session(&revoked).map(|e| e.revoked).unwrap_or(false));
     }
 

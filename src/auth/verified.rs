@@ -6,6 +6,8 @@
 //! so revocation is as immediate as without this cache.
 
 use super::tokens::TokenError;
+use arc_swap::ArcSwap;
+use std::sync::Arc;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,20 +19,43 @@ pub struct Verified {
     pub exp: i64,
 }
 
+type Map = papaya::HashMap<Box<str>, Verified, foldhash::fast::RandomState>;
+
+fn map() -> Arc<Map> {
+    Arc::new(
+        papaya::HashMap::builder()
+            .hasher(foldhash::fast::RandomState::default())
+            .build(),
+    )
+}
+
+/// Two generations: new tokens go into `current`; when it holds half the cap it becomes
+/// `previous` and the old `previous` is dropped whole. Eviction is one pointer swap, never a
+/// scan or a deletion inside the map (deleting entry by entry under a steady stream of new
+/// tokens made the map rebuild itself over and over).
+struct Generations {
+    current: Arc<Map>,
+    previous: Arc<Map>,
+}
+
 pub struct VerifiedTokens {
-    map: papaya::HashMap<Box<str>, Verified, foldhash::fast::RandomState>,
-    max_entries: usize,
+    gens: ArcSwap<Generations>,
+    rotating: std::sync::Mutex<()>,
+    half: usize,
     leeway: i64,
 }
 
 impl VerifiedTokens {
-    /// `leeway`: the clock skew allowed on `exp`/`nbf`, as in the token validation.
+    /// At most `max_entries` tokens; `leeway`: the clock skew allowed on `exp`/`nbf`, as in
+    /// the token validation.
     pub fn new(max_entries: usize, leeway: std::time::Duration) -> Self {
         VerifiedTokens {
-            map: papaya::HashMap::builder()
-                .hasher(foldhash::fast::RandomState::default())
-                .build(),
-            max_entries: max_entries.max(1),
+            gens: ArcSwap::from_pointee(Generations {
+                current: map(),
+                previous: map(),
+            }),
+            rotating: std::sync::Mutex::new(()),
+            half: (max_entries / 2).max(1),
             leeway: leeway.as_secs() as i64,
         }
     }
@@ -38,7 +63,24 @@ impl VerifiedTokens {
     /// `None` when the token was not verified before; otherwise the outcome at `now`, the same
     /// as verifying again would give (expired and not-yet-valid tokens are refused).
     pub fn get(&self, token: &str, now: i64) -> Option<Result<Verified, TokenError>> {
-        let v = *self.map.pin().get(token)?;
+        let (current, previous) = {
+            let gens = self.gens.load();
+            let current = gens.current.pin().get(token).copied();
+            let previous = match current {
+                Some(_) => None,
+                None => gens.previous.pin().get(token).copied(),
+            };
+            (current, previous)
+        };
+        let v = match (current, previous) {
+            (Some(v), _) => v,
+            (None, Some(v)) => {
+                // Still in use: carry it into the current generation.
+                self.put(token, v);
+                v
+            }
+            (None, None) => return None,
+        };
         Some(if now > v.exp + self.leeway {
             Err(TokenError::Expired)
         } else if now + self.leeway < v.nbf {
@@ -50,41 +92,37 @@ impl VerifiedTokens {
 
     /// Remembers a token that just passed verification.
     pub fn put(&self, token: &str, v: Verified) {
-        if self.map.len() >= self.max_entries {
-            self.make_room(crate::store::now());
+        let full = {
+            let gens = self.gens.load();
+            gens.current.pin().insert(token.into(), v);
+            gens.current.len() >= self.half
+        };
+        if full {
+            self.rotate();
         }
-        self.map.pin().insert(token.into(), v);
     }
 
-    /// Drops tokens past their expiry; run periodically.
-    pub fn sweep(&self, now: i64) {
-        let leeway = self.leeway;
-        self.map.pin().retain(|_, v| now <= v.exp + leeway);
+    fn rotate(&self) {
+        // One thread rotates; the others go on inserting into the generation that is full.
+        let Ok(_one) = self.rotating.try_lock() else {
+            return;
+        };
+        let gens = self.gens.load_full();
+        if gens.current.len() >= self.half {
+            self.gens.store(Arc::new(Generations {
+                current: map(),
+                previous: gens.current.clone(),
+            }));
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.map.len()
+        let gens = self.gens.load();
+        gens.current.len() + gens.previous.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    /// Expired tokens first, then arbitrary ones down to 90%: a dropped entry only costs one
-    /// verification the next time its token comes.
-    fn make_room(&self, now: i64) {
-        self.sweep(now);
-        let target = self.max_entries - self.max_entries / 10;
-        let map = self.map.pin();
-        let mut excess = map.len().saturating_sub(target);
-        map.retain(|_, _| {
-            if excess > 0 {
-                excess -= 1;
-                false
-            } else {
-                true
-            }
-        });
+        self.len() == 0
     }
 }
 
@@ -121,17 +159,21 @@ mod tests {
     }
 
     #[test]
-    fn it_stays_bounded_and_drops_expired_tokens_first() {
+    fn it_stays_bounded_and_keeps_what_is_in_use() {
         let c = VerifiedTokens::new(100, Duration::ZERO);
         let now = crate::store::now();
-        for i in 0..50 {
-            c.put(&format!("old{i}"), v(0, now - 10));
+        c.put("hot", v(0, now + 100));
+        for i in 0..10_000 {
+            c.put(&format!("t{i}"), v(0, now + 100));
+            if i % 20 == 0 {
+                assert!(
+                    c.get("hot", now).is_some(),
+                    "a token in use survives rotations"
+                );
+            }
+            assert!(c.len() <= 101, "{}", c.len());
         }
-        for i in 0..1000 {
-            c.put(&format!("new{i}"), v(0, now + 100));
-        }
-        assert!(c.len() <= 100, "{}", c.len());
-        assert!((0..50).all(|i| c.get(&format!("old{i}"), now).is_none()));
-        assert!(c.get("new999", now).is_some(), "the newest is kept");
+        assert!(c.get("t0", now).is_none(), "the oldest are gone");
+        assert!(c.get("t9999", now).is_some(), "the newest is kept");
     }
 }
