@@ -47,6 +47,14 @@ pub async fn check_password(
         metrics::login_attempt("bad_credentials");
         return Err(LoginFailure::BadCredentials);
     }
+    // A place in the hashing queue first: a login flood is refused before any database work.
+    let _place = match state.passwords.admit() {
+        Ok(p) => p,
+        Err(e) => {
+            metrics::login_attempt("busy");
+            return Err(LoginFailure::Failed(e.into()));
+        }
+    };
     let password = SecretString::from(password);
     let user = state
         .store

@@ -34,13 +34,20 @@ type Job = Box<dyn FnOnce() + Send>;
 /// take the CPU from requests in flight, and a login beyond the queue gets a fast 503.
 pub struct PasswordHasher {
     jobs: std::sync::mpsc::SyncSender<Job>,
+    /// One per check running or queued; taken before any other work on a login, so a login
+    /// that would not get a place costs nothing but the refusal.
+    places: Arc<tokio::sync::Semaphore>,
     dummy_hash: String,
 }
+
+/// A place in the hashing queue, held from the start of a password check to its end.
+pub struct Place(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
 
 impl PasswordHasher {
     pub fn new(threads: usize) -> Result<Self, HashError> {
         let threads = threads.max(1);
-        let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(threads * QUEUED_PER_THREAD);
+        let places = threads * (1 + QUEUED_PER_THREAD);
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(places);
         let queue = Arc::new(std::sync::Mutex::new(queue));
         for i in 0..threads {
             let queue = queue.clone();
@@ -61,8 +68,18 @@ impl PasswordHasher {
         }
         Ok(PasswordHasher {
             jobs,
+            places: Arc::new(tokio::sync::Semaphore::new(places)),
             dummy_hash: hash_blocking("portcullis-dummy-password-for-timing")?,
         })
+    }
+
+    /// A place for one password check, or `Busy` at once.
+    pub fn admit(&self) -> Result<Place, HashError> {
+        self.places
+            .clone()
+            .try_acquire_owned()
+            .map(Place)
+            .map_err(|_| HashError::Busy)
     }
 
     /// Runs `f` on a hashing thread; `Busy` at once when the queue is full.
@@ -102,12 +119,13 @@ impl PasswordHasher {
     }
 }
 
-/// Nice 10 for the calling thread (on Linux the nice value is per thread): the proxy threads
-/// win the CPU whenever both want it.
+/// Lowers the calling thread's CPU priority (on Linux, scheduling is per thread): the proxy
+/// threads win the CPU whenever both want it.
 fn lower_priority() {
-    // SAFETY: setpriority has no memory effects; `0` names the calling thread.
-    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
-    if rc != 0 {
+    // Nice 19, not SCHED_IDLE: logins still progress on a gateway whose proxy threads keep the
+    // CPU busy, while the proxy wins whenever both want it.
+    // SAFETY: a plain system call on the calling thread (`0`); no memory is shared.
+    if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) } != 0 {
         tracing::debug!("could not lower the hashing thread's priority");
     }
 }
@@ -148,6 +166,17 @@ mod tests {
         // The dummy hash's own password must not log anyone in.
         let dummy = SecretString::from("portcullis-dummy-password-for-timing");
         assert!(!h.verify(&dummy, None).await.unwrap());
+    }
+
+    #[test]
+    fn places_run_out_and_come_back() {
+        let h = PasswordHasher::new(1).unwrap();
+        let held: Vec<Place> = (0..1 + QUEUED_PER_THREAD)
+            .map(|_| h.admit().unwrap())
+            .collect();
+        assert!(matches!(h.admit(), Err(HashError::Busy)));
+        drop(held);
+        assert!(h.admit().is_ok());
     }
 
     #[tokio::test]

@@ -29,19 +29,20 @@ fn retain_list_items(
     joiner: &str,
     keep: impl Fn(&str) -> bool,
 ) {
-    let items: Vec<String> = req
-        .headers
-        .get_all(&name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(sep))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
-        .collect();
-    if items.iter().all(|t| keep(t)) {
+    let values = || {
+        req.headers
+            .get_all(&name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(sep))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+    };
+    // The common case, nothing to drop, allocates nothing.
+    if values().all(&keep) {
         return;
     }
+    let items: Vec<String> = values().map(str::to_string).collect();
     let kept: Vec<&str> = items
         .iter()
         .map(String::as_str)
@@ -102,6 +103,11 @@ pub fn drop_credentials(req: &mut RequestHeader, cookie_name: &str) {
 /// Header-safe form of a value: printable ASCII passes, everything else (UTF-8 names, control
 /// characters that could split headers) is percent-encoded.
 pub fn header_value(v: &str) -> HeaderValue {
+    if v.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'%') {
+        if let Ok(h) = HeaderValue::from_str(v) {
+            return h;
+        }
+    }
     let mut out = String::with_capacity(v.len());
     for b in v.bytes() {
         if (0x20..0x7f).contains(&b) && b != b'%' {
