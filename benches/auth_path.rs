@@ -7,7 +7,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use portcullis::config::{from_yaml, load, Overrides};
-use portcullis::proxy::routes::{find, CanonicalPath};
+use portcullis::proxy::routes::{find, CanonicalPath, RouteIndex};
 use portcullis::state::State;
 use portcullis::store::NewUser;
 use std::hint::black_box;
@@ -148,11 +148,19 @@ fn route_matching(c: &mut Criterion) {
         let big = from_yaml(&yaml, &Overrides::default(), Path::new(".")).unwrap();
         let mid = CanonicalPath::new(&format!("/svc{}/x/items/42", n / 2)).unwrap();
         let last = CanonicalPath::new("/zzz/deep/path").unwrap();
-        g.bench_function(BenchmarkId::new("rules_middle_match", n), |b| {
+        g.bench_function(BenchmarkId::new("rules_middle_match_linear", n), |b| {
             b.iter(|| find(&big.routes, None, &http::Method::GET, black_box(&mid)))
         });
-        g.bench_function(BenchmarkId::new("rules_last_match", n), |b| {
+        g.bench_function(BenchmarkId::new("rules_last_match_linear", n), |b| {
             b.iter(|| find(&big.routes, None, &http::Method::GET, black_box(&last)))
+        });
+        // What the proxy uses: the routes indexed by first segment.
+        let index = RouteIndex::new(&big.routes);
+        g.bench_function(BenchmarkId::new("rules_middle_match_indexed", n), |b| {
+            b.iter(|| index.find(&big.routes, None, &http::Method::GET, black_box(&mid)))
+        });
+        g.bench_function(BenchmarkId::new("rules_last_match_indexed", n), |b| {
+            b.iter(|| index.find(&big.routes, None, &http::Method::GET, black_box(&last)))
         });
     }
     g.bench_function("canonicalise_path", |b| {

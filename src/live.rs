@@ -3,6 +3,7 @@
 //! started with until it is done, so no request ever mixes two configs.
 
 use crate::config::{Config, Limit};
+use crate::proxy::routes::RouteIndex;
 use crate::proxy::upstream::Upstreams;
 use crate::ratelimit::KeyedLimiter;
 use std::ops::Deref;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 pub struct Live {
     pub config: Config,
     pub upstreams: Upstreams,
+    pub route_index: RouteIndex,
     pub login_limiter: Option<Limiter>,
     /// One per route, by index; `None` where the route has no `rate_limit`.
     pub route_limiters: Vec<Option<Limiter>>,
@@ -63,6 +65,7 @@ impl Live {
             .collect();
         Live {
             upstreams: Upstreams::new(&config.upstreams),
+            route_index: RouteIndex::new(&config.routes),
             login_limiter: Limiter::kept(
                 config.rate_limits.login,
                 previous.and_then(|p| p.login_limiter.as_ref()),

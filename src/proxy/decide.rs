@@ -1,7 +1,7 @@
 //! The data-plane decision for one request, as plain functions returning enums: served by the
 //! control plane, forwarded (with or without an identity), or refused. Nothing here writes bytes.
 
-use super::routes::{self, CanonicalPath};
+use super::routes::CanonicalPath;
 use crate::auth::{Authn, Identity};
 use crate::config::{AuthRule, Config};
 use crate::error::Reject;
@@ -56,7 +56,7 @@ pub async fn decide(
     if is_control(cfg, raw_path) {
         return Decision::Control;
     }
-    let Some(route) = routes::find(&cfg.routes, host, method, &path) else {
+    let Some(route) = live.route_index.find(&cfg.routes, host, method, &path) else {
         metrics::auth_decision("deny_no_route");
         return Decision::Deny {
             route: None,
