@@ -7,7 +7,7 @@ use crate::auth::{Authn, CachedUser, Identity, Rejection, SessionEntry};
 use crate::config::{AuthRule, Config};
 use crate::error::Reject;
 use crate::proxy::decide::{authorize, is_control};
-use crate::proxy::routes::{self, CanonicalPath};
+use crate::proxy::routes::{CanonicalPath, RouteIndex};
 use crate::state::State;
 use axum::extract::{Query, State as S};
 use http::Method;
@@ -98,7 +98,9 @@ pub fn explain(cfg: &Config, method: &Method, url: &str, caller: Caller) -> Expl
         e.reason = "the gateway serves this path itself (auth API or page)".into();
         return e;
     }
-    let Some(i) = routes::find(&cfg.routes, host.as_deref(), method, &path) else {
+    // The proxy's own route lookup, so the answer cannot drift from what it would do.
+    let index = RouteIndex::new(&cfg.routes);
+    let Some(i) = index.find(&cfg.routes, host.as_deref(), method, &path) else {
         e.status = 404;
         e.reason = "no route matches this method, host and path (routes are first match; nothing is forwarded without one)".into();
         return e;

@@ -189,6 +189,14 @@ pub fn db_error(operation: &'static str) {
     METRICS.store_errors.with_label_values(&[operation]).inc();
 }
 
+/// A request refused by the rate limit named `limit`.
+pub fn rate_limited(limit: &'static str) {
+    METRICS
+        .ratelimit_rejections
+        .with_label_values(&[limit])
+        .inc();
+}
+
 pub fn config_reload(outcome: &'static str) {
     METRICS.config_reloads.with_label_values(&[outcome]).inc();
 }

@@ -26,14 +26,17 @@ pub fn rate_limit(state: &State, client: &ClientInfo) -> Result<(), Reject> {
     if let (Some(limiter), Some(ip)) = (&state.config().login_limiter, client.ip) {
         if let Err(retry_after_secs) = limiter.keys.check(ip) {
             metrics::login_attempt("rate_limited");
-            metrics::METRICS
-                .ratelimit_rejections
-                .with_label_values(&["login"])
-                .inc();
+            metrics::rate_limited("login");
             return Err(Reject::RateLimited { retry_after_secs });
         }
     }
     Ok(())
+}
+
+/// A password check that could not run (no place in the hashing queue).
+fn not_checked(e: crate::auth::password::HashError) -> LoginFailure {
+    metrics::login_attempt("busy");
+    LoginFailure::Failed(e.into())
 }
 
 /// Verifies email + password: the user, if they may sign in. Unknown users cost the same.
@@ -48,13 +51,7 @@ pub async fn check_password(
         return Err(LoginFailure::BadCredentials);
     }
     // A place in the hashing queue first: a login flood is refused before any database work.
-    let _place = match state.passwords.admit() {
-        Ok(p) => p,
-        Err(e) => {
-            metrics::login_attempt("busy");
-            return Err(LoginFailure::Failed(e.into()));
-        }
-    };
+    let _place = state.passwords.admit().map_err(not_checked)?;
     let password = SecretString::from(password);
     let user = state
         .store
@@ -62,13 +59,11 @@ pub async fn check_password(
         .await
         .map_err(|e| LoginFailure::Failed(e.into()))?;
     let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
-    let verified = match state.passwords.verify(&password, hash).await {
-        Ok(v) => v,
-        Err(e) => {
-            metrics::login_attempt("busy");
-            return Err(LoginFailure::Failed(e.into()));
-        }
-    };
+    let verified = state
+        .passwords
+        .verify(&password, hash)
+        .await
+        .map_err(not_checked)?;
     match user {
         Some(u) if verified && u.active && u.deleted_at.is_none() => {
             metrics::login_attempt("success");

@@ -41,10 +41,7 @@ pub async fn request(
 /// per-client limit is the caller's.
 pub fn request_link(state: &Arc<State>, email: String, back: Option<String>) -> Result<(), Reject> {
     if let Err(retry_after_secs) = state.magic_limiter.check(email.clone()) {
-        crate::metrics::METRICS
-            .ratelimit_rejections
-            .with_label_values(&["magic_link"])
-            .inc();
+        crate::metrics::rate_limited("magic_link");
         return Err(Reject::RateLimited { retry_after_secs });
     }
     let st = state.clone();

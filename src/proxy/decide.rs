@@ -140,10 +140,7 @@ fn rate_limited(live: &Live, route: usize, client_ip: Option<IpAddr>) -> Option<
     let limiter = live.route_limiters.get(route)?.as_ref()?;
     let retry_after_secs = limiter.keys.check(client_ip?).err()?;
     metrics::auth_decision("deny_rate_limited");
-    metrics::METRICS
-        .ratelimit_rejections
-        .with_label_values(&["route"])
-        .inc();
+    metrics::rate_limited("route");
     Some(Reject::RateLimited { retry_after_secs })
 }
 

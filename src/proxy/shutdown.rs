@@ -48,34 +48,37 @@ impl ShutdownSignalWatch for Signals {
             tracing::error!("cannot install signal handlers; stopping");
             return ShutdownSignal::FastShutdown;
         };
-        let which = tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-            _ = quit.recv() => "SIGQUIT",
+        let (which, upgrade) = tokio::select! {
+            _ = term.recv() => ("SIGTERM", false),
+            _ = int.recv() => ("SIGINT", false),
+            _ = quit.recv() => ("SIGQUIT", true),
         };
-        if which == "SIGQUIT" {
-            tracing::info!(
-                in_flight = in_flight(),
-                "upgrading: handing the listening sockets to the new instance, then finishing requests in flight"
-            );
-            if !STOPPING.swap(true, Ordering::AcqRel) {
-                // Pingora keeps accepting for a few seconds after the hand-over so nothing
-                // queued is lost; count only after it has stopped.
-                spawn_drain_watch(self.grace + UPGRADE_OVERLAP, UPGRADE_OVERLAP);
-            }
-            return ShutdownSignal::GracefulUpgrade;
-        }
         tracing::info!(
             signal = which,
             grace_secs = self.grace.as_secs_f64(),
             in_flight = in_flight(),
-            "stopping: no new connections, finishing requests in flight"
+            "{}",
+            if upgrade {
+                "upgrading: handing the listening sockets to the new instance, then finishing requests in flight"
+            } else {
+                "stopping: no new connections, finishing requests in flight"
+            }
         );
         if !STOPPING.swap(true, Ordering::AcqRel) {
-            // Give Pingora a moment to close its listeners before counting.
-            spawn_drain_watch(self.grace, Duration::from_millis(200));
+            if upgrade {
+                // Pingora keeps accepting for a few seconds after the hand-over so nothing
+                // queued is lost; count only after it has stopped.
+                spawn_drain_watch(self.grace + UPGRADE_OVERLAP, UPGRADE_OVERLAP);
+            } else {
+                // Give Pingora a moment to close its listeners before counting.
+                spawn_drain_watch(self.grace, Duration::from_millis(200));
+            }
         }
-        ShutdownSignal::GracefulTerminate
+        if upgrade {
+            ShutdownSignal::GracefulUpgrade
+        } else {
+            ShutdownSignal::GracefulTerminate
+        }
     }
 }
 
