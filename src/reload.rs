@@ -116,6 +116,7 @@ pub fn keep_start_settings(running: &Config, next: &mut Config) -> Vec<&'static 
     );
     keep!("users.avatar_max_size", avatar_max_size);
     keep!("signup.enabled", signup_enabled);
+    keep!("rate_limits.account", rate_limits.account);
     changed.dedup();
     changed
 }

@@ -15,9 +15,11 @@ pub struct State {
     pub store: Arc<dyn Store>,
     pub auth: Authenticator,
     pub passwords: PasswordHasher,
-    /// Magic links asked for one address: three at once, then one a minute, so nobody floods
-    /// an inbox through us.
-    pub magic_limiter: KeyedLimiter<String>,
+    /// Mail asked for one address (magic links, resets, sign-up confirmations): three at
+    /// once, then one a minute, so nobody floods an inbox through us.
+    pub mail_limiter: KeyedLimiter<String>,
+    /// Failed passwords per address.
+    pub backoff: crate::auth::backoff::AccountBackoff,
     pub mailer: Mailer,
     pub oauth: crate::oauth::Runtime,
 }
@@ -42,7 +44,8 @@ impl State {
             auth: Authenticator::new(token_keys, cache, store.clone())
                 .with_outage_grace(config.database.outage_grace),
             passwords: PasswordHasher::new(config.passwords.max_concurrent_hashes)?,
-            magic_limiter: KeyedLimiter::new(crate::config::Limit {
+            backoff: crate::auth::backoff::AccountBackoff::new(config.rate_limits.account),
+            mail_limiter: KeyedLimiter::new(crate::config::Limit {
                 per_minute: std::num::NonZeroU32::MIN,
                 burst: std::num::NonZeroU32::new(3).unwrap_or(std::num::NonZeroU32::MIN),
             }),

@@ -64,6 +64,7 @@ pub async fn register(
     let (Some(email), Some(password)) = (email, password) else {
         return Err(Reject::Internal);
     };
+    super::login::mail_rate_limit(&state, &email, "register")?;
     let hash = state.passwords.hash(&SecretString::from(password)).await?;
     let verify = state.config().verify_email;
     let new = NewUser {

@@ -88,4 +88,25 @@ mod tests {
             .unwrap()
             .contains("Secure"));
     }
+
+    #[test]
+    fn a_secure_cookie_is_host_prefixed_by_default() {
+        let c = cfg("server: { public_url: \"https://id.example.com\" }");
+        let set = session(&c, "tok", false);
+        let set = set.to_str().unwrap();
+        assert!(set.starts_with("__Host-portcullis_session=tok"), "{set}");
+        assert!(set.contains("Path=/") && set.contains("Secure"), "{set}");
+        assert!(!set.contains("Domain"), "{set}");
+        let plain = cfg("server: { public_url: \"http://localhost:8080\" }");
+        assert!(session(&plain, "t", false)
+            .to_str()
+            .unwrap()
+            .starts_with("portcullis_session="));
+        let bad = crate::config::from_yaml(
+            "server: { public_url: \"http://localhost:8080\" }\ncookie: { name: __Host-sid }",
+            &Default::default(),
+            std::path::Path::new("."),
+        );
+        assert!(bad.is_err());
+    }
 }

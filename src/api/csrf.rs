@@ -11,6 +11,20 @@ use axum::response::{IntoResponse, Response};
 use http::{header, HeaderMap, Method};
 use std::sync::Arc;
 
+/// A state-changing request authenticated by the session cookie that the browser says comes
+/// from another site: the data plane refuses it like the control plane does, so an app behind
+/// the gateway cannot be driven by another site's form.
+pub fn refused_cross_site(
+    method: &Method,
+    h: &HeaderMap,
+    cookie: &str,
+    public_origin: &str,
+) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+        && uses_cookie(h, cookie)
+        && cross_site(h, public_origin)
+}
+
 pub async fn guard(S(state): S<Arc<State>>, req: Request, next: Next) -> Response {
     let cfg = &state.config();
     let state_changing = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
@@ -34,7 +48,7 @@ pub async fn guard(S(state): S<Arc<State>>, req: Request, next: Next) -> Respons
 }
 
 /// The session cookie is present and no Bearer token takes precedence over it.
-fn uses_cookie(h: &HeaderMap, name: &str) -> bool {
+pub fn uses_cookie(h: &HeaderMap, name: &str) -> bool {
     !h.contains_key(header::AUTHORIZATION)
         && matches!(
             crate::auth::credentials::extract(h, name),

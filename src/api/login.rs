@@ -33,6 +33,19 @@ pub fn rate_limit(state: &State, client: &ClientInfo) -> Result<(), Reject> {
     Ok(())
 }
 
+/// Counts a mail asked for `email` (magic link, reset, sign-up); 429 beyond three at once and
+/// one a minute. Keyed by the address whether or not it has an account, so the answer is the
+/// same for both.
+pub fn mail_rate_limit(state: &State, email: &str, limit: &'static str) -> Result<(), Reject> {
+    state
+        .mail_limiter
+        .check(email.to_ascii_lowercase())
+        .map_err(|retry_after_secs| {
+            metrics::rate_limited(limit);
+            Reject::RateLimited { retry_after_secs }
+        })
+}
+
 /// A password check that could not run (no place in the hashing queue).
 fn not_checked(e: crate::auth::password::HashError) -> LoginFailure {
     metrics::login_attempt("busy");
@@ -49,6 +62,16 @@ pub async fn check_password(
     if password.chars().count() > MAX_PASSWORD_CHARS {
         metrics::login_attempt("bad_credentials");
         return Err(LoginFailure::BadCredentials);
+    }
+    // The account's backoff, before any hashing: waiting attempts test no password.
+    let key = email.to_ascii_lowercase();
+    let now = crate::store::now();
+    if let Err(retry_after_secs) = state.backoff.check(&key, now) {
+        metrics::login_attempt("backoff");
+        metrics::rate_limited("account");
+        return Err(LoginFailure::Failed(Reject::RateLimited {
+            retry_after_secs,
+        }));
     }
     // A place in the hashing queue first: a login flood is refused before any database work.
     let _place = state.passwords.admit().map_err(not_checked)?;
@@ -67,14 +90,17 @@ pub async fn check_password(
     match user {
         Some(u) if verified && u.active && u.deleted_at.is_none() => {
             metrics::login_attempt("success");
+            state.backoff.succeeded(&key);
             Ok(u)
         }
         Some(u) if verified && u.deleted_at.is_none() => {
             metrics::login_attempt("inactive");
+            state.backoff.succeeded(&key);
             Err(LoginFailure::Deactivated)
         }
         _ => {
             metrics::login_attempt("bad_credentials");
+            state.backoff.failed(&key, now);
             Err(LoginFailure::BadCredentials)
         }
     }

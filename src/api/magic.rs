@@ -40,10 +40,7 @@ pub async fn request(
 /// answered, so the timing says nothing about whether the address has an account). The
 /// per-client limit is the caller's.
 pub fn request_link(state: &Arc<State>, email: String, back: Option<String>) -> Result<(), Reject> {
-    if let Err(retry_after_secs) = state.magic_limiter.check(email.clone()) {
-        crate::metrics::rate_limited("magic_link");
-        return Err(Reject::RateLimited { retry_after_secs });
-    }
+    super::login::mail_rate_limit(state, &email, "magic_link")?;
     let st = state.clone();
     tokio::spawn(async move {
         if let Err(e) = send(&st, &email, back.as_deref()).await {

@@ -4,7 +4,7 @@
 mod altogic;
 pub mod avatar;
 mod cookies;
-mod csrf;
+pub mod csrf;
 pub mod extract;
 mod links;
 pub mod login;
@@ -169,7 +169,21 @@ pub fn router(state: Arc<State>) -> Router {
             csrf::guard,
         ))
         .layer(DefaultBodyLimit::max(state.config().server.max_body_size))
+        .layer(axum::middleware::from_fn(no_store))
         .with_state(state)
+}
+
+/// Auth answers carry tokens, user data and one-time links: no cache may keep them. A
+/// handler that set its own policy (an avatar image) keeps it.
+async fn no_store(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut resp = next.run(req).await;
+    resp.headers_mut()
+        .entry(http::header::CACHE_CONTROL)
+        .or_insert(http::HeaderValue::from_static("no-store"));
+    resp
 }
 
 /// Counts each call of one of our endpoints by its route template (bounded: the router's own

@@ -31,6 +31,7 @@ pub async fn forgot(
     let email = f.email("email");
     f.finish_400()?;
     let email = email.ok_or(Reject::Internal)?;
+    super::login::mail_rate_limit(&state, &email, "reset")?;
     // Look-up, token and mail happen after the answer, so its timing says nothing about
     // whether the email has an account.
     let st = state.clone();

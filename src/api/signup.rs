@@ -38,6 +38,7 @@ pub async fn register(
     let (Some(email), Some(name), Some(password)) = (email, name, password) else {
         return Err(Reject::Internal);
     };
+    super::login::mail_rate_limit(&state, &email, "register")?;
     let hash = state.passwords.hash(&SecretString::from(password)).await?;
     let new = NewUser {
         email: email.clone(),

@@ -26,10 +26,27 @@ pub fn extract(headers: &HeaderMap, cookie_name: &str) -> Credentials {
             _ => Credentials::Malformed,
         };
     }
-    match cookie(headers, cookie_name) {
-        Some(token) => Credentials::Token(token),
+    let mut values = cookies_named(headers, cookie_name);
+    match values.next() {
         None => Credentials::None,
+        // Two different session cookies mean one was planted (a sibling domain or a longer
+        // path can add its own): trust neither.
+        Some(first) if values.any(|v| v != first) => Credentials::Malformed,
+        Some(token) => Credentials::Token(token.to_string()),
     }
+}
+
+fn cookies_named<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(move |pair| {
+            let (k, v) = pair.split_once('=')?;
+            let v = v.trim();
+            (k.trim() == name && !v.is_empty()).then_some(v)
+        })
 }
 
 /// The value of the first non-empty cookie called `name`.
@@ -84,6 +101,18 @@ mod tests {
         assert_eq!(
             extract(&h(&[("cookie", "other=1")]), "s"),
             Credentials::None
+        );
+        assert_eq!(
+            extract(&h(&[("cookie", "s=a; s=b")]), "s"),
+            Credentials::Malformed
+        );
+        assert_eq!(
+            extract(&h(&[("cookie", "s=a"), ("cookie", "s=b")]), "s"),
+            Credentials::Malformed
+        );
+        assert_eq!(
+            extract(&h(&[("cookie", "s=a; s=a; s=")]), "s"),
+            Credentials::Token("a".into())
         );
     }
 }

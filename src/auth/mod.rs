@@ -1,6 +1,7 @@
 //! Authentication: credentials, tokens, the session cache, passwords and their policy.
 
 pub mod authenticate;
+pub mod backoff;
 pub mod cache;
 pub mod credentials;
 pub mod follow;

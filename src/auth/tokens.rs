@@ -143,13 +143,52 @@ impl TokenKeys {
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        decode::<Claims>(token, &self.decoding, &self.validation)
+        // Bounded work whatever arrives: an oversized token is refused before any decoding.
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenError::Invalid);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        if !plain_header(&header) {
+            return Err(TokenError::Invalid);
+        }
+        let claims = decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|d| d.claims)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
-            })
+            })?;
+        // jsonwebtoken does not look at `iat`; a token issued in the future is not ours.
+        if claims.iat > jsonwebtoken::get_current_timestamp() + self.validation.leeway {
+            return Err(TokenError::Invalid);
+        }
+        Ok(claims)
     }
+}
+
+/// The largest token looked at. Ours are a few hundred bytes; profile claims from an OAuth
+/// provider stay well under this.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// We issue headers of `alg` and `typ: JWT` only. Any key-locating or key-carrying field
+/// (`jku`, `jwk`, `x5u`, `x5c`, `kid`…), `crit` extensions or encryption parameters mean the
+/// token was not made here, so it is refused even if the signature happened to check out
+/// (RFC 8725 §3.1, §3.10).
+fn plain_header(h: &jsonwebtoken::Header) -> bool {
+    matches!(h.typ.as_deref(), None | Some("JWT"))
+        && h.cty.is_none()
+        && h.jku.is_none()
+        && h.jwk.is_none()
+        && h.kid.is_none()
+        && h.x5u.is_none()
+        && h.x5c.is_none()
+        && h.x5t.is_none()
+        && h.x5t_s256.is_none()
+        && h.crit.is_none()
+        && h.enc.is_none()
+        && h.zip.is_none()
+        && h.url.is_none()
+        && h.nonce.is_none()
+        && h.extras.is_empty()
 }
 
 #[cfg(test)]

@@ -231,6 +231,15 @@ pub enum RouteSetting {
 #[serde(deny_unknown_fields)]
 pub struct RateLimitsFile {
     pub login: Option<LimitFile>,
+    pub account: Option<AccountBackoffFile>,
+}
+
+/// Per-account login backoff: `{ free_failures: 5, max_backoff: "60s" }`.
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct AccountBackoffFile {
+    pub free_failures: Option<u32>,
+    pub max_backoff: Option<HumanDuration>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy)]

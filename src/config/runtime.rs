@@ -240,6 +240,7 @@ pub struct Limit {
 #[derive(Debug, Clone, Default)]
 pub struct RateLimits {
     pub login: Option<Limit>,
+    pub account: crate::auth::backoff::BackoffPolicy,
 }
 
 #[derive(Debug, Clone)]

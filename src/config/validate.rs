@@ -49,6 +49,7 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
             .rate_limits
             .login
             .and_then(|l| limit(l, "rate_limits.login", &mut errs)),
+        account: account_backoff(f.rate_limits.account, &mut errs),
     };
     let passwords = Passwords {
         min_length: f.passwords.min_length.unwrap_or(DEFAULT_MIN_PASSWORD),
@@ -301,7 +302,22 @@ fn cookie(c: file::CookieFile, public_url: &str, errs: &mut Vec<ConfigError>) ->
             "none requires a Secure cookie (an https public_url or secure: true)",
         ));
     }
-    let name = c.name.unwrap_or_else(|| "portcullis_session".into());
+    // Where the cookie is Secure, the default name carries the `__Host-` prefix: the browser
+    // then refuses it unless it is Secure, host-only (no Domain) and Path=/, so a sibling
+    // subdomain cannot plant or shadow it.
+    let name = c.name.unwrap_or_else(|| {
+        if secure {
+            "__Host-portcullis_session".into()
+        } else {
+            "portcullis_session".into()
+        }
+    });
+    if (name.starts_with("__Host-") || name.starts_with("__Secure-")) && !secure {
+        errs.push(ConfigError::at(
+            "cookie.name",
+            "the __Host- and __Secure- prefixes need a Secure cookie (an https public_url or secure: true)",
+        ));
+    }
     if name.is_empty()
         || !name
             .bytes()
@@ -316,6 +332,34 @@ fn cookie(c: file::CookieFile, public_url: &str, errs: &mut Vec<ConfigError>) ->
         name,
         secure,
         same_site,
+    }
+}
+
+fn account_backoff(
+    f: Option<file::AccountBackoffFile>,
+    errs: &mut Vec<ConfigError>,
+) -> crate::auth::backoff::BackoffPolicy {
+    let d = crate::auth::backoff::BackoffPolicy::default();
+    let free_failures = f.and_then(|f| f.free_failures).unwrap_or(d.free_failures);
+    let max_wait = f
+        .and_then(|f| f.max_backoff.map(|d| d.0))
+        .unwrap_or(Duration::from_secs(d.max_wait as u64));
+    if free_failures == 0 {
+        errs.push(ConfigError::at(
+            "rate_limits.account.free_failures",
+            "allow at least one failed password before waiting",
+        ));
+    }
+    // Longer waits would let an attacker lock the real user out.
+    if max_wait.is_zero() || max_wait > Duration::from_secs(900) {
+        errs.push(ConfigError::at(
+            "rate_limits.account.max_backoff",
+            "between 1s and 15 minutes",
+        ));
+    }
+    crate::auth::backoff::BackoffPolicy {
+        free_failures,
+        max_wait: max_wait.as_secs() as i64,
     }
 }
 

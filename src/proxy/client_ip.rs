@@ -29,6 +29,47 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -
     Some(candidate)
 }
 
+/// Headers by which a proxy in front speaks for the client. Only a trusted peer may send them.
+const FORWARDING: [&str; 6] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-forwarded-port",
+    "x-real-ip",
+];
+
+/// What the upstream is told of the client: a trusted peer's `X-Forwarded-For` chain gets the
+/// peer appended; from anyone else every forwarding header is dropped and `X-Forwarded-For`
+/// is the socket peer alone, so an app reading its first entry cannot be fooled.
+pub fn forwarding_headers(
+    req: &mut pingora::http::RequestHeader,
+    peer: Option<IpAddr>,
+    trusted: &[IpNet],
+) -> pingora::Result<()> {
+    let Some(peer) = peer else { return Ok(()) };
+    let value = if trusted.iter().any(|n| n.contains(&peer)) {
+        let chain: Vec<&str> = req
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        if chain.is_empty() {
+            peer.to_string()
+        } else {
+            format!("{}, {peer}", chain.join(", "))
+        }
+    } else {
+        for name in FORWARDING {
+            req.remove_header(name);
+        }
+        peer.to_string()
+    };
+    req.insert_header("x-forwarded-for", value)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,6 +78,32 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", v.parse().unwrap());
         h
+    }
+
+    #[test]
+    fn untrusted_peers_forwarding_headers_are_replaced() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let ip = |s: &str| s.parse::<IpAddr>().ok();
+        let req = || {
+            let mut r = pingora::http::RequestHeader::build("GET", b"/", None).unwrap();
+            r.append_header("X-Forwarded-For", "9.9.9.9").unwrap();
+            r.append_header("x-forwarded-for", "8.8.8.8").unwrap();
+            r.append_header("Forwarded", "for=9.9.9.9").unwrap();
+            r.append_header("X-Real-IP", "9.9.9.9").unwrap();
+            r.append_header("X-Forwarded-Host", "evil.test").unwrap();
+            r
+        };
+        let mut r = req();
+        forwarding_headers(&mut r, ip("1.2.3.4"), &trusted).unwrap();
+        assert_eq!(r.headers.get_all("x-forwarded-for").iter().count(), 1);
+        assert_eq!(r.headers["x-forwarded-for"], "1.2.3.4");
+        for h in ["forwarded", "x-real-ip", "x-forwarded-host"] {
+            assert!(r.headers.get(h).is_none(), "{h}");
+        }
+        let mut r = req();
+        forwarding_headers(&mut r, ip("10.0.0.1"), &trusted).unwrap();
+        assert_eq!(r.headers["x-forwarded-for"], "9.9.9.9, 8.8.8.8, 10.0.0.1");
+        assert_eq!(r.headers["x-forwarded-host"], "evil.test");
     }
 
     #[test]

@@ -56,7 +56,17 @@ pub async fn decide(
     if is_control(cfg, raw_path) {
         return Decision::Control;
     }
-    let Some(route) = live.route_index.find(&cfg.routes, host, method, &path) else {
+    let found = live.route_index.find(&cfg.routes, host, method, &path);
+    if super::routes::ambiguous_route(&cfg.routes, host, method, &path, found) {
+        metrics::auth_decision("deny_bad_path");
+        return Decision::Deny {
+            route: None,
+            reject: Reject::BadRequest(
+                "The request path is ambiguous (its case or ;parameters change the route)".into(),
+            ),
+        };
+    }
+    let Some(route) = found else {
         metrics::auth_decision("deny_no_route");
         return Decision::Deny {
             route: None,
@@ -75,6 +85,18 @@ pub async fn decide(
         return Decision::Forward {
             route,
             identity: None,
+        };
+    }
+    if crate::api::csrf::refused_cross_site(
+        method,
+        headers,
+        &cfg.cookie.name,
+        &cfg.server.public_origin,
+    ) {
+        metrics::auth_decision("deny_cross_site");
+        return Decision::Deny {
+            route: Some(route),
+            reject: Reject::Forbidden("Cross-site request refused"),
         };
     }
     let authn = state

@@ -7,7 +7,9 @@ use http::{HeaderMap, HeaderValue};
 use pingora::http::RequestHeader;
 
 /// Removes every header under the identity prefix. Header names are stored lower-cased, so
-/// this catches `x-auth-user-id`, `X-AUTH-USER-ID` and any other spelling.
+/// this catches `x-auth-user-id`, `X-AUTH-USER-ID` and any other spelling; underscores count
+/// as dashes, because CGI-style apps (PHP, Django, Rack) read `X_Auth_User_Id` as the same
+/// header.
 pub fn strip(req: &mut RequestHeader, prefix: &str) {
     let names = names_with_prefix(&req.headers, prefix);
     for n in names {
@@ -16,7 +18,7 @@ pub fn strip(req: &mut RequestHeader, prefix: &str) {
     // A client naming an identity header in `Connection` would get the header we inject
     // stripped as hop-by-hop on the way to the app; drop such nominations.
     retain_list_items(req, http::header::CONNECTION, ',', ", ", |t| {
-        !t.to_ascii_lowercase().starts_with(prefix)
+        !under_prefix(t, prefix)
     });
 }
 
@@ -57,9 +59,18 @@ fn retain_list_items(
 fn names_with_prefix(headers: &HeaderMap, prefix: &str) -> Vec<http::HeaderName> {
     headers
         .keys()
-        .filter(|k| k.as_str().starts_with(prefix))
+        .filter(|k| under_prefix(k.as_str(), prefix))
         .cloned()
         .collect()
+}
+
+/// Whether a header name falls under the prefix, ignoring case and reading `_` as `-`.
+fn under_prefix(name: &str, prefix: &str) -> bool {
+    name.len() >= prefix.len()
+        && name
+            .bytes()
+            .zip(prefix.bytes())
+            .all(|(a, b)| a.to_ascii_lowercase() == b || (a == b'_' && b == b'-'))
 }
 
 pub fn inject(req: &mut RequestHeader, names: &IdentityHeaders, id: &Identity) {
@@ -129,8 +140,10 @@ mod tests {
         req.append_header("X-Auth-User-Id", "1").unwrap();
         req.append_header("x-auth-role", "admin").unwrap();
         req.append_header("X-AUTH-ANYTHING", "x").unwrap();
+        req.append_header("X_Auth_User_Id", "2").unwrap();
+        req.append_header("x-auth_role", "admin").unwrap();
         req.append_header("x-other", "keep").unwrap();
-        req.append_header("Connection", "keep-alive, X-Auth-Role")
+        req.append_header("Connection", "keep-alive, X-Auth-Role, x_auth_email")
             .unwrap();
         strip(&mut req, "x-auth-");
         assert_eq!(req.headers.len(), 2);

@@ -117,6 +117,7 @@ impl ProxyHttp for Gateway {
                 Ok(true)
             }
             Decision::Forward { route, identity } => {
+                forward_canonical_path(session.req_header_mut())?;
                 if let Some(id) = &identity {
                     identity::inject(session.req_header_mut(), &cfg.identity, id);
                     if !cfg.identity.forward_token {
@@ -149,11 +150,15 @@ impl ProxyHttp for Gateway {
 
     async fn upstream_request_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         req: &mut RequestHeader,
         ctx: &mut Ctx,
     ) -> pingora::Result<()> {
-        forwarded_for(req, &ctx.client)
+        let peer = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
+        client_ip::forwarding_headers(req, peer, &ctx.live.server.trusted_proxies)
     }
 
     async fn response_filter(
@@ -204,18 +209,18 @@ fn client_info(session: &Session, trusted: &[ipnet::IpNet]) -> ClientInfo {
     }
 }
 
-/// Appends the client to `X-Forwarded-For` so the app sees who called.
-fn forwarded_for(req: &mut RequestHeader, client: &ClientInfo) -> pingora::Result<()> {
-    let Some(ip) = client.ip else { return Ok(()) };
-    let value = match req
-        .headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(prev) => format!("{prev}, {ip}"),
-        None => ip.to_string(),
+/// Sends the upstream the path the route was chosen on (see [`routes::forward_form`]).
+fn forward_canonical_path(req: &mut RequestHeader) -> pingora::Result<()> {
+    let Some(path) = routes::forward_form(req.uri.path()) else {
+        return Ok(());
     };
-    req.insert_header("x-forwarded-for", value)?;
+    let target = match req.uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    let uri = http::Uri::try_from(target)
+        .map_err(|e| Error::because(ErrorType::InvalidHTTPHeader, "canonical path", e))?;
+    req.set_uri(uri);
     Ok(())
 }
 

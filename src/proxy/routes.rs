@@ -64,7 +64,7 @@ impl PathPattern {
     }
 
     fn matches_parts(&self, parts: &[&str]) -> bool {
-        match_from(&self.segs, parts)
+        match_from(&self.segs, parts, false)
     }
 
     /// The first segment when it is a literal: only paths starting with it can match.
@@ -130,24 +130,41 @@ impl RouteIndex {
     }
 }
 
-fn match_from(pat: &[Seg], parts: &[&str]) -> bool {
+/// Matches pattern segments against path segments. `loose` reads each path segment as a
+/// lenient server might: ASCII case ignored and `;parameters` dropped.
+fn match_from(pat: &[Seg], parts: &[&str], loose: bool) -> bool {
     match pat.split_first() {
         None => parts.is_empty(),
-        Some((Seg::Rest, rest)) => (0..=parts.len()).any(|skip| match_from(rest, &parts[skip..])),
+        Some((Seg::Rest, rest)) => {
+            (0..=parts.len()).any(|skip| match_from(rest, &parts[skip..], loose))
+        }
         Some((seg, rest)) => match parts.split_first() {
             None => false,
             Some((part, more)) => {
+                let part = if loose {
+                    part.split(';').next().unwrap_or("")
+                } else {
+                    part
+                };
+                let eq = |a: &[u8], b: &[u8]| {
+                    if loose {
+                        a.eq_ignore_ascii_case(b)
+                    } else {
+                        a == b
+                    }
+                };
+                let (p, n) = (part.as_bytes(), part.len());
                 let ok = match seg {
-                    Seg::Lit(l) => l == part,
+                    Seg::Lit(l) => eq(l.as_bytes(), p),
                     Seg::Any => true,
                     Seg::Glob(pre, post) => {
-                        part.len() >= pre.len() + post.len()
-                            && part.starts_with(pre.as_str())
-                            && part.ends_with(post.as_str())
+                        n >= pre.len() + post.len()
+                            && eq(&p[..pre.len()], pre.as_bytes())
+                            && eq(&p[n - post.len()..], post.as_bytes())
                     }
                     Seg::Rest => false,
                 };
-                ok && match_from(rest, more)
+                ok && match_from(rest, more, loose)
             }
         },
     }
@@ -194,6 +211,40 @@ impl CanonicalPath {
     }
 }
 
+/// The path to forward when it differs from the raw one: encoded slashes decoded and runs of
+/// slashes collapsed, so the upstream is sent the segments the route was chosen on. Other
+/// escapes are kept as the client sent them. `None` (the usual case) means forward as is.
+pub fn forward_form(raw: &str) -> Option<String> {
+    let b = raw.as_bytes();
+    let encoded_slash = |i: usize| {
+        b[i] == b'%'
+            && b.get(i + 1..i + 3)
+                .is_some_and(|h| h.eq_ignore_ascii_case(b"2f"))
+    };
+    let needs =
+        (0..b.len()).any(|i| encoded_slash(i) || (b[i] == b'/' && b.get(i + 1) == Some(&b'/')));
+    if !needs {
+        return None;
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut i = 0;
+    while i < b.len() {
+        let slash = b[i] == b'/' || encoded_slash(i);
+        if slash {
+            if !out.ends_with('/') {
+                out.push('/');
+            }
+            i += if b[i] == b'/' { 1 } else { 3 };
+        } else {
+            // Multi-byte characters are copied whole: `i` only stops at ASCII boundaries here.
+            let next = raw[i..].chars().next().map_or(1, char::len_utf8);
+            out.push_str(&raw[i..i + next]);
+            i += next;
+        }
+    }
+    Some(out)
+}
+
 pub fn percent_decode(raw: &str) -> Option<String> {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -226,17 +277,43 @@ pub fn find(
         .position(|r| route_matches(r, host, method, &parts))
 }
 
+/// Whether a lenient upstream — one that ignores ASCII case or drops `;parameters`, as
+/// IIS, Tomcat and Spring do — could read this path as one that a *different* route governs.
+/// Such a path is refused rather than authorized under the wrong rule. Paths with neither
+/// uppercase letters nor `;` cannot differ and cost nothing.
+pub fn ambiguous_route(
+    routes: &[Route],
+    host: Option<&str>,
+    method: &Method,
+    path: &CanonicalPath,
+    exact: Option<usize>,
+) -> bool {
+    let p = path.as_str();
+    if !p.bytes().any(|b| b.is_ascii_uppercase() || b == b';') {
+        return false;
+    }
+    let host = bare_host(host);
+    let parts: Vec<&str> = path.segments().collect();
+    let loose = routes
+        .iter()
+        .position(|r| route_applies(r, host, method) && match_from(&r.path.segs, &parts, true));
+    loose.is_some() && loose != exact
+}
+
 /// Host names compare case-insensitively and without the port.
 fn bare_host(host: Option<&str>) -> Option<&str> {
     host.map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name))
 }
 
 fn route_matches(r: &Route, host: Option<&str>, method: &Method, parts: &[&str]) -> bool {
+    route_applies(r, host, method) && r.path.matches_parts(parts)
+}
+
+fn route_applies(r: &Route, host: Option<&str>, method: &Method) -> bool {
     r.host
         .as_deref()
         .is_none_or(|h| host.is_some_and(|x| x.eq_ignore_ascii_case(h)))
         && r.methods.as_ref().is_none_or(|ms| ms.contains(method))
-        && r.path.matches_parts(parts)
 }
 
 #[cfg(test)]
@@ -343,6 +420,19 @@ mod tests {
     }
 
     #[test]
+    fn the_forwarded_path_has_the_matched_segments() {
+        assert_eq!(forward_form("/admin/x"), None);
+        assert_eq!(forward_form("/a%20b/%2e"), None);
+        assert_eq!(forward_form("//admin///x/"), Some("/admin/x/".into()));
+        assert_eq!(forward_form("/admin%2Fpanel"), Some("/admin/panel".into()));
+        assert_eq!(
+            forward_form("/admin%2f%2Fpanel"),
+            Some("/admin/panel".into())
+        );
+        assert_eq!(forward_form("/zoë//x"), Some("/zoë/x".into()));
+    }
+
+    #[test]
     fn ambiguous_paths_are_refused() {
         for p in [
             "/public/../admin",
@@ -376,6 +466,41 @@ mod tests {
             Some(1)
         );
         assert_eq!(find(&cfg.routes, None, &Method::GET, &p), Some(2));
+    }
+
+    #[test]
+    fn case_and_parameters_that_change_the_route_are_ambiguous() {
+        let cfg = crate::config::from_yaml(
+            "upstreams: { a: { addrs: [\"127.0.0.1:1\"] } }\nroutes:\n  - { path: \"/public/**\", upstream: a, auth: none }\n  - { path: \"/admin/**\", upstream: a, auth: { roles: [admin] } }\n  - { path: \"/static/*.css\", upstream: a, auth: none }\n  - { path: \"/**\", upstream: a, auth: required }\n",
+            &Default::default(),
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        let amb = |path: &str| {
+            let p = CanonicalPath::new(path).unwrap();
+            let exact = find(&cfg.routes, None, &Method::GET, &p);
+            ambiguous_route(&cfg.routes, None, &Method::GET, &p, exact)
+        };
+        for p in [
+            "/ADMIN/x",
+            "/Admin/x",
+            "/admin;jsessionid=1/x",
+            "/PUBLIC/x",
+            "/static/A.CSS",
+            "/static/a.css;x",
+        ] {
+            assert!(amb(p), "{p}");
+        }
+        for p in [
+            "/admin/X",
+            "/public/Readme",
+            "/users/ABC",
+            "/app;v=1",
+            "/admin/x;y",
+            "/static/a.css",
+        ] {
+            assert!(!amb(p), "{p}");
+        }
     }
 
     #[test]

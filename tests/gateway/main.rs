@@ -6,8 +6,11 @@
 pub const ON_POSTGRES: bool = false;
 
 mod api;
+mod attacks;
 mod avatar;
+mod boundary;
 mod browser;
+mod bruteforce;
 mod harness;
 mod mail;
 mod oauth;
@@ -17,5 +20,6 @@ mod pages;
 mod pg;
 mod proxy;
 mod reload;
+mod sessions;
 mod users;
 mod webdriver;
