@@ -18,6 +18,8 @@ pub struct State {
     /// Mail asked for one address (magic links, resets, sign-up confirmations): three at
     /// once, then one a minute, so nobody floods an inbox through us.
     pub mail_limiter: KeyedLimiter<String>,
+    /// Signs identity assertions for the upstreams that ask for them.
+    pub asserter: crate::auth::assertion::Asserter,
     /// Failed passwords per address.
     pub backoff: crate::auth::backoff::AccountBackoff,
     pub mailer: Mailer,
@@ -45,6 +47,12 @@ impl State {
                 .with_outage_grace(config.database.outage_grace),
             passwords: PasswordHasher::new(config.passwords.max_concurrent_hashes)?,
             backoff: crate::auth::backoff::AccountBackoff::new(config.rate_limits.account),
+            asserter: crate::auth::assertion::Asserter::load(
+                config.tokens.assertion_key_file.as_deref(),
+                &config.server.data_dir,
+                &config.server.public_origin,
+            )
+            .map_err(anyhow::Error::msg)?,
             mail_limiter: KeyedLimiter::new(crate::config::Limit {
                 per_minute: std::num::NonZeroU32::MIN,
                 burst: std::num::NonZeroU32::new(3).unwrap_or(std::num::NonZeroU32::MIN),

@@ -32,6 +32,7 @@ impl Upkeep {
         self.state.config().limiters().for_each(|l| l.shrink());
         self.state.mail_limiter.shrink();
         self.state.backoff.sweep(now);
+        self.state.asserter.sweep(now as u64);
         // Keep expired sessions a day for the audit trail, then delete them.
         if let Err(e) = self.state.store.purge_expired_sessions(now - 86_400).await {
             tracing::warn!(error = %e, "purging expired sessions failed");

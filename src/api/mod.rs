@@ -6,6 +6,7 @@ pub mod avatar;
 mod cookies;
 pub mod csrf;
 pub mod extract;
+mod jwks;
 mod links;
 pub mod login;
 mod logout;
@@ -40,6 +41,10 @@ pub fn router(state: Arc<State>) -> Router {
         }
     };
     add(&api.login, post(login::login));
+    add(
+        &Some(crate::auth::assertion::JWKS_PATH.into()),
+        get(jwks::get),
+    );
     add(&api.logout, post(logout::logout));
     add(&api.logout_others, post(logout::logout_others));
     add(&api.logout_all, post(logout::logout_all));

@@ -1,5 +1,6 @@
 //! Authentication: credentials, tokens, the session cache, passwords and their policy.
 
+pub mod assertion;
 pub mod authenticate;
 pub mod backoff;
 pub mod cache;

@@ -204,6 +204,7 @@ mod tests {
             expiration: Duration::from_secs(3600),
             expiration_long: Duration::from_secs(7200),
             leeway: Duration::from_secs(0),
+            assertion_key_file: None,
         }
     }
 

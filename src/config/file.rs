@@ -136,6 +136,9 @@ pub struct TokensFile {
     pub expiration: Option<HumanDuration>,
     pub expiration_long: Option<HumanDuration>,
     pub leeway: Option<HumanDuration>,
+    /// Ed25519 private key (PKCS#8 PEM) for identity assertions; generated into data_dir
+    /// when unset. Several instances share one by naming the same file.
+    pub assertion_key_file: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -170,6 +173,9 @@ pub struct UpstreamFile {
     pub connect_timeout: Option<HumanDuration>,
     pub read_timeout: Option<HumanDuration>,
     pub write_timeout: Option<HumanDuration>,
+    /// Send this upstream a signed identity assertion (`X-Auth-Assertion`).
+    #[serde(default)]
+    pub assertion: bool,
 }
 
 #[derive(Debug, Deserialize)]

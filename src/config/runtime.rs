@@ -119,6 +119,7 @@ pub struct Tokens {
     pub expiration: Duration,
     pub expiration_long: Duration,
     pub leeway: Duration,
+    pub assertion_key_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,6 +149,7 @@ pub struct Upstream {
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
     pub write_timeout: Duration,
+    pub assertion: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -319,6 +321,7 @@ impl ApiRoutes {
             || family(&self.account_page)
             || self.other_pages.iter().any(|p| p == path)
             || family(&self.auth)
+            || path == crate::auth::assertion::JWKS_PATH
     }
 }
 

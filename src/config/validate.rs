@@ -270,6 +270,7 @@ fn tokens(t: file::TokensFile, base: &Path, errs: &mut Vec<ConfigError>) -> Toke
         expiration,
         expiration_long,
         leeway,
+        assertion_key_file: t.assertion_key_file.map(|p| base.join(p)),
     }
 }
 

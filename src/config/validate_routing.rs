@@ -59,6 +59,7 @@ pub(super) fn upstreams(
                 connect_timeout: d(u.connect_timeout, 2),
                 read_timeout: d(u.read_timeout, 30),
                 write_timeout: d(u.write_timeout, 30),
+                assertion: u.assertion,
             },
         );
     }

@@ -15,6 +15,8 @@ pub fn strip(req: &mut RequestHeader, prefix: &str) {
     for n in names {
         req.remove_header(&n);
     }
+    // The assertion header is ours whatever the prefix.
+    req.remove_header(crate::auth::assertion::HEADER);
     // A client naming an identity header in `Connection` would get the header we inject
     // stripped as hop-by-hop on the way to the app; drop such nominations.
     retain_list_items(req, http::header::CONNECTION, ',', ", ", |t| {
@@ -88,6 +90,17 @@ pub fn inject(req: &mut RequestHeader, names: &IdentityHeaders, id: &Identity) {
     }
     if let (Some(name), Some(picture)) = (&names.picture, &u.picture) {
         let _ = req.insert_header(name.clone(), header_value(picture));
+    }
+}
+
+/// Adds the signed identity assertion addressed to `upstream`. Without one (a signing
+/// failure, which a valid key cannot have) the app gets the plain headers only.
+pub fn assert(req: &mut RequestHeader, state: &crate::state::State, id: &Identity, upstream: &str) {
+    let now = crate::store::now() as u64;
+    if let Some(token) = state.asserter.assert(id, upstream, now) {
+        if let Ok(v) = HeaderValue::from_str(&token) {
+            let _ = req.insert_header(crate::auth::assertion::HEADER, v);
+        }
     }
 }
 

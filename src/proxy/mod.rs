@@ -120,6 +120,15 @@ impl ProxyHttp for Gateway {
                 forward_canonical_path(session.req_header_mut())?;
                 if let Some(id) = &identity {
                     identity::inject(session.req_header_mut(), &cfg.identity, id);
+                    let upstream = &cfg.routes[route].upstream;
+                    if cfg
+                        .config
+                        .upstreams
+                        .get(upstream)
+                        .is_some_and(|u| u.assertion)
+                    {
+                        identity::assert(session.req_header_mut(), &self.state, id, upstream);
+                    }
                     if !cfg.identity.forward_token {
                         identity::drop_credentials(session.req_header_mut(), &cfg.cookie.name);
                     }

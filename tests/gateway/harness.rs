@@ -108,6 +108,8 @@ pub struct Options {
     pub database_url: Option<String>,
     /// More keys of the `database:` section, e.g. `  outage_grace: 2s\n`.
     pub database_extra: String,
+    /// `RUST_LOG` for the process.
+    pub log_filter: &'static str,
 }
 
 impl Options {
@@ -125,6 +127,7 @@ impl Options {
             database: None,
             database_url: None,
             database_extra: String::new(),
+            log_filter: "info",
         }
     }
 }
@@ -143,6 +146,7 @@ pub struct Gateway {
     pub child: Option<Child>,
     pub config: PathBuf,
     pub client: reqwest::Client,
+    pub log_filter: &'static str,
 }
 
 /// Waits until both listeners answer; fails with the process log if it exits or stalls.
@@ -262,6 +266,7 @@ impl Gateway {
             child: None,
             config,
             client: reqwest::Client::new(),
+            log_filter: o.log_filter,
         };
         g.spawn().await;
         g
@@ -275,7 +280,7 @@ impl Gateway {
             .arg(&self.config)
             .env("PORTCULLIS_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("PORTCULLIS_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", self.log_filter)
             // Structured logs, so tests can read the access log field by field.
             .env("PORTCULLIS_LOG_JSON", "true")
             .stdout(log.try_clone().unwrap())

@@ -6,12 +6,14 @@
 pub const ON_POSTGRES: bool = false;
 
 mod api;
+mod assertion;
 mod attacks;
 mod avatar;
 mod boundary;
 mod browser;
 mod bruteforce;
 mod harness;
+mod logs;
 mod mail;
 mod oauth;
 mod operator;
