@@ -24,6 +24,10 @@ pub enum Reject {
     Invalid(BTreeMap<String, String>),
     Conflict(String),
     PayloadTooLarge(usize),
+    /// The request head is over `server.max_header_size`.
+    HeadersTooLarge,
+    /// The body did not arrive within `server.body_timeout`.
+    RequestTimeout,
     RateLimited {
         retry_after_secs: u64,
     },
@@ -58,6 +62,8 @@ impl Reject {
             Reject::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Reject::Conflict(_) => StatusCode::CONFLICT,
             Reject::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Reject::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Reject::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Reject::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Reject::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             Reject::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -84,6 +90,8 @@ impl Reject {
             Reject::PayloadTooLarge(limit) => {
                 format!("The request body exceeds the limit of {limit} bytes")
             }
+            Reject::HeadersTooLarge => "The request headers are too large".into(),
+            Reject::RequestTimeout => "The request body did not arrive in time".into(),
             Reject::RateLimited { retry_after_secs } => {
                 format!("Too many requests; try again in {retry_after_secs} s")
             }

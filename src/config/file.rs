@@ -107,6 +107,14 @@ pub struct ServerFile {
     pub public_url: Option<String>,
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// Origins (`https://app.example.com`) that `returnTo`/`redirectTo` may lead to besides
+    /// our own paths; exact matches only.
+    #[serde(default)]
+    pub redirect_origins: Vec<String>,
+    /// Largest request head (all header names and values) accepted; 431 beyond it.
+    pub max_header_size: Option<usize>,
+    /// The whole body of a request to the auth API must arrive within this; 408 otherwise.
+    pub body_timeout: Option<HumanDuration>,
     pub threads: Option<usize>,
     pub grace_period: Option<HumanDuration>,
     pub max_body_size: Option<usize>,

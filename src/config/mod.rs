@@ -14,7 +14,7 @@ pub use duration::{parse as parse_duration, HumanDuration};
 pub use error::{ConfigError, ConfigErrors, Where};
 pub use runtime::*;
 pub use runtime_oauth::*;
-pub use validate::is_local_path;
+pub use validate::{is_local_path, redirect_allowed};
 
 use std::path::Path;
 

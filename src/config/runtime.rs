@@ -86,6 +86,10 @@ pub struct Server {
     /// `scheme://host[:port]` of `public_url`: what a same-origin browser sends as `Origin`.
     pub public_origin: String,
     pub trusted_proxies: Vec<IpNet>,
+    /// Exact origins a redirect may lead to besides our own paths.
+    pub redirect_origins: Vec<String>,
+    pub max_header_size: usize,
+    pub body_timeout: Duration,
     pub threads: usize,
     pub grace_period: Duration,
     pub max_body_size: usize,

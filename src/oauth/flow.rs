@@ -60,7 +60,7 @@ async fn start(
     let (browser, browser_hash) = crate::auth::one_time::generate();
     let redirect_to = q
         .get("redirectTo")
-        .filter(|r| crate::config::is_local_path(r))
+        .filter(|r| crate::config::redirect_allowed(r, &state.config().server.redirect_origins))
         .cloned();
     state
         .store

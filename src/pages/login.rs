@@ -18,7 +18,7 @@ pub async fn page(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let back = return_to(q.get("returnTo").map(String::as_str));
+    let back = return_to(&state.config(), q.get("returnTo").map(String::as_str));
     if let Some(on) = super::guest_rule(&state, &headers, &back).await {
         return on;
     }
@@ -53,7 +53,7 @@ pub async fn submit(
 ) -> Response {
     let form: HashMap<String, String> = super::form_fields(&body);
     let field = |k: &str| form.get(k).map(String::as_str);
-    let back = return_to(field("returnTo"));
+    let back = return_to(&state.config(), field("returnTo"));
     let email = field("email").unwrap_or("").trim().to_string();
     if !csrf_ok(&headers, field("csrf")) {
         return show(

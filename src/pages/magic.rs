@@ -41,7 +41,7 @@ pub async fn page(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let back = return_to(q.get("returnTo").map(String::as_str));
+    let back = return_to(&state.config(), q.get("returnTo").map(String::as_str));
     match q.get("token").filter(|t| !t.is_empty()) {
         Some(token) => show(&state, &headers, StatusCode::OK, token, &back, None),
         None => match super::guest_rule(&state, &headers, &back).await {
@@ -80,7 +80,7 @@ async fn request(
     form: &HashMap<String, String>,
 ) -> Response {
     let field = |k: &str| form.get(k).map(String::as_str);
-    let back = return_to(field("returnTo"));
+    let back = return_to(&state.config(), field("returnTo"));
     let typed = field("email").unwrap_or("").trim();
     let again = |status, why: &str| ask(state, headers, status, &back, typed, false, Some(why));
     if !csrf_ok(headers, field("csrf")) {
@@ -114,7 +114,7 @@ pub async fn submit(
         return request(&state, &client, &headers, &form).await;
     }
     let field = |k: &str| form.get(k).map(String::as_str);
-    let back = return_to(field("returnTo"));
+    let back = return_to(&state.config(), field("returnTo"));
     let token = field("token").unwrap_or("");
     if !csrf_ok(&headers, field("csrf")) {
         return show(

@@ -143,9 +143,9 @@ pub async fn guest_rule(
         .then(|| (StatusCode::FOUND, [(header::LOCATION, back.to_string())]).into_response())
 }
 
-/// A same-origin path to go back to, or `/`.
-pub fn return_to(raw: Option<&str>) -> String {
-    raw.filter(|r| crate::config::is_local_path(r))
+/// A place to go back to that the redirect rule allows, or `/`.
+pub fn return_to(cfg: &crate::config::Config, raw: Option<&str>) -> String {
+    raw.filter(|r| crate::config::redirect_allowed(r, &cfg.server.redirect_origins))
         .unwrap_or("/")
         .to_string()
 }

@@ -51,7 +51,7 @@ pub async fn page(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let back = return_to(q.get("returnTo").map(String::as_str));
+    let back = return_to(&state.config(), q.get("returnTo").map(String::as_str));
     if let Some(on) = super::guest_rule(&state, &headers, &back).await {
         return on;
     }
@@ -77,7 +77,7 @@ pub async fn submit(
 ) -> Response {
     let f: HashMap<String, String> = super::form_fields(&body);
     let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
-    let back = return_to(Some(get("returnTo")));
+    let back = return_to(&state.config(), Some(get("returnTo")));
     let form = Form {
         back: &back,
         name: get("name").trim(),
@@ -185,7 +185,7 @@ pub async fn verify(
         &headers,
         StatusCode::OK,
         q.get("token").map(String::as_str).unwrap_or(""),
-        &return_to(q.get("returnTo").map(String::as_str)),
+        &return_to(&state.config(), q.get("returnTo").map(String::as_str)),
         None,
     )
 }
@@ -198,7 +198,7 @@ pub async fn verify_submit(
 ) -> Response {
     let f: HashMap<String, String> = super::form_fields(&body);
     let token = f.get("token").map(String::as_str).unwrap_or("");
-    let back = return_to(f.get("returnTo").map(String::as_str));
+    let back = return_to(&state.config(), f.get("returnTo").map(String::as_str));
     if !csrf_ok(&headers, f.get("csrf").map(String::as_str)) {
         return verify_page(
             &state,

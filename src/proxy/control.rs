@@ -16,8 +16,11 @@ pub async fn serve(
     router: &Router,
     client: ClientInfo,
     max_body: usize,
+    body_timeout: std::time::Duration,
 ) -> pingora::Result<u16> {
-    let body = match read_body(session, max_body).await? {
+    // One deadline for the whole body, so a client trickling bytes cannot hold a worker.
+    let read = tokio::time::timeout(body_timeout, read_body(session, max_body)).await;
+    let body = match read.unwrap_or(Ok(Err(Reject::RequestTimeout)))? {
         Ok(b) => b,
         Err(reject) => {
             // The rest of the body was never read: this connection cannot be reused.

@@ -40,6 +40,13 @@ pub async fn decide(
     headers: &HeaderMap,
 ) -> Decision {
     let cfg = &live.config;
+    if head_size(raw_path, headers) > cfg.server.max_header_size {
+        metrics::auth_decision("deny_headers_too_large");
+        return Decision::Deny {
+            route: None,
+            reject: Reject::HeadersTooLarge,
+        };
+    }
     let path = match CanonicalPath::new(raw_path) {
         Ok(p) => p,
         Err(_) => {
@@ -154,6 +161,15 @@ pub async fn decide(
             }
         }
     }
+}
+
+/// Bytes of the request head as sent: target plus each `name: value\r\n`.
+fn head_size(target: &str, headers: &HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum::<usize>()
+        + target.len()
 }
 
 /// The route's per-client limit, counted before any token is looked at so a flood of bad

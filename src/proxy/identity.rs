@@ -19,42 +19,41 @@ pub fn strip(req: &mut RequestHeader, prefix: &str) {
     req.remove_header(crate::auth::assertion::HEADER);
     // A client naming an identity header in `Connection` would get the header we inject
     // stripped as hop-by-hop on the way to the app; drop such nominations.
-    retain_list_items(req, http::header::CONNECTION, ',', ", ", |t| {
+    retain_list_items(req, http::header::CONNECTION, b',', b", ", |t| {
         !under_prefix(t, prefix)
     });
 }
 
 /// Rewrites a list-valued header keeping only the items `keep` accepts; removes the header
-/// when none remain. Untouched when every item is kept.
+/// when none remain. Untouched when every item is kept. Items are read as bytes, so a value
+/// with non-ASCII (obs-text) bytes cannot hide an item from the check.
 fn retain_list_items(
     req: &mut RequestHeader,
     name: http::HeaderName,
-    sep: char,
-    joiner: &str,
+    sep: u8,
+    joiner: &[u8],
     keep: impl Fn(&str) -> bool,
 ) {
+    let keeps = |item: &[u8]| keep(&String::from_utf8_lossy(item));
     let values = || {
         req.headers
             .get_all(&name)
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(sep))
-            .map(str::trim)
+            .flat_map(move |v| v.as_bytes().split(move |b| *b == sep))
+            .map(<[u8]>::trim_ascii)
             .filter(|t| !t.is_empty())
     };
     // The common case, nothing to drop, allocates nothing.
-    if values().all(&keep) {
+    if values().all(keeps) {
         return;
     }
-    let items: Vec<String> = values().map(str::to_string).collect();
-    let kept: Vec<&str> = items
-        .iter()
-        .map(String::as_str)
-        .filter(|t| keep(t))
-        .collect();
+    let kept: Vec<&[u8]> = values().filter(|t| keeps(t)).collect();
+    let (any, joined) = (!kept.is_empty(), kept.join(joiner));
     req.remove_header(&name);
-    if !kept.is_empty() {
-        let _ = req.insert_header(name, kept.join(joiner));
+    if any {
+        if let Ok(v) = HeaderValue::from_bytes(&joined) {
+            let _ = req.insert_header(name, v);
+        }
     }
 }
 
@@ -119,7 +118,7 @@ pub fn drop_credentials(req: &mut RequestHeader, cookie_name: &str) {
     if bearer {
         req.remove_header(&http::header::AUTHORIZATION);
     }
-    retain_list_items(req, http::header::COOKIE, ';', "; ", |c| {
+    retain_list_items(req, http::header::COOKIE, b';', b"; ", |c| {
         c.split('=').next().map(str::trim) != Some(cookie_name)
     });
 }
@@ -162,6 +161,15 @@ mod tests {
         assert_eq!(req.headers.len(), 2);
         assert!(req.headers.get("x-other").is_some());
         assert_eq!(req.headers.get("connection").unwrap(), "keep-alive");
+        // Found by fuzzing: an opaque byte in the value must not hide a nomination.
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        let v = HeaderValue::from_bytes(b"keep-alive, x-auth-role, \xff").unwrap();
+        req.append_header("Connection", v).unwrap();
+        strip(&mut req, "x-auth-");
+        assert_eq!(
+            req.headers.get("connection").unwrap().as_bytes(),
+            b"keep-alive, \xff"
+        );
     }
 
     #[test]

@@ -100,6 +100,7 @@ impl ProxyHttp for Gateway {
                     &self.api,
                     ctx.client.clone(),
                     cfg.body_limit(session.req_header().uri.path()),
+                    cfg.server.body_timeout,
                 )
                 .await?;
                 Ok(true)

@@ -110,6 +110,8 @@ pub struct Options {
     pub database_extra: String,
     /// `RUST_LOG` for the process.
     pub log_filter: &'static str,
+    /// More keys of the `server:` section, each line indented two spaces.
+    pub server_extra: String,
 }
 
 impl Options {
@@ -128,6 +130,7 @@ impl Options {
             database_url: None,
             database_extra: String::new(),
             log_filter: "info",
+            server_extra: String::new(),
         }
     }
 }
@@ -196,7 +199,7 @@ pub fn write_config(dir: &std::path::Path, o: &Options, port: u16, admin_port: u
   grace_period: "{grace}"
   max_body_size: 65536
   threads: 2
-database:
+{server_extra}database:
   url: "{db}"
 {db_extra}tokens:
 {secret}  expiration: "1 hour"
@@ -211,6 +214,7 @@ routes:{routes}
         data = dir.join("data").display(),
         db = database_url(o, dir),
         db_extra = o.database_extra,
+        server_extra = o.server_extra,
         public_url = o
             .public_url
             .as_ref()

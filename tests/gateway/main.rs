@@ -12,6 +12,7 @@ mod avatar;
 mod boundary;
 mod browser;
 mod bruteforce;
+mod faults;
 mod harness;
 mod logs;
 mod mail;

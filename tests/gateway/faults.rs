@@ -1,0 +1,121 @@
+//! Faults a client can cause: huge heads and bodies, trickled bodies and headers. Each is
+//! refused promptly, and other clients are served meanwhile.
+
+use crate::harness::*;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn status(head: &str) -> u16 {
+    head.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn huge_heads_are_431_and_huge_bodies_413_without_reaching_anyone() {
+    let up = Upstream::start().await;
+    let g = Gateway::start(Options::new(up.addr)).await;
+    let before = up.count();
+    // One big header, and many small ones, over the 32 KiB default.
+    let big = format!(
+        "GET /public/x HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+        "a".repeat(40 * 1024)
+    );
+    let many: String = (0..200)
+        .map(|i| format!("X-H{i}: {}\r\n", "b".repeat(200)))
+        .collect();
+    let many = format!("GET /public/x HTTP/1.1\r\nHost: t\r\n{many}Connection: close\r\n\r\n");
+    for req in [big, many] {
+        let head = raw_request(&g.base, req.as_bytes()).await;
+        assert_eq!(status(&head), 431, "{head}");
+    }
+    // Far past any limit: refused by the HTTP layer before it is even parsed.
+    let huge = format!(
+        "GET /public/x HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(2 * 1024 * 1024)
+    );
+    let head = raw_request(&g.base, huge.as_bytes()).await;
+    assert!(matches!(status(&head), 0 | 400 | 431), "{head}");
+    // A chunked body without a declared length is cut off at the limit too (65536 here).
+    let chunk = "c".repeat(16 * 1024);
+    let mut req = String::from(
+        "POST /api/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    for _ in 0..6 {
+        req.push_str(&format!("{:x}\r\n{chunk}\r\n", chunk.len()));
+    }
+    req.push_str("0\r\n\r\n");
+    let head = raw_request(&g.base, req.as_bytes()).await;
+    assert_eq!(status(&head), 413, "{head}");
+    assert_eq!(up.count(), before);
+}
+
+#[tokio::test]
+async fn a_trickled_body_is_cut_at_the_deadline_while_others_are_served() {
+    let up = Upstream::start().await;
+    let mut o = Options::new(up.addr);
+    o.extra = "rate_limits: { login: { per_minute: 1000, burst: 1000 } }".into();
+    o.server_extra = "  body_timeout: \"1s\"\n".into();
+    let g = Gateway::start(o).await;
+    // A body whose last bytes never come (in `body_timeout`, shortened here).
+    let mut s = tokio::net::TcpStream::connect(g.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    s.write_all(b"POST /api/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"email\":")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    // Meanwhile others sign in and use the app.
+    let t = g.admin_token().await;
+    assert_eq!(g.get("/app/x", Some(&t)).await.status(), 200);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    while let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(15), s.read(&mut buf)).await {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    let answer = String::from_utf8_lossy(&out);
+    assert_eq!(status(&answer), 408, "{answer}");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(8),
+        "{waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn slow_header_connections_do_not_starve_normal_clients() {
+    let up = Upstream::start().await;
+    let g = Gateway::start(Options::new(up.addr)).await;
+    // 200 connections each trickling an unfinished request head, slowloris-style.
+    let addr = g.base.trim_start_matches("http://").to_string();
+    let mut slow = Vec::new();
+    for _ in 0..200 {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(b"GET /public/x HTTP/1.1\r\nHost: t\r\n")
+            .await
+            .unwrap();
+        slow.push(s);
+    }
+    let trickle = tokio::spawn(async move {
+        for i in 0..6 {
+            for s in slow.iter_mut() {
+                let _ = s.write_all(format!("X-Slow-{i}: a\r\n").as_bytes()).await;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        slow
+    });
+    let t = g.admin_token().await;
+    for _ in 0..20 {
+        let r = tokio::time::timeout(Duration::from_secs(2), g.get("/app/x", Some(&t)))
+            .await
+            .expect("served while the slow connections hang on");
+        assert_eq!(r.status(), 200);
+    }
+    let slow = trickle.await.unwrap();
+    assert_eq!(slow.len(), 200);
+}
