@@ -21,6 +21,7 @@ pub fn router(state: Arc<State>) -> axum::Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/explain", get(crate::explain::admin))
+        .route("/api/openapi.json", get(openapi))
         .with_state(state)
 }
 
@@ -38,6 +39,11 @@ async fn metrics(S(state): S<Arc<State>>) -> impl IntoResponse {
         )],
         crate::metrics::render(),
     )
+}
+
+/// The OpenAPI document of the auth API this config serves.
+async fn openapi(S(state): S<Arc<State>>) -> impl IntoResponse {
+    axum::Json(crate::api::openapi(state))
 }
 
 /// The process is up and serving this listener; nothing else is checked, so a database

@@ -4,11 +4,12 @@
 //! directory and served with long-lived caching at `GET /api/auth/avatar/{file}`.
 
 use super::extract::Auth;
+use super::extract::Upload;
 use super::views::NuxtUser;
 use crate::error::Reject;
 use crate::state::State;
 use crate::store::{now, Guarded, UserChanges};
-use axum::extract::{Multipart, Path, State as S};
+use axum::extract::{Path, State as S};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use http::{header, HeaderValue, StatusCode};
@@ -28,7 +29,7 @@ fn invalid(msg: &str) -> Reject {
 pub async fn upload(
     S(state): S<Arc<State>>,
     Auth(id): Auth,
-    mut form: Multipart,
+    Upload(mut form): Upload,
 ) -> Result<Json<Value>, Reject> {
     let limit = state.config().avatar_max_size;
     let mut bytes = None;

@@ -184,6 +184,22 @@ impl FromRequestParts<Arc<State>> for Auth {
     }
 }
 
+/// A `multipart/form-data` body; anything else is our 400, not axum's plain-text rejection.
+pub struct Upload(pub axum::extract::Multipart);
+
+impl<S: Send + Sync> FromRequest<S> for Upload {
+    type Rejection = Reject;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Reject> {
+        axum::extract::Multipart::from_request(req, state)
+            .await
+            .map(Upload)
+            .map_err(|_| {
+                Reject::BadRequest("The request must be a multipart/form-data upload".into())
+            })
+    }
+}
+
 /// The client as the proxy identified it (set by the bridge); empty in direct tests.
 pub struct Client(pub ClientInfo);
 

@@ -9,7 +9,7 @@ use crate::error::Reject;
 use crate::state::State;
 use crate::store::{now, Guarded, UserChanges};
 use axum::body::Bytes;
-use axum::extract::{Multipart, Query, State as S};
+use axum::extract::{Query, State as S};
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderMap, StatusCode};
 use minijinja::context;
@@ -155,8 +155,12 @@ pub async fn rename(S(state): S<Arc<State>>, headers: HeaderMap, body: Bytes) ->
 pub async fn avatar(
     S(state): S<Arc<State>>,
     headers: HeaderMap,
-    mut multipart: Multipart,
+    upload: Result<crate::api::extract::Upload, Reject>,
 ) -> Response {
+    let mut multipart = match upload {
+        Ok(u) => u.0,
+        Err(r) => return r.into_response(),
+    };
     let id = match signed_in(&state, &headers).await {
         Ok(id) => id,
         Err(r) => return r,

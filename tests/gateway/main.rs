@@ -17,6 +17,7 @@ mod harness;
 mod logs;
 mod mail;
 mod oauth;
+mod openapi;
 mod operator;
 mod ops;
 mod pages;
