@@ -212,12 +212,15 @@ pub fn shared() -> Option<&'static Postgres> {
             } else {
                 String::new()
             };
+            // The cluster outlives every Rust destructor, so the shell also removes its
+            // directory (about 1 GB) once postgres is down.
             let script = format!(
-                "{user}{} -D {} {} >{} 2>&1 & pid=$!; read _; kill -QUIT $pid; wait $pid",
+                "{user}{} -D {} {} >{} 2>&1 & pid=$!; read _; kill -QUIT $pid; wait $pid; rm -rf {}",
                 postgres.display(),
                 data.display(),
                 pg.server_options(),
                 pg.dir.path().join("server.log").display(),
+                pg.dir.path().display(),
             );
             let child = Command::new("sh")
                 .args(["-c", &script])
