@@ -309,3 +309,107 @@ async fn an_enormous_authorization_header_is_refused_without_reaching_the_upstre
         "still serving"
     );
 }
+
+/// Each kind of secret the gateway hands out works only for its own purpose.
+#[tokio::test]
+async fn a_secret_minted_for_one_purpose_is_refused_for_every_other() {
+    use http::Method;
+    use serde_json::json;
+    let up = Upstream::start().await;
+    let smtp = SmtpServer::start();
+    let mut o = Options::new(up.addr);
+    o.extra = format!("{}\n{}", smtp.config(), crate::oauth::MOCK);
+    let g = Gateway::start(o).await;
+    let session = g.admin_token().await;
+    let forgot = json!({"email": ADMIN_EMAIL});
+    g.call(
+        Method::POST,
+        "/api/nuxt-users/password/forgot",
+        None,
+        Some(forgot),
+    )
+    .await;
+    let reset = query_param(&smtp.nth(1).await.link(), "token");
+    g.call(
+        Method::POST,
+        "/api/auth/magic-link",
+        None,
+        Some(json!({"email": ADMIN_EMAIL})),
+    )
+    .await;
+    let magic = query_param(&smtp.nth(2).await.link(), "token");
+    let code = query_param(&crate::oauth::sign_in(&g, "").await, "code");
+    let (oauth_access, refresh_cookie) = crate::oauth::signed_in(&g, "").await;
+    let refresh = refresh_cookie.split_once('=').unwrap().1.to_string();
+
+    // None but a session token (or the OAuth access token, which is one) opens the app.
+    for (what, t) in [
+        ("reset token", &reset),
+        ("magic-link token", &magic),
+        ("OAuth code", &code),
+        ("refresh token", &refresh),
+    ] {
+        assert_eq!(g.get("/app/x", Some(t)).await.status(), 401, "{what}");
+    }
+    assert_eq!(g.get("/app/x", Some(&oauth_access)).await.status(), 200);
+    // A session token is no reset token, no magic link, no OAuth code, no refresh token.
+    let r = g
+        .call(
+            Method::POST,
+            "/api/nuxt-users/password/reset",
+            None,
+            Some(json!({"token": session, "email": ADMIN_EMAIL, "password": "new-password-123", "password_confirmation": "new-password-123"})),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let r = g
+        .call(
+            Method::POST,
+            "/auth/token",
+            None,
+            Some(json!({"code": session})),
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+    let r = g
+        .client
+        .post(g.url("/auth/refresh"))
+        .header(
+            "cookie",
+            format!("{}={session}", refresh_cookie.split('=').next().unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // The reset token is no OAuth code; the magic token resets no password.
+    let r = g
+        .call(
+            Method::POST,
+            "/auth/token",
+            None,
+            Some(json!({"code": reset})),
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+    let r = g
+        .call(
+            Method::POST,
+            "/api/nuxt-users/password/reset",
+            None,
+            Some(json!({"token": magic, "email": ADMIN_EMAIL, "password": "new-password-123", "password_confirmation": "new-password-123"})),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    // And each still works for its own purpose afterwards.
+    let r = g
+        .call(
+            Method::POST,
+            "/api/nuxt-users/password/reset",
+            None,
+            Some(json!({"token": reset, "email": ADMIN_EMAIL, "password": "new-password-123", "password_confirmation": "new-password-123"})),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(crate::oauth::exchange(&g, &code).await.status(), 200);
+}

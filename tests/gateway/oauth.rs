@@ -5,7 +5,7 @@ use crate::harness::*;
 use http::Method;
 use serde_json::json;
 
-const MOCK: &str = r#"oauth:
+pub const MOCK: &str = r#"oauth:
   success_url: "/app"
   refresh: { grace: "10s" }
   providers:
@@ -40,7 +40,7 @@ fn location(r: &reqwest::Response) -> String {
 }
 
 /// Runs the browser side up to `/auth/callback?code=…`; returns that Location.
-async fn sign_in(g: &Gateway, query: &str) -> String {
+pub async fn sign_in(g: &Gateway, query: &str) -> String {
     let c = no_redirects();
     let r = c
         .get(g.url(&format!("/auth/mock{query}")))
@@ -70,7 +70,7 @@ async fn sign_in(g: &Gateway, query: &str) -> String {
     location(&r)
 }
 
-async fn exchange(g: &Gateway, code: &str) -> reqwest::Response {
+pub async fn exchange(g: &Gateway, code: &str) -> reqwest::Response {
     g.call(
         Method::POST,
         "/auth/token",
@@ -81,7 +81,7 @@ async fn exchange(g: &Gateway, code: &str) -> reqwest::Response {
 }
 
 /// A full sign-in: the access token and the refresh cookie (`name=value`).
-async fn signed_in(g: &Gateway, query: &str) -> (String, String) {
+pub async fn signed_in(g: &Gateway, query: &str) -> (String, String) {
     let cb = sign_in(g, query).await;
     let code = query_param(&cb, "code");
     let r = exchange(g, &code).await;

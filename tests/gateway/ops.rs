@@ -185,6 +185,8 @@ async fn a_generated_secret_is_kept_so_restarts_keep_sessions() {
     o.secret = None;
     let mut g = Gateway::start(o).await;
     let t = g.admin_token().await;
+    let revoked = g.admin_token().await;
+    assert_eq!(g.post("/api/logout", Some(&revoked)).await.status(), 200);
     let secret_file = g.dir.path().join("data/jwt-secret");
     #[cfg(unix)]
     {
@@ -211,6 +213,11 @@ async fn a_generated_secret_is_kept_so_restarts_keep_sessions() {
         g.get("/app", Some(&t)).await.status(),
         200,
         "session survives a restart"
+    );
+    assert_eq!(
+        g.get("/app", Some(&revoked)).await.status(),
+        401,
+        "so does its revocation"
     );
 }
 
