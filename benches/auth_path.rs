@@ -111,6 +111,22 @@ fn auth_path(c: &mut Criterion) {
             criterion::BatchSize::SmallInput,
         )
     });
+    // The signed identity assertion: made once per session and upstream, then reused for
+    // half its life; the first is an Ed25519 signature.
+    let t0 = now as u64;
+    g.bench_function("assertion_cached", |b| {
+        b.iter(|| state.asserter.assert(black_box(&identity), "billing", t0))
+    });
+    let mut tick = 0u64;
+    g.bench_function("assertion_signed", |b| {
+        b.iter(|| {
+            // 30 s later each time: never reusable, always signed afresh.
+            tick += 30;
+            state
+                .asserter
+                .assert(black_box(&identity), "billing", t0 + tick)
+        })
+    });
     g.finish();
 }
 

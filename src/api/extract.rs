@@ -68,6 +68,11 @@ impl<'a> Fields<'a> {
     pub fn opt_string(&mut self, field: &str) -> Option<String> {
         match self.obj.get(field) {
             None | Some(Value::Null) => None,
+            // NUL cannot be stored (PostgreSQL text refuses it) and has no use in any field.
+            Some(Value::String(s)) if s.contains('\0') => {
+                self.error(field, "must not contain NUL characters");
+                None
+            }
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => {
                 self.error(field, "must be a string");

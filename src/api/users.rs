@@ -45,6 +45,10 @@ pub fn name_field(f: &mut Fields, field: &str, required: bool) -> Option<String>
     if n.is_empty() {
         f.error(field, "must not be empty");
         None
+    } else if n.chars().any(char::is_control) {
+        // A name goes into headers, mail subjects and pages: no line breaks or controls.
+        f.error(field, "must not contain control characters");
+        None
     } else if n.chars().count() > MAX_NAME_CHARS {
         f.error(
             field,

@@ -10,7 +10,6 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use sha2::Digest;
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -166,24 +165,13 @@ fn load_or_generate(path: &Path) -> Result<Vec<u8>, String> {
             let doc = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new())
                 .map_err(|_| "cannot generate an Ed25519 key".to_string())?;
             let der = doc.as_ref().to_vec();
-            write_private(path, &der)
+            super::keys::write_private(path, &der)
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             tracing::info!(path = %path.display(), "generated the identity assertion key");
             Ok(der)
         }
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     }
-}
-
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    opts.open(path)?.write_all(contents)
 }
 
 #[cfg(test)]

@@ -60,7 +60,9 @@ fn load_or_generate(path: &Path) -> Result<Vec<u8>, String> {
             rand::rng().fill_bytes(&mut key);
             write_private(
                 path,
-                &base64::engine::general_purpose::STANDARD.encode(&key),
+                base64::engine::general_purpose::STANDARD
+                    .encode(&key)
+                    .as_bytes(),
             )
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             tracing::warn!(
@@ -74,7 +76,8 @@ fn load_or_generate(path: &Path) -> Result<Vec<u8>, String> {
     }
 }
 
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+/// Writes a new file only its owner may read (mode 0600); never replaces one.
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -83,7 +86,7 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
     let mut f = opts.open(path)?;
-    f.write_all(contents.as_bytes())
+    f.write_all(contents)
 }
 
 #[cfg(test)]

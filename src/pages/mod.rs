@@ -124,8 +124,12 @@ pub fn signed_in_redirect(cfg: &Config, token: &str, remember: bool, back: Strin
 }
 
 /// The fields of a submitted `application/x-www-form-urlencoded` form.
+/// A value with NUL counts as absent: nothing stores it (PostgreSQL text refuses it).
 pub fn form_fields(body: &[u8]) -> std::collections::HashMap<String, String> {
-    form_urlencoded::parse(body).into_owned().collect()
+    form_urlencoded::parse(body)
+        .into_owned()
+        .filter(|(_, v)| !v.contains('\0'))
+        .collect()
 }
 
 /// The guest rule of the sign-in and sign-up pages (the tutorial's guest middleware): someone

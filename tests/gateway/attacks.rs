@@ -291,11 +291,7 @@ async fn an_enormous_authorization_header_is_refused_without_reaching_the_upstre
         )
         .await
         .expect("answered in bounded time");
-        let status: u16 = answer
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
+        let status = status_of(&answer);
         // Pingora refuses an oversized head outright (connection closed or 4xx); never 2xx/5xx.
         assert!(
             status == 0 || (400..500).contains(&status),
@@ -330,14 +326,7 @@ async fn a_secret_minted_for_one_purpose_is_refused_for_every_other() {
     )
     .await;
     let reset = query_param(&smtp.nth(1).await.link(), "token");
-    g.call(
-        Method::POST,
-        "/api/auth/magic-link",
-        None,
-        Some(json!({"email": ADMIN_EMAIL})),
-    )
-    .await;
-    let magic = query_param(&smtp.nth(2).await.link(), "token");
+    let magic = magic_link_token(&g, &smtp, 2, ADMIN_EMAIL).await;
     let code = query_param(&crate::oauth::sign_in(&g, "").await, "code");
     let (oauth_access, refresh_cookie) = crate::oauth::signed_in(&g, "").await;
     let refresh = refresh_cookie.split_once('=').unwrap().1.to_string();

@@ -5,13 +5,6 @@
 use crate::harness::*;
 use std::time::Duration;
 
-fn status(head: &str) -> u16 {
-    head.split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
 #[tokio::test]
 async fn identity_headers_in_any_spelling_never_reach_the_app() {
     let up = Upstream::start().await;
@@ -30,7 +23,7 @@ async fn identity_headers_in_any_spelling_never_reach_the_app() {
              Connection: close\r\n\r\n"
         );
         let head = raw_request(&g.base, req.as_bytes()).await;
-        assert_eq!(status(&head), 200, "{head}");
+        assert_eq!(status_of(&head), 200, "{head}");
         let h = up.last().headers;
         let under_prefix: Vec<String> = h
             .keys()
@@ -142,7 +135,7 @@ async fn a_protected_prefix_beside_a_public_one_cannot_be_reached_by_path_tricks
                     .as_bytes(),
             )
             .await;
-            let code = status(&head);
+            let code = status_of(&head);
             if code == 200 {
                 // Reached the upstream: then only under a path that is not the admin area.
                 let seen = up.last().path;
@@ -170,7 +163,7 @@ async fn a_protected_prefix_beside_a_public_one_cannot_be_reached_by_path_tricks
             .as_bytes(),
         )
         .await;
-        assert_eq!(status(&head), 200, "{path}: {head}");
+        assert_eq!(status_of(&head), 200, "{path}: {head}");
         assert_eq!(up.last().path, forwarded);
     }
 }

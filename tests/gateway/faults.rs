@@ -5,13 +5,6 @@ use crate::harness::*;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn status(head: &str) -> u16 {
-    head.split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
 #[tokio::test]
 async fn huge_heads_are_431_and_huge_bodies_413_without_reaching_anyone() {
     let up = Upstream::start().await;
@@ -28,7 +21,7 @@ async fn huge_heads_are_431_and_huge_bodies_413_without_reaching_anyone() {
     let many = format!("GET /public/x HTTP/1.1\r\nHost: t\r\n{many}Connection: close\r\n\r\n");
     for req in [big, many] {
         let head = raw_request(&g.base, req.as_bytes()).await;
-        assert_eq!(status(&head), 431, "{head}");
+        assert_eq!(status_of(&head), 431, "{head}");
     }
     // Far past any limit: refused by the HTTP layer before it is even parsed.
     let huge = format!(
@@ -36,7 +29,7 @@ async fn huge_heads_are_431_and_huge_bodies_413_without_reaching_anyone() {
         "a".repeat(2 * 1024 * 1024)
     );
     let head = raw_request(&g.base, huge.as_bytes()).await;
-    assert!(matches!(status(&head), 0 | 400 | 431), "{head}");
+    assert!(matches!(status_of(&head), 0 | 400 | 431), "{head}");
     // A chunked body without a declared length is cut off at the limit too (65536 here).
     let chunk = "c".repeat(16 * 1024);
     let mut req = String::from(
@@ -47,7 +40,7 @@ async fn huge_heads_are_431_and_huge_bodies_413_without_reaching_anyone() {
     }
     req.push_str("0\r\n\r\n");
     let head = raw_request(&g.base, req.as_bytes()).await;
-    assert_eq!(status(&head), 413, "{head}");
+    assert_eq!(status_of(&head), 413, "{head}");
     assert_eq!(up.count(), before);
 }
 
@@ -78,7 +71,7 @@ async fn a_trickled_body_is_cut_at_the_deadline_while_others_are_served() {
         out.extend_from_slice(&buf[..n]);
     }
     let answer = String::from_utf8_lossy(&out);
-    assert_eq!(status(&answer), 408, "{answer}");
+    assert_eq!(status_of(&answer), 408, "{answer}");
     let waited = started.elapsed();
     assert!(
         waited >= Duration::from_millis(900) && waited < Duration::from_secs(8),

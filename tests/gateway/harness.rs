@@ -483,6 +483,26 @@ pub fn payload(token: &str) -> serde_json::Value {
     .unwrap()
 }
 
+/// The status code of a raw HTTP/1.1 answer; 0 when there is none.
+pub fn status_of(head: &str) -> u16 {
+    head.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Asks for a magic link for `email` and returns the token of the `nth` mail.
+pub async fn magic_link_token(g: &Gateway, smtp: &SmtpServer, nth: usize, email: &str) -> String {
+    g.call(
+        http::Method::POST,
+        "/api/auth/magic-link",
+        None,
+        Some(serde_json::json!({ "email": email })),
+    )
+    .await;
+    query_param(&smtp.nth(nth).await.link(), "token")
+}
+
 /// Sends raw bytes and returns what came back (for requests reqwest will not make).
 pub async fn raw_request(base: &str, bytes: &[u8]) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -122,14 +122,7 @@ async fn debug_logs_hold_no_password_token_cookie_or_link_secret() {
         ("confirm token", confirm),
         ("sign-up password", signup_pw.into()),
     ]);
-    g.call(
-        Method::POST,
-        "/api/auth/magic-link",
-        None,
-        Some(json!({"email": ADMIN_EMAIL})),
-    )
-    .await;
-    let magic = query_param(&smtp.nth(3).await.link(), "token");
+    let magic = magic_link_token(&g, &smtp, 3, ADMIN_EMAIL).await;
     let r = g
         .client
         .get(g.url(&format!("/magic-link?token={magic}")))

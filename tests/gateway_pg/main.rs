@@ -8,17 +8,31 @@ pub const ON_POSTGRES: bool = true;
 
 #[path = "../gateway/api.rs"]
 mod api;
+#[path = "../gateway/assertion.rs"]
+mod assertion;
+#[path = "../gateway/attacks.rs"]
+mod attacks;
 #[path = "../gateway/avatar.rs"]
 mod avatar;
+#[path = "../gateway/boundary.rs"]
+mod boundary;
 #[path = "../gateway/browser.rs"]
 mod browser;
+#[path = "../gateway/bruteforce.rs"]
+mod bruteforce;
 mod cluster;
+#[path = "../gateway/faults.rs"]
+mod faults;
 #[path = "../gateway/harness.rs"]
 mod harness;
+#[path = "../gateway/logs.rs"]
+mod logs;
 #[path = "../gateway/mail.rs"]
 mod mail;
 #[path = "../gateway/oauth.rs"]
 mod oauth;
+#[path = "../gateway/openapi.rs"]
+mod openapi;
 #[path = "../gateway/operator.rs"]
 mod operator;
 #[path = "../gateway/ops.rs"]
@@ -31,6 +45,8 @@ mod pg;
 mod proxy;
 #[path = "../gateway/reload.rs"]
 mod reload;
+#[path = "../gateway/sessions.rs"]
+mod sessions;
 #[path = "../gateway/users.rs"]
 mod users;
 #[path = "../gateway/webdriver.rs"]
