@@ -41,10 +41,12 @@ impl State {
             crate::auth::KeyMaterial::Ed25519 { private_pem, .. } => private_pem.clone(),
         };
         let oauth = crate::oauth::Runtime::new(&config, &secret).map_err(anyhow::Error::msg)?;
-        let cache = SessionCache::new(config.session_cache_max_entries);
+        let cache = SessionCache::new(config.session_cache_max_entries)
+            .with_idle_timeout(config.tokens.idle_timeout);
         Ok(Arc::new(State {
             auth: Authenticator::new(token_keys, cache, store.clone())
-                .with_outage_grace(config.database.outage_grace),
+                .with_outage_grace(config.database.outage_grace)
+                .with_idle_timeout(config.tokens.idle_timeout),
             passwords: PasswordHasher::new(config.passwords.max_concurrent_hashes)?,
             backoff: crate::auth::backoff::AccountBackoff::new(config.rate_limits.account),
             asserter: crate::auth::assertion::Asserter::load(

@@ -16,7 +16,9 @@ static KEYS: Lazy<TokenKeys> = Lazy::new(|| {
         expiration: Duration::from_secs(3600),
         expiration_long: Duration::from_secs(3600),
         leeway: Duration::from_secs(5),
-        assertion_key_file: None,
+        idle_timeout: None,
+            max_session_age: None,
+            assertion_key_file: None,
     };
     TokenKeys::new(&cfg, &KeyMaterial::Hmac(b"fuzzing-secret-that-is-long-enough!!".to_vec()))
         .expect("keys")

@@ -49,6 +49,8 @@ pub struct Authenticator {
     /// meanwhile cannot reach us.
     feed_lost_at: std::sync::atomic::AtomicI64,
     outage_grace: i64,
+    /// Sessions unused this long (seconds) end; remembered ones excepted.
+    idle_timeout: Option<i64>,
 }
 
 impl Authenticator {
@@ -62,6 +64,31 @@ impl Authenticator {
             loading_users: Default::default(),
             feed_lost_at: Default::default(),
             outage_grace: 60,
+            idle_timeout: None,
+        }
+    }
+
+    pub fn with_idle_timeout(mut self, idle: Option<std::time::Duration>) -> Self {
+        self.idle_timeout = idle.map(|d| d.as_secs() as i64);
+        self
+    }
+
+    /// Whether the session has gone unused for the idle timeout. The memory of this instance
+    /// is asked first; before refusing, the store, which knows what other instances saw.
+    async fn idle(&self, sid: Uuid, now: i64, idle: i64) -> bool {
+        let here = self.cache.last_seen(&sid);
+        if here.is_some_and(|at| now - at <= idle) {
+            return false;
+        }
+        match self.store.session(&sid.to_string()).await {
+            Ok(Some(row)) => {
+                let at = row.last_seen_at.max(here.unwrap_or(0));
+                self.cache.note_seen(sid, at);
+                now - at > idle
+            }
+            // Not found is handled as revoked elsewhere; a store error leaves what we know.
+            Ok(None) => false,
+            Err(_) => here.is_some(),
         }
     }
 
@@ -147,6 +174,11 @@ impl Authenticator {
         }
         if session.expires_at <= now {
             return Authn::Rejected(Rejection::Expired);
+        }
+        if let Some(idle) = self.idle_timeout.filter(|_| !session.remember) {
+            if self.idle(sid, now, idle).await {
+                return Authn::Rejected(Rejection::Expired);
+            }
         }
         let user = match self.user(uid).await {
             Ok(Some(u)) => u,

@@ -41,8 +41,8 @@ impl From<&crate::store::User> for CachedUser {
     }
 }
 
-/// Last-seen times are kept to this granularity, so a busy session costs one map write a
-/// minute, and reach the store in batches.
+/// Last-seen times are kept to this granularity (finer when an idle timeout needs it), so a
+/// busy session costs one map write a minute, and reach the store in batches.
 pub const LAST_SEEN_EVERY: i64 = 60;
 
 // scc rather than papaya: papaya does not reuse the slots of removed entries, so a cache
@@ -56,6 +56,7 @@ pub struct SessionCache {
     max_entries: usize,
     /// Inserts since the size was last counted (counting is a scan in scc).
     since_count: std::sync::atomic::AtomicUsize,
+    seen_every: i64,
 }
 
 impl SessionCache {
@@ -68,7 +69,17 @@ impl SessionCache {
             users: scc::HashMap::new(),
             max_entries,
             since_count: Default::default(),
+            seen_every: LAST_SEEN_EVERY,
         }
+    }
+
+    /// Keeps last-seen times to a quarter of `idle` (at most a minute), so an idle timeout
+    /// never ends a session that was in use.
+    pub fn with_idle_timeout(mut self, idle: Option<std::time::Duration>) -> Self {
+        if let Some(idle) = idle {
+            self.seen_every = (idle.as_secs() as i64 / 4).clamp(1, LAST_SEEN_EVERY);
+        }
+        self
     }
 
     pub fn session(&self, id: &Uuid) -> Option<SessionEntry> {
@@ -110,11 +121,16 @@ impl SessionCache {
     pub fn touch(&self, id: Uuid, now: i64) {
         let stale = self
             .seen
-            .read_sync(&id, |_, (at, _)| now - at >= LAST_SEEN_EVERY)
+            .read_sync(&id, |_, (at, _)| now - at >= self.seen_every)
             .unwrap_or(true);
         if stale {
             self.seen.upsert_sync(id, (now, true));
         }
+    }
+
+    /// Records a last-seen time read from the store (already written there).
+    pub fn note_seen(&self, id: Uuid, at: i64) {
+        let _ = self.seen.entry_sync(id).or_insert((at, false));
     }
 
     /// The last-seen time held in memory, if any.

@@ -27,11 +27,13 @@ pub struct ClientInfo {
 
 impl State {
     fn lifetime(&self, remember: bool) -> std::time::Duration {
-        if remember {
-            self.config().tokens.expiration_long
+        let t = &self.config().tokens;
+        let lifetime = if remember {
+            t.expiration_long
         } else {
-            self.config().tokens.expiration
-        }
+            t.expiration
+        };
+        t.max_session_age.map_or(lifetime, |max| lifetime.min(max))
     }
 
     /// Creates a session for `user` and returns its signed token.
@@ -178,13 +180,30 @@ impl State {
     /// Issues a new token for the same session and lifetime class; the old token dies now.
     pub async fn renew_session(&self, id: &Identity) -> Result<String, Reject> {
         let remember = id.session.remember;
+        let mut lifetime = self.lifetime(remember);
+        // However often it is renewed, a session ends `max_session_age` after its sign-in.
+        if let Some(max) = self.config().tokens.max_session_age {
+            let created = self
+                .store
+                .session(&id.session_id.to_string())
+                .await?
+                .map_or(0, |s| s.created_at);
+            let left = (created + max.as_secs() as i64 - now()).max(0) as u64;
+            if left == 0 {
+                return Err(Reject::Unauthenticated {
+                    invalid_token: true,
+                    message: "This session has reached its maximum age; sign in again",
+                });
+            }
+            lifetime = lifetime.min(std::time::Duration::from_secs(left));
+        }
         let jti = Uuid::new_v4();
         let claims = self.auth.keys.claims(
             id.user.id,
             &id.session_id.to_string(),
             &id.user.role,
             &jti.to_string(),
-            self.lifetime(remember),
+            lifetime,
         );
         let token = self.auth.keys.sign(&claims).map_err(|_| Reject::Internal)?;
         let renewed = self

@@ -204,6 +204,8 @@ mod tests {
             expiration: Duration::from_secs(3600),
             expiration_long: Duration::from_secs(7200),
             leeway: Duration::from_secs(0),
+            idle_timeout: None,
+            max_session_age: None,
             assertion_key_file: None,
         }
     }

@@ -144,6 +144,10 @@ pub struct TokensFile {
     pub expiration: Option<HumanDuration>,
     pub expiration_long: Option<HumanDuration>,
     pub leeway: Option<HumanDuration>,
+    /// A session not used for this long ends (remembered sessions excepted). Off by default.
+    pub idle_timeout: Option<HumanDuration>,
+    /// No session lives longer than this from its sign-in, however often it is renewed.
+    pub max_session_age: Option<HumanDuration>,
     /// Ed25519 private key (PKCS#8 PEM) for identity assertions; generated into data_dir
     /// when unset. Several instances share one by naming the same file.
     pub assertion_key_file: Option<String>,

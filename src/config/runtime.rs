@@ -123,6 +123,8 @@ pub struct Tokens {
     pub expiration: Duration,
     pub expiration_long: Duration,
     pub leeway: Duration,
+    pub idle_timeout: Option<Duration>,
+    pub max_session_age: Option<Duration>,
     pub assertion_key_file: Option<std::path::PathBuf>,
 }
 

@@ -263,6 +263,20 @@ fn tokens(t: file::TokensFile, base: &Path, errs: &mut Vec<ConfigError>) -> Toke
             TokenKey::Hs256(None)
         }
     };
+    let idle_timeout = t.idle_timeout.map(|d| d.0);
+    if idle_timeout.is_some_and(|d| d < Duration::from_secs(2)) {
+        errs.push(ConfigError::at(
+            "tokens.idle_timeout",
+            "must be at least 2s",
+        ));
+    }
+    let max_session_age = t.max_session_age.map(|d| d.0);
+    if max_session_age.is_some_and(|d| d.is_zero()) {
+        errs.push(ConfigError::at(
+            "tokens.max_session_age",
+            "must be more than 0s",
+        ));
+    }
     let leeway = t.leeway.map(|d| d.0).unwrap_or(Duration::from_secs(5));
     if leeway > MAX_LEEWAY {
         errs.push(ConfigError::at("tokens.leeway", "must be at most 30s"));
@@ -294,6 +308,8 @@ fn tokens(t: file::TokensFile, base: &Path, errs: &mut Vec<ConfigError>) -> Toke
         expiration,
         expiration_long,
         leeway,
+        idle_timeout,
+        max_session_age,
         assertion_key_file: t.assertion_key_file.map(|p| base.join(p)),
     }
 }

@@ -13,6 +13,8 @@ fn keys(issuer: &str, secret: &str) -> TokenKeys {
         expiration: Duration::from_secs(3600),
         expiration_long: Duration::from_secs(3600),
         leeway: Duration::from_secs(5),
+        idle_timeout: None,
+        max_session_age: None,
         assertion_key_file: None,
     };
     TokenKeys::new(&cfg, &KeyMaterial::Hmac(secret.as_bytes().to_vec())).unwrap()

@@ -3,6 +3,7 @@
 
 use crate::harness::*;
 use serde_json::json;
+use std::time::Duration;
 
 const SESSION: &str = "/api/nuxt-users/session";
 
@@ -177,4 +178,40 @@ async fn auth_answers_are_never_cached() {
             "{what}"
         );
     }
+}
+
+#[tokio::test]
+async fn an_unused_session_ends_after_the_idle_timeout_and_renewal_stops_at_the_max_age() {
+    let up = Upstream::start().await;
+    let mut o = Options::new(up.addr);
+    o.more_tokens = "  idle_timeout: \"2s\"\n  max_session_age: \"4s\"\n".into();
+    let g = Gateway::start(o).await;
+    let t = g.login(ADMIN_EMAIL, ADMIN_PASSWORD, false).await;
+    let p = payload(&t);
+    assert!(p["exp"].as_u64().unwrap() - p["iat"].as_u64().unwrap() <= 4);
+    // In use, it stays alive past the idle timeout.
+    for _ in 0..3 {
+        assert_eq!(g.get("/app/x", Some(&t)).await.status(), 200);
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+    }
+    // Renewal works, but not past four seconds from the sign-in.
+    let r = g.post("/api/renew-token", Some(&t)).await;
+    assert_eq!(r.status(), 200);
+    let renewed: String = r.json().await.unwrap();
+    let q = payload(&renewed);
+    assert!(
+        q["exp"].as_u64().unwrap() <= p["iat"].as_u64().unwrap() + 4,
+        "{q}"
+    );
+    // Unused for longer than the idle timeout: over (a remembered session is not).
+    let fresh = g.login(ADMIN_EMAIL, ADMIN_PASSWORD, false).await;
+    let remembered = g.login(ADMIN_EMAIL, ADMIN_PASSWORD, true).await;
+    assert_eq!(g.get("/app/x", Some(&fresh)).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(3300)).await;
+    let r = g.get("/app/x", Some(&fresh)).await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(g.get("/app/x", Some(&remembered)).await.status(), 200);
+    // And the first session is past its maximum age: no renewal.
+    let r = g.post("/api/renew-token", Some(&renewed)).await;
+    assert_eq!(r.status(), 401);
 }
