@@ -73,8 +73,14 @@ pub fn serve(config_path: &Path, upgrade: bool) -> anyhow::Result<()> {
     // With `upgrade`, this waits for the running instance to hand its sockets over.
     server.bootstrap();
 
-    let mut proxy =
-        pingora::proxy::http_proxy_service(&server.configuration, Gateway::new(state.clone()));
+    let gateway = pingora::proxy::http_proxy(&server.configuration, Gateway::new(state.clone()));
+    let mut proxy = pingora::services::listening::Service::new(
+        "portcullis".to_string(),
+        crate::proxy::head_deadline::Guarded {
+            inner: Arc::new(gateway),
+            timeout: cfg.server.header_timeout,
+        },
+    );
     proxy.add_tcp(&cfg.server.listen.to_string());
     server.add_service(proxy);
     if let Some((w, addr)) = whoami {

@@ -113,6 +113,8 @@ pub struct ServerFile {
     pub redirect_origins: Vec<String>,
     /// Largest request head (all header names and values) accepted; 431 beyond it.
     pub max_header_size: Option<usize>,
+    /// A request head must arrive whole within this; the connection is cut otherwise.
+    pub header_timeout: Option<HumanDuration>,
     /// The whole body of a request to the auth API must arrive within this; 408 otherwise.
     pub body_timeout: Option<HumanDuration>,
     pub threads: Option<usize>,

@@ -90,6 +90,7 @@ pub struct Server {
     pub redirect_origins: Vec<String>,
     pub max_header_size: usize,
     pub body_timeout: Duration,
+    pub header_timeout: Duration,
     pub threads: usize,
     pub grace_period: Duration,
     pub max_body_size: usize,

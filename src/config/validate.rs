@@ -218,6 +218,11 @@ fn server(s: file::ServerFile, errs: &mut Vec<ConfigError>) -> Server {
             .map(|d| d.0)
             .unwrap_or(Duration::from_secs(10))
             .max(Duration::from_millis(100)),
+        header_timeout: s
+            .header_timeout
+            .map(|d| d.0)
+            .unwrap_or(Duration::from_secs(10))
+            .max(Duration::from_millis(100)),
         threads: threads.max(1),
         grace_period: s
             .grace_period

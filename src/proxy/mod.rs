@@ -4,6 +4,7 @@
 pub mod client_ip;
 pub mod control;
 pub mod decide;
+pub mod head_deadline;
 pub mod identity;
 pub mod request_id;
 pub mod respond;

@@ -80,11 +80,14 @@ async fn a_trickled_body_is_cut_at_the_deadline_while_others_are_served() {
 }
 
 #[tokio::test]
-async fn slow_header_connections_do_not_starve_normal_clients() {
+async fn slow_headers_are_cut_at_the_deadline_while_normal_clients_are_served() {
     let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
-    // 200 connections each trickling an unfinished request head, slowloris-style.
+    let mut o = Options::new(up.addr);
+    o.server_extra = "  header_timeout: \"1s\"\n".into();
+    let g = Gateway::start(o).await;
     let addr = g.base.trim_start_matches("http://").to_string();
+    // 200 connections trickling an unfinished head, slowloris-style: a header line every
+    // 250 ms, well inside any per-read timeout.
     let mut slow = Vec::new();
     for _ in 0..200 {
         let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
@@ -93,9 +96,20 @@ async fn slow_header_connections_do_not_starve_normal_clients() {
             .unwrap();
         slow.push(s);
     }
+    // And one kept-alive connection whose second request stalls the same way.
+    let mut kept = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    kept.write_all(b"GET /public/first HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = kept.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    slow.push(kept);
+    let started = Instant::now();
     let trickle = tokio::spawn(async move {
-        for i in 0..6 {
+        for i in 0..16 {
             for s in slow.iter_mut() {
+                // Writes fail once the gateway has cut the connection; keep going regardless.
                 let _ = s.write_all(format!("X-Slow-{i}: a\r\n").as_bytes()).await;
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -109,6 +123,17 @@ async fn slow_header_connections_do_not_starve_normal_clients() {
             .expect("served while the slow connections hang on");
         assert_eq!(r.status(), 200);
     }
-    let slow = trickle.await.unwrap();
-    assert_eq!(slow.len(), 200);
+    let mut slow = trickle.await.unwrap();
+    // Every slow connection was closed by the gateway: reading gives end-of-stream or reset.
+    for s in slow.iter_mut() {
+        let mut b = [0u8; 512];
+        let closed = match tokio::time::timeout(Duration::from_secs(2), s.read(&mut b)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => true,
+            Ok(Ok(n)) => !String::from_utf8_lossy(&b[..n]).contains("200 OK"),
+            Err(_) => false,
+        };
+        assert!(closed, "a slow connection is still open");
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(g.get("/public/after", None).await.status(), 200);
 }
