@@ -137,3 +137,56 @@ async fn slow_headers_are_cut_at_the_deadline_while_normal_clients_are_served() 
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(g.get("/public/after", None).await.status(), 200);
 }
+
+/// The same checks with Debian's `slowhttptest` (slow headers, then a slow body): the gateway
+/// stays available throughout and closes the slow connections itself. Skipped, saying so,
+/// where the tool is not installed (`.ci/run` installs it).
+#[tokio::test]
+async fn slowhttptest_finds_the_gateway_available_and_closing_slow_connections() {
+    if std::process::Command::new("slowhttptest")
+        .arg("-h")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: slowhttptest is not installed (apt-get install slowhttptest)");
+        return;
+    }
+    let up = Upstream::start().await;
+    let mut o = Options::new(up.addr);
+    o.server_extra = "  header_timeout: \"2s\"\n  body_timeout: \"2s\"\n".into();
+    let g = Gateway::start(o).await;
+    for (mode, path) in [("-H", "/public/x"), ("-B", "/api/login")] {
+        let prefix = g.dir.path().join(format!("slow{mode}"));
+        let url = format!("{}{path}", g.base);
+        let out = tokio::process::Command::new("slowhttptest")
+            .args([
+                mode, "-c", "150", "-r", "150", "-i", "1", "-l", "6", "-p", "2", "-x", "10",
+            ])
+            .args(["-g", "-o"])
+            .arg(&prefix)
+            .args(["-u", &url])
+            .output()
+            .await
+            .unwrap();
+        let csv = std::fs::read_to_string(prefix.with_extension("csv"))
+            .unwrap_or_else(|_| panic!("no csv: {}", String::from_utf8_lossy(&out.stdout)));
+        // Seconds,Closed,Pending,Connected,Service Available (the connection count while the
+        // probe gets answers, 0 when it does not). The run ends early once all are closed.
+        let rows: Vec<Vec<i64>> = csv
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').filter_map(|v| v.trim().parse().ok()).collect())
+            .filter(|r: &Vec<i64>| r.len() == 5)
+            .collect();
+        assert!(rows.len() >= 3, "{mode}: {csv}");
+        assert!(
+            rows.iter().all(|r| r[4] > 0),
+            "{mode}: the service became unavailable: {csv}"
+        );
+        let closed = rows.iter().map(|r| r[1]).max().unwrap_or(0);
+        assert!(
+            closed >= 100,
+            "{mode}: the gateway closed only {closed}: {csv}"
+        );
+    }
+}
