@@ -65,8 +65,10 @@ pub async fn check_password(
     }
     // The account's backoff, before any hashing: waiting attempts test no password.
     let key = email.to_ascii_lowercase();
-    let now = crate::store::now();
-    if let Err(retry_after_secs) = state.backoff.check(&key, now) {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    if let Err(retry_after_secs) = state.backoff.check(&key, now_ms) {
         metrics::login_attempt("backoff");
         metrics::rate_limited("account");
         return Err(LoginFailure::Failed(Reject::RateLimited {
@@ -100,7 +102,7 @@ pub async fn check_password(
         }
         _ => {
             metrics::login_attempt("bad_credentials");
-            state.backoff.failed(&key, now);
+            state.backoff.failed(&key, now_ms);
             Err(LoginFailure::BadCredentials)
         }
     }
