@@ -10,8 +10,6 @@ use axum::extract::State as S;
 use axum::Json;
 use std::sync::Arc;
 
-const MAX_NAME_CHARS: usize = 200;
-
 pub async fn get_profile(
     S(state): S<Arc<State>>,
     Auth(id): Auth,
@@ -34,15 +32,7 @@ pub async fn patch_profile(
         &["name", "password"],
         &["email", "role", "active", "id", "createdAt", "updatedAt"],
     );
-    let name = f.opt_string("name").map(|n| n.trim().to_string());
-    match &name {
-        Some(n) if n.is_empty() => f.error("name", "must not be empty"),
-        Some(n) if n.chars().count() > MAX_NAME_CHARS => f.error(
-            "name",
-            format!("must be at most {MAX_NAME_CHARS} characters"),
-        ),
-        _ => {}
-    }
+    let name = super::users::name_field(&mut f, "name", false);
     let password = f.opt_string("password");
     if let Some(p) = &password {
         if let Err(why) = policy::check(p, state.config().passwords.min_length) {

@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub const ADMIN_ROLE: &str = "admin";
-const MAX_NAME_CHARS: usize = 200;
 
 pub fn require_admin(id: &Identity) -> Result<(), Reject> {
     if id.user.role == ADMIN_ROLE {
@@ -42,21 +41,12 @@ pub fn name_field(f: &mut Fields, field: &str, required: bool) -> Option<String>
     }?
     .trim()
     .to_string();
-    if n.is_empty() {
-        f.error(field, "must not be empty");
-        None
-    } else if n.chars().any(char::is_control) {
-        // A name goes into headers, mail subjects and pages: no line breaks or controls.
-        f.error(field, "must not contain control characters");
-        None
-    } else if n.chars().count() > MAX_NAME_CHARS {
-        f.error(
-            field,
-            format!("must be at most {MAX_NAME_CHARS} characters"),
-        );
-        None
-    } else {
-        Some(n)
+    match crate::auth::policy::check_name(&n) {
+        Ok(()) => Some(n),
+        Err(why) => {
+            f.error(field, why);
+            None
+        }
     }
 }
 

@@ -36,6 +36,8 @@ pub fn extract(headers: &HeaderMap, cookie_name: &str) -> Credentials {
     }
 }
 
+/// The non-empty values of every cookie called `name`, in order (names and values trimmed,
+/// the value taken whole after the first `=`, as the `cookie` crate reads them).
 fn cookies_named<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> {
     headers
         .get_all(COOKIE)
@@ -51,14 +53,7 @@ fn cookies_named<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Ite
 
 /// The value of the first non-empty cookie called `name`.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(cookie::Cookie::split_parse)
-        .flatten()
-        .find(|c| c.name() == name && !c.value().is_empty())
-        .map(|c| c.value().to_string())
+    cookies_named(headers, name).next().map(str::to_string)
 }
 
 #[cfg(test)]

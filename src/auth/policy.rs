@@ -1,11 +1,29 @@
 //! Password policy after NIST SP 800-63B: length and a blocklist of common passwords, no
-//! composition rules.
+//! composition rules. And the one rule for display names, wherever a name is set.
 
 use once_cell::sync::Lazy;
 use std::collections::HashSet;
 
 /// Longest password accepted; checked before hashing so huge inputs cost nothing.
 pub const MAX_PASSWORD_CHARS: usize = 128;
+
+/// Longest display name accepted.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// Why a (trimmed) display name is refused. A name goes into headers, mail subjects and
+/// pages: no line breaks or other control characters.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if name.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(format!("must be at most {MAX_NAME_CHARS} characters"));
+    }
+    Ok(())
+}
 
 /// The 10,000 most common passwords (see `assets/README.md`), lower-cased.
 static COMMON: Lazy<HashSet<&'static str>> = Lazy::new(|| {

@@ -147,16 +147,18 @@ impl TokenKeys {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Invalid);
         }
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
-        if !plain_header(&header) {
+        let data =
+            decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
+                match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                    _ => TokenError::Invalid,
+                }
+            })?;
+        // The header `decode` parsed: checked here rather than parsed a second time.
+        if !plain_header(&data.header) {
             return Err(TokenError::Invalid);
         }
-        let claims = decode::<Claims>(token, &self.decoding, &self.validation)
-            .map(|d| d.claims)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            })?;
+        let claims = data.claims;
         // jsonwebtoken does not look at `iat`; a token issued in the future is not ours.
         if claims.iat > jsonwebtoken::get_current_timestamp() + self.validation.leeway {
             return Err(TokenError::Invalid);

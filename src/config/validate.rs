@@ -213,16 +213,8 @@ fn server(s: file::ServerFile, errs: &mut Vec<ConfigError>) -> Server {
         trusted_proxies,
         redirect_origins,
         max_header_size: s.max_header_size.unwrap_or(32 * 1024).max(1024),
-        body_timeout: s
-            .body_timeout
-            .map(|d| d.0)
-            .unwrap_or(Duration::from_secs(10))
-            .max(Duration::from_millis(100)),
-        header_timeout: s
-            .header_timeout
-            .map(|d| d.0)
-            .unwrap_or(Duration::from_secs(10))
-            .max(Duration::from_millis(100)),
+        body_timeout: client_deadline(s.body_timeout),
+        header_timeout: client_deadline(s.header_timeout),
         threads: threads.max(1),
         grace_period: s
             .grace_period
@@ -381,6 +373,13 @@ fn cookie(c: file::CookieFile, public_url: &str, errs: &mut Vec<ConfigError>) ->
     }
 }
 
+/// A deadline on what a client sends: 10 s unless set, never under 100 ms.
+fn client_deadline(d: Option<super::duration::HumanDuration>) -> Duration {
+    d.map(|d| d.0)
+        .unwrap_or(Duration::from_secs(10))
+        .max(Duration::from_millis(100))
+}
+
 fn account_backoff(
     f: Option<file::AccountBackoffFile>,
     errs: &mut Vec<ConfigError>,
@@ -499,8 +498,6 @@ fn unreachable_address() -> lettre::Address {
     panic!("invalid built-in address")
 }
 
-/// A same-origin relative path: starts with one `/`, no scheme, no authority, no backslash or
-/// control characters, also after percent-decoding (`//evil`, `/\\evil`, `/%2Fevil`, ...).
 /// Where a `returnTo`/`redirectTo` may send the browser: one of our own paths, or a URL on an
 /// origin the config lists exactly. The origin is computed by a WHATWG URL parser, as the
 /// browser will; userinfo, whitespace and backslashes are refused outright.
@@ -522,6 +519,8 @@ pub fn redirect_allowed(target: &str, origins: &[String]) -> bool {
     })
 }
 
+/// A same-origin relative path: starts with one `/`, no scheme, no authority, no backslash or
+/// control characters, also after percent-decoding (`//evil`, `/\\evil`, `/%2Fevil`, ...).
 pub fn is_local_path(p: &str) -> bool {
     // Browsers drop tabs and newlines inside URLs and read `\\` as `/`, so `/\t/evil` and
     // `/\\evil` lead off-site; the decoded form is checked too for servers that decode first.

@@ -128,7 +128,7 @@ pub async fn rename(S(state): S<Arc<State>>, headers: HeaderMap, body: Bytes) ->
         .get("name")
         .map(|n| n.trim().to_string())
         .unwrap_or_default();
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+    if crate::auth::policy::check_name(&name).is_err() {
         return show(
             &state,
             &headers,

@@ -99,7 +99,7 @@ pub async fn submit(
     let Some(email) = crate::api::normalize_email(form.email) else {
         return again(StatusCode::BAD_REQUEST, "Enter a valid email address.");
     };
-    if form.name.is_empty() || form.name.chars().count() > 200 {
+    if policy::check_name(form.name).is_err() {
         return again(
             StatusCode::BAD_REQUEST,
             "Enter your name (at most 200 characters).",

@@ -47,31 +47,15 @@ pub async fn decide(
             reject: Reject::HeadersTooLarge,
         };
     }
-    let path = match CanonicalPath::new(raw_path) {
-        Ok(p) => p,
-        Err(_) => {
-            metrics::auth_decision("deny_bad_path");
-            return Decision::Deny {
-                route: None,
-                reject: Reject::BadRequest(
-                    "The request path is ambiguous (dot segments, backslashes or bad escapes)"
-                        .into(),
-                ),
-            };
-        }
+    let Ok(path) = CanonicalPath::new(raw_path) else {
+        return bad_path("dot segments, backslashes or bad escapes");
     };
     if is_control(cfg, raw_path) {
         return Decision::Control;
     }
     let found = live.route_index.find(&cfg.routes, host, method, &path);
     if super::routes::ambiguous_route(&cfg.routes, host, method, &path, found) {
-        metrics::auth_decision("deny_bad_path");
-        return Decision::Deny {
-            route: None,
-            reject: Reject::BadRequest(
-                "The request path is ambiguous (its case or ;parameters change the route)".into(),
-            ),
-        };
+        return bad_path("its case or ;parameters change the route");
     }
     let Some(route) = found else {
         metrics::auth_decision("deny_no_route");
@@ -160,6 +144,15 @@ pub async fn decide(
                 reject,
             }
         }
+    }
+}
+
+/// A path whose meaning depends on who reads it: refused, saying why.
+fn bad_path(why: &str) -> Decision {
+    metrics::auth_decision("deny_bad_path");
+    Decision::Deny {
+        route: None,
+        reject: Reject::BadRequest(format!("The request path is ambiguous ({why})")),
     }
 }
 

@@ -165,11 +165,7 @@ impl ProxyHttp for Gateway {
         req: &mut RequestHeader,
         ctx: &mut Ctx,
     ) -> pingora::Result<()> {
-        let peer = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip());
-        client_ip::forwarding_headers(req, peer, &ctx.live.server.trusted_proxies)
+        client_ip::forwarding_headers(req, peer_ip(session), &ctx.live.server.trusted_proxies)
     }
 
     async fn response_filter(
@@ -204,14 +200,18 @@ impl ProxyHttp for Gateway {
     }
 }
 
-fn client_info(session: &Session, trusted: &[ipnet::IpNet]) -> ClientInfo {
-    let peer = session
+/// The socket peer's address.
+fn peer_ip(session: &Session) -> Option<std::net::IpAddr> {
+    session
         .client_addr()
         .and_then(|a| a.as_inet())
-        .map(|a| a.ip());
+        .map(|a| a.ip())
+}
+
+fn client_info(session: &Session, trusted: &[ipnet::IpNet]) -> ClientInfo {
     let req = session.req_header();
     ClientInfo {
-        ip: client_ip::client_ip(peer, &req.headers, trusted),
+        ip: client_ip::client_ip(peer_ip(session), &req.headers, trusted),
         user_agent: req
             .headers
             .get(http::header::USER_AGENT)

@@ -60,11 +60,11 @@ impl PathPattern {
 
     pub fn matches(&self, path: &CanonicalPath) -> bool {
         let parts: Vec<&str> = path.segments().collect();
-        self.matches_parts(&parts)
+        self.matches_parts(&parts, false)
     }
 
-    fn matches_parts(&self, parts: &[&str]) -> bool {
-        match_from(&self.segs, parts, false)
+    fn matches_parts(&self, parts: &[&str], loose: bool) -> bool {
+        match_from(&self.segs, parts, loose)
     }
 
     /// The first segment when it is a literal: only paths starting with it can match.
@@ -123,7 +123,7 @@ impl RouteIndex {
                 (None, None) => return None,
             };
             let i = *i?;
-            if route_matches(&routes[i], host, method, &parts) {
+            if route_matches(&routes[i], host, method, &parts, false) {
                 return Some(i);
             }
         }
@@ -270,11 +270,22 @@ pub fn find(
     method: &Method,
     path: &CanonicalPath,
 ) -> Option<usize> {
+    first_match(routes, host, method, path, false)
+}
+
+/// The first route matching, read strictly or (`loose`) as a lenient server would.
+fn first_match(
+    routes: &[Route],
+    host: Option<&str>,
+    method: &Method,
+    path: &CanonicalPath,
+    loose: bool,
+) -> Option<usize> {
     let host = bare_host(host);
     let parts: Vec<&str> = path.segments().collect();
     routes
         .iter()
-        .position(|r| route_matches(r, host, method, &parts))
+        .position(|r| route_matches(r, host, method, &parts, loose))
 }
 
 /// Whether a lenient upstream — one that ignores ASCII case or drops `;parameters`, as
@@ -292,11 +303,7 @@ pub fn ambiguous_route(
     if !p.bytes().any(|b| b.is_ascii_uppercase() || b == b';') {
         return false;
     }
-    let host = bare_host(host);
-    let parts: Vec<&str> = path.segments().collect();
-    let loose = routes
-        .iter()
-        .position(|r| route_applies(r, host, method) && match_from(&r.path.segs, &parts, true));
+    let loose = first_match(routes, host, method, path, true);
     loose.is_some() && loose != exact
 }
 
@@ -305,15 +312,18 @@ fn bare_host(host: Option<&str>) -> Option<&str> {
     host.map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name))
 }
 
-fn route_matches(r: &Route, host: Option<&str>, method: &Method, parts: &[&str]) -> bool {
-    route_applies(r, host, method) && r.path.matches_parts(parts)
-}
-
-fn route_applies(r: &Route, host: Option<&str>, method: &Method) -> bool {
+fn route_matches(
+    r: &Route,
+    host: Option<&str>,
+    method: &Method,
+    parts: &[&str],
+    loose: bool,
+) -> bool {
     r.host
         .as_deref()
         .is_none_or(|h| host.is_some_and(|x| x.eq_ignore_ascii_case(h)))
         && r.methods.as_ref().is_none_or(|ms| ms.contains(method))
+        && r.path.matches_parts(parts, loose)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! cannot hide.
 
 use crate::harness::*;
+use crate::{mail, oauth};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -314,7 +315,7 @@ async fn a_secret_minted_for_one_purpose_is_refused_for_every_other() {
     let up = Upstream::start().await;
     let smtp = SmtpServer::start();
     let mut o = Options::new(up.addr);
-    o.extra = format!("{}\n{}", smtp.config(), crate::oauth::MOCK);
+    o.extra = format!("{}\n{}", smtp.config(), oauth::MOCK);
     let g = Gateway::start(o).await;
     let session = g.admin_token().await;
     let forgot = json!({"email": ADMIN_EMAIL});
@@ -327,8 +328,8 @@ async fn a_secret_minted_for_one_purpose_is_refused_for_every_other() {
     .await;
     let reset = query_param(&smtp.nth(1).await.link(), "token");
     let magic = magic_link_token(&g, &smtp, 2, ADMIN_EMAIL).await;
-    let code = query_param(&crate::oauth::sign_in(&g, "").await, "code");
-    let (oauth_access, refresh_cookie) = crate::oauth::signed_in(&g, "").await;
+    let code = query_param(&oauth::sign_in(&g, "").await, "code");
+    let (oauth_access, refresh_cookie) = oauth::signed_in(&g, "").await;
     let refresh = refresh_cookie.split_once('=').unwrap().1.to_string();
 
     // None but a session token (or the OAuth access token, which is one) opens the app.
@@ -342,24 +343,14 @@ async fn a_secret_minted_for_one_purpose_is_refused_for_every_other() {
     }
     assert_eq!(g.get("/app/x", Some(&oauth_access)).await.status(), 200);
     // A session token is no reset token, no magic link, no OAuth code, no refresh token.
-    let r = g
-        .call(
-            Method::POST,
-            "/api/nuxt-users/password/reset",
-            None,
-            Some(json!({"token": session, "email": ADMIN_EMAIL, "password": "new-password-123", "password_confirmation": "new-password-123"})),
-        )
-        .await;
-    assert_eq!(r.status(), 400);
-    let r = g
-        .call(
-            Method::POST,
-            "/auth/token",
-            None,
-            Some(json!({"code": session})),
-        )
-        .await;
-    assert_eq!(r.status(), 401);
+    let new_password = "new-password-123";
+    assert_eq!(
+        mail::reset(&g, &session, ADMIN_EMAIL, new_password)
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(oauth::exchange(&g, &session).await.status(), 401);
     let r = g
         .client
         .post(g.url("/auth/refresh"))
@@ -372,33 +363,19 @@ async fn a_secret_minted_for_one_purpose_is_refused_for_every_other() {
         .unwrap();
     assert_eq!(r.status(), 401);
     // The reset token is no OAuth code; the magic token resets no password.
-    let r = g
-        .call(
-            Method::POST,
-            "/auth/token",
-            None,
-            Some(json!({"code": reset})),
-        )
-        .await;
-    assert_eq!(r.status(), 401);
-    let r = g
-        .call(
-            Method::POST,
-            "/api/nuxt-users/password/reset",
-            None,
-            Some(json!({"token": magic, "email": ADMIN_EMAIL, "password": "new-password-123", "password_confirmation": "new-password-123"})),
-        )
-        .await;
-    assert_eq!(r.status(), 400);
+    assert_eq!(oauth::exchange(&g, &reset).await.status(), 401);
+    assert_eq!(
+        mail::reset(&g, &magic, ADMIN_EMAIL, new_password)
+            .await
+            .status(),
+        400
+    );
     // And each still works for its own purpose afterwards.
-    let r = g
-        .call(
-            Method::POST,
-            "/api/nuxt-users/password/reset",
-            None,
-            Some(json!({"token": reset, "email": ADMIN_EMAIL, "password": "new-password-123", "password_confirmation": "new-password-123"})),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    assert_eq!(crate::oauth::exchange(&g, &code).await.status(), 200);
+    assert_eq!(
+        mail::reset(&g, &reset, ADMIN_EMAIL, new_password)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(oauth::exchange(&g, &code).await.status(), 200);
 }

@@ -21,7 +21,7 @@ async fn forgot(g: &Gateway, email: &str) -> serde_json::Value {
     r.json().await.unwrap()
 }
 
-async fn reset(g: &Gateway, token: &str, email: &str, password: &str) -> reqwest::Response {
+pub async fn reset(g: &Gateway, token: &str, email: &str, password: &str) -> reqwest::Response {
     let body = json!({"token": token, "email": email, "password": password, "password_confirmation": password});
     g.call(
         Method::POST,
