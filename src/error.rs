@@ -151,6 +151,43 @@ impl Reject {
     }
 }
 
+impl Reject {
+    /// The same refusal as a small page for a browser: status, reason and message, escaped,
+    /// with the same headers as the JSON form.
+    pub fn render_html(&self) -> Rendered {
+        let mut r = self.render();
+        let status = r.status;
+        let esc = |s: &str| {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+        };
+        let reason = status.canonical_reason().unwrap_or("Error");
+        let body = format!(
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{code} {reason}</title>\
+             <meta name=\"viewport\" content=\"width=device-width\"></head>\
+             <body style=\"font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem\">\
+             <h1>{code} {reason}</h1><p>{message}</p></body></html>\n",
+            code = status.as_u16(),
+            message = esc(&self.message()),
+        );
+        for (k, v) in r.headers.iter_mut() {
+            if *k == header::CONTENT_TYPE {
+                *v = HeaderValue::from_static("text/html; charset=utf-8");
+            }
+        }
+        r.headers.push((
+            HeaderName::from_static("content-security-policy"),
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+            ),
+        ));
+        r.body = Bytes::from(body);
+        r
+    }
+}
+
 /// What a 503 asks the client to wait: about as long as a database restart takes.
 pub const UNAVAILABLE_RETRY_SECS: u64 = 5;
 

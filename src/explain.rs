@@ -7,7 +7,8 @@ use crate::auth::{Authn, CachedUser, Identity, Rejection, SessionEntry};
 use crate::config::{AuthRule, Config};
 use crate::error::Reject;
 use crate::proxy::decide::{authorize, is_control};
-use crate::proxy::routes::{CanonicalPath, RouteIndex};
+use crate::proxy::routes::RouteIndex;
+use crate::proxy::target::{self, Parsed};
 use crate::state::State;
 use axum::extract::{Query, State as S};
 use http::Method;
@@ -83,15 +84,21 @@ pub fn explain(cfg: &Config, method: &Method, url: &str, caller: Caller) -> Expl
         status: 0,
         reason: String::new(),
     };
-    let path = match CanonicalPath::new(&raw_path) {
-        Ok(p) => p,
-        Err(_) => {
+    let target = match target::parse(raw_path.as_bytes(), method, |_| false) {
+        Ok(Parsed::Path(t)) => t,
+        Ok(Parsed::ServerOptions) => {
+            e.decision = "options".into();
+            e.status = 204;
+            e.reason = "OPTIONS * is answered by the gateway itself".into();
+            return e;
+        }
+        Err(why) => {
             e.status = 400;
-            e.reason = "the path is ambiguous (dot segments, backslashes or bad escapes) and is refused before routing".into();
+            e.reason = format!("the request target is refused before routing: {why}");
             return e;
         }
     };
-    if is_control(cfg, &raw_path) {
+    if is_control(cfg, &target.path) {
         e.decision = "control".into();
         e.status = 200;
         e.requires = "whatever that endpoint requires".into();
@@ -100,10 +107,24 @@ pub fn explain(cfg: &Config, method: &Method, url: &str, caller: Caller) -> Expl
     }
     // The proxy's own route lookup, so the answer cannot drift from what it would do.
     let index = RouteIndex::new(&cfg.routes);
-    let Some(i) = index.find(&cfg.routes, host.as_deref(), method, &path) else {
-        e.status = 404;
-        e.reason = "no route matches this method, host and path (routes are first match; nothing is forwarded without one)".into();
-        return e;
+    let i = match crate::proxy::readings::route(
+        &index,
+        &cfg.routes,
+        host.as_deref(),
+        method,
+        &target,
+    ) {
+        Ok(Some(i)) => i,
+        Ok(None) => {
+            e.status = 404;
+            e.reason = "no route matches this method, host and path (routes are first match; nothing is forwarded without one)".into();
+            return e;
+        }
+        Err(why) => {
+            e.status = 400;
+            e.reason = format!("the request target is refused before routing: {why}");
+            return e;
+        }
     };
     let route = &cfg.routes[i];
     e.route = Some(route.name.clone());

@@ -75,6 +75,20 @@ impl Live {
         }
     }
 
+    /// Whether `host` (lower-cased, no port) is one this gateway serves: a route's host or the
+    /// host of `server.public_url`. An absolute-form request target must name one.
+    pub fn serves_host(&self, host: &str) -> bool {
+        let public = url::Url::parse(&self.config.server.public_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+        public.as_deref() == Some(host)
+            || self
+                .config
+                .routes
+                .iter()
+                .any(|r| r.host.as_deref() == Some(host))
+    }
+
     /// Every limiter, for the periodic shrink of idle keys.
     pub fn limiters(&self) -> impl Iterator<Item = &KeyedLimiter> {
         self.login_limiter

@@ -26,6 +26,7 @@ pub struct Metrics {
     pub revocation_lag: prometheus::Histogram,
     pub config_reloads: IntCounterVec,
     pub mail_queued: IntGauge,
+    pub bad_targets: IntCounterVec,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -157,6 +158,12 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
             "portcullis_mail_queued",
             "Messages waiting in the outgoing mail queue",
         ),
+        bad_targets: counter(
+            &r,
+            "portcullis_proxy_bad_targets_total",
+            "Request targets refused (400) because a server could read them as another path, by reason",
+            &["reason"],
+        ),
         proxy_seconds,
         cache_entries,
         registry: r,
@@ -203,6 +210,11 @@ pub fn config_reload(outcome: &'static str) {
 
 pub fn mail(outcome: &'static str) {
     METRICS.mail.with_label_values(&[outcome]).inc();
+}
+
+/// A request target refused at the boundary, by [`crate::proxy::target::BadTarget::label`].
+pub fn bad_target(reason: &'static str) {
+    METRICS.bad_targets.with_label_values(&[reason]).inc();
 }
 
 pub fn auth_failure(reason: &'static str) {

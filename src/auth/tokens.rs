@@ -82,6 +82,35 @@ impl TokenKeys {
         })
     }
 
+    /// Whether a token claims to be one of ours (its unverified `iss` is our issuer): such a
+    /// token is the caller's credential for the gateway, valid or not, and no app gets it.
+    pub fn claims_our_issuer(&self, token: &str) -> bool {
+        use base64::Engine;
+        #[derive(Deserialize)]
+        struct Iss<'a> {
+            #[serde(borrow)]
+            iss: Option<std::borrow::Cow<'a, str>>,
+        }
+        let mut parts = token.split('.');
+        let (Some(_), Some(payload), Some(_), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return false;
+        };
+        if payload.len() > MAX_TOKEN_BYTES {
+            return false;
+        }
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload.trim_end_matches('='))
+            .ok()
+            .and_then(|json| {
+                serde_json::from_slice::<Iss>(&json)
+                    .ok()
+                    .map(|c| c.iss.as_deref() == Some(self.issuer.as_str()))
+            })
+            .unwrap_or(false)
+    }
+
     /// Claims for a new token issued now for `lifetime`.
     pub fn claims(
         &self,

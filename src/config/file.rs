@@ -205,6 +205,8 @@ pub struct RouteFile {
     pub on_unauthenticated: Option<String>,
     /// Requests per client IP on this route; 429 with `Retry-After` beyond it.
     pub rate_limit: Option<LimitFile>,
+    /// Overrides `identity_headers.forward_token` for this route.
+    pub forward_token: Option<bool>,
 }
 
 /// `none`, `optional`, `required`, or `{ roles: [...] }`.

@@ -183,6 +183,8 @@ pub struct Route {
     pub redirect_browsers: bool,
     /// Requests per client IP, checked before authentication.
     pub rate_limit: Option<Limit>,
+    /// Pass the caller's own token (Bearer, session cookie) on to the app.
+    pub forward_token: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -41,8 +41,8 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
     let tokens = tokens(f.tokens, base, &mut errs);
     let cookie = cookie(f.cookie, &server.public_url, &mut errs);
     let upstreams = upstreams(f.upstreams, &mut errs);
-    let routes = routes(f.routes, &upstreams, &mut errs);
     let identity = identity(f.identity_headers, &mut errs);
+    let routes = routes(f.routes, &upstreams, identity.forward_token, &mut errs);
     let api = api_routes(f.api, &mut errs);
     let rate_limits = RateLimits {
         login: f
@@ -532,7 +532,7 @@ pub fn is_local_path(p: &str) -> bool {
     }
     !p.chars().any(char::is_whitespace)
         && local(p)
-        && crate::proxy::routes::percent_decode(p)
+        && crate::proxy::target::percent_decode(p)
             .as_deref()
             .is_some_and(local)
 }
@@ -682,7 +682,7 @@ mod redirect_properties {
             let origins = vec![ALLOWED.to_string()];
             if redirect_allowed(&t, &origins) {
                 prop_assert!(lands_safely(&t), "{t:?} leaves");
-                if let Some(decoded) = crate::proxy::routes::percent_decode(&t) {
+                if let Some(decoded) = crate::proxy::target::percent_decode(&t) {
                     prop_assert!(lands_safely(&decoded), "{t:?} decoded leaves");
                 }
             }

@@ -69,6 +69,7 @@ pub(super) fn upstreams(
 pub(super) fn routes(
     rs: Vec<file::RouteFile>,
     upstreams: &BTreeMap<String, Upstream>,
+    forward_token: bool,
     errs: &mut Vec<ConfigError>,
 ) -> Vec<Route> {
     let mut out = Vec::new();
@@ -135,6 +136,7 @@ pub(super) fn routes(
         if let Some(path) = path {
             out.push(Route {
                 rate_limit,
+                forward_token: r.forward_token.unwrap_or(forward_token),
                 name: r.name.unwrap_or_else(|| format!("route{i}")),
                 path,
                 host: r.host.map(|h| h.to_ascii_lowercase()),

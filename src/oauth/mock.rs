@@ -355,7 +355,7 @@ fn client_credentials(headers: &HeaderMap, f: &TokenForm) -> (String, String) {
 
 /// RFC 6749 §2.3.1: Basic credentials are form-urlencoded first.
 fn decode_form(s: &str) -> String {
-    crate::proxy::routes::percent_decode(&s.replace('+', " ")).unwrap_or_default()
+    crate::proxy::target::percent_decode(&s.replace('+', " ")).unwrap_or_default()
 }
 
 pub async fn userinfo(S(state): S<Arc<State>>, headers: HeaderMap) -> Response {

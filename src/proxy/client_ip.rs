@@ -30,14 +30,59 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -
 }
 
 /// Headers by which a proxy in front speaks for the client. Only a trusted peer may send them.
-const FORWARDING: [&str; 6] = [
+const FORWARDING: [&str; 9] = [
     "forwarded",
     "x-forwarded-for",
     "x-forwarded-host",
     "x-forwarded-proto",
     "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-uri",
+    "x-forwarded-path",
     "x-real-ip",
 ];
+
+/// Headers by which frameworks let a request name another URL or method than its own
+/// (Symfony, Zend and IIS rewrite modules read `X-Original-URL`/`X-Rewrite-URL`; Express's
+/// method-override, Rails, Laravel and Spring read the method overrides). The gateway decided
+/// on the request line, so no peer may send them.
+const OVERRIDES: [&str; 5] = [
+    "x-original-url",
+    "x-rewrite-url",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
+/// Whether a (lower-case) header name is `canonical` with any `-` written as `_`.
+fn dashed_eq(name: &str, canonical: &str) -> bool {
+    name.len() == canonical.len()
+        && name
+            .bytes()
+            .zip(canonical.bytes())
+            .all(|(a, b)| a == b || (a == b'_' && b == b'-'))
+}
+
+/// Removes, in every spelling (any case, `_` for `-`), the URL and method overrides from
+/// every peer, and the forwarding headers from a peer that is not a trusted proxy. A trusted
+/// proxy's forwarding headers are kept in their proper spelling only.
+pub fn strip_untrusted(req: &mut pingora::http::RequestHeader, peer_trusted: bool) {
+    let doomed: Vec<http::HeaderName> = req
+        .headers
+        .keys()
+        .filter(|k| {
+            let name = k.as_str();
+            OVERRIDES.iter().any(|o| dashed_eq(name, o))
+                || FORWARDING
+                    .iter()
+                    .any(|f| dashed_eq(name, f) && (!peer_trusted || name != *f))
+        })
+        .cloned()
+        .collect();
+    for name in doomed {
+        req.remove_header(&name);
+    }
+}
 
 /// What the upstream is told of the client: a trusted peer's `X-Forwarded-For` chain gets the
 /// peer appended; from anyone else every forwarding header is dropped and `X-Forwarded-For`
@@ -61,6 +106,7 @@ pub fn forwarding_headers(
             format!("{}, {peer}", chain.join(", "))
         }
     } else {
+        // Already gone since `strip_untrusted`; kept here so this stays right on its own.
         for name in FORWARDING {
             req.remove_header(name);
         }
@@ -104,6 +150,46 @@ mod tests {
         forwarding_headers(&mut r, ip("10.0.0.1"), &trusted).unwrap();
         assert_eq!(r.headers["x-forwarded-for"], "9.9.9.9, 8.8.8.8, 10.0.0.1");
         assert_eq!(r.headers["x-forwarded-host"], "evil.test");
+    }
+
+    #[test]
+    fn overrides_go_in_every_spelling_forwarding_from_untrusted_peers() {
+        let req = || {
+            let mut r = pingora::http::RequestHeader::build("GET", b"/", None).unwrap();
+            for (k, v) in [
+                ("X-Original-URL", "/admin"),
+                ("x_rewrite_url", "/admin"),
+                ("X-HTTP-Method-Override", "DELETE"),
+                ("X_HTTP_METHOD", "DELETE"),
+                ("x-method-override", "DELETE"),
+                ("X-Forwarded-Prefix", "/admin"),
+                ("X-Forwarded-Uri", "/admin"),
+                ("x_forwarded_path", "/admin"),
+                ("X-Forwarded-Proto", "https"),
+                ("X_Forwarded_For", "1.1.1.1"),
+                ("X-Other", "keep"),
+            ] {
+                r.append_header(k, v).unwrap();
+            }
+            r
+        };
+        let mut r = req();
+        strip_untrusted(&mut r, false);
+        let left: Vec<&str> = r.headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["x-other"]);
+        let mut r = req();
+        strip_untrusted(&mut r, true);
+        let mut left: Vec<&str> = r.headers.keys().map(|k| k.as_str()).collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "x-forwarded-prefix",
+                "x-forwarded-proto",
+                "x-forwarded-uri",
+                "x-other"
+            ]
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The data-plane decision for one request, as plain functions returning enums: served by the
 //! control plane, forwarded (with or without an identity), or refused. Nothing here writes bytes.
 
-use super::routes::CanonicalPath;
+use super::target::{BadTarget, Parsed, Target};
 use crate::auth::{Authn, Identity};
 use crate::config::{AuthRule, Config};
 use crate::error::Reject;
@@ -25,9 +25,12 @@ pub enum Decision {
     },
     /// A browser without a session: to the sign-in page, coming back here afterwards.
     Redirect { route: usize, location: String },
+    /// `OPTIONS *`: answered by the gateway, about itself.
+    ServerOptions,
 }
 
 /// Decides what to do with a request, authenticating from the cache when the route needs it.
+/// `target` is the request target as [`super::target::parse`] read it.
 #[allow(clippy::too_many_arguments)]
 pub async fn decide(
     state: &State,
@@ -35,34 +38,37 @@ pub async fn decide(
     client_ip: Option<IpAddr>,
     method: &Method,
     host: Option<&str>,
-    raw_path: &str,
-    path_and_query: Option<&str>,
+    raw_target: &[u8],
+    target: Result<&Parsed, BadTarget>,
     headers: &HeaderMap,
 ) -> Decision {
     let cfg = &live.config;
-    if head_size(raw_path, headers) > cfg.server.max_header_size {
+    if head_size(raw_target, headers) > cfg.server.max_header_size {
         metrics::auth_decision("deny_headers_too_large");
         return Decision::Deny {
             route: None,
             reject: Reject::HeadersTooLarge,
         };
     }
-    let Ok(path) = CanonicalPath::new(raw_path) else {
-        return bad_path("dot segments, backslashes or bad escapes");
+    let target: &Target = match target {
+        Err(why) => return bad_target(why),
+        Ok(Parsed::ServerOptions) => return Decision::ServerOptions,
+        Ok(Parsed::Path(t)) => t,
     };
-    if is_control(cfg, raw_path) {
+    if is_control(cfg, &target.path) {
         return Decision::Control;
     }
-    let found = live.route_index.find(&cfg.routes, host, method, &path);
-    if super::routes::ambiguous_route(&cfg.routes, host, method, &path, found) {
-        return bad_path("its case or ;parameters change the route");
-    }
-    let Some(route) = found else {
-        metrics::auth_decision("deny_no_route");
-        return Decision::Deny {
-            route: None,
-            reject: Reject::NotFound,
-        };
+    let host = target.authority.as_deref().or(host);
+    let route = match super::readings::route(&live.route_index, &cfg.routes, host, method, target) {
+        Ok(Some(route)) => route,
+        Ok(None) => {
+            metrics::auth_decision("deny_no_route");
+            return Decision::Deny {
+                route: None,
+                reject: Reject::NotFound,
+            };
+        }
+        Err(why) => return bad_target(why),
     };
     if let Some(reject) = rate_limited(live, route, client_ip) {
         return Decision::Deny {
@@ -115,7 +121,7 @@ pub async fn decide(
                         route,
                         location: format!(
                             "{login}?returnTo={}",
-                            crate::api::escape_query(path_and_query.unwrap_or(raw_path))
+                            crate::api::escape_query(&target.origin_form())
                         ),
                     }
                 }
@@ -147,17 +153,18 @@ pub async fn decide(
     }
 }
 
-/// A path whose meaning depends on who reads it: refused, saying why.
-fn bad_path(why: &str) -> Decision {
+/// A target whose meaning depends on who reads it: refused, saying why.
+pub fn bad_target(why: BadTarget) -> Decision {
     metrics::auth_decision("deny_bad_path");
+    metrics::bad_target(why.label());
     Decision::Deny {
         route: None,
-        reject: Reject::BadRequest(format!("The request path is ambiguous ({why})")),
+        reject: Reject::BadRequest(format!("The request target is refused: {why}")),
     }
 }
 
 /// Bytes of the request head as sent: target plus each `name: value\r\n`.
-fn head_size(target: &str, headers: &HeaderMap) -> usize {
+fn head_size(target: &[u8], headers: &HeaderMap) -> usize {
     headers
         .iter()
         .map(|(k, v)| k.as_str().len() + v.len() + 4)
@@ -205,9 +212,10 @@ pub fn is_navigation(method: &Method, headers: &HeaderMap) -> bool {
     h("x-requested-with").is_none() && h("accept").is_some_and(|a| a.contains("text/html"))
 }
 
-/// Whether the control plane serves this path (exact match on the configured API paths).
-pub fn is_control(cfg: &Config, raw_path: &str) -> bool {
-    cfg.api.serves(raw_path)
+/// Whether the control plane serves this path (exact match on the configured API paths, in
+/// the canonical form).
+pub fn is_control(cfg: &Config, path: &str) -> bool {
+    cfg.api.serves(path)
 }
 
 /// Any valid session, or why not. `None` means no credentials were presented.

@@ -103,24 +103,41 @@ pub fn assert(req: &mut RequestHeader, state: &crate::state::State, id: &Identit
     }
 }
 
-/// Removes the user's own credentials — a Bearer `Authorization` and the session cookie —
-/// so the app behind the gateway never holds a token it could replay.
-pub fn drop_credentials(req: &mut RequestHeader, cookie_name: &str) {
-    let bearer = req
+/// Removes the caller's own credentials — a Bearer token that `is_ours` and the session
+/// cookie — so the app behind the gateway never holds a token it could replay. Other
+/// `Authorization` schemes and other cookies pass untouched.
+pub fn drop_credentials(
+    req: &mut RequestHeader,
+    cookie_name: &str,
+    is_ours: impl Fn(&str) -> bool,
+) {
+    let ours = req
         .headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start()
-                .get(..7)
-                .is_some_and(|s| s.eq_ignore_ascii_case("bearer "))
+        .get_all(http::header::AUTHORIZATION)
+        .iter()
+        .any(|v| match bearer_token(v.as_bytes()) {
+            Some(t) => is_ours(t),
+            // Not a Bearer token we can read: the gateway refused it as malformed, so it is
+            // no credential of the app's either.
+            None => {
+                v.as_bytes().trim_ascii().len() >= 6
+                    && v.as_bytes()[..6].eq_ignore_ascii_case(b"bearer")
+            }
         });
-    if bearer {
+    if ours {
         req.remove_header(&http::header::AUTHORIZATION);
     }
     retain_list_items(req, http::header::COOKIE, b';', b"; ", |c| {
         c.split('=').next().map(str::trim) != Some(cookie_name)
     });
+}
+
+/// The token of a `Bearer` authorization value.
+fn bearer_token(v: &[u8]) -> Option<&str> {
+    let v = std::str::from_utf8(v).ok()?.trim();
+    let (scheme, token) = v.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// Header-safe form of a value: printable ASCII passes, everything else (UTF-8 names, control
@@ -177,13 +194,21 @@ mod tests {
         let mut req = RequestHeader::build("GET", b"/", None).unwrap();
         req.append_header("Authorization", "Bearer abc").unwrap();
         req.append_header("Cookie", "a=1; sess=tok; b=2").unwrap();
-        drop_credentials(&mut req, "sess");
+        drop_credentials(&mut req, "sess", |t| t == "abc");
         assert!(req.headers.get("authorization").is_none());
         assert_eq!(req.headers.get("cookie").unwrap(), "a=1; b=2");
         let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.append_header("Authorization", "Bearer the-apps-own")
+            .unwrap();
+        drop_credentials(&mut req, "sess", |t| t == "abc");
+        assert_eq!(
+            req.headers.get("authorization").unwrap(),
+            "Bearer the-apps-own"
+        );
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
         req.append_header("Authorization", "Basic eDp5").unwrap();
         req.append_header("Cookie", "sess=tok").unwrap();
-        drop_credentials(&mut req, "sess");
+        drop_credentials(&mut req, "sess", |_| true);
         assert_eq!(req.headers.get("authorization").unwrap(), "Basic eDp5");
         assert!(req.headers.get("cookie").is_none());
     }

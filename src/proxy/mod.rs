@@ -6,10 +6,12 @@ pub mod control;
 pub mod decide;
 pub mod head_deadline;
 pub mod identity;
+pub mod readings;
 pub mod request_id;
 pub mod respond;
 pub mod routes;
 pub mod shutdown;
+pub mod target;
 pub mod upstream;
 
 use crate::auth::{ClientInfo, Identity};
@@ -48,8 +50,10 @@ pub struct Ctx {
     identity: Option<Identity>,
     client: ClientInfo,
     control: bool,
-    /// `control`, `forward`, `redirect` or `deny`, for the metrics.
+    /// `control`, `forward`, `redirect`, `options` or `deny`, for the metrics.
     decision: &'static str,
+    /// Why a request was refused, for the access log.
+    reason: Option<String>,
     _in_flight: shutdown::InFlight,
 }
 
@@ -66,16 +70,22 @@ impl ProxyHttp for Gateway {
             client: ClientInfo::default(),
             control: false,
             decision: "none",
+            reason: None,
             _in_flight: shutdown::InFlight::start(),
         }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> pingora::Result<bool> {
         let cfg = ctx.live.clone();
+        let peer = peer_ip(session);
         ctx.client = client_info(session, &cfg.server.trusted_proxies);
         request_id::assign(session.req_header_mut())?;
         identity::strip(session.req_header_mut(), &cfg.identity.prefix);
+        let trusted =
+            peer.is_some_and(|p| cfg.server.trusted_proxies.iter().any(|n| n.contains(&p)));
+        client_ip::strip_untrusted(session.req_header_mut(), trusted);
         let req = session.req_header();
+        let parsed = target::parse(req.raw_path(), &req.method, |h| cfg.serves_host(h));
         let host = req.uri.host().or_else(|| {
             req.headers
                 .get(http::header::HOST)
@@ -87,15 +97,22 @@ impl ProxyHttp for Gateway {
             ctx.client.ip,
             &req.method,
             host,
-            req.uri.path(),
-            req.uri.path_and_query().map(|pq| pq.as_str()),
+            req.raw_path(),
+            parsed.as_ref().map_err(|e| *e),
             &req.headers,
         )
         .await;
+        let target = match parsed {
+            Ok(target::Parsed::Path(t)) => Some(t),
+            _ => None,
+        };
         match decision {
             Decision::Control => {
                 ctx.control = true;
                 ctx.decision = "control";
+                if let Some(t) = &target {
+                    forward_target(session.req_header_mut(), t)?;
+                }
                 control::serve(
                     session,
                     &self.api,
@@ -104,6 +121,11 @@ impl ProxyHttp for Gateway {
                     cfg.server.body_timeout,
                 )
                 .await?;
+                Ok(true)
+            }
+            Decision::ServerOptions => {
+                ctx.decision = "options";
+                respond::server_options(session).await?;
                 Ok(true)
             }
             Decision::Redirect { route, location } => {
@@ -115,24 +137,42 @@ impl ProxyHttp for Gateway {
             Decision::Deny { route, reject } => {
                 ctx.route = route;
                 ctx.decision = "deny";
-                respond::reject(session, &reject).await?;
+                ctx.reason = Some(reject.message());
+                // A page load gets a page, except on routes declared for API clients.
+                let html = route.is_none_or(|r| cfg.routes[r].redirect_browsers)
+                    && decide::is_navigation(
+                        &session.req_header().method,
+                        &session.req_header().headers,
+                    );
+                respond::reject_for(session, &reject, html).await?;
                 Ok(true)
             }
             Decision::Forward { route, identity } => {
-                forward_canonical_path(session.req_header_mut())?;
+                // Only a decided path is forwarded, and only in the form it was decided on.
+                let Some(t) = &target else {
+                    return Err(Error::explain(
+                        ErrorType::InternalError,
+                        "forward without a target",
+                    ));
+                };
+                forward_target(session.req_header_mut(), t)?;
+                let r = &cfg.routes[route];
+                if !r.forward_token {
+                    let keys = &self.state.auth.keys;
+                    let authenticated = identity.is_some();
+                    identity::drop_credentials(session.req_header_mut(), &cfg.cookie.name, |t| {
+                        authenticated || keys.claims_our_issuer(t)
+                    });
+                }
                 if let Some(id) = &identity {
                     identity::inject(session.req_header_mut(), &cfg.identity, id);
-                    let upstream = &cfg.routes[route].upstream;
                     if cfg
                         .config
                         .upstreams
-                        .get(upstream)
+                        .get(&r.upstream)
                         .is_some_and(|u| u.assertion)
                     {
-                        identity::assert(session.req_header_mut(), &self.state, id, upstream);
-                    }
-                    if !cfg.identity.forward_token {
-                        identity::drop_credentials(session.req_header_mut(), &cfg.cookie.name);
+                        identity::assert(session.req_header_mut(), &self.state, id, &r.upstream);
                     }
                 }
                 ctx.route = Some(route);
@@ -220,19 +260,26 @@ fn client_info(session: &Session, trusted: &[ipnet::IpNet]) -> ClientInfo {
     }
 }
 
-/// Sends the upstream the path the route was chosen on (see [`routes::forward_form`]).
-fn forward_canonical_path(req: &mut RequestHeader) -> pingora::Result<()> {
-    let Some(path) = routes::forward_form(req.uri.path()) else {
+/// Puts the decided target on the request: its canonical origin-form, and for an
+/// absolute-form target its authority as `Host`. Untouched when the client sent that already.
+fn forward_target(req: &mut RequestHeader, t: &target::Target) -> pingora::Result<()> {
+    if !t.rewritten {
         return Ok(());
-    };
-    let target = match req.uri.query() {
-        Some(q) => format!("{path}?{q}"),
-        None => path,
-    };
-    let uri = http::Uri::try_from(target)
-        .map_err(|e| Error::because(ErrorType::InvalidHTTPHeader, "canonical path", e))?;
+    }
+    let uri = http::Uri::try_from(t.origin_form())
+        .map_err(|e| Error::because(ErrorType::InvalidHTTPHeader, "canonical target", e))?;
     req.set_uri(uri);
+    if let Some(authority) = &t.authority {
+        req.insert_header(http::header::HOST, authority.as_str())?;
+    }
     Ok(())
+}
+
+/// The path as the client sent it (a refused one included), without the query, which may
+/// carry secrets; bounded, and lossy for bytes that are not UTF-8.
+fn logged_path(raw: &[u8]) -> String {
+    let path = raw.split(|b| *b == b'?').next().unwrap_or_default();
+    String::from_utf8_lossy(&path[..path.len().min(512)]).into_owned()
 }
 
 /// Metrics and one access-log line. The query string is left out: it may carry secrets.
@@ -266,13 +313,14 @@ fn access_log(session: &Session, e: Option<&Error>, ctx: &Ctx) {
     tracing::info!(
         target: "access",
         method = %req.method,
-        path = req.uri.path(),
+        path = %logged_path(req.raw_path()),
         status,
         route,
         user = ctx.identity.as_ref().map(|i| i.user.id),
         client = ?ctx.client.ip,
         micros = elapsed.as_micros() as u64,
         error = e.map(|e| e.etype().as_str()),
+        reason = ctx.reason.as_deref(),
         request_id = request_id::of(req).and_then(|v| v.to_str().ok()),
     );
 }

@@ -25,6 +25,29 @@ pub async fn reject(session: &mut Session, reject: &Reject) -> pingora::Result<(
     write(session, &reject.render()).await
 }
 
+/// A refusal as JSON, or as a small HTML page for a browser's page load.
+pub async fn reject_for(session: &mut Session, reject: &Reject, html: bool) -> pingora::Result<()> {
+    let r = if html {
+        reject.render_html()
+    } else {
+        reject.render()
+    };
+    write(session, &r).await
+}
+
+/// `OPTIONS *`: what the gateway accepts, with no body.
+pub async fn server_options(session: &mut Session) -> pingora::Result<()> {
+    let r = Rendered {
+        status: http::StatusCode::NO_CONTENT,
+        headers: vec![(
+            http::header::ALLOW,
+            http::HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
+        )],
+        body: bytes::Bytes::new(),
+    };
+    write(session, &r).await
+}
+
 /// Like [`reject`], for when the connection cannot be reused (unread body, failed proxying):
 /// says `Connection: close` so the client does not send its next request into a dead socket.
 pub async fn reject_and_close(session: &mut Session, reject: &Reject) -> pingora::Result<()> {

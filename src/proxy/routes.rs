@@ -1,4 +1,5 @@
-//! Route matching: compiled path patterns, request-path canonicalisation, first match wins.
+//! Route matching: compiled path patterns, first match wins, read the way the gateway reads a
+//! path or the way a lenient server might (see [`super::readings`]).
 
 use crate::config::Route;
 use http::Method;
@@ -6,7 +7,7 @@ use http::Method;
 /// One segment of a compiled path pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Seg {
-    Lit(String),
+    Lit(Lit),
     /// `*`: exactly one segment.
     Any,
     /// `*` inside a segment, e.g. `*.css`: prefix and suffix around it.
@@ -14,6 +15,46 @@ enum Seg {
     /// `**`: zero or more segments.
     Rest,
 }
+
+/// A literal segment, and how a browser would percent-encode it when that differs (a server
+/// matching still-encoded paths sees that spelling).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Lit {
+    text: String,
+    encoded: Option<String>,
+}
+
+impl Lit {
+    fn new(text: &str) -> Self {
+        let mut enc = String::with_capacity(text.len());
+        for b in text.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b) {
+                enc.push(b as char);
+            } else {
+                enc.push_str(&format!("%{b:02X}"));
+            }
+        }
+        Lit {
+            text: text.to_string(),
+            encoded: (enc != text).then_some(enc),
+        }
+    }
+}
+
+/// How path segments are compared with a pattern's literals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Mode {
+    /// The segments are still percent-encoded: a literal also matches its encoded spelling.
+    pub encoded: bool,
+    /// ASCII case is ignored (the segments were already folded as a lenient server would).
+    pub loose: bool,
+}
+
+/// The gateway's own reading: decoded segments compared exactly.
+pub const EXACT: Mode = Mode {
+    encoded: false,
+    loose: false,
+};
 
 /// A path pattern such as `/admin/**`, `/static/*.css` or `/api/items/*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +84,7 @@ impl PathPattern {
                     None if s == "." || s == ".." => {
                         return Err(format!("{text:?}: dot segments are not allowed"))
                     }
-                    None => Seg::Lit(s.to_string()),
+                    None => Seg::Lit(Lit::new(s)),
                 },
             };
             segs.push(seg);
@@ -58,22 +99,24 @@ impl PathPattern {
         &self.source
     }
 
-    pub fn matches(&self, path: &CanonicalPath) -> bool {
-        let parts: Vec<&str> = path.segments().collect();
-        self.matches_parts(&parts, false)
-    }
-
-    fn matches_parts(&self, parts: &[&str], loose: bool) -> bool {
-        match_from(&self.segs, parts, loose)
+    /// Whether a decoded path matches, read as the gateway reads it.
+    pub fn matches(&self, decoded_path: &str) -> bool {
+        let parts: Vec<&str> = segments(decoded_path).collect();
+        match_from(&self.segs, &parts, EXACT)
     }
 
     /// The first segment when it is a literal: only paths starting with it can match.
     fn first_literal(&self) -> Option<&str> {
         match self.segs.first() {
-            Some(Seg::Lit(l)) => Some(l),
+            Some(Seg::Lit(l)) => Some(&l.text),
             _ => None,
         }
     }
+}
+
+/// The non-empty segments of a path.
+pub fn segments(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/').filter(|s| !s.is_empty())
 }
 
 /// The routes grouped by their pattern's first literal segment, so a table of thousands of
@@ -84,12 +127,16 @@ pub struct RouteIndex {
     by_first: std::collections::HashMap<String, Vec<usize>>,
     /// Routes whose pattern starts with a wildcard (or is `/`): candidates for every path.
     anywhere: Vec<usize>,
+    /// Some literal has an uppercase letter: a case-insensitive server may read any path
+    /// differently.
+    uppercase: bool,
 }
 
 impl RouteIndex {
     pub fn new(routes: &[Route]) -> Self {
         let mut index = RouteIndex::default();
         for (i, r) in routes.iter().enumerate() {
+            index.uppercase |= r.path.source.bytes().any(|b| b.is_ascii_uppercase());
             match r.path.first_literal() {
                 Some(l) => index.by_first.entry(l.to_string()).or_default().push(i),
                 None => index.anywhere.push(i),
@@ -98,16 +145,19 @@ impl RouteIndex {
         index
     }
 
-    /// The same answer as [`find`], trying fewer routes.
+    pub fn has_uppercase_literal(&self) -> bool {
+        self.uppercase
+    }
+
+    /// The same answer as [`first_match`] in the [`EXACT`] reading, trying fewer routes.
     pub fn find(
         &self,
         routes: &[Route],
         host: Option<&str>,
         method: &Method,
-        path: &CanonicalPath,
+        parts: &[&str],
     ) -> Option<usize> {
         let host = bare_host(host);
-        let parts: Vec<&str> = path.segments().collect();
         let literal = parts
             .first()
             .and_then(|f| self.by_first.get(*f))
@@ -123,31 +173,25 @@ impl RouteIndex {
                 (None, None) => return None,
             };
             let i = *i?;
-            if route_matches(&routes[i], host, method, &parts, false) {
+            if route_matches(&routes[i], host, method, parts, EXACT) {
                 return Some(i);
             }
         }
     }
 }
 
-/// Matches pattern segments against path segments. `loose` reads each path segment as a
-/// lenient server might: ASCII case ignored and `;parameters` dropped.
-fn match_from(pat: &[Seg], parts: &[&str], loose: bool) -> bool {
+/// Matches pattern segments against path segments in the given reading.
+fn match_from(pat: &[Seg], parts: &[&str], mode: Mode) -> bool {
     match pat.split_first() {
         None => parts.is_empty(),
         Some((Seg::Rest, rest)) => {
-            (0..=parts.len()).any(|skip| match_from(rest, &parts[skip..], loose))
+            (0..=parts.len()).any(|skip| match_from(rest, &parts[skip..], mode))
         }
         Some((seg, rest)) => match parts.split_first() {
             None => false,
             Some((part, more)) => {
-                let part = if loose {
-                    part.split(';').next().unwrap_or("")
-                } else {
-                    part
-                };
                 let eq = |a: &[u8], b: &[u8]| {
-                    if loose {
+                    if mode.loose {
                         a.eq_ignore_ascii_case(b)
                     } else {
                         a == b
@@ -155,7 +199,11 @@ fn match_from(pat: &[Seg], parts: &[&str], loose: bool) -> bool {
                 };
                 let (p, n) = (part.as_bytes(), part.len());
                 let ok = match seg {
-                    Seg::Lit(l) => eq(l.as_bytes(), p),
+                    Seg::Lit(l) => {
+                        eq(l.text.as_bytes(), p)
+                            || (mode.encoded
+                                && l.encoded.as_ref().is_some_and(|e| eq(e.as_bytes(), p)))
+                    }
                     Seg::Any => true,
                     Seg::Glob(pre, post) => {
                         n >= pre.len() + post.len()
@@ -164,152 +212,33 @@ fn match_from(pat: &[Seg], parts: &[&str], loose: bool) -> bool {
                     }
                     Seg::Rest => false,
                 };
-                ok && match_from(rest, more, loose)
+                ok && match_from(rest, more, mode)
             }
         },
     }
 }
 
-/// A request path in the form the upstream will most likely understand it: percent-decoded,
-/// without empty segments. Paths whose meaning depends on who decodes them are refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CanonicalPath(String);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BadPath {
-    /// `.`/`..` segments (raw or encoded), backslashes, NUL or control characters, bad escapes.
-    Ambiguous,
-}
-
-impl CanonicalPath {
-    /// Canonicalises the path part of a request target (no query).
-    pub fn new(raw: &str) -> Result<Self, BadPath> {
-        let decoded = percent_decode(raw).ok_or(BadPath::Ambiguous)?;
-        if decoded.contains('\\') || decoded.chars().any(|c| c.is_control()) {
-            return Err(BadPath::Ambiguous);
-        }
-        let mut out = String::with_capacity(decoded.len());
-        for seg in decoded.split('/').filter(|s| !s.is_empty()) {
-            if seg == "." || seg == ".." {
-                return Err(BadPath::Ambiguous);
-            }
-            out.push('/');
-            out.push_str(seg);
-        }
-        if out.is_empty() {
-            out.push('/');
-        }
-        Ok(CanonicalPath(out))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    fn segments(&self) -> impl Iterator<Item = &str> {
-        self.0.split('/').filter(|s| !s.is_empty())
-    }
-}
-
-/// The path to forward when it differs from the raw one: encoded slashes decoded and runs of
-/// slashes collapsed, so the upstream is sent the segments the route was chosen on. Other
-/// escapes are kept as the client sent them. `None` (the usual case) means forward as is.
-pub fn forward_form(raw: &str) -> Option<String> {
-    let b = raw.as_bytes();
-    let encoded_slash = |i: usize| {
-        b[i] == b'%'
-            && b.get(i + 1..i + 3)
-                .is_some_and(|h| h.eq_ignore_ascii_case(b"2f"))
-    };
-    let needs =
-        (0..b.len()).any(|i| encoded_slash(i) || (b[i] == b'/' && b.get(i + 1) == Some(&b'/')));
-    if !needs {
-        return None;
-    }
-    let mut out = String::with_capacity(raw.len());
-    let mut i = 0;
-    while i < b.len() {
-        let slash = b[i] == b'/' || encoded_slash(i);
-        if slash {
-            if !out.ends_with('/') {
-                out.push('/');
-            }
-            i += if b[i] == b'/' { 1 } else { 3 };
-        } else {
-            // Multi-byte characters are copied whole: `i` only stops at ASCII boundaries here.
-            let next = raw[i..].chars().next().map_or(1, char::len_utf8);
-            out.push_str(&raw[i..i + next]);
-            i += next;
-        }
-    }
-    Some(out)
-}
-
-pub fn percent_decode(raw: &str) -> Option<String> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let s = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(s, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// The first route matching host, method and path, by index into the config's routes.
-pub fn find(
+/// The first route matching host, method and path segments in a reading (a table scan).
+pub fn first_match(
     routes: &[Route],
     host: Option<&str>,
     method: &Method,
-    path: &CanonicalPath,
-) -> Option<usize> {
-    first_match(routes, host, method, path, false)
-}
-
-/// The first route matching, read strictly or (`loose`) as a lenient server would.
-fn first_match(
-    routes: &[Route],
-    host: Option<&str>,
-    method: &Method,
-    path: &CanonicalPath,
-    loose: bool,
+    parts: &[&str],
+    mode: Mode,
 ) -> Option<usize> {
     let host = bare_host(host);
-    let parts: Vec<&str> = path.segments().collect();
     routes
         .iter()
-        .position(|r| route_matches(r, host, method, &parts, loose))
-}
-
-/// Whether a lenient upstream — one that ignores ASCII case or drops `;parameters`, as
-/// IIS, Tomcat and Spring do — could read this path as one that a *different* route governs.
-/// Such a path is refused rather than authorized under the wrong rule. Paths with neither
-/// uppercase letters nor `;` cannot differ and cost nothing.
-pub fn ambiguous_route(
-    routes: &[Route],
-    host: Option<&str>,
-    method: &Method,
-    path: &CanonicalPath,
-    exact: Option<usize>,
-) -> bool {
-    let p = path.as_str();
-    if !p.bytes().any(|b| b.is_ascii_uppercase() || b == b';') {
-        return false;
-    }
-    let loose = first_match(routes, host, method, path, true);
-    loose.is_some() && loose != exact
+        .position(|r| route_matches(r, host, method, parts, mode))
 }
 
 /// Host names compare case-insensitively and without the port.
-fn bare_host(host: Option<&str>) -> Option<&str> {
-    host.map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name))
+pub fn bare_host(host: Option<&str>) -> Option<&str> {
+    host.map(|h| match h.rsplit_once(':') {
+        // An IPv6 literal keeps its colons inside brackets.
+        Some((name, port)) if !port.contains(']') => name,
+        _ => h,
+    })
 }
 
 fn route_matches(
@@ -317,18 +246,22 @@ fn route_matches(
     host: Option<&str>,
     method: &Method,
     parts: &[&str],
-    loose: bool,
+    mode: Mode,
 ) -> bool {
     r.host
         .as_deref()
         .is_none_or(|h| host.is_some_and(|x| x.eq_ignore_ascii_case(h)))
         && r.methods.as_ref().is_none_or(|ms| ms.contains(method))
-        && r.path.matches_parts(parts, loose)
+        && match_from(&r.path.segs, parts, mode)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parts(p: &str) -> Vec<&str> {
+        segments(p).collect()
+    }
 
     #[test]
     fn the_index_answers_as_the_table_does() {
@@ -354,6 +287,7 @@ mod tests {
             auth: crate::config::AuthRule::None,
             redirect_browsers: false,
             rate_limit: None,
+            forward_token: false,
         };
         // Every rotation of the list, so each pattern comes first, last and between.
         for shift in 0..patterns.len() {
@@ -374,12 +308,12 @@ mod tests {
                 "/nothing/here",
                 "/API",
             ] {
-                let p = CanonicalPath::new(path).unwrap_or_else(|_| panic!("{path}"));
+                let p = parts(path);
                 for host in [None, Some("a.test:8080"), Some("b.test")] {
                     for m in [Method::GET, Method::POST] {
                         assert_eq!(
                             index.find(&routes, host, &m, &p),
-                            find(&routes, host, &m, &p),
+                            first_match(&routes, host, &m, &p, EXACT),
                             "{path} {host:?} {m} with rotation {shift}"
                         );
                     }
@@ -389,9 +323,7 @@ mod tests {
     }
 
     fn m(pat: &str, path: &str) -> bool {
-        PathPattern::parse(pat)
-            .map(|p| p.matches(&CanonicalPath::new(path).unwrap_or(CanonicalPath("/#".into()))))
-            == Ok(true)
+        PathPattern::parse(pat).map(|p| p.matches(path)) == Ok(true)
     }
 
     #[test]
@@ -414,48 +346,17 @@ mod tests {
     }
 
     #[test]
-    fn canonical_form_decodes_and_collapses() {
-        assert_eq!(
-            CanonicalPath::new("//admin///x").map(|p| p.0),
-            Ok("/admin/x".into())
-        );
-        assert_eq!(
-            CanonicalPath::new("/%61dmin").map(|p| p.0),
-            Ok("/admin".into())
-        );
-        assert_eq!(
-            CanonicalPath::new("/admin%2Fx").map(|p| p.0),
-            Ok("/admin/x".into())
-        );
-    }
-
-    #[test]
-    fn the_forwarded_path_has_the_matched_segments() {
-        assert_eq!(forward_form("/admin/x"), None);
-        assert_eq!(forward_form("/a%20b/%2e"), None);
-        assert_eq!(forward_form("//admin///x/"), Some("/admin/x/".into()));
-        assert_eq!(forward_form("/admin%2Fpanel"), Some("/admin/panel".into()));
-        assert_eq!(
-            forward_form("/admin%2f%2Fpanel"),
-            Some("/admin/panel".into())
-        );
-        assert_eq!(forward_form("/zoë//x"), Some("/zoë/x".into()));
-    }
-
-    #[test]
-    fn ambiguous_paths_are_refused() {
-        for p in [
-            "/public/../admin",
-            "/public/%2e%2e/admin",
-            "/a/./b",
-            "/a\\b",
-            "/a%5cb",
-            "/a%00",
-            "/%zz",
-            "/%c3",
-        ] {
-            assert_eq!(CanonicalPath::new(p), Err(BadPath::Ambiguous), "{p}");
-        }
+    fn literals_match_their_encoded_spelling_in_the_encoded_reading() {
+        let p = PathPattern::parse("/café/**").unwrap();
+        let enc = Mode {
+            encoded: true,
+            loose: false,
+        };
+        assert!(match_from(&p.segs, &parts("/caf%C3%A9/x"), enc));
+        assert!(!match_from(&p.segs, &parts("/caf%C3%A9/x"), EXACT));
+        assert!(match_from(&p.segs, &parts("/café/x"), EXACT));
+        let p = PathPattern::parse("/public/**").unwrap();
+        assert!(!match_from(&p.segs, &parts("/%70ublic/x"), enc));
     }
 
     #[test]
@@ -466,51 +367,13 @@ mod tests {
             std::path::Path::new("."),
         )
         .unwrap();
-        let p = CanonicalPath::new("/x/1").unwrap();
-        assert_eq!(
-            find(&cfg.routes, Some("api.example.com:8080"), &Method::GET, &p),
-            Some(0)
-        );
-        assert_eq!(
-            find(&cfg.routes, Some("other.example.com"), &Method::POST, &p),
-            Some(1)
-        );
-        assert_eq!(find(&cfg.routes, None, &Method::GET, &p), Some(2));
-    }
-
-    #[test]
-    fn case_and_parameters_that_change_the_route_are_ambiguous() {
-        let cfg = crate::config::from_yaml(
-            "upstreams: { a: { addrs: [\"127.0.0.1:1\"] } }\nroutes:\n  - { path: \"/public/**\", upstream: a, auth: none }\n  - { path: \"/admin/**\", upstream: a, auth: { roles: [admin] } }\n  - { path: \"/static/*.css\", upstream: a, auth: none }\n  - { path: \"/**\", upstream: a, auth: required }\n",
-            &Default::default(),
-            std::path::Path::new("."),
-        )
-        .unwrap();
-        let amb = |path: &str| {
-            let p = CanonicalPath::new(path).unwrap();
-            let exact = find(&cfg.routes, None, &Method::GET, &p);
-            ambiguous_route(&cfg.routes, None, &Method::GET, &p, exact)
-        };
-        for p in [
-            "/ADMIN/x",
-            "/Admin/x",
-            "/admin;jsessionid=1/x",
-            "/PUBLIC/x",
-            "/static/A.CSS",
-            "/static/a.css;x",
-        ] {
-            assert!(amb(p), "{p}");
-        }
-        for p in [
-            "/admin/X",
-            "/public/Readme",
-            "/users/ABC",
-            "/app;v=1",
-            "/admin/x;y",
-            "/static/a.css",
-        ] {
-            assert!(!amb(p), "{p}");
-        }
+        let p = parts("/x/1");
+        let find = |host, m: &Method| first_match(&cfg.routes, host, m, &p, EXACT);
+        assert_eq!(find(Some("api.example.com:8080"), &Method::GET), Some(0));
+        assert_eq!(find(Some("other.example.com"), &Method::POST), Some(1));
+        assert_eq!(find(None, &Method::GET), Some(2));
+        assert_eq!(bare_host(Some("[::1]:80")), Some("[::1]"));
+        assert_eq!(bare_host(Some("[::1]")), Some("[::1]"));
     }
 
     #[test]
