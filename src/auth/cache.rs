@@ -90,10 +90,31 @@ impl SessionCache {
         self.users.read_sync(&id, |_, u| u.clone())
     }
 
-    /// Stores what was just created or renewed; overwrites.
+    /// Stores a session just created (a fresh random id: nothing to overwrite).
     pub fn put_session(&self, id: Uuid, entry: SessionEntry) {
         self.make_room();
-        self.sessions.upsert_sync(id, entry);
+        let _ = self.sessions.insert_sync(id, entry);
+    }
+
+    /// Moves a cached session from token `old` to `next`, atomically, only while it is live
+    /// and still on `old`. A revocation is a tombstone: no renewal, however late it lands,
+    /// brings the session back. An entry not cached stays so (the store has the truth).
+    pub fn renew(&self, id: Uuid, old: Uuid, next: SessionEntry) {
+        self.sessions.update_sync(&id, |_, e| {
+            if !e.revoked && e.token_id == old {
+                *e = next;
+            }
+        });
+    }
+
+    /// Applies a renewal another instance made: the session's token is now `next`'s, unless
+    /// it was revoked meanwhile.
+    pub fn renewed_elsewhere(&self, id: Uuid, next: SessionEntry) {
+        self.sessions.update_sync(&id, |_, e| {
+            if !e.revoked {
+                *e = next;
+            }
+        });
     }
 
     /// Stores what a cache miss loaded, unless something newer (a revocation) got there first.
@@ -152,6 +173,7 @@ impl SessionCache {
         dirty
     }
 
+    /// Publishes a change to a user (made here or reported by the change feed).
     pub fn put_user(&self, user: CachedUser) {
         self.users.upsert_sync(user.id, Arc::new(user));
     }
@@ -160,6 +182,8 @@ impl SessionCache {
         self.users.remove_sync(&id);
     }
 
+    /// Stores a user read from the store unless a copy is cached: a read taken before a
+    /// concurrent change (a deactivation) must not overwrite what that change published.
     pub fn fill_user(&self, user: CachedUser) {
         let _ = self.users.insert_sync(user.id, Arc::new(user));
     }
@@ -251,6 +275,57 @@ mod tests {
         c.revoke(id, 1000);
         c.fill_session(id, entry(1000));
         assert!(c.session(&id).map(|e| e.revoked).unwrap_or(false));
+    }
+
+    #[test]
+    fn no_renewal_resurrects_a_revoked_session() {
+        let c = SessionCache::new(100);
+        let (id, old) = (Uuid::new_v4(), Uuid::new_v4());
+        c.put_session(
+            id,
+            SessionEntry {
+                token_id: old,
+                ..entry(1000)
+            },
+        );
+        c.revoke(id, 1000);
+        c.renew(id, old, entry(2000));
+        c.renewed_elsewhere(id, entry(2000));
+        c.put_session(id, entry(2000));
+        assert!(c.session(&id).unwrap().revoked);
+        // A renewal from a token that is no longer current changes nothing either.
+        let id = Uuid::new_v4();
+        let current = entry(1000);
+        c.put_session(id, current);
+        c.renew(id, Uuid::new_v4(), entry(3000));
+        assert_eq!(c.session(&id), Some(current));
+        let next = entry(3000);
+        c.renew(id, current.token_id, next);
+        assert_eq!(c.session(&id), Some(next));
+    }
+
+    #[test]
+    fn revocation_wins_racing_renewals_on_threads() {
+        let c = std::sync::Arc::new(SessionCache::new(10_000));
+        for _ in 0..200 {
+            let id = Uuid::new_v4();
+            let first = entry(1000);
+            c.put_session(id, first);
+            let renewer = {
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    let mut cur = first.token_id;
+                    for _ in 0..50 {
+                        let next = entry(1000);
+                        c.renew(id, cur, next);
+                        cur = next.token_id;
+                    }
+                })
+            };
+            c.revoke(id, 1000);
+            renewer.join().unwrap();
+            assert!(c.session(&id).unwrap().revoked);
+        }
     }
 
     #[test]

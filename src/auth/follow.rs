@@ -48,9 +48,10 @@ async fn apply(auth: &Authenticator, store: &dyn Store, row: &ChangeRow) {
             let expires_at = row.expires_at.unwrap_or_else(now);
             if row.revoked.unwrap_or(false) {
                 cache.revoke(sid, expires_at);
-            } else if cache.session(&sid).is_some_and(|e| !e.revoked) {
-                // Renewed elsewhere: only the new token is valid from now on.
-                cache.put_session(
+            } else {
+                // Renewed elsewhere: only the new token is valid from now on (unless the
+                // session was revoked meanwhile: a tombstone stays).
+                cache.renewed_elsewhere(
                     sid,
                     SessionEntry {
                         user_id: row.user_id,

@@ -91,8 +91,10 @@ impl State {
                     .map(|ua| ua.chars().take(512).collect()),
                 ip: client.ip.map(|ip| ip.to_string()),
             })
-            .await?;
-        self.auth.cache.put_user(CachedUser::from(user));
+            .await?
+            // The user was deactivated between the password check and now.
+            .ok_or(Reject::Forbidden("This account is deactivated"))?;
+        self.auth.cache.fill_user(CachedUser::from(user));
         self.auth.cache.put_session(
             sid,
             SessionEntry {
@@ -142,9 +144,17 @@ impl State {
             lifetime,
         );
         let expires_at = session_expires_at.max(claims.exp as i64);
+        // Same token id, a later expiry; conditional like every renewal, so a revocation
+        // that lands first wins.
         if !self
             .store
-            .renew_session(&session.id, &session.token_id, expires_at, now())
+            .renew_session(
+                &session.id,
+                &session.token_id,
+                &session.token_id,
+                expires_at,
+                now(),
+            )
             .await?
         {
             return Err(dead());
@@ -154,12 +164,14 @@ impl State {
             .keys
             .sign_with(&claims, extra)
             .map_err(|_| Reject::Internal)?;
-        self.auth.cache.put_user(CachedUser::from(&user));
-        self.auth.cache.put_session(
+        self.auth.cache.fill_user(CachedUser::from(&user));
+        let token_id = Uuid::parse_str(&session.token_id).unwrap_or_default();
+        self.auth.cache.renew(
             sid,
+            token_id,
             SessionEntry {
                 user_id: user.id,
-                token_id: Uuid::parse_str(&session.token_id).unwrap_or_default(),
+                token_id,
                 expires_at,
                 remember: session.remember,
                 revoked: false,
@@ -210,19 +222,22 @@ impl State {
             .store
             .renew_session(
                 &id.session_id.to_string(),
+                &id.session.token_id.to_string(),
                 &jti.to_string(),
                 claims.exp as i64,
                 now(),
             )
             .await?;
         if !renewed {
+            // Revoked meanwhile, or this token was already renewed by a concurrent call.
             return Err(Reject::Unauthenticated {
                 invalid_token: true,
                 message: "This session has ended",
             });
         }
-        self.auth.cache.put_session(
+        self.auth.cache.renew(
             id.session_id,
+            id.session.token_id,
             SessionEntry {
                 token_id: jti,
                 expires_at: claims.exp as i64,

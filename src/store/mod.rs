@@ -81,12 +81,15 @@ pub trait Store: OAuthStore + Send + Sync + 'static {
     ) -> StoreResult<(Vec<User>, i64)>;
     async fn set_password(&self, id: i64, hash: &str, now: i64) -> StoreResult<()>;
 
-    async fn create_session(&self, session: NewSession) -> StoreResult<Session>;
+    /// `None` when the user is not (or no longer) active.
+    async fn create_session(&self, session: NewSession) -> StoreResult<Option<Session>>;
     async fn session(&self, id: &str) -> StoreResult<Option<Session>>;
-    /// Points a live session at a new token; false when it is revoked or gone.
+    /// Points a live session from `old_token_id` at a new token; false when it is revoked,
+    /// gone, or no longer on `old_token_id` (another renewal won).
     async fn renew_session(
         &self,
         id: &str,
+        old_token_id: &str,
         token_id: &str,
         expires_at: i64,
         now: i64,

@@ -190,10 +190,14 @@ macro_rules! sql_store {
             async fn create_session(
                 &self,
                 s: $crate::store::NewSession,
-            ) -> $crate::store::StoreResult<$crate::store::Session> {
+            ) -> $crate::store::StoreResult<Option<$crate::store::Session>> {
+                // Only for a user who is active at the moment of the insert: a sign-in racing
+                // a deactivation cannot leave a live session behind it.
                 let sql = format!(
                     "INSERT INTO sessions (id, user_id, token_id, created_at, last_seen_at, expires_at, remember, user_agent, ip) \
-                     VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8) RETURNING {}",
+                     SELECT $1, $2, $3, $4, $4, $5, $6, $7, $8 \
+                     WHERE EXISTS (SELECT 1 FROM users WHERE id = $2 AND active AND deleted_at IS NULL) \
+                     RETURNING {}",
                     $crate::store::sql::SESSION_COLS
                 );
                 sqlx::query_as(&sql)
@@ -205,7 +209,7 @@ macro_rules! sql_store {
                     .bind(s.remember)
                     .bind(&s.user_agent)
                     .bind(&s.ip)
-                    .fetch_one(&self.pool)
+                    .fetch_optional(&self.pool)
                     .await
                     .map_err($crate::store::sql::conflict_or)
             }
@@ -218,18 +222,22 @@ macro_rules! sql_store {
             async fn renew_session(
                 &self,
                 id: &str,
+                old_token_id: &str,
                 token_id: &str,
                 expires_at: i64,
                 now: i64,
             ) -> $crate::store::StoreResult<bool> {
+                // Conditional on the token it replaces: of two renewals of one token only one
+                // wins, and none revives a revoked session.
                 let r = sqlx::query(
                     "UPDATE sessions SET token_id = $1, expires_at = $2, last_seen_at = $3 \
-                     WHERE id = $4 AND revoked_at IS NULL AND expires_at > $3",
+                     WHERE id = $4 AND token_id = $5 AND revoked_at IS NULL AND expires_at > $3",
                 )
                 .bind(token_id)
                 .bind(expires_at)
                 .bind(now)
                 .bind(id)
+                .bind(old_token_id)
                 .execute(&self.pool)
                 .await?;
                 Ok(r.rows_affected() == 1)

@@ -23,6 +23,7 @@ mod ops;
 mod pages;
 mod pg;
 mod proxy;
+mod races;
 mod reload;
 mod sessions;
 mod users;

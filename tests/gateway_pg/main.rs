@@ -43,6 +43,8 @@ mod pages;
 mod pg;
 #[path = "../gateway/proxy.rs"]
 mod proxy;
+#[path = "../gateway/races.rs"]
+mod races;
 #[path = "../gateway/reload.rs"]
 mod reload;
 #[path = "../gateway/sessions.rs"]
