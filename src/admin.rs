@@ -13,6 +13,9 @@ use std::sync::Arc;
 pub struct Admin {
     pub addr: SocketAddr,
     pub state: Arc<State>,
+    /// Bound at start; `None` during a graceful upgrade, where the previous instance still
+    /// holds the port and it is bound once that instance lets it go.
+    pub listener: std::sync::Mutex<Option<std::net::TcpListener>>,
 }
 
 pub fn router(state: Arc<State>) -> axum::Router {
@@ -86,8 +89,21 @@ async fn readyz(S(state): S<Arc<State>>) -> impl IntoResponse {
 #[async_trait::async_trait]
 impl BackgroundService for Admin {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        let Some(listener) = bind_when_free(self.addr).await else {
-            return;
+        let bound = self
+            .listener
+            .lock()
+            .ok()
+            .and_then(|mut l| l.take())
+            .and_then(|l| {
+                l.set_nonblocking(true).ok()?;
+                tokio::net::TcpListener::from_std(l).ok()
+            });
+        let listener = match bound {
+            Some(l) => l,
+            None => match bind_when_free(self.addr).await {
+                Some(l) => l,
+                None => return,
+            },
         };
         let _ = axum::serve(listener, router(self.state.clone()))
             .with_graceful_shutdown(async move {

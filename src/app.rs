@@ -32,6 +32,16 @@ pub fn control_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// hands them over on SIGQUIT) instead of binding them.
 pub fn serve(config_path: &Path, upgrade: bool) -> anyhow::Result<()> {
     let cfg = load_config(config_path)?;
+    crate::startup::check_data_dir(&cfg.server.data_dir)?;
+    // Fail now, naming the address, rather than in Pingora's retry loop (a graceful upgrade
+    // takes the sockets over from the running instance instead).
+    let admin_listener = match (upgrade, cfg.server.admin_listen) {
+        (false, Some(addr)) => Some(crate::startup::bind(addr, "server.admin_listen")?),
+        _ => None,
+    };
+    if !upgrade {
+        crate::startup::check_can_listen(cfg.server.listen, "server.listen")?;
+    }
     // Before the state: the upstream pools built with it need the built-in upstream's address.
     let whoami = if Upstreams::has_whoami(&cfg.upstreams) {
         Some(Whoami::bind()?)
@@ -93,6 +103,7 @@ pub fn serve(config_path: &Path, upgrade: bool) -> anyhow::Result<()> {
             Admin {
                 addr,
                 state: state.clone(),
+                listener: std::sync::Mutex::new(admin_listener),
             },
         ));
     }

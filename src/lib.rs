@@ -19,6 +19,7 @@ pub mod pages;
 pub mod proxy;
 pub mod ratelimit;
 pub mod reload;
+pub mod startup;
 pub mod state;
 pub mod store;
 pub mod tasks;

@@ -6,6 +6,7 @@ use crate::live::Live;
 use crate::mail::Mailer;
 use crate::ratelimit::KeyedLimiter;
 use crate::store::{self, Store};
+use anyhow::Context;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
 
@@ -29,7 +30,14 @@ pub struct State {
 impl State {
     /// Opens the store (running migrations), loads the signing key and warms up the hasher.
     pub async fn build(config: Config) -> anyhow::Result<Arc<State>> {
-        let store = store::open(&config.database.url, config.database.max_connections).await?;
+        let store = store::open(&config.database.url, config.database.max_connections)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the database {} (database.url)",
+                    crate::startup::redact_url(&config.database.url)
+                )
+            })?;
         Self::with_store(config, store)
     }
 

@@ -22,7 +22,8 @@ use std::sync::Arc;
 pub enum StoreError {
     #[error("already exists")]
     Conflict,
-    #[error("database error: {0}")]
+    // Transparent: the cause is sqlx's own message, printed once in an error chain.
+    #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

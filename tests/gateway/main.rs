@@ -26,5 +26,6 @@ mod proxy;
 mod races;
 mod reload;
 mod sessions;
+mod startup;
 mod users;
 mod webdriver;

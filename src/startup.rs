@@ -1,0 +1,76 @@
+//! Checks made before the gateway starts serving, so that a start that cannot succeed fails at
+//! once with one line naming what failed (address, file, setting) instead of retrying, hanging
+//! or leaving a process that does not serve.
+
+use anyhow::Context;
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+
+/// Binds `addr` now. Pingora binds the proxy's own sockets later and, when the port is taken,
+/// retries for 30 s and then panics in a service thread; this makes that case an immediate,
+/// clear failure. `setting` names the config key.
+pub fn bind(addr: SocketAddr, setting: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr} ({setting})"))
+}
+
+/// Whether `addr` can be listened on; the probe socket is closed again at once.
+pub fn check_can_listen(addr: SocketAddr, setting: &str) -> anyhow::Result<()> {
+    bind(addr, setting).map(drop)
+}
+
+/// `server.data_dir` exists (it is created) and files can be written in it.
+pub fn check_data_dir(dir: &Path) -> anyhow::Result<()> {
+    let fail = || {
+        format!(
+            "server.data_dir {} is not a writable directory",
+            dir.display()
+        )
+    };
+    std::fs::create_dir_all(dir).with_context(fail)?;
+    let probe = dir.join(format!(".write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").with_context(fail)?;
+    std::fs::remove_file(&probe).with_context(fail)?;
+    Ok(())
+}
+
+/// A database URL with any password replaced, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => url.split('?').next().unwrap_or("").to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_taken_port_names_its_address_and_setting() {
+        let held = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = held.local_addr().unwrap();
+        let e = check_can_listen(addr, "server.listen").unwrap_err();
+        let line = format!("{e:#}");
+        assert!(line.starts_with(&format!("cannot listen on {addr} (server.listen): ")));
+        assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact_url("postgres://u:secret@db:5432/x"),
+            "postgres://u:***@db:5432/x"
+        );
+        assert_eq!(redact_url("sqlite://data/p.db"), "sqlite://data/p.db");
+    }
+
+    #[test]
+    fn a_data_dir_that_cannot_be_written_is_named() {
+        let e = check_data_dir(Path::new("/dev/null/data")).unwrap_err();
+        assert!(format!("{e:#}").starts_with("server.data_dir /dev/null/data is not"));
+    }
+}
