@@ -35,6 +35,7 @@ pub async fn ensure_admin(state: &State) -> anyhow::Result<()> {
             role: "admin".into(),
             password_hash: Some(hash),
             active: true,
+            email_verified: true,
             now: now(),
         })
         .await?;

@@ -63,6 +63,7 @@ pub fn user_add(
                 role: role.trim().to_string(),
                 password_hash: Some(hash),
                 active: true,
+                email_verified: true,
                 now: now(),
             })
             .await

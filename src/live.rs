@@ -14,6 +14,7 @@ pub struct Live {
     pub upstreams: Upstreams,
     pub route_index: RouteIndex,
     pub login_limiter: Option<Limiter>,
+    pub oauth_limiter: Option<Limiter>,
     /// One per route, by index; `None` where the route has no `rate_limit`.
     pub route_limiters: Vec<Option<Limiter>>,
 }
@@ -70,6 +71,10 @@ impl Live {
                 config.rate_limits.login,
                 previous.and_then(|p| p.login_limiter.as_ref()),
             ),
+            oauth_limiter: Limiter::kept(
+                config.rate_limits.oauth,
+                previous.and_then(|p| p.oauth_limiter.as_ref()),
+            ),
             route_limiters,
             config,
         }
@@ -93,6 +98,7 @@ impl Live {
     pub fn limiters(&self) -> impl Iterator<Item = &KeyedLimiter> {
         self.login_limiter
             .iter()
+            .chain(self.oauth_limiter.iter())
             .chain(self.route_limiters.iter().flatten())
             .map(|l| l.keys.as_ref())
     }

@@ -33,6 +33,10 @@ impl Upkeep {
         self.state.mail_limiter.shrink();
         self.state.backoff.sweep(now);
         self.state.asserter.sweep(now as u64);
+        // Sign-ins begun and never finished, and codes never redeemed.
+        if let Err(e) = self.state.store.purge_oauth(now).await {
+            tracing::warn!(error = %e, "purging expired sign-in states failed");
+        }
         // Keep expired sessions a day for the audit trail, then delete them.
         if let Err(e) = self.state.store.purge_expired_sessions(now - 86_400).await {
             tracing::warn!(error = %e, "purging expired sessions failed");

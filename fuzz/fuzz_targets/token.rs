@@ -18,6 +18,7 @@ static KEYS: Lazy<TokenKeys> = Lazy::new(|| {
         leeway: Duration::from_secs(5),
         idle_timeout: None,
             max_session_age: None,
+            fresh_for: std::time::Duration::from_secs(600),
             assertion_key_file: None,
     };
     TokenKeys::new(&cfg, &KeyMaterial::Hmac(b"fuzzing-secret-that-is-long-enough!!".to_vec()))

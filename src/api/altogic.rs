@@ -73,6 +73,7 @@ pub async fn register(
         role: "user".into(),
         password_hash: Some(hash),
         active: !verify,
+        email_verified: true,
         now: now(),
     };
     match state.store.create_user(new).await {

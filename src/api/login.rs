@@ -65,47 +65,98 @@ pub async fn check_password(
     }
     // The account's backoff, before any hashing: waiting attempts test no password.
     let key = email.to_ascii_lowercase();
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    if let Err(retry_after_secs) = state.backoff.check(&key, now_ms) {
-        metrics::login_attempt("backoff");
-        metrics::rate_limited("account");
-        return Err(LoginFailure::Failed(Reject::RateLimited {
-            retry_after_secs,
-        }));
-    }
+    let now_ms = now_ms();
+    // Counted as a failure from here on, before any hashing: parallel guesses cannot all
+    // be checked before the first one fails.
+    let attempt = state
+        .backoff
+        .reserve(&key, now_ms)
+        .map_err(|retry_after_secs| {
+            metrics::login_attempt("backoff");
+            metrics::rate_limited("account");
+            LoginFailure::Failed(Reject::RateLimited { retry_after_secs })
+        })?;
     // A place in the hashing queue first: a login flood is refused before any database work.
-    let _place = state.passwords.admit().map_err(not_checked)?;
+    let _place = match state.passwords.admit() {
+        Ok(p) => p,
+        Err(e) => {
+            attempt.cancelled();
+            return Err(not_checked(e));
+        }
+    };
     let password = SecretString::from(password);
-    let user = state
-        .store
-        .user_by_email(email)
-        .await
-        .map_err(|e| LoginFailure::Failed(e.into()))?;
+    let user = match state.store.user_by_email(email).await {
+        Ok(u) => u,
+        Err(e) => {
+            attempt.cancelled();
+            return Err(LoginFailure::Failed(e.into()));
+        }
+    };
     let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
-    let verified = state
-        .passwords
-        .verify(&password, hash)
-        .await
-        .map_err(not_checked)?;
+    let verified = match state.passwords.verify(&password, hash).await {
+        Ok(v) => v,
+        Err(e) => {
+            attempt.cancelled();
+            return Err(not_checked(e));
+        }
+    };
     match user {
-        Some(u) if verified && u.active && u.deleted_at.is_none() => {
+        Some(u) if verified && u.active && u.deleted_at.is_none() && u.email_verified => {
             metrics::login_attempt("success");
-            state.backoff.succeeded(&key);
+            attempt.succeeded();
             Ok(u)
         }
-        Some(u) if verified && u.deleted_at.is_none() => {
+        Some(u) if verified && u.deleted_at.is_none() && u.email_verified => {
             metrics::login_attempt("inactive");
-            state.backoff.succeeded(&key);
+            attempt.succeeded();
             Err(LoginFailure::Deactivated)
         }
         _ => {
             metrics::login_attempt("bad_credentials");
-            state.backoff.failed(&key, now_ms);
+            attempt.failed();
             Err(LoginFailure::BadCredentials)
         }
     }
+}
+
+/// Checks a signed-in user's current password (before a credential change), counted against
+/// the account's backoff like a sign-in, so a stolen session cannot be used to guess it.
+pub async fn check_current_password(
+    state: &State,
+    user: &User,
+    password: String,
+) -> Result<bool, Reject> {
+    let attempt = state
+        .backoff
+        .reserve(&user.email.to_ascii_lowercase(), now_ms())
+        .map_err(|retry_after_secs| {
+            metrics::rate_limited("account");
+            Reject::RateLimited { retry_after_secs }
+        })?;
+    let verified = state
+        .passwords
+        .verify(&SecretString::from(password), user.password_hash.as_deref())
+        .await;
+    match verified {
+        Ok(true) => {
+            attempt.succeeded();
+            Ok(true)
+        }
+        Ok(false) => {
+            attempt.failed();
+            Ok(false)
+        }
+        Err(e) => {
+            attempt.cancelled();
+            Err(e.into())
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Verifies email + password and starts a session: the user and the session's token.

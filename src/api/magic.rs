@@ -58,7 +58,7 @@ async fn send(
     let Some(user) = state.store.user_by_email(email).await? else {
         return Ok(());
     };
-    if !user.active || user.deleted_at.is_some() {
+    if !user.reachable_by_email() {
         return Ok(());
     }
     let token =

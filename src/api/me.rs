@@ -1,4 +1,5 @@
-//! `GET /api/nuxt-users/me` and `PATCH /api/nuxt-users/me` (name and email; never role).
+//! `GET /api/nuxt-users/me` and `PATCH /api/nuxt-users/me` (name, and an email change that
+//! waits for confirmation; never role).
 
 use super::extract::{Auth, Fields, JsonObject};
 use super::users::{apply, name_field};
@@ -34,20 +35,24 @@ pub async fn update(
     f.only(&["name", "email"], &["password", "id"]);
     let changes = UserChanges {
         name: name_field(&mut f, "name", false),
-        email: if body.contains_key("email") {
-            f.email("email")
-        } else {
-            None
-        },
         ..Default::default()
     };
+    let email = if body.contains_key("email") {
+        f.email("email")
+    } else {
+        None
+    };
     f.finish_400()?;
-    let user = apply(
+    let mut user = apply(
         &state,
         id.user.id,
         &changes,
         Reject::BadRequest("This email is already taken".into()),
     )
     .await?;
+    // A new address applies only once its holder confirms it; the answer shows it pending.
+    if let Some(email) = email {
+        user = super::email_change::request(&state, &user, &email).await?;
+    }
     Ok(Json(user_envelope(&user)))
 }

@@ -5,6 +5,7 @@ mod altogic;
 pub mod avatar;
 mod cookies;
 pub mod csrf;
+pub mod email_change;
 pub mod extract;
 mod jwks;
 mod links;
@@ -185,6 +186,15 @@ pub fn routes(state: Arc<State>) -> (Router, openapi::Doc) {
             &[Op::new(M::GET, nu, "Confirm an email address")
                 .query(&["token"])
                 .answer(msg)],
+        );
+        add(
+            &at("/email/confirm"),
+            get(email_change::confirm),
+            &[
+                Op::new(M::GET, nu, "Confirm a new email address (from PATCH /me)")
+                    .query(&["token"])
+                    .answer(user),
+            ],
         );
         add(
             &at("/{id}"),

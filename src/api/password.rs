@@ -35,11 +35,7 @@ pub async fn change(
         .user_by_id(id.user.id)
         .await?
         .ok_or(Reject::NotFound)?;
-    if !state
-        .passwords
-        .verify(&SecretString::from(current), user.password_hash.as_deref())
-        .await?
-    {
+    if !super::login::check_current_password(&state, &user, current).await? {
         return Err(Reject::Invalid(BTreeMap::from([(
             "currentPassword".to_string(),
             "is incorrect".to_string(),

@@ -1,4 +1,6 @@
-//! `GET /api/profile` and `PATCH /api/profile` (name and password only).
+//! `GET /api/profile` and `PATCH /api/profile` (name and password only). A new password
+//! needs `currentPassword`, or a sign-in within `tokens.fresh_for`: a session picked up later
+//! (a stolen token, a shared machine) cannot lock its owner out.
 
 use super::extract::{Auth, Fields, JsonObject};
 use super::views::UserView;
@@ -22,6 +24,40 @@ pub async fn get_profile(
     Ok(Json(UserView::from(&user)))
 }
 
+/// A new password is set only by someone who knows the current one or signed in within
+/// `tokens.fresh_for`; 403 otherwise.
+async fn may_change_password(
+    state: &State,
+    id: &crate::auth::Identity,
+    current: Option<String>,
+) -> Result<(), Reject> {
+    let user = state
+        .store
+        .user_by_id(id.user.id)
+        .await?
+        .ok_or(Reject::NotFound)?;
+    if let Some(current) = current {
+        return if super::login::check_current_password(state, &user, current).await? {
+            Ok(())
+        } else {
+            Err(Reject::Forbidden("The current password is incorrect"))
+        };
+    }
+    let signed_in = state
+        .store
+        .session(&id.session_id.to_string())
+        .await?
+        .map_or(0, |s| s.created_at);
+    let fresh = state.config().tokens.fresh_for.as_secs() as i64;
+    if now() - signed_in <= fresh {
+        Ok(())
+    } else {
+        Err(Reject::Forbidden(
+            "Changing the password needs currentPassword, or a sign-in in the last few minutes",
+        ))
+    }
+}
+
 pub async fn patch_profile(
     S(state): S<Arc<State>>,
     Auth(id): Auth,
@@ -29,11 +65,12 @@ pub async fn patch_profile(
 ) -> Result<Json<UserView>, Reject> {
     let mut f = Fields::new(&body);
     f.only(
-        &["name", "password"],
+        &["name", "password", "currentPassword"],
         &["email", "role", "active", "id", "createdAt", "updatedAt"],
     );
     let name = super::users::name_field(&mut f, "name", false);
     let password = f.opt_string("password");
+    let current = f.opt_string("currentPassword");
     if let Some(p) = &password {
         if let Err(why) = policy::check(p, state.config().passwords.min_length) {
             f.error("password", why);
@@ -42,6 +79,7 @@ pub async fn patch_profile(
     f.finish()?;
 
     if let Some(p) = password {
+        may_change_password(&state, &id, current).await?;
         // A new password ends every other session: whoever knew the old one is out.
         super::password::set_password(&state, id.user.id, p, Some(id.session_id)).await?;
     }

@@ -47,7 +47,7 @@ pub async fn send_reset(state: &State, email: &str) -> Result<(), crate::store::
     let Some(user) = state.store.user_by_email(email).await? else {
         return Ok(());
     };
-    if !user.active || user.deleted_at.is_some() {
+    if !user.reachable_by_email() {
         return Ok(());
     }
     let ttl = state.config().passwords.reset_ttl;

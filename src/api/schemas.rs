@@ -29,6 +29,8 @@ pub struct User {
     active: bool,
     created_at: String,
     updated_at: String,
+    /// An email change waiting for its confirmation link (Nuxt Users answers only).
+    pending_email: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]

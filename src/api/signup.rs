@@ -46,6 +46,7 @@ pub async fn register(
         role: "user".into(),
         password_hash: Some(hash),
         active: false,
+        email_verified: true,
         now: now(),
     };
     let created = match state.store.create_user(new).await {
@@ -99,7 +100,8 @@ pub async fn send_confirmation_to(
 
 pub async fn notify_existing(state: &State, email: &str) -> Result<(), StoreError> {
     if let Some(user) = state.store.user_by_email(email).await? {
-        if user.deleted_at.is_none() {
+        // Not for an account made from an address nobody proved: it is not this person's.
+        if user.deleted_at.is_none() && user.email_verified {
             let url = link(&state.config(), &state.config().mail.reset_path, &[]);
             state.mailer.send(
                 Kind::AccountExists,

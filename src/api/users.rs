@@ -79,6 +79,7 @@ pub async fn create(
         role,
         password_hash: Some(hash),
         active: true,
+        email_verified: true,
         now: now(),
     };
     match state.store.create_user(new).await {

@@ -34,7 +34,8 @@ impl From<&User> for UserView {
     }
 }
 
-/// A user as the Nuxt Users contract shows it (snake_case timestamps).
+/// A user as the Nuxt Users contract shows it (snake_case timestamps), plus `pendingEmail`
+/// while an email change waits for its confirmation.
 #[derive(Debug, Serialize)]
 pub struct NuxtUser {
     pub id: i64,
@@ -44,6 +45,8 @@ pub struct NuxtUser {
     pub active: bool,
     pub created_at: String,
     pub updated_at: String,
+    #[serde(rename = "pendingEmail", skip_serializing_if = "Option::is_none")]
+    pub pending_email: Option<String>,
 }
 
 impl From<&User> for NuxtUser {
@@ -56,6 +59,7 @@ impl From<&User> for NuxtUser {
             active: u.active,
             created_at: rfc3339(u.created_at),
             updated_at: rfc3339(u.updated_at),
+            pending_email: u.pending_email.clone(),
         }
     }
 }

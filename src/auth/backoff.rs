@@ -22,15 +22,53 @@ impl Default for BackoffPolicy {
     }
 }
 
-/// Addresses tracked at most; beyond it new addresses go untracked (the per-IP limit still
-/// applies) rather than growing memory without bound.
+/// Addresses tracked before the oldest of those not backing off are evicted to make room.
 const MAX_TRACKED: usize = 100_000;
+/// Beyond this many (every one backing off: millions of failed logins), attempts for
+/// addresses not yet tracked are refused rather than let through uncounted.
+const HARD_CAP: usize = 10 * MAX_TRACKED;
 
 pub struct AccountBackoff {
     policy: BackoffPolicy,
     /// address → (consecutive failures, time of the last one in milliseconds).
     failures: scc::HashMap<String, (u32, i64)>,
     tracked: AtomicUsize,
+    max_tracked: usize,
+}
+
+/// One attempt, counted as a failure from the moment it was admitted: parallel guesses each
+/// take their own place in the count, so they cannot all pass before the first fails. A
+/// success releases it (and clears the address); an attempt that could not be checked at all
+/// gives its place back; dropping it keeps the failure.
+#[must_use]
+pub struct Reservation<'a> {
+    backoff: &'a AccountBackoff,
+    key: String,
+    at: i64,
+    previous_at: i64,
+}
+
+impl Reservation<'_> {
+    /// The password was right: the address starts afresh.
+    pub fn succeeded(self) {
+        if self.backoff.failures.remove_sync(&self.key).is_some() {
+            self.backoff.tracked.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The password was wrong: the failure stays counted.
+    pub fn failed(self) {}
+
+    /// No password was checked (the hashing queue was full, the database failed): the
+    /// attempt does not count.
+    pub fn cancelled(self) {
+        self.backoff.failures.update_sync(&self.key, |_, v| {
+            v.0 = v.0.saturating_sub(1);
+            if v.1 == self.at {
+                v.1 = self.previous_at;
+            }
+        });
+    }
 }
 
 impl AccountBackoff {
@@ -39,7 +77,14 @@ impl AccountBackoff {
             policy,
             failures: scc::HashMap::new(),
             tracked: AtomicUsize::new(0),
+            max_tracked: MAX_TRACKED,
         }
+    }
+
+    #[cfg(test)]
+    fn with_capacity(mut self, max: usize) -> Self {
+        self.max_tracked = max;
+        self
     }
 
     /// The wait after `failures` consecutive failures, in milliseconds.
@@ -58,9 +103,13 @@ impl AccountBackoff {
     /// Times are in milliseconds, so a wait of one second is one second, whatever the clock's
     /// second boundaries.
     pub fn check(&self, email: &str, now_ms: i64) -> Result<(), u64> {
-        let Some((failures, last)) = self.failures.read_sync(email, |_, v| *v) else {
+        let Some(state) = self.failures.read_sync(email, |_, v| *v) else {
             return Ok(());
         };
+        self.waiting(state, now_ms)
+    }
+
+    fn waiting(&self, (failures, last): (u32, i64), now_ms: i64) -> Result<(), u64> {
         let remaining = self.wait_after(failures) - (now_ms - last);
         if remaining > 0 {
             Err((remaining as u64).div_ceil(1000))
@@ -69,24 +118,62 @@ impl AccountBackoff {
         }
     }
 
-    pub fn failed(&self, email: &str, now_ms: i64) {
-        let updated = self
-            .failures
-            .update_sync(email, |_, v| *v = (v.0.saturating_add(1), now_ms));
-        if updated.is_none()
-            && self.tracked.load(Ordering::Relaxed) < MAX_TRACKED
-            && self
-                .failures
-                .insert_sync(email.to_string(), (1, now_ms))
-                .is_ok()
-        {
-            self.tracked.fetch_add(1, Ordering::Relaxed);
+    /// Admits an attempt for `email` unless it must wait (`Err(seconds)`), counting it as a
+    /// failure at once, in one atomic step per address.
+    pub fn reserve(&self, email: &str, now_ms: i64) -> Result<Reservation<'_>, u64> {
+        let admitted = |previous_at| Reservation {
+            backoff: self,
+            key: email.to_string(),
+            at: now_ms,
+            previous_at,
+        };
+        // The common case, an address already tracked: check and count under its lock.
+        if let Some(result) = self.failures.update_sync(email, |_, v| {
+            self.waiting(*v, now_ms)?;
+            let previous = v.1;
+            *v = (v.0.saturating_add(1), now_ms);
+            Ok(previous)
+        }) {
+            return result.map(admitted);
+        }
+        if self.tracked.load(Ordering::Relaxed) >= self.max_tracked {
+            self.evict_idle();
+            if self.tracked.load(Ordering::Relaxed) >= HARD_CAP.max(self.max_tracked) {
+                return Err(1);
+            }
+        }
+        match self.failures.insert_sync(email.to_string(), (1, now_ms)) {
+            Ok(()) => {
+                self.tracked.fetch_add(1, Ordering::Relaxed);
+                Ok(admitted(now_ms))
+            }
+            // Another attempt for the same address got in first: count on its entry.
+            Err(_) => self.reserve(email, now_ms),
         }
     }
 
-    pub fn succeeded(&self, email: &str) {
-        if self.failures.remove_sync(email).is_some() {
-            self.tracked.fetch_sub(1, Ordering::Relaxed);
+    /// Makes room by dropping the oldest tenth of the addresses that are not backing off
+    /// (fewer failures than the free ones). An address in backoff is never dropped to make
+    /// room, so flooding the table with new addresses cannot reset a victim's count.
+    fn evict_idle(&self) {
+        let mut idle: Vec<(i64, String)> = Vec::new();
+        self.failures.iter_sync(|k, (n, last)| {
+            if *n < self.policy.free_failures {
+                idle.push((*last, k.clone()));
+            }
+            true
+        });
+        let room = (self.max_tracked / 10).max(1).min(idle.len());
+        if room < idle.len() {
+            idle.select_nth_unstable(room);
+        }
+        for (_, key) in idle.into_iter().take(room) {
+            let removed = self
+                .failures
+                .remove_if_sync(&key, |(n, _)| *n < self.policy.free_failures);
+            if removed.is_some() {
+                self.tracked.fetch_sub(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -119,48 +206,88 @@ mod tests {
         })
     }
 
+    fn fail(b: &AccountBackoff, who: &str, at: i64) {
+        b.reserve(who, at).unwrap().failed();
+    }
+
     #[test]
     fn waits_double_after_the_free_failures_up_to_the_cap() {
         let b = backoff();
         let t = 1_000_000;
         for _ in 0..3 {
             assert_eq!(b.check("a@x", t), Ok(()));
-            b.failed("a@x", t);
+            fail(&b, "a@x", t);
         }
         // After three failures the next attempt waits a second, then two, then four…
         assert_eq!(b.check("a@x", t), Err(1));
-        assert_eq!(b.check("a@x", t + 999), Err(1));
+        assert!(b.reserve("a@x", t + 999).is_err());
         assert_eq!(b.check("a@x", t + 1000), Ok(()));
-        b.failed("a@x", t + 1000);
+        fail(&b, "a@x", t + 1000);
         assert_eq!(b.check("a@x", t + 1000), Err(2));
-        for _ in 0..20 {
-            b.failed("a@x", t + 2000);
+        for i in 0..20 {
+            fail(&b, "a@x", t + 3000 + i * 61_000);
         }
-        assert_eq!(b.check("a@x", t + 2000), Err(60), "capped");
-        assert_eq!(
-            b.check("a@x", t + 62_000),
-            Ok(()),
-            "the real user outlives it"
-        );
+        assert_eq!(b.check("a@x", t + 3000 + 19 * 61_000), Err(60), "capped");
         assert_eq!(b.check("other@x", t), Ok(()), "per address");
     }
 
     #[test]
-    fn success_clears_and_sweep_bounds_memory() {
+    fn parallel_guesses_are_counted_before_any_is_checked() {
         let b = backoff();
-        for _ in 0..5 {
-            b.failed("a@x", 10_000);
+        // Ten guesses admitted at the same instant, none resolved yet: only the free three
+        // get in.
+        let admitted: Vec<_> = (0..10)
+            .filter_map(|_| b.reserve("a@x", 5_000).ok())
+            .collect();
+        assert_eq!(admitted.len(), 3);
+        for r in admitted {
+            r.failed();
         }
-        b.succeeded("a@x");
-        assert_eq!(b.check("a@x", 10_000), Ok(()));
+        assert_eq!(b.check("a@x", 5_000), Err(1));
+    }
+
+    #[test]
+    fn success_clears_and_an_unchecked_attempt_does_not_count() {
+        let b = backoff();
+        fail(&b, "a@x", 10_000);
+        fail(&b, "a@x", 10_000);
+        b.reserve("a@x", 10_000).unwrap().cancelled();
+        fail(&b, "a@x", 10_000);
+        assert_eq!(b.check("a@x", 10_000), Err(1), "three failures, not four");
+        b.reserve("a@x", 11_000).unwrap().succeeded();
+        assert_eq!(b.check("a@x", 11_000), Ok(()));
         assert_eq!(b.tracked(), 0);
+    }
+
+    #[test]
+    fn sweep_forgets_old_failures() {
+        let b = backoff();
         for i in 0..100 {
-            b.failed(&format!("u{i}@x"), 10_000);
+            fail(&b, &format!("u{i}@x"), 10_000);
         }
         assert_eq!(b.tracked(), 100);
         b.sweep(10 + 899);
         assert_eq!(b.tracked(), 100);
         b.sweep(10 + 900);
         assert_eq!(b.tracked(), 0);
+    }
+
+    #[test]
+    fn a_flood_of_new_addresses_never_evicts_one_backing_off() {
+        let b = backoff().with_capacity(1000);
+        for _ in 0..3 {
+            fail(&b, "victim@x", 1_000);
+        }
+        fail(&b, "victim@x", 2_000);
+        assert_eq!(b.check("victim@x", 2_000), Err(2));
+        // A flood of one-off addresses, ten times the table.
+        for i in 0..10_000 {
+            fail(&b, &format!("flood{i}@x"), 2_000 + i);
+        }
+        assert!(b.tracked() <= 1000, "bounded: {}", b.tracked());
+        assert!(b.check("victim@x", 2_500).is_err(), "still backing off");
+        // The oldest idle addresses went first.
+        assert_eq!(b.failures.read_sync("flood0@x", |_, v| *v), None);
+        assert!(b.failures.read_sync("flood9999@x", |_, v| *v).is_some());
     }
 }

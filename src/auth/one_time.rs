@@ -10,6 +10,8 @@ pub enum Purpose {
     PasswordReset,
     EmailConfirmation,
     MagicLink,
+    /// A new address for an account, confirmed by its holder.
+    EmailChange,
 }
 
 impl Purpose {
@@ -18,6 +20,7 @@ impl Purpose {
             Purpose::PasswordReset => "password_reset",
             Purpose::EmailConfirmation => "email_confirmation",
             Purpose::MagicLink => "magic_link",
+            Purpose::EmailChange => "email_change",
         }
     }
 }

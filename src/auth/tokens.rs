@@ -237,6 +237,7 @@ mod tests {
             leeway: Duration::from_secs(0),
             idle_timeout: None,
             max_session_age: None,
+            fresh_for: Duration::from_secs(600),
             assertion_key_file: None,
         }
     }

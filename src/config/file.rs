@@ -150,6 +150,9 @@ pub struct TokensFile {
     pub idle_timeout: Option<HumanDuration>,
     /// No session lives longer than this from its sign-in, however often it is renewed.
     pub max_session_age: Option<HumanDuration>,
+    /// A sign-in this recent may change the password without the current one (default 10
+    /// minutes).
+    pub fresh_for: Option<HumanDuration>,
     /// Ed25519 private key (PKCS#8 PEM) for identity assertions; generated into data_dir
     /// when unset. Several instances share one by naming the same file.
     pub assertion_key_file: Option<String>,
@@ -253,6 +256,8 @@ pub enum RouteSetting {
 #[serde(deny_unknown_fields)]
 pub struct RateLimitsFile {
     pub login: Option<LimitFile>,
+    /// `GET /auth/{provider}` per client IP (default 60 a minute, bursts of 20).
+    pub oauth: Option<LimitFile>,
     pub account: Option<AccountBackoffFile>,
 }
 

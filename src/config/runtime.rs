@@ -126,6 +126,8 @@ pub struct Tokens {
     pub leeway: Duration,
     pub idle_timeout: Option<Duration>,
     pub max_session_age: Option<Duration>,
+    /// How long after signing in a session may set a new password without the current one.
+    pub fresh_for: Duration,
     pub assertion_key_file: Option<std::path::PathBuf>,
 }
 
@@ -251,6 +253,8 @@ pub struct Limit {
 #[derive(Debug, Clone, Default)]
 pub struct RateLimits {
     pub login: Option<Limit>,
+    /// `GET /auth/{provider}` per client IP: each one stores a sign-in state.
+    pub oauth: Option<Limit>,
     pub account: crate::auth::backoff::BackoffPolicy,
 }
 

@@ -49,6 +49,14 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
             .rate_limits
             .login
             .and_then(|l| limit(l, "rate_limits.login", &mut errs)),
+        oauth: limit(
+            f.rate_limits.oauth.unwrap_or(file::LimitFile {
+                per_minute: 60,
+                burst: Some(20),
+            }),
+            "rate_limits.oauth",
+            &mut errs,
+        ),
         account: account_backoff(f.rate_limits.account, &mut errs),
     };
     let passwords = Passwords {
@@ -307,6 +315,7 @@ fn tokens(t: file::TokensFile, base: &Path, errs: &mut Vec<ConfigError>) -> Toke
         leeway,
         idle_timeout,
         max_session_age,
+        fresh_for: t.fresh_for.map(|d| d.0).unwrap_or(Duration::from_secs(600)),
         assertion_key_file: t.assertion_key_file.map(|p| base.join(p)),
     }
 }

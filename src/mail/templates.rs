@@ -10,6 +10,10 @@ pub enum Kind {
     ConfirmEmail,
     AccountExists,
     MagicLink,
+    /// To a new address: confirm it before it becomes the account's.
+    ConfirmEmailChange,
+    /// To the current address: a change was asked for.
+    EmailChanging,
 }
 
 impl Kind {
@@ -19,6 +23,8 @@ impl Kind {
             Kind::ConfirmEmail => "confirm",
             Kind::AccountExists => "exists",
             Kind::MagicLink => "magic",
+            Kind::ConfirmEmailChange => "email_change",
+            Kind::EmailChanging => "email_changing",
         }
     }
 
@@ -28,6 +34,8 @@ impl Kind {
             Kind::ConfirmEmail => format!("Confirm your email for {product}"),
             Kind::AccountExists => format!("You already have a {product} account"),
             Kind::MagicLink => format!("Your {product} sign-in link"),
+            Kind::ConfirmEmailChange => format!("Confirm your new email for {product}"),
+            Kind::EmailChanging => format!("Your {product} email is about to change"),
         }
     }
 }
@@ -57,6 +65,22 @@ static ENV: Lazy<Environment<'static>> = Lazy::new(|| {
             include_str!("../../templates/mail/exists.html"),
         ),
         ("magic.txt", include_str!("../../templates/mail/magic.txt")),
+        (
+            "email_change.txt",
+            include_str!("../../templates/mail/email_change.txt"),
+        ),
+        (
+            "email_change.html",
+            include_str!("../../templates/mail/email_change.html"),
+        ),
+        (
+            "email_changing.txt",
+            include_str!("../../templates/mail/email_changing.txt"),
+        ),
+        (
+            "email_changing.html",
+            include_str!("../../templates/mail/email_changing.html"),
+        ),
         (
             "magic.html",
             include_str!("../../templates/mail/magic.html"),
@@ -99,6 +123,8 @@ mod tests {
             Kind::ConfirmEmail,
             Kind::AccountExists,
             Kind::MagicLink,
+            Kind::ConfirmEmailChange,
+            Kind::EmailChanging,
         ] {
             let (text, html) = render(
                 kind,

@@ -5,6 +5,7 @@
 use super::hash;
 use super::identity::{self, Refusal};
 use super::page::{fail, Failure};
+use crate::api::extract::Client;
 use crate::config::{Provider, ProviderKind};
 use crate::state::State;
 use crate::store::{now, OAuthState};
@@ -15,16 +16,25 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-const STATE_COOKIE: &str = "portcullis_oauth";
+/// The cookie binding a sign-in, and then its one-time code, to the browser that began it.
+pub const STATE_COOKIE: &str = "portcullis_oauth";
 const STATE_TTL: i64 = 600;
 
 pub async fn provider(
     S(state): S<Arc<State>>,
+    Client(client): Client,
     Path(name): Path<String>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
     let cfg = state.config();
+    // Each start stores a state: per client, a flood is refused before any is stored.
+    if let (Some(limiter), Some(ip)) = (&cfg.oauth_limiter, client.ip) {
+        if let Err(retry_after_secs) = limiter.keys.check(ip) {
+            crate::metrics::rate_limited("oauth");
+            return crate::error::Reject::RateLimited { retry_after_secs }.into_response();
+        }
+    }
     let Some(p) = cfg.oauth.providers.get(&name) else {
         return fail(StatusCode::NOT_FOUND, "No such sign-in provider").into_response();
     };
@@ -151,7 +161,7 @@ async fn finish(
     let expires = now() + state.config().oauth.code_ttl.as_secs() as i64;
     state
         .store
-        .save_auth_code(&code_hash, user.id, &extra, expires)
+        .save_auth_code(&code_hash, user.id, &extra, expires, &saved.browser_hash)
         .await
         .map_err(|_| {
             fail(
@@ -163,15 +173,7 @@ async fn finish(
     if let Some(r) = &saved.redirect_to {
         location.push_str(&format!("&redirectTo={}", crate::api::escape_query(r)));
     }
-    Ok((
-        StatusCode::FOUND,
-        [
-            (header::LOCATION, location),
-            (
-                header::SET_COOKIE,
-                super::auth_cookie(state, STATE_COOKIE, "", 0),
-            ),
-        ],
-    )
-        .into_response())
+    // The state cookie stays: `/auth/token` redeems the code only for the browser holding it,
+    // so a code sent to someone else signs nobody in.
+    Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response())
 }

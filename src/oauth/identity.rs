@@ -38,7 +38,15 @@ pub async fn resolve(state: &State, p: &Provider, prof: &Profile) -> Result<User
     let store = &state.store;
     if let Some(uid) = store.identity_user(&prof.issuer, &prof.subject).await? {
         return match store.user_by_id(uid).await? {
-            Some(u) if u.active && u.deleted_at.is_none() => Ok(u),
+            Some(mut u) if u.active && u.deleted_at.is_none() => {
+                // The provider now vouches for the address this account was created with.
+                let same = prof.email.as_deref().and_then(crate::api::normalize_email);
+                if !u.email_verified && prof.email_verified && same.as_deref() == Some(&u.email) {
+                    store.set_email_verified(u.id, now()).await?;
+                    u.email_verified = true;
+                }
+                Ok(u)
+            }
             _ => Err(Refusal::Inactive),
         };
     }
@@ -48,8 +56,13 @@ pub async fn resolve(state: &State, p: &Provider, prof: &Profile) -> Result<User
         .and_then(crate::api::normalize_email)
         .ok_or(Refusal::NoEmail)?;
     if let Some(existing) = store.user_by_email(&email).await? {
-        // Only a provider-verified email may claim an existing account, and only if allowed.
-        if !(state.config().oauth.link_by_verified_email && prof.email_verified) {
+        // Only a provider-verified email may claim an existing account, only if allowed, and
+        // only an account whose own address was proven: one created by another provider's
+        // unverified sign-in belongs to whoever made it, not to the address.
+        if !(state.config().oauth.link_by_verified_email
+            && prof.email_verified
+            && existing.email_verified)
+        {
             return Err(Refusal::EmailTaken);
         }
         if !existing.active || existing.deleted_at.is_some() {
@@ -70,6 +83,8 @@ pub async fn resolve(state: &State, p: &Provider, prof: &Profile) -> Result<User
             role: p.role.clone(),
             password_hash: None,
             active: true,
+            // An address the provider did not vouch for opens no email flow on this account.
+            email_verified: prof.email_verified,
             now: now(),
         })
         .await?;

@@ -55,15 +55,19 @@ fn successor(state: &State, raw: &str) -> String {
 pub async fn exchange(
     S(state): S<Arc<State>>,
     Client(client): Client,
+    headers: HeaderMap,
     JsonObject(body): JsonObject,
 ) -> Result<Response, Reject> {
     let mut f = Fields::new(&body);
     let code = f.string("code");
     f.finish_400()?;
     let code = code.ok_or(Reject::Internal)?;
+    // Only the browser that began the sign-in (its state cookie) may redeem the code.
+    let browser = crate::auth::credentials::cookie(&headers, super::flow::STATE_COOKIE)
+        .ok_or_else(invalid_code)?;
     let (user_id, claims) = state
         .store
-        .consume_auth_code(&hash(&code), now())
+        .consume_auth_code(&hash(&code), &hash(&browser), now())
         .await?
         .ok_or_else(invalid_code)?;
     let user = match state.store.user_by_id(user_id).await? {
@@ -94,8 +98,9 @@ pub async fn exchange(
         })
         .await?;
     let cookie = refresh_cookie(&state, &raw, refresh_expires - t);
+    let spent = super::auth_cookie(&state, super::flow::STATE_COOKIE, "", 0);
     Ok((
-        [(header::SET_COOKIE, cookie)],
+        axum::response::AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, spent)]),
         Json(token_body(&started.token, started.expires_in)),
     )
         .into_response())

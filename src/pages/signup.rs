@@ -123,6 +123,7 @@ pub async fn submit(
         role: "user".into(),
         password_hash: Some(hash),
         active: !verify,
+        email_verified: true,
         now: now(),
     };
     let st = state.clone();

@@ -81,6 +81,13 @@ pub trait Store: OAuthStore + Send + Sync + 'static {
         limit: i64,
     ) -> StoreResult<(Vec<User>, i64)>;
     async fn set_password(&self, id: i64, hash: &str, now: i64) -> StoreResult<()>;
+    /// A provider has now vouched for the user's address.
+    async fn set_email_verified(&self, id: i64, now: i64) -> StoreResult<()>;
+    /// Sets (or with `None` clears) the address waiting for its confirmation.
+    async fn set_pending_email(&self, id: i64, email: Option<&str>, now: i64) -> StoreResult<()>;
+    /// Makes the pending address the user's, if it is still `email`; `Conflict` when another
+    /// account took it meanwhile.
+    async fn apply_pending_email(&self, id: i64, email: &str, now: i64) -> StoreResult<bool>;
 
     /// `None` when the user is not (or no longer) active.
     async fn create_session(&self, session: NewSession) -> StoreResult<Option<Session>>;

@@ -15,6 +15,21 @@ pub struct User {
     /// Set by a soft delete; such a user is gone for every purpose but the audit trail.
     pub deleted_at: Option<i64>,
     pub picture: Option<String>,
+    /// False for an address nobody has proven (an OAuth sign-in whose provider did not vouch
+    /// for it): then no email flow (reset, magic link, linking) reaches the account.
+    pub email_verified: bool,
+    /// A new address waiting for its confirmation link.
+    pub pending_email: Option<String>,
+}
+
+impl User {
+    /// Whether a mail to the user's address may sign them in or set their password: an
+    /// active account whose address someone has proven. An account an OAuth sign-in created
+    /// for an address its provider did not vouch for is not, so whoever really holds that
+    /// address cannot be led into it (and nobody can take it over through the address).
+    pub fn reachable_by_email(&self) -> bool {
+        self.active && self.deleted_at.is_none() && self.email_verified
+    }
 }
 
 /// Changes to a user; `None` leaves a field as it is.
@@ -44,6 +59,8 @@ pub struct NewUser {
     pub password_hash: Option<String>,
     /// False for a self sign-up until its email is confirmed.
     pub active: bool,
+    /// False when nobody has proven the address (see [`User::email_verified`]).
+    pub email_verified: bool,
     pub now: i64,
 }
 

@@ -44,19 +44,26 @@ pub trait OAuthStore {
         provider: &str,
         now: i64,
     ) -> StoreResult<()>;
+    /// A one-time code for `user_id`, redeemable only by the browser whose state cookie
+    /// hashes to `browser_hash`.
     async fn save_auth_code(
         &self,
         code_hash: &str,
         user_id: i64,
         claims: &str,
         expires_at: i64,
+        browser_hash: &str,
     ) -> StoreResult<()>;
-    /// Consumes a live code once; its user and claims.
+    /// Consumes a live code once, presented by the browser it was issued to; its user and
+    /// claims.
     async fn consume_auth_code(
         &self,
         code_hash: &str,
+        browser_hash: &str,
         now: i64,
     ) -> StoreResult<Option<(i64, String)>>;
+    /// Deletes expired sign-in states and codes; how many.
+    async fn purge_oauth(&self, now: i64) -> StoreResult<u64>;
     async fn save_refresh_token(&self, t: &RefreshToken) -> StoreResult<()>;
     async fn refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>>;
     /// Marks `old` rotated and stores `new`, only if `old` was live and not yet rotated; false

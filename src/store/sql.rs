@@ -4,7 +4,7 @@
 //! their schemas differ only in their migrations.
 
 pub(super) const USER_COLS: &str =
-    "id, email, name, role, active, password_hash, created_at, updated_at, deleted_at, picture";
+    "id, email, name, role, active, password_hash, created_at, updated_at, deleted_at, picture, email_verified, pending_email";
 /// True when the row being changed is the only active admin left.
 pub(super) const LAST_ADMIN: &str = "role = 'admin' AND active AND deleted_at IS NULL \
      AND (SELECT COUNT(*) FROM users o WHERE o.role = 'admin' AND o.active \
@@ -45,8 +45,8 @@ macro_rules! sql_store {
         impl $crate::store::Store for $store {
             async fn create_user(&self, u: $crate::store::NewUser) -> $crate::store::StoreResult<$crate::store::User> {
                 let sql = format!(
-                    "INSERT INTO users (email, name, role, active, password_hash, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {}",
+                    "INSERT INTO users (email, name, role, active, password_hash, created_at, updated_at, email_verified) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6, $7) RETURNING {}",
                     $crate::store::sql::USER_COLS
                 );
                 sqlx::query_as(&sql)
@@ -56,6 +56,7 @@ macro_rules! sql_store {
                     .bind(u.active)
                     .bind(&u.password_hash)
                     .bind(u.now)
+                    .bind(u.email_verified)
                     .fetch_one(&self.pool)
                     .await
                     .map_err($crate::store::sql::conflict_or)
@@ -185,6 +186,49 @@ macro_rules! sql_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(())
+            }
+
+            async fn set_email_verified(&self, id: i64, now: i64) -> $crate::store::StoreResult<()> {
+                sqlx::query("UPDATE users SET email_verified = TRUE, updated_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn set_pending_email(
+                &self,
+                id: i64,
+                email: Option<&str>,
+                now: i64,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query("UPDATE users SET pending_email = $1, updated_at = $2 WHERE id = $3")
+                    .bind(email)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn apply_pending_email(
+                &self,
+                id: i64,
+                email: &str,
+                now: i64,
+            ) -> $crate::store::StoreResult<bool> {
+                let r = sqlx::query(
+                    "UPDATE users SET email = pending_email, pending_email = NULL, email_verified = TRUE, \
+                     updated_at = $1 WHERE id = $2 AND pending_email = $3 AND deleted_at IS NULL",
+                )
+                .bind(now)
+                .bind(id)
+                .bind(email)
+                .execute(&self.pool)
+                .await
+                .map_err($crate::store::sql::conflict_or)?;
+                Ok(r.rows_affected() == 1)
             }
 
             async fn create_session(

@@ -61,10 +61,7 @@ macro_rules! sql_oauth_store {
                 .bind(state_hash)
                 .fetch_optional(&self.pool)
                 .await?;
-                sqlx::query("DELETE FROM oauth_states WHERE expires_at <= $1")
-                    .bind(now)
-                    .execute(&self.pool)
-                    .await?;
+                // Expired states are purged by the upkeep task, not on every sign-in.
                 Ok(row.filter(|s| s.expires_at > now))
             }
 
@@ -106,14 +103,17 @@ macro_rules! sql_oauth_store {
                 user_id: i64,
                 claims: &str,
                 expires_at: i64,
+                browser_hash: &str,
             ) -> $crate::store::StoreResult<()> {
                 sqlx::query(
-                    "INSERT INTO auth_codes (code_hash, user_id, claims, expires_at) VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO auth_codes (code_hash, user_id, claims, expires_at, browser_hash) \
+                     VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind(code_hash)
                 .bind(user_id)
                 .bind(claims)
                 .bind(expires_at)
+                .bind(browser_hash)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
@@ -122,16 +122,33 @@ macro_rules! sql_oauth_store {
             async fn consume_auth_code(
                 &self,
                 code_hash: &str,
+                browser_hash: &str,
                 now: i64,
             ) -> $crate::store::StoreResult<Option<(i64, String)>> {
                 Ok(sqlx::query_as(
                     "UPDATE auth_codes SET consumed_at = $1 \
-                     WHERE code_hash = $2 AND consumed_at IS NULL AND expires_at > $1 RETURNING user_id, claims",
+                     WHERE code_hash = $2 AND browser_hash = $3 AND consumed_at IS NULL AND expires_at > $1 \
+                     RETURNING user_id, claims",
                 )
                 .bind(now)
                 .bind(code_hash)
+                .bind(browser_hash)
                 .fetch_optional(&self.pool)
                 .await?)
+            }
+
+            async fn purge_oauth(&self, now: i64) -> $crate::store::StoreResult<u64> {
+                let states = sqlx::query("DELETE FROM oauth_states WHERE expires_at <= $1")
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                let codes = sqlx::query("DELETE FROM auth_codes WHERE expires_at <= $1")
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(states + codes)
             }
 
             async fn save_refresh_token(&self, t: &$crate::store::RefreshToken) -> $crate::store::StoreResult<()> {

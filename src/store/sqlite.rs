@@ -54,6 +54,7 @@ mod tests {
                 role: "user".into(),
                 password_hash: None,
                 active: true,
+                email_verified: true,
                 now: 1_000,
             })
             .await
@@ -179,6 +180,7 @@ mod oauth_tests {
                 role: "user".into(),
                 password_hash: None,
                 active: true,
+                email_verified: true,
                 now: 0,
             })
             .await
@@ -189,21 +191,35 @@ mod oauth_tests {
     #[tokio::test]
     async fn codes_expire_on_the_injected_clock_and_work_once() {
         let (_d, s, uid) = store().await;
-        s.save_auth_code("c1", uid, "{}", 1_060).await.unwrap();
+        s.save_auth_code("c1", uid, "{}", 1_060, "b").await.unwrap();
         assert_eq!(
-            s.consume_auth_code("c1", 1_060).await.unwrap(),
+            s.consume_auth_code("c1", "b", 1_060).await.unwrap(),
             None,
             "expired at 60 s"
         );
-        s.save_auth_code("c2", uid, "{\"provider\":\"mock\"}", 1_060)
+        s.save_auth_code("c2", uid, "{\"provider\":\"mock\"}", 1_060, "b")
             .await
             .unwrap();
         assert_eq!(
-            s.consume_auth_code("c2", 1_059).await.unwrap(),
+            s.consume_auth_code("c2", "another browser", 1_059)
+                .await
+                .unwrap(),
+            None,
+            "bound to the browser it was issued to"
+        );
+        assert_eq!(
+            s.consume_auth_code("c2", "b", 1_059).await.unwrap(),
             Some((uid, "{\"provider\":\"mock\"}".into()))
         );
         assert_eq!(
-            s.consume_auth_code("c2", 1_059).await.unwrap(),
+            s.consume_auth_code("c2", "another browser", 1_059)
+                .await
+                .unwrap(),
+            None,
+            "bound to the browser it was issued to"
+        );
+        assert_eq!(
+            s.consume_auth_code("c2", "b", 1_059).await.unwrap(),
             None,
             "single use"
         );
@@ -232,6 +248,50 @@ mod oauth_tests {
             s.take_oauth_state("s2", 600).await.unwrap(),
             None,
             "expired"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_upkeep_purge_removes_expired_states_and_codes_only() {
+        let (_d, s, uid) = store().await;
+        let st = |h: &str, exp| OAuthState {
+            state_hash: h.into(),
+            provider: "mock".into(),
+            browser_hash: "b".into(),
+            pkce_verifier: "v".into(),
+            nonce: "n".into(),
+            redirect_to: None,
+            expires_at: exp,
+        };
+        for (h, exp) in [("old1", 100), ("old2", 200), ("live", 900)] {
+            s.save_oauth_state(&st(h, exp)).await.unwrap();
+        }
+        s.save_auth_code("c-old", uid, "{}", 150, "b")
+            .await
+            .unwrap();
+        s.save_auth_code("c-live", uid, "{}", 950, "b")
+            .await
+            .unwrap();
+        assert_eq!(s.purge_oauth(500).await.unwrap(), 3);
+        let left: Vec<String> = sqlx::query_scalar("SELECT state_hash FROM oauth_states")
+            .fetch_all(&s.pool)
+            .await
+            .unwrap();
+        assert_eq!(left, vec!["live".to_string()]);
+        assert!(s
+            .consume_auth_code("c-live", "b", 500)
+            .await
+            .unwrap()
+            .is_some());
+        // The purge reads expiry through its index, not by scanning the table.
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as("EXPLAIN QUERY PLAN DELETE FROM oauth_states WHERE expires_at <= 1")
+                .fetch_all(&s.pool)
+                .await
+                .unwrap();
+        assert!(
+            plan.iter().any(|r| r.3.contains("oauth_states_expiry")),
+            "{plan:?}"
         );
     }
 

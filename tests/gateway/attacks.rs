@@ -328,7 +328,8 @@ async fn a_secret_minted_for_one_purpose_is_refused_for_every_other() {
     .await;
     let reset = query_param(&smtp.nth(1).await.link(), "token");
     let magic = magic_link_token(&g, &smtp, 2, ADMIN_EMAIL).await;
-    let code = query_param(&oauth::sign_in(&g, "").await, "code");
+    let cb = oauth::sign_in(&g, "").await;
+    let code = query_param(&cb, "code");
     let (oauth_access, refresh_cookie) = oauth::signed_in(&g, "").await;
     let refresh = refresh_cookie.split_once('=').unwrap().1.to_string();
 
@@ -350,7 +351,10 @@ async fn a_secret_minted_for_one_purpose_is_refused_for_every_other() {
             .status(),
         400
     );
-    assert_eq!(oauth::exchange(&g, &session).await.status(), 401);
+    assert_eq!(
+        oauth::exchange(&g, &session, &cb.cookie).await.status(),
+        401
+    );
     let r = g
         .client
         .post(g.url("/auth/refresh"))
@@ -363,7 +367,7 @@ async fn a_secret_minted_for_one_purpose_is_refused_for_every_other() {
         .unwrap();
     assert_eq!(r.status(), 401);
     // The reset token is no OAuth code; the magic token resets no password.
-    assert_eq!(oauth::exchange(&g, &reset).await.status(), 401);
+    assert_eq!(oauth::exchange(&g, &reset, &cb.cookie).await.status(), 401);
     assert_eq!(
         mail::reset(&g, &magic, ADMIN_EMAIL, new_password)
             .await
@@ -377,5 +381,5 @@ async fn a_secret_minted_for_one_purpose_is_refused_for_every_other() {
             .status(),
         200
     );
-    assert_eq!(oauth::exchange(&g, &code).await.status(), 200);
+    assert_eq!(oauth::exchange(&g, &code, &cb.cookie).await.status(), 200);
 }

@@ -27,5 +27,6 @@ mod races;
 mod reload;
 mod sessions;
 mod startup;
+mod takeover;
 mod users;
 mod webdriver;

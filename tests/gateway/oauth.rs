@@ -39,8 +39,28 @@ fn location(r: &reqwest::Response) -> String {
     r.headers()["location"].to_str().unwrap().to_string()
 }
 
-/// Runs the browser side up to `/auth/callback?code=…`; returns that Location.
-pub async fn sign_in(g: &Gateway, query: &str) -> String {
+/// Where a sign-in lands (`/auth/callback?code=…`, or `FAILED <status> <body>`), and the
+/// state cookie of the browser that made it, which alone may redeem the code.
+pub struct Callback {
+    pub location: String,
+    pub cookie: String,
+}
+
+impl std::ops::Deref for Callback {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.location
+    }
+}
+
+impl std::fmt::Display for Callback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.location)
+    }
+}
+
+/// Runs the browser side up to `/auth/callback?code=…`.
+pub async fn sign_in(g: &Gateway, query: &str) -> Callback {
     let c = no_redirects();
     let r = c
         .get(g.url(&format!("/auth/mock{query}")))
@@ -64,27 +84,37 @@ pub async fn sign_in(g: &Gateway, query: &str) -> String {
         .send()
         .await
         .unwrap();
-    if r.status() != 302 {
-        return format!("FAILED {} {}", r.status(), r.text().await.unwrap());
+    let location = if r.status() != 302 {
+        format!("FAILED {} {}", r.status(), r.text().await.unwrap())
+    } else {
+        location(&r)
+    };
+    Callback {
+        location,
+        cookie: state_cookie,
     }
-    location(&r)
 }
 
-pub async fn exchange(g: &Gateway, code: &str) -> reqwest::Response {
-    g.call(
-        Method::POST,
-        "/auth/token",
-        None,
-        Some(json!({ "code": code })),
-    )
-    .await
+/// `POST /auth/token` with `code`, from the browser holding `cookie` (`name=value`).
+pub async fn exchange(g: &Gateway, code: &str, cookie: &str) -> reqwest::Response {
+    g.client
+        .post(g.url("/auth/token"))
+        .header("cookie", cookie)
+        .json(&json!({ "code": code }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Redeems the code of a sign-in from the browser that made it.
+pub async fn redeem(g: &Gateway, cb: &Callback) -> reqwest::Response {
+    exchange(g, &query_param(cb, "code"), &cb.cookie).await
 }
 
 /// A full sign-in: the access token and the refresh cookie (`name=value`).
 pub async fn signed_in(g: &Gateway, query: &str) -> (String, String) {
     let cb = sign_in(g, query).await;
-    let code = query_param(&cb, "code");
-    let r = exchange(g, &code).await;
+    let r = redeem(g, &cb).await;
     assert_eq!(r.status(), 200);
     let (cookie, _) = set_cookie(&r);
     let v: serde_json::Value = r.json().await.unwrap();
@@ -105,8 +135,7 @@ async fn the_whole_flow_against_the_mock_provider() {
     let (up, g) = start("").await;
     let cb = sign_in(&g, "").await;
     assert!(cb.starts_with("/auth/callback?code="), "{cb}");
-    let code = query_param(&cb, "code");
-    let r = exchange(&g, &code).await;
+    let r = redeem(&g, &cb).await;
     assert_eq!(r.status(), 200);
     let (cookie, full) = set_cookie(&r);
     assert!(cookie.starts_with("nuxt-aegis-refresh="), "{full}");
@@ -157,11 +186,16 @@ async fn the_whole_flow_against_the_mock_provider() {
 #[tokio::test]
 async fn codes_work_once_and_are_required() {
     let (_up, g) = start("").await;
-    let code = query_param(&sign_in(&g, "").await, "code");
-    assert_eq!(exchange(&g, &code).await.status(), 200);
-    let v = error_body(exchange(&g, &code).await, 401).await;
+    let cb = sign_in(&g, "").await;
+    let code = query_param(&cb, "code");
+    // A code sent to another browser (the victim of a login CSRF) signs nobody in there.
+    let elsewhere = sign_in(&g, "?user=p-2").await;
+    error_body(exchange(&g, &code, &elsewhere.cookie).await, 401).await;
+    error_body(exchange(&g, &code, "other=1").await, 401).await;
+    assert_eq!(exchange(&g, &code, &cb.cookie).await.status(), 200);
+    let v = error_body(exchange(&g, &code, &cb.cookie).await, 401).await;
     assert_eq!(v["message"], "Invalid or expired authorization code");
-    error_body(exchange(&g, "made-up").await, 401).await;
+    error_body(exchange(&g, "made-up", &cb.cookie).await, 401).await;
     error_body(
         g.call(Method::POST, "/auth/token", None, Some(json!({})))
             .await,
@@ -520,7 +554,7 @@ async fn github_sign_in_uses_pkce_and_the_verified_primary_email() {
             .await
             .unwrap(),
     );
-    let r = exchange(&g, &query_param(&cb, "code")).await;
+    let r = exchange(&g, &query_param(&cb, "code"), &state_cookie).await;
     assert_eq!(r.status(), 200);
     let token = r.json::<serde_json::Value>().await.unwrap()["token"]
         .as_str()
@@ -681,7 +715,7 @@ async fn a_sign_in_begun_on_one_instance_finishes_on_another() {
             .unwrap(),
     );
     // Exchange the code on B.
-    let r = exchange(&b, &query_param(&cb, "code")).await;
+    let r = exchange(&b, &query_param(&cb, "code"), &state_cookie).await;
     assert_eq!(r.status(), 200);
     let token = r.json::<serde_json::Value>().await.unwrap()["token"]
         .as_str()

@@ -50,8 +50,10 @@ async fn login_is_rate_limited_per_client_with_retry_after() {
 async fn a_login_flood_gets_fast_503s_while_signed_in_traffic_goes_on() {
     let up = Upstream::start().await;
     let mut o = Options::new(up.addr);
-    // One hashing thread: its queue (8) fills at once under 60 concurrent logins.
-    o.extra = "rate_limits: { login: { per_minute: 100000, burst: 100000 } }\npasswords: { max_concurrent_hashes: 1 }".into();
+    // One hashing thread: its queue (8) fills at once under 60 concurrent logins. Each login
+    // holds a place in the account's backoff count until it succeeds; with enough free places
+    // for all 60, what is under test is the hashing queue.
+    o.extra = "rate_limits: { login: { per_minute: 100000, burst: 100000 }, account: { free_failures: 100 } }\npasswords: { max_concurrent_hashes: 1 }".into();
     let g = Gateway::start(o).await;
     let token = g.admin_token().await;
     let flood: Vec<_> = (0..60)

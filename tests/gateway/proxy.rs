@@ -15,6 +15,7 @@ fn keys(issuer: &str, secret: &str) -> TokenKeys {
         leeway: Duration::from_secs(5),
         idle_timeout: None,
         max_session_age: None,
+        fresh_for: Duration::from_secs(600),
         assertion_key_file: None,
     };
     TokenKeys::new(&cfg, &KeyMaterial::Hmac(secret.as_bytes().to_vec())).unwrap()

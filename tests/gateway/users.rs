@@ -688,7 +688,7 @@ async fn users_are_listed_in_pages() {
 }
 
 #[tokio::test]
-async fn me_reads_and_changes_name_and_email_but_never_role() {
+async fn me_reads_and_changes_name_and_asks_for_an_email_change_but_never_role() {
     let up = Upstream::start().await;
     let g = Gateway::start(Options::new(up.addr)).await;
     let admin = g.admin_token().await;
@@ -711,12 +711,13 @@ async fn me_reads_and_changes_name_and_email_but_never_role() {
         )
         .await;
     assert_eq!(r.status(), 200);
-    assert_eq!(
-        r.json::<serde_json::Value>().await.unwrap()["user"]["email"],
-        "me2@example.test"
-    );
+    // The new address waits for its holder's confirmation (tests/gateway/takeover.rs).
+    let v = r.json::<serde_json::Value>().await.unwrap();
+    assert_eq!(v["user"]["email"], "me@example.test");
+    assert_eq!(v["user"]["pendingEmail"], "me2@example.test");
+    assert_eq!(v["user"]["name"], "Me Myself");
     g.get("/app", Some(&t)).await;
-    assert_eq!(up.last().headers["x-auth-email"], "me2@example.test");
+    assert_eq!(up.last().headers["x-auth-name"], "Me Myself");
     error_body(
         g.call(
             Method::PATCH,

@@ -49,6 +49,8 @@ mod races;
 mod reload;
 #[path = "../gateway/sessions.rs"]
 mod sessions;
+#[path = "../gateway/takeover.rs"]
+mod takeover;
 #[path = "../gateway/users.rs"]
 mod users;
 #[path = "../gateway/webdriver.rs"]
