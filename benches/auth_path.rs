@@ -49,6 +49,7 @@ fn auth_path(c: &mut Criterion) {
             role: "admin".into(),
             password_hash: None,
             active: true,
+            email_verified: true,
             now: portcullis::store::now(),
         }))
         .unwrap();
