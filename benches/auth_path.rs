@@ -7,8 +7,9 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use portcullis::config::{from_yaml, load, Overrides};
-use portcullis::proxy::routes::{first_match, segments, RouteIndex, EXACT};
-use portcullis::proxy::{readings, target};
+use portcullis::path::pattern::{segments, EXACT};
+use portcullis::path::target;
+use portcullis::routing::{first_match, readings, RouteIndex};
 use portcullis::state::State;
 use portcullis::store::NewUser;
 use std::hint::black_box;

@@ -209,6 +209,20 @@ impl From<crate::auth::Rejection> for Reject {
     }
 }
 
+impl From<crate::auth::NoIdentity> for Reject {
+    fn from(n: crate::auth::NoIdentity) -> Self {
+        use crate::auth::NoIdentity;
+        match n {
+            NoIdentity::Missing => Reject::Unauthenticated {
+                invalid_token: false,
+                message: "Authentication is required",
+            },
+            NoIdentity::Rejected(r) => r.into(),
+            NoIdentity::Unavailable => Reject::Unavailable,
+        }
+    }
+}
+
 impl From<crate::auth::password::HashError> for Reject {
     fn from(e: crate::auth::password::HashError) -> Self {
         match e {

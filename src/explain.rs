@@ -1,19 +1,18 @@
-//! "Why was I denied?": which route a request matches, what that route requires, and what the
-//! gateway would decide, with its reason — the same decision functions the proxy runs. Served
-//! by `portcullis explain` and by `GET /explain` on the admin listener; a token is
-//! authenticated for real (signature, claims, its session and user in the database).
+//! "Why was I denied?": what the gateway does with a request an operator describes — method,
+//! target, headers (`Accept`, `Origin`, `Sec-Fetch-*`, `Host`, …) and caller — and which check
+//! decided. It runs the proxy's own decision functions ([`crate::decision`]), so its answer is
+//! the proxy's. Served by `portcullis explain` and by `GET /explain` on the admin listener; a
+//! token is authenticated for real (signature, claims, its session and user in the store).
 
 use crate::auth::{Authn, CachedUser, Identity, Rejection, SessionEntry};
-use crate::config::{AuthRule, Config};
+use crate::config::AuthRule;
+use crate::decision::{self, Check, Decision, RequestFacts};
 use crate::error::Reject;
-use crate::proxy::decide::{authorize, is_control};
-use crate::proxy::routes::RouteIndex;
-use crate::proxy::target::{self, Parsed};
+use crate::live::Live;
 use crate::state::State;
 use axum::extract::{Query, State as S};
-use http::Method;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde::Serialize;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Who is asking, as the operator describes them.
@@ -28,15 +27,21 @@ pub enum Caller {
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct Explanation {
     pub method: String,
-    pub path: String,
+    /// The request target as given.
+    pub target: String,
     /// The matched route's name and pattern, if any.
     pub route: Option<String>,
     pub pattern: Option<String>,
     pub upstream: Option<String>,
     pub requires: String,
-    /// `forward`, `control`, `redirect` or `deny` (with the status).
+    /// `forward`, `control`, `redirect`, `options` or `deny`.
     pub decision: String,
+    /// What the client gets: the app's answer for `forward` (shown as 200), the gateway's
+    /// otherwise; 0 for `control`, where the endpoint itself answers.
     pub status: u16,
+    /// The check that decided: `head size`, `request target`, `route`, `rate limit`,
+    /// `cross-site`, `credentials`, `role`, or `rule` when the route's rule let it through.
+    pub check: String,
     pub reason: String,
 }
 
@@ -71,73 +76,9 @@ fn with_role(role: &str) -> Authn {
     })
 }
 
-pub fn explain(cfg: &Config, method: &Method, url: &str, caller: Caller) -> Explanation {
-    let (raw_path, host) = split_url(url);
-    let mut e = Explanation {
-        method: method.to_string(),
-        path: raw_path.clone(),
-        route: None,
-        pattern: None,
-        upstream: None,
-        requires: String::new(),
-        decision: "deny".into(),
-        status: 0,
-        reason: String::new(),
-    };
-    let target = match target::parse(raw_path.as_bytes(), method, |_| false) {
-        Ok(Parsed::Path(t)) => t,
-        Ok(Parsed::ServerOptions) => {
-            e.decision = "options".into();
-            e.status = 204;
-            e.reason = "OPTIONS * is answered by the gateway itself".into();
-            return e;
-        }
-        Err(why) => {
-            e.status = 400;
-            e.reason = format!("the request target is refused before routing: {why}");
-            return e;
-        }
-    };
-    if is_control(cfg, &target.path) {
-        e.decision = "control".into();
-        e.status = 200;
-        e.requires = "whatever that endpoint requires".into();
-        e.reason = "the gateway serves this path itself (auth API or page)".into();
-        return e;
-    }
-    // The proxy's own route lookup, so the answer cannot drift from what it would do.
-    let index = RouteIndex::new(&cfg.routes);
-    let i = match crate::proxy::readings::route(
-        &index,
-        &cfg.routes,
-        host.as_deref(),
-        method,
-        &target,
-    ) {
-        Ok(Some(i)) => i,
-        Ok(None) => {
-            e.status = 404;
-            e.reason = "no route matches this method, host and path (routes are first match; nothing is forwarded without one)".into();
-            return e;
-        }
-        Err(why) => {
-            e.status = 400;
-            e.reason = format!("the request target is refused before routing: {why}");
-            return e;
-        }
-    };
-    let route = &cfg.routes[i];
-    e.route = Some(route.name.clone());
-    e.pattern = Some(route.path.as_str().to_string());
-    e.upstream = Some(route.upstream.clone());
-    e.requires = requirement(&route.auth);
-    let authn = match caller {
-        Caller::Anonymous => None,
-        Caller::Role(r) => Some(with_role(&r)),
-        Caller::Token(a) => Some(a),
-    };
-    let why_token = match &authn {
-        Some(Authn::Rejected(r)) => Some(match r {
+fn why_token(authn: Option<&Authn>) -> Option<&'static str> {
+    match authn? {
+        Authn::Rejected(r) => Some(match r {
             Rejection::Malformed => "the credentials are malformed",
             Rejection::Expired => "the token or its session has expired",
             Rejection::Revoked => "the session was revoked (logout, renewal or an admin)",
@@ -146,91 +87,175 @@ pub fn explain(cfg: &Config, method: &Method, url: &str, caller: Caller) -> Expl
                 "the token is invalid (signature, algorithm, issuer, audience or claims)"
             }
         }),
-        _ => None,
+        Authn::Unavailable => Some("the database is unavailable"),
+        Authn::Authenticated(_) => None,
+    }
+}
+
+/// What the proxy would do with this request, from this caller.
+pub fn explain(
+    live: &Live,
+    method: &Method,
+    target: &str,
+    headers: &HeaderMap,
+    caller: Caller,
+) -> Explanation {
+    let facts = RequestFacts {
+        method,
+        raw_target: target.as_bytes(),
+        host: headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok()),
+        headers,
+        // Explaining counts against no limit.
+        client_ip: None,
     };
-    match authorize(&route.auth, authn) {
-        Ok(id) => {
-            e.decision = "forward".into();
+    let authn = match caller {
+        Caller::Anonymous => None,
+        Caller::Role(r) => Some(with_role(&r)),
+        Caller::Token(a) => Some(a),
+    };
+    let why = why_token(authn.as_ref());
+    let decided = match decision::pre_auth(live, &facts) {
+        decision::PreAuth::Decided(decided) => decided,
+        decision::PreAuth::Needs(needs) => {
+            let authn = if needs.credentials(live) { authn } else { None };
+            decision::authorize(live, needs, authn, &facts)
+        }
+    };
+    describe(live, method, target, &decided, why)
+}
+
+fn describe(
+    live: &Live,
+    method: &Method,
+    target: &str,
+    d: &Decision,
+    why: Option<&'static str>,
+) -> Explanation {
+    let mut e = Explanation {
+        method: method.to_string(),
+        target: target.to_string(),
+        route: None,
+        pattern: None,
+        upstream: None,
+        requires: String::new(),
+        decision: d.kind().to_string(),
+        status: 0,
+        check: String::new(),
+        reason: String::new(),
+    };
+    if let Some(r) = d.route().map(|i| &live.routes[i]) {
+        e.route = Some(r.name.clone());
+        e.pattern = Some(r.path.as_str().to_string());
+        e.upstream = Some(r.upstream.clone());
+        e.requires = requirement(&r.auth);
+    }
+    let upstream = e.upstream.clone().unwrap_or_default();
+    match d {
+        Decision::Control(_) => {
+            e.requires = "whatever that endpoint requires".into();
+            e.check = "route".into();
+            e.reason = "the gateway serves this path itself (auth API or page)".into();
+        }
+        Decision::ServerOptions => {
+            e.status = 204;
+            e.check = "request target".into();
+            e.reason = "OPTIONS * is answered by the gateway itself".into();
+        }
+        Decision::Forward(f) => {
             e.status = 200;
-            e.reason = match id {
+            e.check = "rule".into();
+            e.reason = match &f.identity {
                 Some(id) => format!(
-                    "forwarded to upstream {} with the identity headers of a user with role {}",
-                    route.upstream, id.user.role
+                    "forwarded to upstream {upstream} with the identity headers of a user with role {}",
+                    id.user.role
                 ),
-                None => format!("forwarded to upstream {} without identity", route.upstream),
+                None => format!("forwarded to upstream {upstream} without identity"),
             };
         }
-        Err(reject) => {
-            e.status = reject.status().as_u16();
-            e.reason = match (&reject, why_token) {
-                (_, Some(why)) => why.to_string(),
-                (Reject::Forbidden(_), _) => {
-                    format!("the caller's role is not allowed ({})", e.requires)
-                }
-                (Reject::Unavailable, _) => "the database is unavailable".into(),
-                _ => "no credentials were presented".into(),
+        Decision::Redirect { .. } => {
+            e.status = 302;
+            e.check = Check::Credentials.name().into();
+            e.reason = format!(
+                "{}; a browser's page load is sent to the sign-in page (an API client gets 401)",
+                why.unwrap_or("no credentials were presented")
+            );
+        }
+        Decision::Deny(denial) => {
+            e.status = denial.reject.status().as_u16();
+            e.check = denial.check.name().into();
+            e.reason = match (denial.check, &denial.reject) {
+                (Check::Target(_) | Check::HeadSize | Check::RateLimit, r) => r.message(),
+                (Check::Route, _) => "no route matches this method, host and path (routes are first match; nothing is forwarded without one)".into(),
+                (Check::CrossSite, _) => "a state-changing request with the session cookie, from another site".into(),
+                (Check::Role, _) => format!("the caller's role is not allowed ({})", e.requires),
+                (Check::Credentials, Reject::Unavailable) => "the database is unavailable".into(),
+                (Check::Credentials, _) => why.unwrap_or("no credentials were presented").into(),
             };
-            if matches!(reject, Reject::Unauthenticated { .. })
-                && route.redirect_browsers
-                && cfg.pages.login_path.is_some()
-            {
-                e.decision = "redirect".into();
-                e.status = 302;
-                e.reason.push_str(
-                    "; a browser's page load is sent to the sign-in page (302), an API client gets 401",
-                );
-            }
         }
     }
     e
 }
 
-/// The path (with no query) and host of a URL given as `http://host/path` or `/path`.
-fn split_url(url: &str) -> (String, Option<String>) {
-    let (host, rest) = match url.split_once("://") {
-        Some((_, after)) => match after.find('/') {
-            Some(i) => (Some(after[..i].to_string()), after[i..].to_string()),
-            None => (Some(after.to_string()), "/".to_string()),
-        },
-        None => (None, url.to_string()),
-    };
-    let path = rest.split(['?', '#']).next().unwrap_or("/").to_string();
-    let host = host.map(|h| h.rsplit('@').next().unwrap_or(&h).to_string());
-    (if path.is_empty() { "/".into() } else { path }, host)
+/// Headers given as `Name: value`.
+fn parse_headers<'a>(lines: impl Iterator<Item = &'a str>) -> Result<HeaderMap, String> {
+    let mut h = HeaderMap::new();
+    for line in lines {
+        let (k, v) = line
+            .split_once(':')
+            .ok_or_else(|| format!("{line:?} is not `Name: value`"))?;
+        let name = HeaderName::from_bytes(k.trim().as_bytes())
+            .map_err(|_| format!("{k:?} is not a header name"))?;
+        let value = HeaderValue::from_str(v.trim())
+            .map_err(|_| format!("the value of {k:?} is not a header value"))?;
+        h.append(name, value);
+    }
+    Ok(h)
 }
 
-/// `GET /explain?method=GET&url=/admin/x[&role=R | &token=T]` on the admin listener, or with
-/// the token in `Authorization: Bearer`.
+/// `GET /explain?method=GET&url=/admin/x[&role=R | &token=T][&header=Accept:%20text/html]…`
+/// on the admin listener, or with the token in `Authorization: Bearer`. `url` is the request
+/// target exactly as a client would send it.
 pub async fn admin(
     S(state): S<Arc<State>>,
-    Query(q): Query<HashMap<String, String>>,
-    headers: http::HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
 ) -> Result<axum::Json<Explanation>, Reject> {
-    let method = q
-        .get("method")
-        .map(String::as_str)
-        .unwrap_or("GET")
+    let get = |k: &str| q.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+    let method = get("method")
+        .unwrap_or_else(|| "GET".into())
         .parse::<Method>()
         .map_err(|_| Reject::BadRequest("method is not an HTTP method".into()))?;
-    let url = q
-        .get("url")
-        .ok_or_else(|| Reject::BadRequest("url is required".into()))?;
+    let url = get("url").ok_or_else(|| Reject::BadRequest("url is required".into()))?;
+    let described = parse_headers(
+        q.iter()
+            .filter(|(k, _)| k == "header")
+            .map(|(_, v)| v.as_str()),
+    )
+    .map_err(Reject::BadRequest)?;
     let bearer = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string);
-    let caller = match (q.get("role"), q.get("token").cloned().or(bearer)) {
+    let caller = match (get("role"), get("token").or(bearer)) {
         (_, Some(t)) => Caller::Token(state.auth.authenticate(&t, crate::store::now()).await),
-        (Some(r), None) => Caller::Role(r.clone()),
+        (Some(r), None) => Caller::Role(r),
         (None, None) => Caller::Anonymous,
     };
-    Ok(axum::Json(explain(&state.config(), &method, url, caller)))
+    Ok(axum::Json(explain(
+        &state.config(),
+        &method,
+        &url,
+        &described,
+        caller,
+    )))
 }
 
 /// The CLI's rendering.
 pub fn render(e: &Explanation) -> String {
-    let mut out = format!("{} {}\n", e.method, e.path);
+    let mut out = format!("{} {}\n", e.method, e.target);
     match (&e.route, &e.pattern) {
         (Some(r), Some(p)) => out.push_str(&format!(
             "  route:    {r} ({p}) -> upstream {}\n",
@@ -242,8 +267,22 @@ pub fn render(e: &Explanation) -> String {
         out.push_str(&format!("  requires: {}\n", e.requires));
     }
     out.push_str(&format!("  decision: {} ({})\n", e.decision, e.status));
+    out.push_str(&format!("  check:    {}\n", e.check));
     out.push_str(&format!("  because:  {}\n", e.reason));
     out
+}
+
+/// Why `portcullis explain` could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ExplainError {
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigErrors),
+    #[error("{0:?} is not an HTTP method")]
+    Method(String),
+    #[error("--header {0}")]
+    Header(String),
+    #[error("the token could not be checked: {0}")]
+    Token(String),
 }
 
 /// `portcullis explain`: the config's routes; a token is authenticated against the config's
@@ -252,31 +291,37 @@ pub fn cli(
     config_path: &std::path::Path,
     method: &str,
     url: &str,
+    headers: &[String],
     role: Option<&str>,
     token: Option<&str>,
-) -> anyhow::Result<Explanation> {
-    let cfg = crate::app::load_config(config_path)?;
+) -> Result<Explanation, ExplainError> {
+    let cfg = crate::config::load(config_path, &crate::config::Overrides::from_env())?;
     let method = method
         .to_ascii_uppercase()
         .parse::<Method>()
-        .map_err(|_| anyhow::anyhow!("{method:?} is not an HTTP method"))?;
+        .map_err(|_| ExplainError::Method(method.to_string()))?;
+    let described =
+        parse_headers(headers.iter().map(String::as_str)).map_err(ExplainError::Header)?;
     let caller = match (role, token) {
-        (_, Some(t)) => {
-            let (keys, _) = crate::auth::keys::token_keys(&cfg).map_err(anyhow::Error::msg)?;
-            let rt = crate::app::control_runtime()?;
-            let authn = rt.block_on(async {
-                let store = crate::store::open(&cfg.database.url, 1).await?;
-                let auth = crate::auth::Authenticator::new(
-                    keys,
-                    crate::auth::SessionCache::new(16),
-                    store,
-                );
-                Ok::<_, anyhow::Error>(auth.authenticate(t, crate::store::now()).await)
-            })?;
-            Caller::Token(authn)
-        }
+        (_, Some(t)) => Caller::Token(authenticate(&cfg, t).map_err(ExplainError::Token)?),
         (Some(r), None) => Caller::Role(r.to_string()),
         (None, None) => Caller::Anonymous,
     };
-    Ok(explain(&cfg, &method, url, caller))
+    Ok(explain(&Live::new(cfg), &method, url, &described, caller))
+}
+
+/// A token checked against the config's keys and database, as the proxy checks it.
+fn authenticate(cfg: &crate::config::Config, token: &str) -> Result<Authn, String> {
+    let (keys, _) = crate::auth::keys::token_keys(cfg)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let store = crate::store::open(&cfg.database.url, 1)
+            .await
+            .map_err(|e| e.to_string())?;
+        let auth = crate::auth::Authenticator::new(keys, crate::auth::SessionCache::new(16), store);
+        Ok(auth.authenticate(token, crate::store::now()).await)
+    })
 }

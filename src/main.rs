@@ -37,12 +37,12 @@ enum Cmd {
     },
     /// Validate the config file and list every problem.
     CheckConfig,
-    /// Why a request would be forwarded or denied: the route it matches, what that route
-    /// requires and the decision, e.g. `explain GET /admin/users --role user`.
+    /// What the gateway does with a request and which check decided, by the proxy's own
+    /// decision functions, e.g. `explain GET /admin/users --role user -H 'Accept: text/html'`.
     Explain {
         /// The HTTP method.
         method: String,
-        /// The path (or full URL, whose host then takes part in routing).
+        /// The request target as a client sends it: a path, or a full URL (absolute-form).
         url: String,
         /// As a signed-in user with this role.
         #[arg(long, conflicts_with = "token")]
@@ -50,6 +50,10 @@ enum Cmd {
         /// As the bearer of this token (checked against the config's keys and database).
         #[arg(long)]
         token: Option<String>,
+        /// A request header, `Name: value` (repeatable): `Accept`, `Origin`, `Sec-Fetch-*`,
+        /// `Host`, `Cookie` take part in the decision.
+        #[arg(long = "header", short = 'H')]
+        headers: Vec<String>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -117,14 +121,17 @@ fn main() -> ExitCode {
             url,
             role,
             token,
+            headers,
             json,
         } => portcullis::explain::cli(
             &cli.config,
             &method,
             &url,
+            &headers,
             role.as_deref(),
             token.as_deref(),
         )
+        .map_err(anyhow::Error::from)
         .map(|e| {
             if json {
                 println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());

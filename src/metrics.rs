@@ -212,7 +212,7 @@ pub fn mail(outcome: &'static str) {
     METRICS.mail.with_label_values(&[outcome]).inc();
 }
 
-/// A request target refused at the boundary, by [`crate::proxy::target::BadTarget::label`].
+/// A request target refused at the boundary, by the reason `BadTarget::label` gives.
 pub fn bad_target(reason: &'static str) {
     METRICS.bad_targets.with_label_values(&[reason]).inc();
 }

@@ -1,10 +1,11 @@
-//! Cookie and header parsing: any header block yields credentials without a panic, and after
-//! stripping, no header the app could read as an identity header is left.
+//! Cookie and header parsing: any header block yields credentials without a panic; after
+//! stripping, no header the app could read as an identity header, a URL or method override or
+//! an untrusted forwarding header is left; and no session cookie or Bearer token of ours.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use portcullis::auth::credentials;
-use portcullis::proxy::identity;
+use portcullis::request::credentials;
+use portcullis::proxy::{client_ip, identity};
 
 fuzz_target!(|data: &[u8]| {
     let mut req = match pingora::http::RequestHeader::build("GET", b"/", None) {
@@ -38,7 +39,28 @@ fuzz_target!(|data: &[u8]| {
             "{v}"
         );
     }
-    identity::drop_credentials(&mut req, "portcullis_session");
+    client_ip::strip_untrusted(&mut req, false);
+    for name in req.headers.keys() {
+        let n = name.as_str().replace('_', "-");
+        assert!(
+            !n.starts_with("x-forwarded-")
+                && !["forwarded", "x-real-ip", "x-original-url", "x-rewrite-url"].contains(&n.as_str())
+                && !n.contains("method-override")
+                && n != "x-http-method",
+            "{name} survived"
+        );
+    }
+    identity::drop_credentials(&mut req, "portcullis_session", |_| true);
+    for v in req.headers.get_all(http::header::AUTHORIZATION) {
+        let v = String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase();
+        assert!(!v.starts_with("bearer"), "{v}");
+    }
+    for v in req.headers.get_all(http::header::COOKIE) {
+        for pair in v.as_bytes().split(|b| *b == b';') {
+            let name = pair.split(|b| *b == b'=').next().unwrap_or_default();
+            assert_ne!(name.trim_ascii(), b"portcullis_session");
+        }
+    }
     // Any value becomes one header-safe line.
     let text = String::from_utf8_lossy(data);
     let v = identity::header_value(&text);

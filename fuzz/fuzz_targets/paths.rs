@@ -7,8 +7,9 @@ use http::Method;
 use libfuzzer_sys::fuzz_target;
 use once_cell::sync::Lazy;
 use portcullis::config::Config;
-use portcullis::proxy::routes::{self, RouteIndex};
-use portcullis::proxy::{readings, target};
+use portcullis::path::pattern::{segments, EXACT};
+use portcullis::path::target;
+use portcullis::routing::{first_match, readings, RouteIndex};
 
 static CFG: Lazy<(Config, RouteIndex)> = Lazy::new(|| {
     let yaml = r#"
@@ -35,10 +36,10 @@ fuzz_target!(|data: &[u8]| {
         let Ok(target::Parsed::Path(t)) = target::parse(data, &m, |h| h == "api.example.com") else {
             continue;
         };
-        let parts: Vec<&str> = routes::segments(&t.decoded).collect();
+        let parts: Vec<&str> = segments(&t.decoded).collect();
         for host in [None, Some("api.example.com:8080")] {
             let found = index.find(&cfg.routes, host, &m, &parts);
-            let scan = routes::first_match(&cfg.routes, host, &m, &parts, routes::EXACT);
+            let scan = first_match(&cfg.routes, host, &m, &parts, EXACT);
             assert_eq!(found, scan, "{data:?}");
             let decided = readings::route(index, &cfg.routes, host, &m, &t);
             // What is forwarded is read, checked and decided exactly as what was sent.
@@ -60,7 +61,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let allowed = vec!["https://app.example.com".to_string()];
-    if portcullis::config::redirect_allowed(raw, &allowed) {
+    if portcullis::redirect::redirect_allowed(raw, &allowed) {
         let base = url::Url::parse("https://gw.example/account/x").expect("base");
         if let Ok(u) = base.join(raw) {
             let o = u.origin().ascii_serialization();

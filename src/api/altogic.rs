@@ -3,7 +3,6 @@
 //! and the session cookie, so an SSR frontend keeps its session in the cookie.
 
 use super::cookies;
-use super::csrf::cross_site;
 use super::extract::{Client, Fields, JsonObject};
 use super::login::{check_password, rate_limit, LoginFailure};
 use super::signup::{notify_existing, send_confirmation_to};
@@ -11,6 +10,7 @@ use super::users::name_field;
 use super::views::{rfc3339, NuxtUser};
 use crate::auth::{Authn, ClientInfo};
 use crate::error::Reject;
+use crate::request::cross_site::cross_site;
 use crate::state::State;
 use crate::store::{now, NewUser, StoreError, User};
 use axum::extract::{Query, State as S};
@@ -116,7 +116,7 @@ pub async fn verify_user(
     let token = q.get("access_token").map(String::as_str).unwrap_or("");
     let user = super::signup::confirm_email(&state, token).await?;
     let answer = signed_in(&state, &user, &client).await?;
-    if crate::proxy::decide::is_navigation(&Method::GET, &headers) {
+    if crate::request::is_navigation(&Method::GET, &headers) {
         let cookie = answer.headers().get(header::SET_COOKIE).cloned();
         let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
         if let Some(c) = cookie {

@@ -1,9 +1,9 @@
 //! Request extractors for the control plane: a JSON object body with field-level validation,
 //! the caller's identity, and the client's address as the proxy saw it.
 
+use crate::auth::require;
 use crate::auth::{ClientInfo, Identity};
 use crate::error::Reject;
-use crate::proxy::decide::require;
 use crate::state::State;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use http::request::Parts;
@@ -185,7 +185,7 @@ impl FromRequestParts<Arc<State>> for Auth {
                 crate::store::now(),
             )
             .await;
-        require(authn).map(Auth)
+        require(authn).map(Auth).map_err(Reject::from)
     }
 }
 

@@ -26,7 +26,6 @@ pub mod views;
 
 pub use cookies::session as session_cookie;
 pub use extract::normalize_email;
-pub use links::escape_query;
 
 use crate::error::Reject;
 use crate::state::State;
@@ -72,7 +71,7 @@ pub fn routes(state: Arc<State>) -> (Router, openapi::Doc) {
             .answer(A::Token)],
     );
     add(
-        &Some(crate::auth::assertion::JWKS_PATH.into()),
+        &Some(crate::config::JWKS_PATH.into()),
         get(jwks::get),
         &[Op::new(M::GET, "Gateway", "Keys that sign identity assertions").answer(A::JwkSet)],
     );

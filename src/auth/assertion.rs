@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub const HEADER: &str = "x-auth-assertion";
-pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+pub use crate::config::JWKS_PATH;
 pub const TYP: &str = "identity+jwt";
 /// Lifetime of one assertion.
 pub const LIFETIME: u64 = 60;

@@ -35,6 +35,26 @@ pub enum Authn {
     Unavailable,
 }
 
+/// Why a request has no identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoIdentity {
+    /// No credentials were presented.
+    Missing,
+    Rejected(Rejection),
+    /// The store could not be reached on a cache miss.
+    Unavailable,
+}
+
+/// The identity a request authenticated as, or why there is none (`None`: no credentials).
+pub fn require(authn: Option<Authn>) -> Result<Identity, NoIdentity> {
+    match authn {
+        None => Err(NoIdentity::Missing),
+        Some(Authn::Authenticated(id)) => Ok(id),
+        Some(Authn::Rejected(r)) => Err(NoIdentity::Rejected(r)),
+        Some(Authn::Unavailable) => Err(NoIdentity::Unavailable),
+    }
+}
+
 type Pending<T> = papaya::HashMap<T, Arc<OnceCell<Result<Option<()>, ()>>>>;
 
 pub struct Authenticator {
@@ -148,10 +168,14 @@ impl Authenticator {
         cookie_name: &str,
         now: i64,
     ) -> Option<Authn> {
-        match super::credentials::extract(headers, cookie_name) {
-            super::Credentials::Token(t) => Some(self.authenticate(&t, now).await),
-            super::Credentials::Malformed => Some(Authn::Rejected(Rejection::Malformed)),
-            super::Credentials::None => None,
+        match crate::request::credentials::extract(headers, cookie_name) {
+            crate::request::credentials::Credentials::Token(t) => {
+                Some(self.authenticate(&t, now).await)
+            }
+            crate::request::credentials::Credentials::Malformed => {
+                Some(Authn::Rejected(Rejection::Malformed))
+            }
+            crate::request::credentials::Credentials::None => None,
         }
     }
 

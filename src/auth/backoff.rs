@@ -3,24 +3,8 @@
 //! or not, so it tells nothing about which accounts exist; and it is soft — an attacker can
 //! slow a victim to one try per `max_wait` but never lock them out.
 
+pub use crate::config::BackoffPolicy;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BackoffPolicy {
-    /// Failures before the first wait.
-    pub free_failures: u32,
-    /// The longest wait, in seconds.
-    pub max_wait: i64,
-}
-
-impl Default for BackoffPolicy {
-    fn default() -> Self {
-        BackoffPolicy {
-            free_failures: 5,
-            max_wait: 60,
-        }
-    }
-}
 
 /// Addresses tracked before the oldest of those not backing off are evicted to make room.
 const MAX_TRACKED: usize = 100_000;

@@ -4,7 +4,6 @@ pub mod assertion;
 pub mod authenticate;
 pub mod backoff;
 pub mod cache;
-pub mod credentials;
 pub mod follow;
 pub mod keys;
 pub mod one_time;
@@ -14,9 +13,8 @@ pub mod sessions;
 pub mod tokens;
 pub mod verified;
 
-pub use authenticate::{Authenticator, Authn, Identity, Rejection};
+pub use authenticate::{require, Authenticator, Authn, Identity, NoIdentity, Rejection};
 pub use cache::{CachedUser, SessionCache, SessionEntry};
-pub use credentials::Credentials;
 pub use password::PasswordHasher;
 pub use sessions::ClientInfo;
 pub use tokens::{Claims, KeyMaterial, TokenKeys};

@@ -5,6 +5,7 @@ mod error;
 pub mod file;
 pub mod file_oauth;
 mod runtime;
+pub mod templates;
 mod runtime_oauth;
 mod validate;
 mod validate_oauth;
@@ -14,7 +15,6 @@ pub use duration::{parse as parse_duration, HumanDuration};
 pub use error::{ConfigError, ConfigErrors, Where};
 pub use runtime::*;
 pub use runtime_oauth::*;
-pub use validate::{is_local_path, redirect_allowed};
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! The validated configuration the gateway runs on (built by `validate.rs`). Runtime code never re-parses a string:
 //! durations are `Duration`, headers are `HeaderName`, paths are compiled patterns.
 
-use crate::proxy::routes::PathPattern;
+use crate::path::pattern::PathPattern;
 use http::{HeaderName, Method};
 use ipnet::IpNet;
 use secrecy::SecretString;
@@ -43,7 +43,7 @@ pub struct Pages {
     pub logo_url: Option<String>,
     pub primary_color: String,
     /// Built-in page templates overlaid with `templates_dir`'s files.
-    pub templates: crate::pages::templates::Templates,
+    pub templates: super::templates::Templates,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -255,7 +255,7 @@ pub struct RateLimits {
     pub login: Option<Limit>,
     /// `GET /auth/{provider}` per client IP: each one stores a sign-in state.
     pub oauth: Option<Limit>,
-    pub account: crate::auth::backoff::BackoffPolicy,
+    pub account: BackoffPolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -334,9 +334,47 @@ impl ApiRoutes {
             || family(&self.account_page)
             || self.other_pages.iter().any(|p| p == path)
             || family(&self.auth)
-            || path == crate::auth::assertion::JWKS_PATH
+            || path == JWKS_PATH
     }
 }
 
 /// Shortest HS256 secret accepted: 256 bits, the size of the HMAC-SHA256 output.
 pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Per-account login backoff (see `auth::backoff`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackoffPolicy {
+    /// Failures before the first wait.
+    pub free_failures: u32,
+    /// The longest wait, in seconds.
+    pub max_wait: i64,
+}
+
+impl Default for BackoffPolicy {
+    fn default() -> Self {
+        BackoffPolicy {
+            free_failures: 5,
+            max_wait: 60,
+        }
+    }
+}
+
+
+/// Where the identity assertion's public key is published (served by the gateway).
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+/// The stores a database URL can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Which store `url` names, by its scheme; `None` for one this build cannot open.
+pub fn backend(url: &str) -> Option<Backend> {
+    match url.split_once(':')?.0 {
+        "sqlite" => Some(Backend::Sqlite),
+        "postgres" | "postgresql" => Some(Backend::Postgres),
+        _ => None,
+    }
+}

@@ -32,7 +32,7 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
             .map(|d| d.0)
             .unwrap_or(Duration::from_secs(60)),
     };
-    if crate::store::backend(&database.url).is_none() {
+    if crate::config::backend(&database.url).is_none() {
         errs.push(ConfigError::at(
             "database.url",
             "must be a sqlite:// or postgres:// URL",
@@ -392,8 +392,8 @@ fn client_deadline(d: Option<super::duration::HumanDuration>) -> Duration {
 fn account_backoff(
     f: Option<file::AccountBackoffFile>,
     errs: &mut Vec<ConfigError>,
-) -> crate::auth::backoff::BackoffPolicy {
-    let d = crate::auth::backoff::BackoffPolicy::default();
+) -> crate::config::BackoffPolicy {
+    let d = crate::config::BackoffPolicy::default();
     let free_failures = f.and_then(|f| f.free_failures).unwrap_or(d.free_failures);
     let max_wait = f
         .and_then(|f| f.max_backoff.map(|d| d.0))
@@ -411,7 +411,7 @@ fn account_backoff(
             "between 1s and 15 minutes",
         ));
     }
-    crate::auth::backoff::BackoffPolicy {
+    crate::config::BackoffPolicy {
         free_failures,
         max_wait: max_wait.as_secs() as i64,
     }
@@ -507,48 +507,9 @@ fn unreachable_address() -> lettre::Address {
     panic!("invalid built-in address")
 }
 
-/// Where a `returnTo`/`redirectTo` may send the browser: one of our own paths, or a URL on an
-/// origin the config lists exactly. The origin is computed by a WHATWG URL parser, as the
-/// browser will; userinfo, whitespace and backslashes are refused outright.
-pub fn redirect_allowed(target: &str, origins: &[String]) -> bool {
-    if is_local_path(target) {
-        return true;
-    }
-    if origins.is_empty()
-        || target.contains('\\')
-        || target.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return false;
-    }
-    url::Url::parse(target).is_ok_and(|u| {
-        matches!(u.scheme(), "http" | "https")
-            && u.username().is_empty()
-            && u.password().is_none()
-            && origins.contains(&u.origin().ascii_serialization())
-    })
-}
-
-/// A same-origin relative path: starts with one `/`, no scheme, no authority, no backslash or
-/// control characters, also after percent-decoding (`//evil`, `/\\evil`, `/%2Fevil`, ...).
-pub fn is_local_path(p: &str) -> bool {
-    // Browsers drop tabs and newlines inside URLs and read `\\` as `/`, so `/\t/evil` and
-    // `/\\evil` lead off-site; the decoded form is checked too for servers that decode first.
-    fn local(p: &str) -> bool {
-        p.starts_with('/')
-            && !p.starts_with("//")
-            && !p.contains('\\')
-            && !p.chars().any(char::is_control)
-    }
-    !p.chars().any(char::is_whitespace)
-        && local(p)
-        && crate::proxy::target::percent_decode(p)
-            .as_deref()
-            .is_some_and(local)
-}
-
 fn pages(p: file::PagesFile, base: &Path, errs: &mut Vec<ConfigError>) -> Pages {
     let login_path = p.login_path.unwrap_or_else(|| "/login".into());
-    if !is_local_path(&login_path) {
+    if !crate::redirect::is_local_path(&login_path) {
         errs.push(ConfigError::at(
             "pages.login_path",
             "must be a path like \"/login\"",
@@ -563,7 +524,7 @@ fn pages(p: file::PagesFile, base: &Path, errs: &mut Vec<ConfigError>) -> Pages 
         ));
     }
     if let Some(logo) = &p.logo_url {
-        if !(logo.starts_with("https://") || is_local_path(logo)) {
+        if !(logo.starts_with("https://") || crate::redirect::is_local_path(logo)) {
             errs.push(ConfigError::at(
                 "pages.logo_url",
                 "must be an https:// URL or a path on this site",
@@ -572,7 +533,7 @@ fn pages(p: file::PagesFile, base: &Path, errs: &mut Vec<ConfigError>) -> Pages 
     }
     let dir = p.templates_dir.as_ref().map(|d| base.join(d));
     // On errors the config is refused, so the empty placeholder is never rendered.
-    let templates = crate::pages::templates::load(dir.as_deref()).unwrap_or_else(|problems| {
+    let templates = crate::config::templates::load(dir.as_deref()).unwrap_or_else(|problems| {
         for problem in problems {
             errs.push(ConfigError::at("pages.templates_dir", problem));
         }
@@ -589,7 +550,7 @@ fn pages(p: file::PagesFile, base: &Path, errs: &mut Vec<ConfigError>) -> Pages 
 
 #[cfg(test)]
 mod tests {
-    use super::is_local_path;
+    use crate::redirect::is_local_path;
 
     #[test]
     fn only_same_origin_relative_paths_are_local() {
@@ -612,121 +573,6 @@ mod tests {
             "",
         ] {
             assert!(!is_local_path(bad), "{bad}");
-        }
-    }
-}
-
-/// Property tests of the redirect rule: whatever it accepts, a browser resolving it against
-/// one of our pages lands on our origin or on an allowlisted one — also after a server has
-/// percent-decoded it once.
-#[cfg(test)]
-mod redirect_properties {
-    use super::redirect_allowed;
-    use proptest::prelude::*;
-
-    const OURS: &str = "https://gw.example";
-    const ALLOWED: &str = "https://app.example.com";
-
-    /// Pieces that open-redirect payloads are made of, so the search finds the corners fast.
-    fn piece() -> impl Strategy<Value = String> {
-        prop_oneof![
-            Just("/".to_string()),
-            Just("//".to_string()),
-            Just("\\".to_string()),
-            Just("https:".to_string()),
-            Just("http:".to_string()),
-            Just("javascript:".to_string()),
-            Just("data:".to_string()),
-            Just("app.example.com".to_string()),
-            Just("https://app.example.com".to_string()),
-            Just("https://app.example.com.evil.test".to_string()),
-            Just("evil.test".to_string()),
-            Just("@".to_string()),
-            Just(":443".to_string()),
-            Just(":8443".to_string()),
-            Just("%2f".to_string()),
-            Just("%2F".to_string()),
-            Just("%5c".to_string()),
-            Just("%09".to_string()),
-            Just("%0a".to_string()),
-            Just("%40".to_string()),
-            Just("\t".to_string()),
-            Just("\n".to_string()),
-            Just(" ".to_string()),
-            Just(".".to_string()),
-            Just("..".to_string()),
-            Just("?".to_string()),
-            Just("#".to_string()),
-            Just("%".to_string()),
-            Just("\u{3002}".to_string()),
-            Just("\u{ff0f}".to_string()),
-            "[a-z]{1,4}",
-            any::<char>().prop_map(String::from),
-        ]
-    }
-
-    fn target() -> impl Strategy<Value = String> {
-        prop::collection::vec(piece(), 1..8).prop_map(|v| v.concat())
-    }
-
-    fn lands_safely(target: &str) -> bool {
-        let Ok(base) = url::Url::parse(&format!("{OURS}/account/page")) else {
-            return false;
-        };
-        match base.join(target) {
-            Ok(u) => {
-                let origin = u.origin().ascii_serialization();
-                origin == OURS || origin == ALLOWED
-            }
-            // What a browser cannot resolve, it does not follow.
-            Err(_) => true,
-        }
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(5_000))]
-
-        #[test]
-        fn whatever_is_accepted_stays_on_allowed_origins(t in target()) {
-            let origins = vec![ALLOWED.to_string()];
-            if redirect_allowed(&t, &origins) {
-                prop_assert!(lands_safely(&t), "{t:?} leaves");
-                if let Some(decoded) = crate::proxy::target::percent_decode(&t) {
-                    prop_assert!(lands_safely(&decoded), "{t:?} decoded leaves");
-                }
-            }
-            if redirect_allowed(&t, &[]) {
-                prop_assert!(super::is_local_path(&t));
-            }
-        }
-    }
-
-    #[test]
-    fn allowlisted_origins_only_exactly() {
-        let o = vec![ALLOWED.to_string()];
-        for ok in [
-            "https://app.example.com",
-            "https://app.example.com/",
-            "https://app.example.com/x?y#z",
-            "HTTPS://APP.example.com/x",
-            "https://app.example.com:443/x",
-            "/local",
-        ] {
-            assert!(redirect_allowed(ok, &o), "{ok}");
-        }
-        for bad in [
-            "https://app.example.com.evil.test/",
-            "https://app.example.com@evil.test/",
-            "https://evil.test@app.example.com/",
-            "http://app.example.com/",
-            "https://app.example.com:8443/",
-            "https://app.example.com\\@evil.test/",
-            "https://evil.test/https://app.example.com",
-            "javascript:alert(1)//https://app.example.com",
-            "//app.example.com/",
-            " https://app.example.com/",
-        ] {
-            assert!(!redirect_allowed(bad, &o), "{bad}");
         }
     }
 }

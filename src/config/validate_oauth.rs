@@ -11,7 +11,7 @@ pub(super) fn oauth(f: OAuthFile, production: bool, errs: &mut Vec<ConfigError>)
         v.map(|d| d.0).unwrap_or(Duration::from_secs(secs))
     };
     let success_url = f.success_url.unwrap_or_else(|| "/".into());
-    if !super::validate::is_local_path(&success_url) {
+    if !crate::redirect::is_local_path(&success_url) {
         errs.push(ConfigError::at(
             "oauth.success_url",
             "must be a path on this site, like \"/\"",

@@ -4,7 +4,7 @@ use super::error::ConfigError;
 use super::file::{self, AuthFile, RouteSetting};
 use super::runtime::*;
 use super::validate::socket;
-use crate::proxy::routes::PathPattern;
+use crate::path::pattern::PathPattern;
 use http::{HeaderName, Method};
 use std::collections::BTreeMap;
 use std::time::Duration;

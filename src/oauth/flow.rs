@@ -70,7 +70,7 @@ async fn start(
     let (browser, browser_hash) = crate::auth::one_time::generate();
     let redirect_to = q
         .get("redirectTo")
-        .filter(|r| crate::config::redirect_allowed(r, &state.config().server.redirect_origins))
+        .filter(|r| crate::redirect::redirect_allowed(r, &state.config().server.redirect_origins))
         .cloned();
     state
         .store
@@ -110,7 +110,7 @@ async fn finish(
     let state_param = q
         .get("state")
         .ok_or_else(|| bad("The sign-in state is missing"))?;
-    let browser = crate::auth::credentials::cookie(headers, STATE_COOKIE)
+    let browser = crate::request::credentials::cookie(headers, STATE_COOKIE)
         .ok_or_else(|| bad("This sign-in did not start in this browser"))?;
     let saved = state
         .store
@@ -171,7 +171,7 @@ async fn finish(
         })?;
     let mut location = format!("/auth/callback?code={code}");
     if let Some(r) = &saved.redirect_to {
-        location.push_str(&format!("&redirectTo={}", crate::api::escape_query(r)));
+        location.push_str(&format!("&redirectTo={}", crate::redirect::escape_query(r)));
     }
     // The state cookie stays: `/auth/token` redeems the code only for the browser holding it,
     // so a code sent to someone else signs nobody in.

@@ -165,7 +165,7 @@ pub async fn authorize(
         pairs.push(("state", get("state")));
         let query: Vec<String> = pairs
             .iter()
-            .map(|(k, v)| format!("{k}={}", crate::api::escape_query(v)))
+            .map(|(k, v)| format!("{k}={}", crate::redirect::escape_query(v)))
             .collect();
         url.push_str(&query.join("&"));
         (StatusCode::FOUND, [(http::header::LOCATION, url)]).into_response()
@@ -355,7 +355,7 @@ fn client_credentials(headers: &HeaderMap, f: &TokenForm) -> (String, String) {
 
 /// RFC 6749 §2.3.1: Basic credentials are form-urlencoded first.
 fn decode_form(s: &str) -> String {
-    crate::proxy::target::percent_decode(&s.replace('+', " ")).unwrap_or_default()
+    crate::path::target::percent_decode(&s.replace('+', " ")).unwrap_or_default()
 }
 
 pub async fn userinfo(S(state): S<Arc<State>>, headers: HeaderMap) -> Response {

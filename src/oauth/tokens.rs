@@ -63,7 +63,7 @@ pub async fn exchange(
     f.finish_400()?;
     let code = code.ok_or(Reject::Internal)?;
     // Only the browser that began the sign-in (its state cookie) may redeem the code.
-    let browser = crate::auth::credentials::cookie(&headers, super::flow::STATE_COOKIE)
+    let browser = crate::request::credentials::cookie(&headers, super::flow::STATE_COOKIE)
         .ok_or_else(invalid_code)?;
     let (user_id, claims) = state
         .store
@@ -109,7 +109,7 @@ pub async fn exchange(
 pub async fn refresh(S(state): S<Arc<State>>, headers: HeaderMap) -> Result<Response, Reject> {
     let cfg = &state.config().oauth.refresh;
     let raw =
-        crate::auth::credentials::cookie(&headers, &cfg.cookie).ok_or_else(invalid_refresh)?;
+        crate::request::credentials::cookie(&headers, &cfg.cookie).ok_or_else(invalid_refresh)?;
     let t = now();
     let row = state
         .store
@@ -183,7 +183,7 @@ async fn revoke_family(state: &State, session_id: &str) -> Result<(), Reject> {
 
 pub async fn logout(S(state): S<Arc<State>>, headers: HeaderMap) -> Result<Response, Reject> {
     let cfg = &state.config().oauth.refresh;
-    if let Some(raw) = crate::auth::credentials::cookie(&headers, &cfg.cookie) {
+    if let Some(raw) = crate::request::credentials::cookie(&headers, &cfg.cookie) {
         if let Some(row) = state.store.refresh_token(&hash(&raw)).await? {
             revoke_family(&state, &row.session_id).await?;
         }
@@ -212,8 +212,8 @@ pub async fn me(
     Auth(id): Auth,
     headers: HeaderMap,
 ) -> Result<Json<Value>, Reject> {
-    let token = match crate::auth::credentials::extract(&headers, &state.config().cookie.name) {
-        crate::auth::Credentials::Token(t) => t,
+    let token = match crate::request::credentials::extract(&headers, &state.config().cookie.name) {
+        crate::request::credentials::Credentials::Token(t) => t,
         _ => return Err(Reject::Internal),
     };
     let mut claims = state

@@ -37,7 +37,7 @@ async fn signed_in(state: &State, headers: &HeaderMap) -> Result<Identity, Respo
                 .unwrap_or_else(|| "/".into());
             let to = format!(
                 "{login}?returnTo={}",
-                crate::api::escape_query(&base(state))
+                crate::redirect::escape_query(&base(state))
             );
             Err((StatusCode::FOUND, [(header::LOCATION, to)]).into_response())
         }

@@ -6,7 +6,7 @@ pub mod login;
 pub mod magic;
 pub mod recover;
 pub mod signup;
-pub mod templates;
+
 
 use crate::config::Config;
 use axum::response::{Html, IntoResponse, Response};
@@ -83,7 +83,7 @@ pub fn secure_headers(h: &mut HeaderMap) {
 
 /// The request's CSRF token, or a new one with the cookie that carries it.
 pub fn csrf_token(cfg: &Config, headers: &HeaderMap) -> (String, Option<String>) {
-    if let Some(t) = crate::auth::credentials::cookie(headers, CSRF_COOKIE) {
+    if let Some(t) = crate::request::credentials::cookie(headers, CSRF_COOKIE) {
         return (t, None);
     }
     let mut raw = [0u8; 24];
@@ -102,7 +102,7 @@ pub fn csrf_token(cfg: &Config, headers: &HeaderMap) -> (String, Option<String>)
 /// The form's token matches the cookie's (compared in constant time).
 pub fn csrf_ok(headers: &HeaderMap, submitted: Option<&str>) -> bool {
     match (
-        crate::auth::credentials::cookie(headers, CSRF_COOKIE),
+        crate::request::credentials::cookie(headers, CSRF_COOKIE),
         submitted,
     ) {
         (Some(c), Some(s)) if c.len() == s.len() => {
@@ -149,7 +149,7 @@ pub async fn guest_rule(
 
 /// A place to go back to that the redirect rule allows, or `/`.
 pub fn return_to(cfg: &crate::config::Config, raw: Option<&str>) -> String {
-    raw.filter(|r| crate::config::redirect_allowed(r, &cfg.server.redirect_origins))
+    raw.filter(|r| crate::redirect::redirect_allowed(r, &cfg.server.redirect_origins))
         .unwrap_or("/")
         .to_string()
 }

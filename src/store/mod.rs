@@ -144,21 +144,7 @@ pub trait Store: OAuthStore + Send + Sync + 'static {
     }
 }
 
-/// The stores a database URL can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// Which store `url` names, by its scheme; `None` for one this build cannot open.
-pub fn backend(url: &str) -> Option<Backend> {
-    match url.split_once(':')?.0 {
-        "sqlite" => Some(Backend::Sqlite),
-        "postgres" | "postgresql" => Some(Backend::Postgres),
-        _ => None,
-    }
-}
+pub use crate::config::{backend, Backend};
 
 /// Opens the store named by a database URL and runs its migrations.
 pub async fn open(url: &str, max_connections: u32) -> StoreResult<Arc<dyn Store>> {

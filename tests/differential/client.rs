@@ -29,10 +29,15 @@ impl Client {
         }
     }
 
-    /// Sends `GET <target>` with `headers` (each `Name: value`), retrying once on a fresh
-    /// connection when the kept-alive one was closed.
+    /// Sends `GET <target>` with `headers` (each `Name: value`).
     pub async fn get(&mut self, target: &str, headers: &[String]) -> Answer {
-        let mut req = format!("GET {target} HTTP/1.1\r\n");
+        self.send("GET", target, headers).await
+    }
+
+    /// Sends `<method> <target>` with `headers` and no body, retrying once on a fresh
+    /// connection when the kept-alive one was closed.
+    pub async fn send(&mut self, method: &str, target: &str, headers: &[String]) -> Answer {
+        let mut req = format!("{method} {target} HTTP/1.1\r\n");
         for h in headers {
             req.push_str(h);
             req.push_str("\r\n");

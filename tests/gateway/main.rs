@@ -12,6 +12,13 @@ mod avatar;
 mod boundary;
 mod browser;
 mod bruteforce;
+#[path = "../differential/client.rs"]
+#[allow(dead_code)]
+mod client;
+#[path = "../differential/corpus.rs"]
+#[allow(dead_code)]
+mod corpus;
+mod explain_agrees;
 mod faults;
 mod harness;
 mod logs;

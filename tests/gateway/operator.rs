@@ -44,6 +44,7 @@ async fn explain_says_which_route_matched_what_it_requires_and_why() {
     assert_eq!(v["requires"], "a valid session with role admin");
     assert_eq!(v["decision"], "deny");
     assert_eq!(v["status"], 403);
+    assert_eq!(v["check"], "role");
     assert!(v["reason"].as_str().unwrap().contains("role"));
 
     let v = explain(&g, &["GET", "/admin/users", "--role", "admin"]);
@@ -59,13 +60,45 @@ async fn explain_says_which_route_matched_what_it_requires_and_why() {
         (v["route"].as_str(), v["decision"].as_str()),
         (Some("public"), Some("forward"))
     );
+    // A script gets 401; a browser's page load (its headers say so) goes to sign in.
     let v = explain(&g, &["GET", "/app/x"]);
-    assert_eq!(v["decision"], "redirect");
+    assert_eq!(
+        (v["decision"].as_str(), v["status"].as_u64()),
+        (Some("deny"), Some(401))
+    );
     assert!(v["reason"].as_str().unwrap().contains("no credentials"));
+    let v = explain(&g, &["GET", "/app/x", "-H", "Accept: text/html"]);
+    assert_eq!(v["decision"], "redirect");
     let v = explain(&g, &["POST", "/api/login"]);
     assert_eq!(v["decision"], "control");
+    // The checks before routing are the proxy's too.
     let v = explain(&g, &["GET", "/a/%2e%2e/admin"]);
-    assert_eq!(v["status"], 400);
+    assert_eq!(
+        (v["status"].as_u64(), v["check"].as_str()),
+        (Some(400), Some("request target"))
+    );
+    let v = explain(&g, &["GET", "/ADMIN/x", "--role", "admin"]);
+    assert_eq!(v["status"], 400, "{v}");
+    let v = explain(&g, &["GET", "admin/x"]);
+    assert_eq!(v["status"], 400, "{v}");
+    let v = explain(
+        &g,
+        &[
+            "POST",
+            "/app/x",
+            "--role",
+            "user",
+            "-H",
+            "Cookie: portcullis_session=x",
+            "-H",
+            "Origin: https://evil.test",
+        ],
+    );
+    assert_eq!(
+        (v["status"].as_u64(), v["check"].as_str()),
+        (Some(403), Some("cross-site")),
+        "{v}"
+    );
 
     // A real token is authenticated for real: live, then revoked.
     let t = g.admin_token().await;
@@ -73,7 +106,7 @@ async fn explain_says_which_route_matched_what_it_requires_and_why() {
     assert_eq!(v["decision"], "forward", "{v}");
     assert_eq!(g.post("/api/logout", Some(&t)).await.status(), 200);
     let v = explain(&g, &["GET", "/admin/x", "--token", &t]);
-    assert_eq!(v["status"], 302);
+    assert_eq!(v["status"], 401);
     assert!(v["reason"].as_str().unwrap().contains("revoked"), "{v}");
     let v = explain(&g, &["GET", "/admin/x", "--token", "not.a.token"]);
     assert!(v["reason"].as_str().unwrap().contains("invalid"), "{v}");

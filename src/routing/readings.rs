@@ -4,9 +4,10 @@
 //! dots and spaces trimmed (Windows), or after Unicode compatibility folding. When any reading
 //! selects another route, the request is refused instead of authorised under the wrong rule.
 
-use super::routes::{first_match, segments, Mode, RouteIndex};
-use super::target::{BadTarget, Target};
+use super::index::{first_match, RouteIndex};
 use crate::config::Route;
+use crate::path::pattern::{segments, Mode};
+use crate::path::target::{BadTarget, Target};
 use http::Method;
 use std::borrow::Cow;
 use unicode_normalization::UnicodeNormalization;
@@ -83,7 +84,7 @@ fn fold(seg: &str) -> Option<Cow<'_, str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proxy::target::{parse, Parsed};
+    use crate::path::target::{parse, Parsed};
 
     fn table() -> crate::config::Config {
         crate::config::from_yaml(

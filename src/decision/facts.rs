@@ -1,0 +1,17 @@
+//! What a decision is made on: the request's head as plain data, gathered by the proxy from a
+//! live request or by `explain` from what an operator describes.
+
+use http::{HeaderMap, Method};
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, Copy)]
+pub struct RequestFacts<'a> {
+    pub method: &'a Method,
+    /// The request target exactly as sent (origin-form, absolute-form, `*`, or anything else).
+    pub raw_target: &'a [u8],
+    /// The `Host` header; the authority of an absolute-form target takes its place.
+    pub host: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+    /// The client, for per-client limits; `None` skips them (nothing is counted).
+    pub client_ip: Option<IpAddr>,
+}

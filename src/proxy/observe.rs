@@ -1,0 +1,80 @@
+//! Counting and logging, once per request, from the decision: the decision metrics when it is
+//! made, the request metrics and one access-log line when the request ends. No secrets: the
+//! query string is left out, and labels are route names and outcomes.
+
+use super::Ctx;
+use crate::decision::{Check, Decision};
+use crate::metrics;
+use pingora::proxy::Session;
+use pingora::Error;
+
+/// The decision's own metrics: its outcome, and why credentials or a target were refused.
+pub fn decided(d: &Decision) {
+    if let Some(outcome) = d.outcome() {
+        metrics::auth_decision(outcome);
+    }
+    match d {
+        Decision::Redirect { failure, .. } => metrics::auth_failure(failure),
+        Decision::Deny(denial) => {
+            if let Some(f) = denial.failure {
+                metrics::auth_failure(f);
+            }
+            match denial.check {
+                Check::Target(why) => metrics::bad_target(why.label()),
+                Check::RateLimit => metrics::rate_limited("route"),
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The path as the client sent it (a refused one included), without the query, which may
+/// carry secrets; bounded, and lossy for bytes that are not UTF-8.
+fn logged_path(raw: &[u8]) -> String {
+    let path = raw.split(|b| *b == b'?').next().unwrap_or_default();
+    String::from_utf8_lossy(&path[..path.len().min(512)]).into_owned()
+}
+
+/// Request metrics and one access-log line.
+pub fn finished(session: &Session, e: Option<&Error>, ctx: &Ctx) {
+    let status = session
+        .response_written()
+        .map(|r| r.status.as_u16())
+        .unwrap_or(0);
+    let route = if ctx.decision == "control" {
+        "api"
+    } else {
+        ctx.route
+            .map(|r| ctx.live.routes[r].name.as_str())
+            .unwrap_or("none")
+    };
+    let elapsed = ctx.started.elapsed();
+    let req = session.req_header();
+    metrics::METRICS
+        .proxy_requests
+        .with_label_values(&[
+            route,
+            ctx.decision,
+            metrics::method_label(&req.method),
+            metrics::status_class(status),
+        ])
+        .inc();
+    metrics::METRICS
+        .proxy_seconds
+        .with_label_values(&[route, ctx.decision])
+        .observe(elapsed.as_secs_f64());
+    tracing::info!(
+        target: "access",
+        method = %req.method,
+        path = %logged_path(req.raw_path()),
+        status,
+        route,
+        user = ctx.user,
+        client = ?ctx.client.ip,
+        micros = elapsed.as_micros() as u64,
+        error = e.map(|e| e.etype().as_str()),
+        reason = ctx.reason.as_deref(),
+        request_id = super::request_id::of(req).and_then(|v| v.to_str().ok()),
+    );
+}

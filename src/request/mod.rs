@@ -1,0 +1,68 @@
+//! Facts about one HTTP request that any plane may need, read from its head alone: where its
+//! credentials are, whether it is a browser's page load, whether it comes from another site,
+//! and how big its head is. No routes, no state.
+
+pub mod credentials;
+pub mod cross_site;
+
+use http::{HeaderMap, Method};
+
+/// A top-level page load by a browser — GET or HEAD that wants HTML and is not a script's
+/// fetch — which should be sent to sign in rather than answered with 401 JSON.
+pub fn is_navigation(method: &Method, headers: &HeaderMap) -> bool {
+    if method != Method::GET && method != Method::HEAD {
+        return false;
+    }
+    let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
+    if let Some(mode) = h("sec-fetch-mode") {
+        return mode == "navigate";
+    }
+    h("x-requested-with").is_none() && h("accept").is_some_and(|a| a.contains("text/html"))
+}
+
+/// Bytes of the request head as sent: target plus each `name: value\r\n`.
+pub fn head_size(target: &[u8], headers: &HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum::<usize>()
+        + target.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn navigations_are_top_level_html_loads() {
+        let h = |pairs: &[(&str, &str)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.insert(
+                    http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    v.parse().unwrap(),
+                );
+            }
+            m
+        };
+        let html = [("accept", "text/html,application/xhtml+xml,*/*;q=0.8")];
+        assert!(is_navigation(&Method::GET, &h(&html)));
+        assert!(is_navigation(
+            &Method::GET,
+            &h(&[("sec-fetch-mode", "navigate")])
+        ));
+        assert!(!is_navigation(
+            &Method::GET,
+            &h(&[("sec-fetch-mode", "cors"), html[0]])
+        ));
+        assert!(!is_navigation(&Method::POST, &h(&html)));
+        assert!(!is_navigation(
+            &Method::GET,
+            &h(&[("accept", "application/json")])
+        ));
+        assert!(!is_navigation(
+            &Method::GET,
+            &h(&[("x-requested-with", "XMLHttpRequest"), html[0]])
+        ));
+    }
+}
