@@ -46,7 +46,7 @@ async fn metrics(S(state): S<Arc<State>>) -> impl IntoResponse {
 
 /// The OpenAPI document of the auth API this config serves.
 async fn openapi(S(state): S<Arc<State>>) -> impl IntoResponse {
-    axum::Json(crate::api::openapi(state))
+    axum::Json(crate::control::openapi(state))
 }
 
 /// The process is up and serving this listener; nothing else is checked, so a database

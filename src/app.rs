@@ -3,9 +3,10 @@
 
 use crate::admin::Admin;
 use crate::config::{self, Config};
-use crate::proxy::{shutdown::Signals, upstream::Upstreams, Gateway};
+use crate::proxy::{shutdown::Signals, Gateway};
 use crate::state::State;
 use crate::tasks::Upkeep;
+use crate::upstream::Upstreams;
 use crate::whoami::Whoami;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::{RunArgs, Server};
@@ -55,7 +56,10 @@ pub fn serve(config_path: &Path, upgrade: bool) -> anyhow::Result<()> {
         Ok::<_, anyhow::Error>(state)
     })?;
     // Other instances' revocations and user changes, on the runtime that owns the pool.
-    rt.spawn(crate::auth::follow::follow(state.clone()));
+    let following = state.clone();
+    rt.spawn(
+        async move { crate::auth::follow::follow(&following.auth, following.store.clone()).await },
+    );
     crate::reload::on_sighup(&rt, state.clone(), config_path.to_path_buf())?;
     let cfg = state.config();
 

@@ -1,7 +1,7 @@
 //! First start: with no users at all, create an admin so the gateway is usable at once.
 
-use crate::api::normalize_email;
 use crate::auth::policy;
+use crate::auth::policy::normalize_email;
 use crate::state::State;
 use crate::store::{now, NewUser};
 use rand::distr::{Alphanumeric, SampleString};

@@ -1,8 +1,9 @@
 //! The non-serving subcommands: check-config and user management on the config's database.
 
-use crate::api::{normalize_email, views::rfc3339};
+use crate::auth::policy::normalize_email;
 use crate::auth::{policy, PasswordHasher};
 use crate::config;
+use crate::control::web::views::rfc3339;
 use crate::store::{self, now, NewUser, StoreError};
 use secrecy::SecretString;
 use std::io::Read;

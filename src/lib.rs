@@ -2,22 +2,22 @@
 //! Bearer token or session cookie on every other request from memory, and forwards identity
 //! headers to the app behind it.
 
+pub mod accounts;
 pub mod admin;
-pub mod api;
 pub mod app;
 pub mod auth;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod decision;
 pub mod error;
 pub mod explain;
 pub mod live;
 pub mod mail;
 pub mod metrics;
-pub mod oauth;
-pub mod pages;
 pub mod path;
+pub mod providers;
 pub mod proxy;
 pub mod ratelimit;
 pub mod redirect;
@@ -28,4 +28,5 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod tasks;
+pub mod upstream;
 pub mod whoami;

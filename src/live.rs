@@ -3,9 +3,9 @@
 //! started with until it is done, so no request ever mixes two configs.
 
 use crate::config::{Config, Limit};
-use crate::proxy::upstream::Upstreams;
 use crate::ratelimit::KeyedLimiter;
 use crate::routing::RouteIndex;
+use crate::upstream::Upstreams;
 use std::ops::Deref;
 use std::sync::Arc;
 

@@ -24,7 +24,7 @@ pub struct State {
     /// Failed passwords per address.
     pub backoff: crate::auth::backoff::AccountBackoff,
     pub mailer: Mailer,
-    pub oauth: crate::oauth::Runtime,
+    pub oauth: crate::providers::Runtime,
 }
 
 impl State {
@@ -48,7 +48,7 @@ impl State {
             crate::auth::KeyMaterial::Hmac(s) => s.clone(),
             crate::auth::KeyMaterial::Ed25519 { private_pem, .. } => private_pem.clone(),
         };
-        let oauth = crate::oauth::Runtime::new(&config, &secret).map_err(anyhow::Error::msg)?;
+        let oauth = crate::providers::Runtime::new(&config, &secret).map_err(anyhow::Error::msg)?;
         let cache = SessionCache::new(config.session_cache_max_entries)
             .with_idle_timeout(config.tokens.idle_timeout);
         Ok(Arc::new(State {

@@ -4,15 +4,13 @@
 
 use super::cache::{CachedUser, SessionEntry};
 use super::Authenticator;
-use crate::state::State;
 use crate::store::{now, ChangeRow, FeedEvent, Store};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 /// Runs the store's feed and applies it until the feed ends (a store with none ends at once).
-pub async fn follow(state: Arc<State>) {
-    let (auth, store) = (&state.auth, state.store.clone());
+pub async fn follow(auth: &Authenticator, store: Arc<dyn Store>) {
     let (tx, mut rx) = mpsc::channel(1024);
     let feed_store = store.clone();
     let feed = tokio::spawn(async move { feed_store.follow_changes(tx).await });

@@ -9,12 +9,10 @@ pub mod keys;
 pub mod one_time;
 pub mod password;
 pub mod policy;
-pub mod sessions;
 pub mod tokens;
 pub mod verified;
 
 pub use authenticate::{require, Authenticator, Authn, Identity, NoIdentity, Rejection};
 pub use cache::{CachedUser, SessionCache, SessionEntry};
 pub use password::PasswordHasher;
-pub use sessions::ClientInfo;
 pub use tokens::{Claims, KeyMaterial, TokenKeys};

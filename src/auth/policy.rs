@@ -51,6 +51,20 @@ pub fn check(password: &str, min_chars: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Lower-cased, trimmed, and shaped like `local@domain`; `None` otherwise.
+pub fn normalize_email(raw: &str) -> Option<String> {
+    let e = raw.trim().to_lowercase();
+    let (local, domain) = e.split_once('@')?;
+    let ok = !local.is_empty()
+        && !domain.is_empty()
+        && !domain.contains('@')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && e.len() <= 254
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control());
+    ok.then_some(e)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -359,7 +359,6 @@ impl Default for BackoffPolicy {
     }
 }
 
-
 /// Where the identity assertion's public key is published (served by the gateway).
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 

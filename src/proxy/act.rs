@@ -23,7 +23,7 @@ pub async fn on(
     state: &State,
     api: &axum::Router,
     session: &mut Session,
-    client: &crate::auth::ClientInfo,
+    client: &crate::request::ClientInfo,
     live: &Live,
     decision: &Decision,
 ) -> pingora::Result<Next> {

@@ -2,8 +2,8 @@
 //! bounded body, calls the axum router in-process, and writes its response back.
 
 use super::respond;
-use crate::auth::ClientInfo;
 use crate::error::{Reject, Rendered};
+use crate::request::ClientInfo;
 use axum::body::Body;
 use axum::Router;
 use bytes::{Bytes, BytesMut};

@@ -10,11 +10,10 @@ mod observe;
 pub mod request_id;
 pub mod respond;
 pub mod shutdown;
-pub mod upstream;
 
-use crate::auth::ClientInfo;
 use crate::decision::{self, Decision, RequestFacts};
 use crate::live::Live;
+use crate::request::ClientInfo;
 use crate::state::State;
 use async_trait::async_trait;
 use pingora::http::RequestHeader;
@@ -32,7 +31,7 @@ pub struct Gateway {
 impl Gateway {
     pub fn new(state: Arc<State>) -> Self {
         Gateway {
-            api: crate::api::router(state.clone()),
+            api: crate::control::router(state.clone()),
             state,
         }
     }

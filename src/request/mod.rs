@@ -7,6 +7,13 @@ pub mod cross_site;
 
 use http::{HeaderMap, Method};
 
+/// Who is logging in from where, for the session list.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<std::net::IpAddr>,
+    pub user_agent: Option<String>,
+}
+
 /// A top-level page load by a browser — GET or HEAD that wants HTML and is not a script's
 /// fetch — which should be sent to sign in rather than answered with 401 JSON.
 pub fn is_navigation(method: &Method, headers: &HeaderMap) -> bool {

@@ -1,0 +1,172 @@
+//! Signing in with a password, shared by every surface (both JSON contracts, the sign-in
+//! page): the per-client and per-address limits, the account backoff, and a check that costs
+//! the same for unknown accounts.
+
+use crate::auth::policy::MAX_PASSWORD_CHARS;
+use crate::error::Reject;
+use crate::metrics;
+use crate::request::ClientInfo;
+use crate::state::State;
+use crate::store::User;
+use secrecy::SecretString;
+
+#[derive(Debug)]
+pub enum LoginFailure {
+    BadCredentials,
+    Deactivated,
+    Failed(Reject),
+}
+
+/// Counts an attempt against the client's login limit; 429 beyond it.
+pub fn rate_limit(state: &State, client: &ClientInfo) -> Result<(), Reject> {
+    if let (Some(limiter), Some(ip)) = (&state.config().login_limiter, client.ip) {
+        if let Err(retry_after_secs) = limiter.keys.check(ip) {
+            metrics::login_attempt("rate_limited");
+            metrics::rate_limited("login");
+            return Err(Reject::RateLimited { retry_after_secs });
+        }
+    }
+    Ok(())
+}
+
+/// Counts a mail asked for `email` (magic link, reset, sign-up); 429 beyond three at once and
+/// one a minute. Keyed by the address whether or not it has an account, so the answer is the
+/// same for both.
+pub fn mail_rate_limit(state: &State, email: &str, limit: &'static str) -> Result<(), Reject> {
+    state
+        .mail_limiter
+        .check(email.to_ascii_lowercase())
+        .map_err(|retry_after_secs| {
+            metrics::rate_limited(limit);
+            Reject::RateLimited { retry_after_secs }
+        })
+}
+
+/// A password check that could not run (no place in the hashing queue).
+fn not_checked(e: crate::auth::password::HashError) -> LoginFailure {
+    metrics::login_attempt("busy");
+    LoginFailure::Failed(e.into())
+}
+
+/// Verifies email + password: the user, if they may sign in. Unknown users cost the same.
+pub async fn check_password(
+    state: &State,
+    email: &str,
+    password: String,
+) -> Result<User, LoginFailure> {
+    // No stored password can be this long (policy), so skip the hash and its cost.
+    if password.chars().count() > MAX_PASSWORD_CHARS {
+        metrics::login_attempt("bad_credentials");
+        return Err(LoginFailure::BadCredentials);
+    }
+    // The account's backoff, before any hashing: waiting attempts test no password.
+    let key = email.to_ascii_lowercase();
+    let now_ms = now_ms();
+    // Counted as a failure from here on, before any hashing: parallel guesses cannot all
+    // be checked before the first one fails.
+    let attempt = state
+        .backoff
+        .reserve(&key, now_ms)
+        .map_err(|retry_after_secs| {
+            metrics::login_attempt("backoff");
+            metrics::rate_limited("account");
+            LoginFailure::Failed(Reject::RateLimited { retry_after_secs })
+        })?;
+    // A place in the hashing queue first: a login flood is refused before any database work.
+    let _place = match state.passwords.admit() {
+        Ok(p) => p,
+        Err(e) => {
+            attempt.cancelled();
+            return Err(not_checked(e));
+        }
+    };
+    let password = SecretString::from(password);
+    let user = match state.store.user_by_email(email).await {
+        Ok(u) => u,
+        Err(e) => {
+            attempt.cancelled();
+            return Err(LoginFailure::Failed(e.into()));
+        }
+    };
+    let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
+    let verified = match state.passwords.verify(&password, hash).await {
+        Ok(v) => v,
+        Err(e) => {
+            attempt.cancelled();
+            return Err(not_checked(e));
+        }
+    };
+    match user {
+        Some(u) if verified && u.active && u.deleted_at.is_none() && u.email_verified => {
+            metrics::login_attempt("success");
+            attempt.succeeded();
+            Ok(u)
+        }
+        Some(u) if verified && u.deleted_at.is_none() && u.email_verified => {
+            metrics::login_attempt("inactive");
+            attempt.succeeded();
+            Err(LoginFailure::Deactivated)
+        }
+        _ => {
+            metrics::login_attempt("bad_credentials");
+            attempt.failed();
+            Err(LoginFailure::BadCredentials)
+        }
+    }
+}
+
+/// Checks a signed-in user's current password (before a credential change), counted against
+/// the account's backoff like a sign-in, so a stolen session cannot be used to guess it.
+pub async fn check_current_password(
+    state: &State,
+    user: &User,
+    password: String,
+) -> Result<bool, Reject> {
+    let attempt = state
+        .backoff
+        .reserve(&user.email.to_ascii_lowercase(), now_ms())
+        .map_err(|retry_after_secs| {
+            metrics::rate_limited("account");
+            Reject::RateLimited { retry_after_secs }
+        })?;
+    let verified = state
+        .passwords
+        .verify(&SecretString::from(password), user.password_hash.as_deref())
+        .await;
+    match verified {
+        Ok(true) => {
+            attempt.succeeded();
+            Ok(true)
+        }
+        Ok(false) => {
+            attempt.failed();
+            Ok(false)
+        }
+        Err(e) => {
+            attempt.cancelled();
+            Err(e.into())
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Verifies email + password and starts a session: the user and the session's token.
+pub async fn password_login(
+    state: &State,
+    client: &ClientInfo,
+    email: &str,
+    password: String,
+    remember: bool,
+) -> Result<(User, String), LoginFailure> {
+    let user = check_password(state, email, password).await?;
+    let token = state
+        .start_session(&user, remember, client)
+        .await
+        .map_err(LoginFailure::Failed)?;
+    Ok((user, token))
+}

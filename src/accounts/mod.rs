@@ -1,0 +1,13 @@
+//! Account flows without a transport: signing in, sessions (start, renew, end), sign-up,
+//! password reset and change, magic links, email changes, avatars. The control plane's
+//! handlers (JSON APIs, pages, OAuth) call these; they know nothing of HTTP.
+
+pub mod avatar;
+pub mod email_change;
+pub mod links;
+pub mod login;
+pub mod magic;
+pub mod password;
+pub mod recovery;
+pub mod sessions;
+pub mod signup;

@@ -1,0 +1,21 @@
+//! Setting a new password: hashed off the reactor, and every other session ends.
+
+use crate::error::Reject;
+use crate::state::State;
+use crate::store::now;
+use secrecy::SecretString;
+
+/// Hashes and stores a new password, then ends the user's sessions but `keep`.
+pub async fn set_password(
+    state: &State,
+    user_id: i64,
+    password: String,
+    keep: Option<uuid::Uuid>,
+) -> Result<(), Reject> {
+    let hash = state.passwords.hash(&SecretString::from(password)).await?;
+    state.store.set_password(user_id, &hash, now()).await?;
+    state
+        .end_user_sessions(user_id, keep, "password_change")
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! The JSON auth APIs of the seed contracts, one family per file group: the Pruvious API
+//! (`/api/login`, …), the Nuxt Users API (`/api/nuxt-users/…`) and the Altogic tutorial's
+//! routes (`/api/auth/…`). Each family mounts its own routes, at the paths the config gives.
+
+pub mod altogic;
+pub mod avatar;
+pub mod email_change;
+pub mod jwks;
+pub mod login;
+pub mod logout;
+pub mod magic;
+pub mod me;
+pub mod nuxt_session;
+pub mod password;
+pub mod profile;
+pub mod recovery;
+pub mod sessions;
+pub mod signup;
+pub mod users;
+
+use super::Mount;
+use crate::state::State;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, patch, post};
+use http::Method;
+
+/// The Pruvious API: login, logout (this, others, all), renew, profile.
+pub fn pruvious(m: &mut Mount, state: &State) {
+    use crate::control::openapi::{Answer as A, Auth, Body as B, Op};
+    use http::Method as M;
+    let api = &state.config().api;
+    let pv = "Pruvious";
+    m.add(
+        &api.login,
+        post(login::login),
+        &[Op::new(M::POST, pv, "Sign in: the token")
+            .body(B::Json("Login"))
+            .answer(A::Token)],
+    );
+    let signed = |m: Method, summary| Op::new(m, pv, summary).auth(Auth::Session);
+    m.add(
+        &api.logout,
+        post(logout::logout),
+        &[signed(M::POST, "End this session").answer(A::Scalar)],
+    );
+    m.add(
+        &api.logout_others,
+        post(logout::logout_others),
+        &[signed(M::POST, "End the other sessions: their number").answer(A::Scalar)],
+    );
+    m.add(
+        &api.logout_all,
+        post(logout::logout_all),
+        &[signed(M::POST, "End every session: their number").answer(A::Scalar)],
+    );
+    m.add(
+        &api.renew_token,
+        post(logout::renew_token),
+        &[signed(M::POST, "A new token for this session").answer(A::Token)],
+    );
+    m.add(
+        &api.profile,
+        get(profile::get_profile).patch(profile::patch_profile),
+        &[
+            signed(M::GET, "The signed-in user").answer(A::Json("User")),
+            signed(M::PATCH, "Change name or password")
+                .body(B::Json("ProfilePatch"))
+                .answer(A::Json("User")),
+        ],
+    );
+}
+
+/// The Nuxt Users API under its prefix.
+pub fn nuxt_users(m: &mut Mount, state: &State) {
+    use crate::control::openapi::{Answer as A, Auth, Body as B, Op};
+    use http::Method as M;
+    let api = &state.config().api;
+    if let Some(p) = &api.nuxt_users {
+        let at = |suffix: &str| Some(format!("{p}{suffix}"));
+        let nu = "Nuxt Users";
+        let user = A::Json("UserEnvelope");
+        let signed = |m: Method, summary| Op::new(m, nu, summary).auth(Auth::Session);
+        let msg = A::Json("Message");
+        m.add(
+            &at("/session"),
+            post(nuxt_session::login).delete(nuxt_session::logout),
+            &[
+                Op::new(M::POST, nu, "Sign in with a session cookie")
+                    .body(B::Json("CookieLogin"))
+                    .answer(user),
+                Op::new(M::DELETE, nu, "Sign out and clear the cookie").answer(msg),
+            ],
+        );
+        m.add(
+            &at(""),
+            post(users::create).get(users::list),
+            &[
+                signed(M::POST, "Create a user (admin)")
+                    .body(B::Json("NewUser"))
+                    .answer(user),
+                signed(M::GET, "List active users (admin)")
+                    .query(&["page", "limit"])
+                    .answer(A::Json("UserPage")),
+            ],
+        );
+        m.add(
+            &at("/inactive"),
+            get(users::inactive),
+            &[signed(M::GET, "List inactive users (admin)")
+                .query(&["page", "limit"])
+                .answer(A::Json("UserPage"))],
+        );
+        m.add(
+            &at("/me"),
+            get(me::get).patch(me::update),
+            &[
+                signed(M::GET, "The signed-in user").answer(user),
+                signed(M::PATCH, "Change own name or email")
+                    .body(B::Json("MePatch"))
+                    .answer(user),
+            ],
+        );
+        m.add(
+            &at("/password"),
+            patch(password::change),
+            &[signed(M::PATCH, "Change own password")
+                .body(B::Json("PasswordChange"))
+                .answer(msg)],
+        );
+        m.add(
+            &at("/password/forgot"),
+            post(recovery::forgot),
+            &[Op::new(M::POST, nu, "Mail a reset link")
+                .body(B::Json("Email"))
+                .answer(msg)],
+        );
+        m.add(
+            &at("/password/reset"),
+            post(recovery::reset),
+            &[Op::new(M::POST, nu, "Set a new password with a reset link")
+                .body(B::Json("Reset"))
+                .answer(msg)],
+        );
+        m.add(
+            &at("/register"),
+            post(signup::register),
+            &[Op::new(M::POST, nu, "Sign up (mail confirmation)")
+                .body(B::Json("Register"))
+                .answer(msg)],
+        );
+        m.add(
+            &at("/confirm"),
+            get(signup::confirm),
+            &[Op::new(M::GET, nu, "Confirm an email address")
+                .query(&["token"])
+                .answer(msg)],
+        );
+        m.add(
+            &at("/email/confirm"),
+            get(email_change::confirm),
+            &[
+                Op::new(M::GET, nu, "Confirm a new email address (from PATCH /me)")
+                    .query(&["token"])
+                    .answer(user),
+            ],
+        );
+        m.add(
+            &at("/{id}"),
+            get(users::get).patch(users::update).delete(users::delete),
+            &[
+                signed(M::GET, "One user (self or admin)").answer(user),
+                signed(M::PATCH, "Change a user (admin)")
+                    .body(B::Json("UserPatch"))
+                    .answer(user),
+                signed(M::DELETE, "Delete a user (admin)").answer(A::AnyJson),
+            ],
+        );
+    }
+}
+
+/// The Altogic tutorial's routes under their prefix.
+pub fn altogic(m: &mut Mount, state: &State) {
+    use crate::control::openapi::{Answer as A, Auth, Body as B, Op};
+    use http::Method as M;
+    let api = &state.config().api;
+    if let Some(p) = &api.auth {
+        let at = |suffix: &str| Some(format!("{p}{suffix}"));
+        let al = "Altogic";
+        let signed = |m: Method, summary| Op::new(m, al, summary).auth(Auth::Session);
+        m.add(
+            &at("/sessions"),
+            get(sessions::list),
+            &[signed(M::GET, "The user's sessions").answer(A::AnyJson)],
+        );
+        m.add(
+            &at("/magic-link"),
+            post(magic::request),
+            &[Op::new(M::POST, al, "Mail a sign-in link")
+                .body(B::Json("MagicRequest"))
+                .answer(A::Json("Message"))],
+        );
+        m.add(
+            &at("/avatar"),
+            post(avatar::upload).layer(DefaultBodyLimit::max(
+                state.config().body_limit(&format!("{p}/avatar")),
+            )),
+            &[signed(M::POST, "Upload an avatar")
+                .body(B::Multipart)
+                .answer(A::AnyJson)],
+        );
+        m.add(
+            &at("/avatar/{file}"),
+            get(avatar::serve),
+            &[Op::new(M::GET, al, "An avatar image").answer(A::Image)],
+        );
+        m.add(
+            &at("/register"),
+            post(altogic::register),
+            &[Op::new(M::POST, al, "Sign up")
+                .body(B::Json("Register"))
+                .answer(A::Json("SignedIn"))],
+        );
+        m.add(
+            &at("/verify-user"),
+            get(altogic::verify_user),
+            &[Op::new(M::GET, al, "The emailed verification link")
+                .query(&["access_token"])
+                .answer(A::Json("SignedIn"))],
+        );
+        m.add(
+            &at("/login"),
+            post(altogic::login),
+            &[Op::new(M::POST, al, "Sign in")
+                .body(B::Json("Credentials"))
+                .answer(A::Json("SignedIn"))],
+        );
+        m.add(
+            &at("/logout"),
+            get(altogic::logout).post(altogic::logout),
+            &[
+                Op::new(M::GET, al, "Sign out (from this site)").answer(A::Redirect),
+                Op::new(M::POST, al, "Sign out").answer(A::Redirect),
+            ],
+        );
+        m.add(
+            &at("/sessions/{id}"),
+            axum::routing::delete(sessions::revoke),
+            &[signed(M::DELETE, "End one of the user's sessions").answer(A::AnyJson)],
+        );
+    }
+}

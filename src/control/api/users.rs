@@ -1,0 +1,261 @@
+//! User management (admin): create, read (self or admin), update, delete, list, inactive.
+//! Deactivating or deleting a user ends all their sessions at once, on the proxy path too.
+
+use crate::auth::Identity;
+use crate::control::web::extract::{Auth, Fields, JsonObject};
+use crate::control::web::views::{user_envelope, NuxtUser};
+use crate::error::Reject;
+use crate::state::State;
+use crate::store::{now, Guarded, NewUser, StoreError, User, UserChanges};
+use axum::extract::{Path, Query, State as S};
+use axum::Json;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub const ADMIN_ROLE: &str = "admin";
+
+pub fn require_admin(id: &Identity) -> Result<(), Reject> {
+    if id.user.role == ADMIN_ROLE {
+        Ok(())
+    } else {
+        Err(Reject::Forbidden("Only an admin may do this"))
+    }
+}
+
+/// A user id from the path: a positive integer, or 400.
+pub fn user_id(raw: &str) -> Result<i64, Reject> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| Reject::BadRequest("Invalid user ID".into()))
+}
+
+/// A name field: trimmed, non-empty, bounded.
+pub fn name_field(f: &mut Fields, field: &str, required: bool) -> Option<String> {
+    let n = if required {
+        f.string(field)
+    } else {
+        f.opt_string(field)
+    }?
+    .trim()
+    .to_string();
+    match crate::auth::policy::check_name(&n) {
+        Ok(()) => Some(n),
+        Err(why) => {
+            f.error(field, why);
+            None
+        }
+    }
+}
+
+pub async fn create(
+    S(state): S<Arc<State>>,
+    Auth(id): Auth,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, Reject> {
+    require_admin(&id)?;
+    let mut f = Fields::new(&body);
+    f.only(&["email", "name", "password", "role"], &[]);
+    let email = f.email("email");
+    let name = name_field(&mut f, "name", true);
+    let password = f.new_password("password", state.config().passwords.min_length);
+    let role = f
+        .opt_string("role")
+        .map(|r| r.trim().to_string())
+        .unwrap_or_else(|| "user".into());
+    if role.is_empty() {
+        f.error("role", "must not be empty");
+    }
+    f.finish_400()?;
+    let (Some(email), Some(name), Some(password)) = (email, name, password) else {
+        return Err(Reject::Internal);
+    };
+    let hash = state.passwords.hash(&SecretString::from(password)).await?;
+    let new = NewUser {
+        email,
+        name,
+        role,
+        password_hash: Some(hash),
+        active: true,
+        email_verified: true,
+        now: now(),
+    };
+    match state.store.create_user(new).await {
+        Ok(u) => Ok(Json(user_envelope(&u))),
+        Err(StoreError::Conflict) => Err(Reject::Conflict(
+            "A user with this email already exists".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn live_user(state: &State, uid: i64) -> Result<User, Reject> {
+    match state.store.user_by_id(uid).await? {
+        Some(u) if u.deleted_at.is_none() => Ok(u),
+        _ => Err(Reject::NotFound),
+    }
+}
+
+pub async fn get(
+    S(state): S<Arc<State>>,
+    Auth(id): Auth,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, Reject> {
+    let uid = user_id(&raw)?;
+    if uid != id.user.id && id.user.role != ADMIN_ROLE {
+        return Err(Reject::Forbidden("You may only view your own profile"));
+    }
+    Ok(Json(user_envelope(&live_user(&state, uid).await?)))
+}
+
+pub async fn update(
+    S(state): S<Arc<State>>,
+    Auth(id): Auth,
+    Path(raw): Path<String>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, Reject> {
+    let uid = user_id(&raw)?;
+    require_admin(&id)?;
+    if uid == id.user.id && (body.contains_key("role") || body.contains_key("active")) {
+        return Err(Reject::Forbidden(
+            "You cannot change your own role or active status",
+        ));
+    }
+    let mut f = Fields::new(&body);
+    f.only(&["name", "email", "role", "active"], &["password", "id"]);
+    let changes = UserChanges {
+        name: name_field(&mut f, "name", false),
+        email: if body.contains_key("email") {
+            f.email("email")
+        } else {
+            None
+        },
+        role: f.opt_string("role").map(|r| r.trim().to_string()),
+        active: f.opt_bool("active"),
+        picture: None,
+    };
+    if changes.role.as_deref() == Some("") {
+        f.error("role", "must not be empty");
+    }
+    f.finish_400()?;
+    apply(
+        &state,
+        uid,
+        &changes,
+        Reject::Conflict("A user with this email already exists".into()),
+    )
+    .await
+    .map(|u| Json(user_envelope(&u)))
+}
+
+/// Stores the changes and makes them count at once: cache, and sessions if deactivated.
+pub async fn apply(
+    state: &State,
+    uid: i64,
+    changes: &UserChanges,
+    taken_email: Reject,
+) -> Result<User, Reject> {
+    let user = match state.store.update_user(uid, changes, now()).await {
+        Ok(Guarded::Done(u)) => u,
+        Ok(Guarded::NotFound) => return Err(Reject::NotFound),
+        Ok(Guarded::LastAdmin) => {
+            return Err(Reject::Conflict(
+                "The last active admin cannot be demoted or deactivated".into(),
+            ))
+        }
+        Err(StoreError::Conflict) => return Err(taken_email),
+        Err(e) => return Err(e.into()),
+    };
+    state.user_changed(&user);
+    if !user.active {
+        state.end_user_sessions(uid, None, "deactivate").await?;
+    }
+    Ok(user)
+}
+
+pub async fn delete(
+    S(state): S<Arc<State>>,
+    Auth(id): Auth,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, Reject> {
+    let uid = user_id(&raw)?;
+    require_admin(&id)?;
+    match state
+        .store
+        .delete_user(uid, state.config().hard_delete, now())
+        .await?
+    {
+        Guarded::Done(()) => {}
+        Guarded::NotFound => return Err(Reject::NotFound),
+        Guarded::LastAdmin => {
+            return Err(Reject::Conflict(
+                "The last active admin cannot be deleted".into(),
+            ))
+        }
+    }
+    // The cached user turns inactive first, so every session of theirs fails at once.
+    if let Some(cached) = state.auth.cache.user(uid) {
+        let mut gone = (*cached).clone();
+        gone.active = false;
+        state.auth.cache.put_user(gone);
+    }
+    state.end_user_sessions(uid, None, "delete").await?;
+    Ok(Json(json!({ "success": true })))
+}
+
+pub async fn list(
+    S(state): S<Arc<State>>,
+    Auth(id): Auth,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, Reject> {
+    page(&state, &id, &q, false).await
+}
+
+pub async fn inactive(
+    S(state): S<Arc<State>>,
+    Auth(id): Auth,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, Reject> {
+    page(&state, &id, &q, true).await
+}
+
+async fn page(
+    state: &State,
+    id: &Identity,
+    q: &HashMap<String, String>,
+    only_inactive: bool,
+) -> Result<Json<Value>, Reject> {
+    require_admin(id)?;
+    let number = |key: &str, default: i64, max: i64| -> Result<i64, Reject> {
+        match q.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| {
+                    Reject::BadRequest(format!("{key} must be a whole number from 1 to {max}"))
+                }),
+        }
+    };
+    let page = number("page", 1, 1_000_000)?;
+    let limit = number("limit", 20, 100)?;
+    let (users, total) = state
+        .store
+        .list_users_page(only_inactive, (page - 1) * limit, limit)
+        .await?;
+    let total_pages = (total + limit - 1) / limit;
+    Ok(Json(json!({
+        "users": users.iter().map(NuxtUser::from).collect::<Vec<_>>(),
+        "pagination": {
+            "page": page,
+            "limit": limit,
+            "total": total,
+            "totalPages": total_pages,
+            "hasNext": page < total_pages,
+            "hasPrev": page > 1,
+        }
+    })))
+}

@@ -1,0 +1,227 @@
+//! The account page: name, avatar, every device the user is signed in on with a button to sign
+//! it out, and sign-out. Plain forms with CSRF tokens; no JavaScript needed.
+
+use super::{csrf_ok, render};
+use crate::accounts::avatar::store_avatar;
+use crate::accounts::sessions::end_own;
+use crate::auth::{Authn, Identity};
+use crate::control::web::views::describe;
+use crate::error::Reject;
+use crate::state::State;
+use crate::store::{now, Guarded, UserChanges};
+use axum::body::Bytes;
+use axum::extract::{Query, State as S};
+use axum::response::{IntoResponse, Response};
+use http::{header, HeaderMap, StatusCode};
+use minijinja::context;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+fn base(state: &State) -> String {
+    state.config().api.account_page.clone().unwrap_or_default()
+}
+
+/// The signed-in user, or the way to the sign-in page and back here.
+async fn signed_in(state: &State, headers: &HeaderMap) -> Result<Identity, Response> {
+    match state
+        .auth
+        .from_headers(headers, &state.config().cookie.name, now())
+        .await
+    {
+        Some(Authn::Authenticated(id)) => Ok(id),
+        _ => {
+            let login = state
+                .config()
+                .pages
+                .login_path
+                .clone()
+                .unwrap_or_else(|| "/".into());
+            let to = format!(
+                "{login}?returnTo={}",
+                crate::redirect::escape_query(&base(state))
+            );
+            Err((StatusCode::FOUND, [(header::LOCATION, to)]).into_response())
+        }
+    }
+}
+
+fn back(state: &State, done: &str) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, format!("{}?done={done}", base(state)))],
+    )
+        .into_response()
+}
+
+async fn show(
+    state: &State,
+    headers: &HeaderMap,
+    id: &Identity,
+    status: StatusCode,
+    notice: Option<&str>,
+    error: Option<&str>,
+) -> Response {
+    let user = match state.store.user_by_id(id.user.id).await {
+        Ok(Some(u)) => u,
+        _ => return Reject::Internal.into_response(),
+    };
+    let sessions = match describe(state, id).await {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    let logout = format!(
+        "{}/logout",
+        state.config().api.auth.as_deref().unwrap_or("/api/auth")
+    );
+    render(
+        &state.config(),
+        headers,
+        "account.html",
+        status,
+        context! {
+            name => user.name, email => user.email, picture => user.picture, sessions,
+            notice, error, base => base(state), logout,
+        },
+    )
+}
+
+/// The form's CSRF token did not match: show the page again with a fresh one.
+async fn expired(state: &State, headers: &HeaderMap, id: &Identity) -> Response {
+    show(
+        state,
+        headers,
+        id,
+        StatusCode::FORBIDDEN,
+        None,
+        Some("This page expired; please try again."),
+    )
+    .await
+}
+
+pub async fn page(
+    S(state): S<Arc<State>>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let id = match signed_in(&state, &headers).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let notice = match q.get("done").map(String::as_str) {
+        Some("name") => Some("Your name is saved."),
+        Some("avatar") => Some("Your avatar is saved."),
+        Some("session") => Some("That device is signed out."),
+        _ => None,
+    };
+    show(&state, &headers, &id, StatusCode::OK, notice, None).await
+}
+
+pub async fn rename(S(state): S<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
+    let id = match signed_in(&state, &headers).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let f = super::form_fields(&body);
+    if !csrf_ok(&headers, f.get("csrf").map(String::as_str)) {
+        return expired(&state, &headers, &id).await;
+    }
+    let name = f
+        .get("name")
+        .map(|n| n.trim().to_string())
+        .unwrap_or_default();
+    if crate::auth::policy::check_name(&name).is_err() {
+        return show(
+            &state,
+            &headers,
+            &id,
+            StatusCode::BAD_REQUEST,
+            None,
+            Some("Enter a name of at most 200 characters."),
+        )
+        .await;
+    }
+    let changes = UserChanges {
+        name: Some(name),
+        ..Default::default()
+    };
+    match state.store.update_user(id.user.id, &changes, now()).await {
+        Ok(Guarded::Done(u)) => {
+            state.user_changed(&u);
+            back(&state, "name")
+        }
+        _ => Reject::Internal.into_response(),
+    }
+}
+
+pub async fn avatar(
+    S(state): S<Arc<State>>,
+    headers: HeaderMap,
+    upload: Result<crate::control::web::extract::Upload, Reject>,
+) -> Response {
+    let mut multipart = match upload {
+        Ok(u) => u.0,
+        Err(r) => return r.into_response(),
+    };
+    let id = match signed_in(&state, &headers).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let (mut csrf, mut image) = (None, None);
+    while let Ok(Some(field)) = multipart.next_field().await {
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.ok(),
+            Some("avatar") => image = field.bytes().await.ok(),
+            _ => {}
+        }
+    }
+    if !csrf_ok(&headers, csrf.as_deref()) {
+        return expired(&state, &headers, &id).await;
+    }
+    let Some(image) = image else {
+        return show(
+            &state,
+            &headers,
+            &id,
+            StatusCode::BAD_REQUEST,
+            None,
+            Some("Choose an image to upload."),
+        )
+        .await;
+    };
+    match store_avatar(&state, id.user.id, image.to_vec()).await {
+        Ok(_) => back(&state, "avatar"),
+        Err(r) => {
+            let why = match &r {
+                Reject::PayloadTooLarge(_) => "That image is too large.".to_string(),
+                other => format!("That file was refused: {}.", other.message().to_lowercase()),
+            };
+            show(&state, &headers, &id, r.status(), None, Some(&why)).await
+        }
+    }
+}
+
+pub async fn end_session(S(state): S<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
+    let id = match signed_in(&state, &headers).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let f = super::form_fields(&body);
+    if !csrf_ok(&headers, f.get("csrf").map(String::as_str)) {
+        return expired(&state, &headers, &id).await;
+    }
+    match end_own(&state, &id, f.get("id").map(String::as_str).unwrap_or("")).await {
+        Ok(true) => back(&state, "session"),
+        Ok(false) => {
+            show(
+                &state,
+                &headers,
+                &id,
+                StatusCode::NOT_FOUND,
+                None,
+                Some("That device is not signed in."),
+            )
+            .await
+        }
+        Err(r) => r.into_response(),
+    }
+}

@@ -1,0 +1,248 @@
+//! The gateway's own HTML pages, rendered on the server from `templates/pages/` with the theme
+//! from config. Every page carries the same security headers; every form a CSRF token.
+
+pub mod account;
+pub mod login;
+pub mod magic;
+pub mod recover;
+pub mod signup;
+
+use crate::config::Config;
+use crate::control::Mount;
+use crate::state::State;
+use axum::extract::DefaultBodyLimit;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::post;
+use http::Method;
+use http::{header, HeaderMap, HeaderValue, StatusCode};
+use minijinja::Value;
+use rand::RngCore;
+
+/// The cookie half of the double-submit CSRF token.
+pub const CSRF_COOKIE: &str = "portcullis_csrf";
+
+/// Renders a page with the theme merged into `ctx`. Every page carries a form, so the CSRF
+/// token goes in as `csrf`, with its cookie when the browser has none yet.
+pub fn render(
+    cfg: &Config,
+    headers: &HeaderMap,
+    name: &str,
+    status: StatusCode,
+    ctx: Value,
+) -> Response {
+    let (csrf, set_cookie) = csrf_token(cfg, headers);
+    let theme = minijinja::context! {
+        product => cfg.pages.product_name,
+        logo => cfg.pages.logo_url,
+        primary => cfg.pages.primary_color,
+        csrf,
+    };
+    let body = cfg
+        .pages
+        .templates
+        .get_template(name)
+        .and_then(|t| t.render(minijinja::context! { ..theme, ..ctx }));
+    let mut r = match body {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(template = name, error = %e, "page failed to render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html("Something went wrong on our side".to_string()),
+            )
+                .into_response()
+        }
+    };
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    secure_headers(h);
+    if let Some(v) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        h.append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// Headers every page carries: no sniffing, no framing, no scripts, no referrer leaks.
+pub fn secure_headers(h: &mut HeaderMap) {
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+}
+
+/// The request's CSRF token, or a new one with the cookie that carries it.
+pub fn csrf_token(cfg: &Config, headers: &HeaderMap) -> (String, Option<String>) {
+    if let Some(t) = crate::request::credentials::cookie(headers, CSRF_COOKIE) {
+        return (t, None);
+    }
+    let mut raw = [0u8; 24];
+    rand::rng().fill_bytes(&mut raw);
+    let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let cookie = cookie::Cookie::build((CSRF_COOKIE, token.clone()))
+        .http_only(true)
+        .secure(cfg.cookie.secure)
+        .same_site(cookie::SameSite::Strict)
+        .path("/")
+        .build()
+        .to_string();
+    (token.clone(), Some(cookie))
+}
+
+/// The form's token matches the cookie's (compared in constant time).
+pub fn csrf_ok(headers: &HeaderMap, submitted: Option<&str>) -> bool {
+    match (
+        crate::request::credentials::cookie(headers, CSRF_COOKIE),
+        submitted,
+    ) {
+        (Some(c), Some(s)) if c.len() == s.len() => {
+            c.bytes()
+                .zip(s.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+        }
+        _ => false,
+    }
+}
+
+/// Signed in: on to `back` (303, so the browser follows with a GET) with the session cookie.
+pub fn signed_in_redirect(cfg: &Config, token: &str, remember: bool, back: String) -> Response {
+    let cookie = crate::control::web::cookies::session(cfg, token, remember);
+    let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response();
+    r.headers_mut().insert(header::SET_COOKIE, cookie);
+    r
+}
+
+/// The fields of a submitted `application/x-www-form-urlencoded` form.
+/// A value with NUL counts as absent: nothing stores it (PostgreSQL text refuses it).
+pub fn form_fields(body: &[u8]) -> std::collections::HashMap<String, String> {
+    form_urlencoded::parse(body)
+        .into_owned()
+        .filter(|(_, v)| !v.contains('\0'))
+        .collect()
+}
+
+/// The guest rule of the sign-in and sign-up pages (the tutorial's guest middleware): someone
+/// already signed in is sent on to `back` instead of being shown the page.
+pub async fn guest_rule(
+    state: &crate::state::State,
+    headers: &HeaderMap,
+    back: &str,
+) -> Option<Response> {
+    let authn = state
+        .auth
+        .from_headers(headers, &state.config().cookie.name, crate::store::now())
+        .await;
+    matches!(authn, Some(crate::auth::Authn::Authenticated(_)))
+        .then(|| (StatusCode::FOUND, [(header::LOCATION, back.to_string())]).into_response())
+}
+
+/// A place to go back to that the redirect rule allows, or `/`.
+pub fn return_to(cfg: &crate::config::Config, raw: Option<&str>) -> String {
+    raw.filter(|r| crate::redirect::redirect_allowed(r, &cfg.server.redirect_origins))
+        .unwrap_or("/")
+        .to_string()
+}
+
+/// The sign-in, account, recovery, sign-up and magic-link pages, at their configured paths.
+pub fn mount(m: &mut Mount, state: &State) {
+    use crate::control::openapi::{Answer as A, Body as B, Op};
+    use axum::routing::get;
+    use http::Method as M;
+    let api = &state.config().api;
+    let page = |m: Method, summary| {
+        let get = m == M::GET;
+        let op = Op::new(m, "Pages", summary);
+        if get {
+            op.answer(A::Html).query(&["returnTo"])
+        } else {
+            op.body(B::Form).answer(A::Redirect)
+        }
+    };
+    if let Some(login) = &api.login_page {
+        m.add(
+            &Some(login.clone()),
+            get(login::page).post(login::submit),
+            &[page(M::GET, "Sign-in page"), page(M::POST, "Sign in")],
+        );
+    }
+    if let Some(p) = &api.account_page {
+        use self::account;
+        let limit = state.config().body_limit(&format!("{p}/avatar"));
+        m.add(
+            &Some(p.clone()),
+            get(account::page).post(account::rename),
+            &[page(M::GET, "Account page"), page(M::POST, "Rename")],
+        );
+        m.add(
+            &Some(format!("{p}/avatar")),
+            post(account::avatar).layer(DefaultBodyLimit::max(limit)),
+            &[page(M::POST, "Upload an avatar").body(B::Multipart)],
+        );
+        m.add(
+            &Some(format!("{p}/sessions")),
+            post(account::end_session),
+            &[page(M::POST, "End a session")],
+        );
+    }
+    if !api.other_pages.is_empty() {
+        use self::recover;
+        m.add(
+            &Some(recover::FORGOT_PATH.into()),
+            get(recover::forgot).post(recover::forgot_submit),
+            &[
+                page(M::GET, "Forgot-password page"),
+                page(M::POST, "Mail a reset link"),
+            ],
+        );
+        let reset = state.config().mail.reset_path.clone();
+        m.add(
+            &Some(reset),
+            get(recover::reset).post(recover::reset_submit),
+            &[
+                page(M::GET, "Reset-password page").query(&["token", "email"]),
+                page(M::POST, "Set a new password"),
+            ],
+        );
+    }
+    if state.config().signup_enabled && !api.other_pages.is_empty() {
+        use self::signup;
+        m.add(
+            &Some(signup::SIGNUP_PATH.into()),
+            get(signup::page).post(signup::submit),
+            &[page(M::GET, "Sign-up page"), page(M::POST, "Sign up")],
+        );
+        m.add(
+            &Some(signup::VERIFY_PATH.into()),
+            get(signup::verify).post(signup::verify_submit),
+            &[
+                page(M::GET, "Confirm-email page").query(&["token", "returnTo"]),
+                page(M::POST, "Confirm an email"),
+            ],
+        );
+    }
+    if let Some(p) = &api.magic_page {
+        m.add(
+            &Some(p.clone()),
+            get(magic::page).post(magic::submit),
+            &[
+                page(M::GET, "Magic-link page").query(&["token", "returnTo"]),
+                page(M::POST, "Ask for or use a magic link"),
+            ],
+        );
+    }
+}

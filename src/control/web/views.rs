@@ -1,0 +1,112 @@
+//! What the API shows of a user: never the password hash.
+
+use crate::error::Reject;
+use crate::state::State;
+use crate::store::now;
+use crate::store::User;
+use serde::Serialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub active: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+pub fn rfc3339(secs: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        UserView {
+            id: u.id,
+            email: u.email.clone(),
+            name: u.name.clone(),
+            role: u.role.clone(),
+            active: u.active,
+            created_at: rfc3339(u.created_at),
+            updated_at: rfc3339(u.updated_at),
+        }
+    }
+}
+
+/// A user as the Nuxt Users contract shows it (snake_case timestamps), plus `pendingEmail`
+/// while an email change waits for its confirmation.
+#[derive(Debug, Serialize)]
+pub struct NuxtUser {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub active: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(rename = "pendingEmail", skip_serializing_if = "Option::is_none")]
+    pub pending_email: Option<String>,
+}
+
+impl From<&User> for NuxtUser {
+    fn from(u: &User) -> Self {
+        NuxtUser {
+            id: u.id,
+            email: u.email.clone(),
+            name: u.name.clone(),
+            role: u.role.clone(),
+            active: u.active,
+            created_at: rfc3339(u.created_at),
+            updated_at: rfc3339(u.updated_at),
+            pending_email: u.pending_email.clone(),
+        }
+    }
+}
+
+/// `{ "user": ... }`, the envelope every Nuxt Users user answer comes in.
+pub fn user_envelope(u: &User) -> serde_json::Value {
+    serde_json::json!({ "user": NuxtUser::from(u) })
+}
+
+/// The caller's live sessions as shown to people: device, times, which one is this.
+pub async fn describe(state: &State, id: &crate::auth::Identity) -> Result<Vec<Value>, Reject> {
+    let parser = woothee::parser::Parser::new();
+    let rows = state.store.list_sessions(id.user.id, now()).await?;
+    Ok(rows
+        .iter()
+        .map(|s| {
+            let uuid = Uuid::parse_str(&s.id).unwrap_or_default();
+            // The store lags by up to a batch; memory knows the latest.
+            let last_seen = state
+                .auth
+                .cache
+                .last_seen(&uuid)
+                .unwrap_or(0)
+                .max(s.last_seen_at);
+            let ua = s.user_agent.as_deref().and_then(|u| parser.parse(u));
+            let with_version = |name: &str, version: &str| match (name, version) {
+                ("UNKNOWN", _) => None,
+                (n, "UNKNOWN") | (n, "") => Some(n.to_string()),
+                (n, v) => Some(format!("{n} {v}")),
+            };
+            json!({
+                "id": s.id,
+                "createdAt": rfc3339(s.created_at),
+                "lastSeenAt": rfc3339(last_seen),
+                "expiresAt": rfc3339(s.expires_at),
+                "ip": s.ip,
+                "userAgent": s.user_agent,
+                "browser": ua.as_ref().and_then(|u| with_version(u.name, u.version)),
+                "os": ua.as_ref().and_then(|u| with_version(u.os, &u.os_version)),
+                "device": ua.as_ref().map(|u| u.category).filter(|c| *c != "UNKNOWN"),
+                "isCurrent": uuid == id.session_id,
+            })
+        })
+        .collect())
+}
