@@ -15,23 +15,47 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn load_config(path: &Path) -> anyhow::Result<Config> {
-    Ok(config::load(path, &config::Overrides::from_env())?)
+/// Why the gateway did not start; each names what failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigErrors),
+    #[error(transparent)]
+    DataDir(#[from] crate::startup::DataDirError),
+    #[error(transparent)]
+    Listen(#[from] crate::startup::ListenError),
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    #[error(transparent)]
+    Bootstrap(#[from] crate::bootstrap::BootstrapError),
+    #[error("{what}")]
+    Io {
+        what: &'static str,
+        source: std::io::Error,
+    },
+}
+
+pub fn load_config(path: &Path) -> Result<Config, config::ConfigErrors> {
+    config::load(path, &config::Overrides::from_env())
 }
 
 /// A runtime for the store and start-up work. It outlives the Pingora server so that pooled
 /// database connections keep the reactor they were created on.
-pub fn control_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
+pub fn control_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("portcullis-control")
         .enable_all()
-        .build()?)
+        .build()
+}
+
+fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> StartError {
+    move |source| StartError::Io { what, source }
 }
 
 /// Runs the gateway. `upgrade`: take the listening sockets over from a running instance (which
 /// hands them over on SIGQUIT) instead of binding them.
-pub fn serve(config_path: &Path, upgrade: bool) -> anyhow::Result<()> {
+pub fn serve(config_path: &Path, upgrade: bool) -> Result<(), StartError> {
     let cfg = load_config(config_path)?;
     crate::startup::check_data_dir(&cfg.server.data_dir)?;
     // Fail now, naming the address, rather than in Pingora's retry loop (a graceful upgrade
@@ -45,22 +69,23 @@ pub fn serve(config_path: &Path, upgrade: bool) -> anyhow::Result<()> {
     }
     // Before the state: the upstream pools built with it need the built-in upstream's address.
     let whoami = if Upstreams::has_whoami(&cfg.upstreams) {
-        Some(Whoami::bind()?)
+        Some(Whoami::bind().map_err(io("the built-in whoami upstream"))?)
     } else {
         None
     };
-    let rt = control_runtime()?;
+    let rt = control_runtime().map_err(io("the control runtime"))?;
     let state: Arc<State> = rt.block_on(async {
         let state = State::build(cfg).await?;
         crate::bootstrap::ensure_admin(&state).await?;
-        Ok::<_, anyhow::Error>(state)
+        Ok::<_, StartError>(state)
     })?;
     // Other instances' revocations and user changes, on the runtime that owns the pool.
     let following = state.clone();
     rt.spawn(
         async move { crate::auth::follow::follow(&following.auth, following.store.clone()).await },
     );
-    crate::reload::on_sighup(&rt, state.clone(), config_path.to_path_buf())?;
+    crate::reload::on_sighup(&rt, state.clone(), config_path.to_path_buf())
+        .map_err(io("the SIGHUP handler"))?;
     let cfg = state.config();
 
     let conf = ServerConf {

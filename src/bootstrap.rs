@@ -7,18 +7,30 @@ use crate::store::{now, NewUser};
 use rand::distr::{Alphanumeric, SampleString};
 use secrecy::SecretString;
 
-pub async fn ensure_admin(state: &State) -> anyhow::Result<()> {
+/// Why the first admin could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error("PORTCULLIS_ADMIN_EMAIL is not a valid email address")]
+    Email,
+    #[error("PORTCULLIS_ADMIN_PASSWORD {0}")]
+    Password(policy::PasswordProblem),
+    #[error("the first admin could not be stored")]
+    Store(#[from] crate::store::StoreError),
+    #[error("the first admin's password could not be hashed")]
+    Hash(#[from] crate::auth::password::HashError),
+}
+
+pub async fn ensure_admin(state: &State) -> Result<(), BootstrapError> {
     if state.store.count_users().await? > 0 {
         return Ok(());
     }
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let raw_email = env("PORTCULLIS_ADMIN_EMAIL").unwrap_or_else(|| "admin@localhost".into());
-    let email = normalize_email(&raw_email)
-        .ok_or_else(|| anyhow::anyhow!("PORTCULLIS_ADMIN_EMAIL is not a valid email address"))?;
+    let email = normalize_email(&raw_email).ok_or(BootstrapError::Email)?;
     let (password, generated) = match env("PORTCULLIS_ADMIN_PASSWORD") {
         Some(p) => {
             policy::check(&p, state.config().passwords.min_length)
-                .map_err(|why| anyhow::anyhow!("PORTCULLIS_ADMIN_PASSWORD {why}"))?;
+                .map_err(BootstrapError::Password)?;
             (p, false)
         }
         None => (Alphanumeric.sample_string(&mut rand::rng(), 24), true),

@@ -198,17 +198,28 @@ fn describe(
     e
 }
 
+/// A described header that is not one.
+#[derive(Debug, thiserror::Error)]
+pub enum HeaderError {
+    #[error("{0:?} is not `Name: value`")]
+    Shape(String),
+    #[error("{0:?} is not a header name")]
+    Name(String),
+    #[error("the value of {0:?} is not a header value")]
+    Value(String),
+}
+
 /// Headers given as `Name: value`.
-fn parse_headers<'a>(lines: impl Iterator<Item = &'a str>) -> Result<HeaderMap, String> {
+fn parse_headers<'a>(lines: impl Iterator<Item = &'a str>) -> Result<HeaderMap, HeaderError> {
     let mut h = HeaderMap::new();
     for line in lines {
         let (k, v) = line
             .split_once(':')
-            .ok_or_else(|| format!("{line:?} is not `Name: value`"))?;
+            .ok_or_else(|| HeaderError::Shape(line.to_string()))?;
         let name = HeaderName::from_bytes(k.trim().as_bytes())
-            .map_err(|_| format!("{k:?} is not a header name"))?;
-        let value = HeaderValue::from_str(v.trim())
-            .map_err(|_| format!("the value of {k:?} is not a header value"))?;
+            .map_err(|_| HeaderError::Name(k.to_string()))?;
+        let value =
+            HeaderValue::from_str(v.trim()).map_err(|_| HeaderError::Value(k.to_string()))?;
         h.append(name, value);
     }
     Ok(h)
@@ -233,7 +244,7 @@ pub async fn admin(
             .filter(|(k, _)| k == "header")
             .map(|(_, v)| v.as_str()),
     )
-    .map_err(Reject::BadRequest)?;
+    .map_err(|e| Reject::BadRequest(e.to_string()))?;
     let bearer = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -275,14 +286,18 @@ pub fn render(e: &Explanation) -> String {
 /// Why `portcullis explain` could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ExplainError {
-    #[error("{0}")]
+    #[error(transparent)]
     Config(#[from] crate::config::ConfigErrors),
     #[error("{0:?} is not an HTTP method")]
     Method(String),
     #[error("--header {0}")]
-    Header(String),
-    #[error("the token could not be checked: {0}")]
-    Token(String),
+    Header(#[from] HeaderError),
+    #[error("the token could not be checked")]
+    Keys(#[from] crate::auth::keys::KeyError),
+    #[error("the token could not be checked")]
+    Store(#[from] crate::store::StoreError),
+    #[error("the token could not be checked")]
+    Runtime(#[from] std::io::Error),
 }
 
 /// `portcullis explain`: the config's routes; a token is authenticated against the config's
@@ -303,7 +318,7 @@ pub fn cli(
     let described =
         parse_headers(headers.iter().map(String::as_str)).map_err(ExplainError::Header)?;
     let caller = match (role, token) {
-        (_, Some(t)) => Caller::Token(authenticate(&cfg, t).map_err(ExplainError::Token)?),
+        (_, Some(t)) => Caller::Token(authenticate(&cfg, t)?),
         (Some(r), None) => Caller::Role(r.to_string()),
         (None, None) => Caller::Anonymous,
     };
@@ -311,17 +326,14 @@ pub fn cli(
 }
 
 /// A token checked against the config's keys and database, as the proxy checks it.
-fn authenticate(cfg: &crate::config::Config, token: &str) -> Result<Authn, String> {
+fn authenticate(cfg: &crate::config::Config, token: &str) -> Result<Authn, ExplainError> {
     let (keys, _) = crate::auth::keys::token_keys(cfg)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+        .build()?;
     rt.block_on(async {
-        let store = crate::store::open(&cfg.database.url, 1)
-            .await
-            .map_err(|e| e.to_string())?;
+        let store = crate::store::open(&cfg.database.url, 1).await?;
         let auth = crate::auth::Authenticator::new(keys, crate::auth::SessionCache::new(16), store);
-        Ok(auth.authenticate(token, crate::store::now()).await)
+        Ok::<_, ExplainError>(auth.authenticate(token, crate::store::now()).await)
     })
 }

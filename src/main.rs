@@ -98,7 +98,9 @@ fn main() -> ExitCode {
         logs.init();
     }
     let result = match cli.cmd {
-        Cmd::Serve { upgrade } => portcullis::app::serve(&cli.config, upgrade),
+        Cmd::Serve { upgrade } => {
+            portcullis::app::serve(&cli.config, upgrade).map_err(anyhow::Error::from)
+        }
         Cmd::CheckConfig => {
             return if portcullis::cli::check_config(&cli.config) {
                 ExitCode::SUCCESS

@@ -2,34 +2,52 @@
 //! once with one line naming what failed (address, file, setting) instead of retrying, hanging
 //! or leaving a process that does not serve.
 
-use anyhow::Context;
 use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// An address that cannot be listened on, with the setting that names it.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr} ({setting})")]
+pub struct ListenError {
+    addr: SocketAddr,
+    setting: &'static str,
+    source: std::io::Error,
+}
+
+/// A data directory that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("server.data_dir {dir} is not a writable directory")]
+pub struct DataDirError {
+    dir: PathBuf,
+    source: std::io::Error,
+}
 
 /// Binds `addr` now. Pingora binds the proxy's own sockets later and, when the port is taken,
 /// retries for 30 s and then panics in a service thread; this makes that case an immediate,
 /// clear failure. `setting` names the config key.
-pub fn bind(addr: SocketAddr, setting: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr} ({setting})"))
+pub fn bind(addr: SocketAddr, setting: &'static str) -> Result<TcpListener, ListenError> {
+    TcpListener::bind(addr).map_err(|source| ListenError {
+        addr,
+        setting,
+        source,
+    })
 }
 
 /// Whether `addr` can be listened on; the probe socket is closed again at once.
-pub fn check_can_listen(addr: SocketAddr, setting: &str) -> anyhow::Result<()> {
+pub fn check_can_listen(addr: SocketAddr, setting: &'static str) -> Result<(), ListenError> {
     bind(addr, setting).map(drop)
 }
 
 /// `server.data_dir` exists (it is created) and files can be written in it.
-pub fn check_data_dir(dir: &Path) -> anyhow::Result<()> {
-    let fail = || {
-        format!(
-            "server.data_dir {} is not a writable directory",
-            dir.display()
-        )
+pub fn check_data_dir(dir: &Path) -> Result<(), DataDirError> {
+    let fail = |source| DataDirError {
+        dir: dir.to_path_buf(),
+        source,
     };
-    std::fs::create_dir_all(dir).with_context(fail)?;
+    std::fs::create_dir_all(dir).map_err(fail)?;
     let probe = dir.join(format!(".write-test-{}", std::process::id()));
-    std::fs::write(&probe, b"").with_context(fail)?;
-    std::fs::remove_file(&probe).with_context(fail)?;
+    std::fs::write(&probe, b"").map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)?;
     Ok(())
 }
 

@@ -6,9 +6,26 @@ use crate::live::Live;
 use crate::mail::Mailer;
 use crate::ratelimit::KeyedLimiter;
 use crate::store::{self, Store};
-use anyhow::Context;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
+
+/// Why the shared state could not be built at start.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot open the database {url} (database.url)")]
+    Database {
+        url: String,
+        source: crate::store::StoreError,
+    },
+    #[error(transparent)]
+    Keys(#[from] crate::auth::keys::KeyError),
+    #[error(transparent)]
+    Providers(#[from] crate::providers::ProviderError),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
+    #[error("the password hashing threads")]
+    Hashing(#[from] crate::auth::password::HashError),
+}
 
 pub struct State {
     /// Replaced whole by a reload; see `live.rs`.
@@ -29,26 +46,24 @@ pub struct State {
 
 impl State {
     /// Opens the store (running migrations), loads the signing key and warms up the hasher.
-    pub async fn build(config: Config) -> anyhow::Result<Arc<State>> {
+    pub async fn build(config: Config) -> Result<Arc<State>, StateError> {
         let store = store::open(&config.database.url, config.database.max_connections)
             .await
-            .with_context(|| {
-                format!(
-                    "cannot open the database {} (database.url)",
-                    crate::startup::redact_url(&config.database.url)
-                )
+            .map_err(|source| StateError::Database {
+                url: crate::startup::redact_url(&config.database.url),
+                source,
             })?;
         Self::with_store(config, store)
     }
 
     /// Needs a tokio runtime: the mail worker starts on it.
-    pub fn with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Arc<State>> {
-        let (token_keys, material) = keys::token_keys(&config).map_err(anyhow::Error::msg)?;
+    pub fn with_store(config: Config, store: Arc<dyn Store>) -> Result<Arc<State>, StateError> {
+        let (token_keys, material) = keys::token_keys(&config)?;
         let secret = match &material {
             crate::auth::KeyMaterial::Hmac(s) => s.clone(),
             crate::auth::KeyMaterial::Ed25519 { private_pem, .. } => private_pem.clone(),
         };
-        let oauth = crate::providers::Runtime::new(&config, &secret).map_err(anyhow::Error::msg)?;
+        let oauth = crate::providers::Runtime::new(&config, &secret)?;
         let cache = SessionCache::new(config.session_cache_max_entries)
             .with_idle_timeout(config.tokens.idle_timeout);
         Ok(Arc::new(State {
@@ -61,13 +76,12 @@ impl State {
                 config.tokens.assertion_key_file.as_deref(),
                 &config.server.data_dir,
                 &config.server.public_origin,
-            )
-            .map_err(anyhow::Error::msg)?,
+            )?,
             mail_limiter: KeyedLimiter::new(crate::config::Limit {
                 per_minute: std::num::NonZeroU32::MIN,
                 burst: std::num::NonZeroU32::new(3).unwrap_or(std::num::NonZeroU32::MIN),
             }),
-            mailer: Mailer::start(&config.mail).map_err(anyhow::Error::msg)?,
+            mailer: Mailer::start(&config.mail)?,
             oauth,
             store,
             live: ArcSwap::from_pointee(Live::new(config)),

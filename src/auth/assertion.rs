@@ -4,6 +4,7 @@
 //! gateway, even if someone reaches the app directly. Its key is its own — never the session
 //! key — and its `typ` is `identity+jwt`, so an assertion is no session token anywhere.
 
+use super::keys::KeyError;
 use super::Identity;
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine;
@@ -55,7 +56,7 @@ pub struct Asserter {
 
 impl Asserter {
     /// The key from `key_file` (PKCS#8 PEM or DER), else one generated once into `data_dir`.
-    pub fn load(key_file: Option<&Path>, data_dir: &Path, issuer: &str) -> Result<Self, String> {
+    pub fn load(key_file: Option<&Path>, data_dir: &Path, issuer: &str) -> Result<Self, KeyError> {
         let pkcs8 = match key_file {
             Some(p) => read_pkcs8(p)?,
             None => load_or_generate(&data_dir.join(KEY_FILE))?,
@@ -63,9 +64,11 @@ impl Asserter {
         Self::from_pkcs8(&pkcs8, issuer)
     }
 
-    pub fn from_pkcs8(pkcs8: &[u8], issuer: &str) -> Result<Self, String> {
-        let pair = Ed25519KeyPair::from_pkcs8(pkcs8)
-            .map_err(|e| format!("assertion key is not an Ed25519 PKCS#8 key: {e}"))?;
+    pub fn from_pkcs8(pkcs8: &[u8], issuer: &str) -> Result<Self, KeyError> {
+        let pair = Ed25519KeyPair::from_pkcs8(pkcs8).map_err(|e| KeyError::Unusable {
+            what: "assertion key (not an Ed25519 PKCS#8 key)",
+            detail: e.to_string(),
+        })?;
         let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(pair.public_key());
         // RFC 7638 thumbprint: members in lexical order, no spaces.
         let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
@@ -143,8 +146,8 @@ fn audience_key(name: &str) -> u64 {
 }
 
 /// PKCS#8 from a PEM file (`-----BEGIN PRIVATE KEY-----`) or raw DER.
-fn read_pkcs8(path: &Path) -> Result<Vec<u8>, String> {
-    let raw = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+fn read_pkcs8(path: &Path) -> Result<Vec<u8>, KeyError> {
+    let raw = std::fs::read(path).map_err(KeyError::read(path))?;
     let Ok(text) = std::str::from_utf8(&raw) else {
         return Ok(raw);
     };
@@ -155,22 +158,24 @@ fn read_pkcs8(path: &Path) -> Result<Vec<u8>, String> {
         .concat();
     base64::engine::general_purpose::STANDARD
         .decode(body.trim())
-        .map_err(|_| format!("{} is not a PEM private key", path.display()))
+        .map_err(|_| KeyError::Invalid {
+            path: path.to_path_buf(),
+            problem: "is not a PEM private key",
+        })
 }
 
-fn load_or_generate(path: &Path) -> Result<Vec<u8>, String> {
+fn load_or_generate(path: &Path) -> Result<Vec<u8>, KeyError> {
     match std::fs::read(path) {
         Ok(der) => Ok(der),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let doc = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new())
-                .map_err(|_| "cannot generate an Ed25519 key".to_string())?;
+                .map_err(|_| KeyError::Generate("an Ed25519 key"))?;
             let der = doc.as_ref().to_vec();
-            super::keys::write_private(path, &der)
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            super::keys::write_private(path, &der).map_err(KeyError::write(path))?;
             tracing::info!(path = %path.display(), "generated the identity assertion key");
             Ok(der)
         }
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) => Err(KeyError::read(path)(e)),
     }
 }
 

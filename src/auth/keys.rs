@@ -11,18 +11,58 @@ use std::path::{Path, PathBuf};
 
 pub const SECRET_FILE: &str = "jwt-secret";
 
+/// Why key material could not be had; each names the file or key concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot read {path}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} {problem}")]
+    Invalid {
+        path: PathBuf,
+        problem: &'static str,
+    },
+    #[error("{what}: {detail}")]
+    Unusable { what: &'static str, detail: String },
+    #[error("cannot generate {0}")]
+    Generate(&'static str),
+}
+
+impl KeyError {
+    pub(crate) fn read(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
+        move |source| KeyError::Read {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub(crate) fn write(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
+        move |source| KeyError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
 pub fn secret_path(cfg: &Config) -> PathBuf {
     cfg.server.data_dir.join(SECRET_FILE)
 }
 
 /// The token keys the config names, with the material they were made from.
-pub fn token_keys(cfg: &Config) -> Result<(super::TokenKeys, KeyMaterial), String> {
+pub fn token_keys(cfg: &Config) -> Result<(super::TokenKeys, KeyMaterial), KeyError> {
     let material = load(cfg)?;
     let keys = super::TokenKeys::new(&cfg.tokens, &material)?;
     Ok((keys, material))
 }
 
-pub fn load(cfg: &Config) -> Result<KeyMaterial, String> {
+pub fn load(cfg: &Config) -> Result<KeyMaterial, KeyError> {
     match &cfg.tokens.key {
         TokenKey::Hs256(Some(secret)) => Ok(KeyMaterial::Hmac(
             secret.expose_secret().as_bytes().to_vec(),
@@ -32,9 +72,7 @@ pub fn load(cfg: &Config) -> Result<KeyMaterial, String> {
             private_key_file,
             public_key_file,
         } => {
-            let read = |p: &Path| {
-                std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
-            };
+            let read = |p: &Path| std::fs::read(p).map_err(KeyError::read(p));
             Ok(KeyMaterial::Ed25519 {
                 private_pem: read(private_key_file)?,
                 public_pem: read(public_key_file)?,
@@ -43,17 +81,15 @@ pub fn load(cfg: &Config) -> Result<KeyMaterial, String> {
     }
 }
 
-fn load_or_generate(path: &Path) -> Result<Vec<u8>, String> {
+fn load_or_generate(path: &Path) -> Result<Vec<u8>, KeyError> {
     match std::fs::read_to_string(path) {
         Ok(text) => base64::engine::general_purpose::STANDARD
             .decode(text.trim())
             .ok()
             .filter(|k| k.len() >= crate::config::MIN_SECRET_BYTES)
-            .ok_or_else(|| {
-                format!(
-                    "{} is not a valid secret; delete it to generate a new one",
-                    path.display()
-                )
+            .ok_or_else(|| KeyError::Invalid {
+                path: path.to_path_buf(),
+                problem: "is not a valid secret; delete it to generate a new one",
             }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut key = vec![0u8; 64];
@@ -64,7 +100,7 @@ fn load_or_generate(path: &Path) -> Result<Vec<u8>, String> {
                     .encode(&key)
                     .as_bytes(),
             )
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            .map_err(KeyError::write(path))?;
             tracing::warn!(
                 path = %path.display(),
                 "no tokens.secret configured: generated a signing secret and stored it here (mode 0600); \
@@ -72,7 +108,7 @@ fn load_or_generate(path: &Path) -> Result<Vec<u8>, String> {
             );
             Ok(key)
         }
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) => Err(KeyError::read(path)(e)),
     }
 }
 

@@ -10,19 +10,41 @@ pub const MAX_PASSWORD_CHARS: usize = 128;
 /// Longest display name accepted.
 pub const MAX_NAME_CHARS: usize = 200;
 
+/// Why a display name is refused; shown to the person as "name <problem>".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NameProblem {
+    #[error("must not be empty")]
+    Empty,
+    #[error("must not contain control characters")]
+    Control,
+    #[error("must be at most {MAX_NAME_CHARS} characters")]
+    TooLong,
+}
+
 /// Why a (trimmed) display name is refused. A name goes into headers, mail subjects and
 /// pages: no line breaks or other control characters.
-pub fn check_name(name: &str) -> Result<(), String> {
+pub fn check_name(name: &str) -> Result<(), NameProblem> {
     if name.is_empty() {
-        return Err("must not be empty".into());
+        return Err(NameProblem::Empty);
     }
     if name.chars().any(char::is_control) {
-        return Err("must not contain control characters".into());
+        return Err(NameProblem::Control);
     }
     if name.chars().count() > MAX_NAME_CHARS {
-        return Err(format!("must be at most {MAX_NAME_CHARS} characters"));
+        return Err(NameProblem::TooLong);
     }
     Ok(())
+}
+
+/// Why a password is refused, worded for the person choosing it ("password <problem>").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordProblem {
+    #[error("must be at least {0} characters long")]
+    TooShort(usize),
+    #[error("must be at most {MAX_PASSWORD_CHARS} characters long")]
+    TooLong,
+    #[error("is one of the most commonly used passwords; choose another")]
+    Common,
 }
 
 /// The 10,000 most common passwords (see `assets/README.md`), lower-cased.
@@ -34,19 +56,17 @@ static COMMON: Lazy<HashSet<&'static str>> = Lazy::new(|| {
         .collect()
 });
 
-/// Why a password is refused, worded for the person choosing it.
-pub fn check(password: &str, min_chars: usize) -> Result<(), String> {
+/// Whether a password may be chosen.
+pub fn check(password: &str, min_chars: usize) -> Result<(), PasswordProblem> {
     let n = password.chars().count();
     if n < min_chars {
-        return Err(format!("must be at least {min_chars} characters long"));
+        return Err(PasswordProblem::TooShort(min_chars));
     }
     if n > MAX_PASSWORD_CHARS {
-        return Err(format!(
-            "must be at most {MAX_PASSWORD_CHARS} characters long"
-        ));
+        return Err(PasswordProblem::TooLong);
     }
     if COMMON.contains(password.to_lowercase().as_str()) {
-        return Err("is one of the most commonly used passwords; choose another".into());
+        return Err(PasswordProblem::Common);
     }
     Ok(())
 }
@@ -84,7 +104,7 @@ mod tests {
         assert_eq!(COMMON.len(), 10_000);
         for p in ["password", "12345678", "PASSWORD1", "baseball", "iloveyou"] {
             let e = check(p, 8).unwrap_err();
-            assert!(e.contains("commonly used"), "{p}: {e}");
+            assert!(e.to_string().contains("commonly used"), "{p}: {e}");
         }
     }
 }

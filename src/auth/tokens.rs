@@ -29,6 +29,13 @@ pub enum TokenError {
     Sign,
 }
 
+fn unusable(what: &'static str, e: impl std::fmt::Display) -> super::keys::KeyError {
+    super::keys::KeyError::Unusable {
+        what,
+        detail: e.to_string(),
+    }
+}
+
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
@@ -48,7 +55,7 @@ pub enum KeyMaterial {
 }
 
 impl TokenKeys {
-    pub fn new(cfg: &Tokens, key: &KeyMaterial) -> Result<Self, String> {
+    pub fn new(cfg: &Tokens, key: &KeyMaterial) -> Result<Self, super::keys::KeyError> {
         let (alg, encoding, decoding) = match key {
             KeyMaterial::Hmac(secret) => (
                 Algorithm::HS256,
@@ -60,8 +67,8 @@ impl TokenKeys {
                 public_pem,
             } => (
                 Algorithm::EdDSA,
-                EncodingKey::from_ed_pem(private_pem).map_err(|e| format!("private key: {e}"))?,
-                DecodingKey::from_ed_pem(public_pem).map_err(|e| format!("public key: {e}"))?,
+                EncodingKey::from_ed_pem(private_pem).map_err(|e| unusable("private key", e))?,
+                DecodingKey::from_ed_pem(public_pem).map_err(|e| unusable("public key", e))?,
             ),
         };
         let mut validation = Validation::new(alg);

@@ -24,10 +24,19 @@ impl<'de> Deserialize<'de> for HumanDuration {
     }
 }
 
-/// Parses "4 hours", "90s", "1h 30m"; the message names the accepted units.
-pub fn parse(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim()).map_err(|e| {
-        format!("invalid duration {text:?} ({e}); write e.g. \"30s\", \"15 minutes\", \"4 hours\", \"7 days\"")
+/// A duration that does not parse; the message names the accepted forms.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid duration {text:?} ({reason}); write e.g. \"30s\", \"15 minutes\", \"4 hours\", \"7 days\"")]
+pub struct DurationError {
+    text: String,
+    reason: String,
+}
+
+/// Parses "4 hours", "90s", "1h 30m".
+pub fn parse(text: &str) -> Result<Duration, DurationError> {
+    humantime::parse_duration(text.trim()).map_err(|e| DurationError {
+        text: text.to_string(),
+        reason: e.to_string(),
     })
 }
 

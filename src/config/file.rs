@@ -73,10 +73,10 @@ pub struct SmtpFile {
     pub host: String,
     pub port: Option<u16>,
     /// `none`, `starttls` (default) or `tls`.
-    pub security: Option<String>,
+    pub security: Option<SmtpSecurityFile>,
     pub username: Option<String>,
     /// Prefer env PORTCULLIS_SMTP_PASSWORD.
-    pub password: Option<String>,
+    pub password: Option<secrecy::SecretString>,
     pub timeout: Option<HumanDuration>,
 }
 
@@ -84,7 +84,7 @@ pub struct SmtpFile {
 #[serde(deny_unknown_fields)]
 pub struct UsersFile {
     /// `soft` (default: deactivate and mark deleted) or `hard` (remove the row).
-    pub delete: Option<String>,
+    pub delete: Option<DeleteFile>,
     /// Largest avatar upload, in bytes (default 2 MiB).
     pub avatar_max_size: Option<usize>,
 }
@@ -122,7 +122,7 @@ pub struct ServerFile {
     pub max_body_size: Option<usize>,
     pub data_dir: Option<String>,
     /// `development` (default) or `production`: production refuses development-only features.
-    pub environment: Option<String>,
+    pub environment: Option<EnvironmentFile>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -137,8 +137,8 @@ pub struct DatabaseFile {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct TokensFile {
-    pub secret: Option<String>,
-    pub algorithm: Option<String>,
+    pub secret: Option<secrecy::SecretString>,
+    pub algorithm: Option<AlgorithmFile>,
     pub private_key_file: Option<String>,
     pub public_key_file: Option<String>,
     pub issuer: Option<String>,
@@ -164,7 +164,7 @@ pub struct CookieFile {
     pub name: Option<String>,
     /// `auto`, `true` or `false`.
     pub secure: Option<BoolOrAuto>,
-    pub same_site: Option<String>,
+    pub same_site: Option<SameSiteFile>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy)]
@@ -289,4 +289,48 @@ pub struct PasswordsFile {
     pub max_concurrent_hashes: Option<usize>,
     /// How long a password-reset link works.
     pub reset_ttl: Option<HumanDuration>,
+}
+
+/// `mail.smtp.security`.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurityFile {
+    None,
+    StartTls,
+    Tls,
+}
+
+/// `tokens.algorithm`.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+pub enum AlgorithmFile {
+    HS256,
+    EdDSA,
+}
+
+/// `users.delete`.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DeleteFile {
+    Soft,
+    Hard,
+}
+
+/// `server.environment`.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EnvironmentFile {
+    Development,
+    Production,
+}
+
+/// `cookie.same_site`, in any case.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SameSiteFile {
+    #[serde(alias = "Lax", alias = "LAX")]
+    Lax,
+    #[serde(alias = "Strict", alias = "STRICT")]
+    Strict,
+    #[serde(alias = "None", alias = "NONE")]
+    None,
 }

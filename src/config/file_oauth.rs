@@ -39,7 +39,7 @@ pub struct ProviderFile {
     pub kind: String,
     pub client_id: String,
     /// `${ENV_VAR}` is replaced from the environment.
-    pub client_secret: Option<String>,
+    pub client_secret: Option<secrecy::SecretString>,
     pub issuer: Option<String>,
     pub scopes: Option<Vec<String>>,
     /// Role of users created by their first sign-in here.

@@ -21,22 +21,22 @@ use std::path::Path;
 /// Deployment overrides read from the environment (secrets stay out of files).
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<secrecy::SecretString>,
     pub database_url: Option<String>,
     pub listen: Option<String>,
     pub admin_listen: Option<String>,
-    pub smtp_password: Option<String>,
+    pub smtp_password: Option<secrecy::SecretString>,
 }
 
 impl Overrides {
     pub fn from_env() -> Self {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         Overrides {
-            jwt_secret: var("PORTCULLIS_JWT_SECRET"),
+            jwt_secret: var("PORTCULLIS_JWT_SECRET").map(secrecy::SecretString::from),
             database_url: var("PORTCULLIS_DATABASE_URL"),
             listen: var("PORTCULLIS_LISTEN"),
             admin_listen: var("PORTCULLIS_ADMIN_LISTEN"),
-            smtp_password: var("PORTCULLIS_SMTP_PASSWORD"),
+            smtp_password: var("PORTCULLIS_SMTP_PASSWORD").map(secrecy::SecretString::from),
         }
     }
 }
@@ -170,7 +170,7 @@ mod tests {
     #[test]
     fn humane_durations_and_overrides() {
         let o = Overrides {
-            jwt_secret: Some("x".repeat(40)),
+            jwt_secret: Some("x".repeat(40).into()),
             database_url: Some("sqlite://elsewhere.db".into()),
             listen: Some("127.0.0.1:9999".into()),
             admin_listen: None,

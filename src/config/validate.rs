@@ -6,7 +6,6 @@ use super::file::{self, BoolOrAuto, FileConfig};
 use super::runtime::*;
 use super::validate_routing::{api_routes, identity, routes, upstreams};
 use ipnet::IpNet;
-use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
@@ -93,17 +92,7 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
             "must be between 8 and 128 (NIST SP 800-63B)",
         ));
     }
-    let hard_delete = match f.users.delete.as_deref() {
-        None | Some("soft") => false,
-        Some("hard") => true,
-        Some(other) => {
-            errs.push(ConfigError::at(
-                "users.delete",
-                format!("{other:?} is not one of soft, hard"),
-            ));
-            false
-        }
-    };
+    let hard_delete = f.users.delete == Some(file::DeleteFile::Hard);
     if errs.is_empty() {
         Ok(Config {
             server,
@@ -201,17 +190,7 @@ fn server(s: file::ServerFile, errs: &mut Vec<ConfigError>) -> Server {
             .unwrap_or(1)
     });
     let public_url = public_url.trim_end_matches('/').to_string();
-    let production = match s.environment.as_deref() {
-        None | Some("development") => false,
-        Some("production") => true,
-        Some(other) => {
-            errs.push(ConfigError::at(
-                "server.environment",
-                format!("{other:?} is not one of development, production"),
-            ));
-            false
-        }
-    };
+    let production = s.environment == Some(file::EnvironmentFile::Production);
     Server {
         public_origin: origin_of(&public_url),
         listen,
@@ -234,20 +213,20 @@ fn server(s: file::ServerFile, errs: &mut Vec<ConfigError>) -> Server {
 }
 
 fn tokens(t: file::TokensFile, base: &Path, errs: &mut Vec<ConfigError>) -> Tokens {
-    let algorithm = t.algorithm.as_deref().unwrap_or("HS256");
-    let key = match algorithm {
-        "HS256" => {
+    let key = match t.algorithm.unwrap_or(file::AlgorithmFile::HS256) {
+        file::AlgorithmFile::HS256 => {
             if let Some(s) = &t.secret {
-                if s.len() < MIN_SECRET_BYTES {
+                let len = secrecy::ExposeSecret::expose_secret(s).len();
+                if len < MIN_SECRET_BYTES {
                     errs.push(ConfigError::at(
                         "tokens.secret",
-                        format!("is {} bytes; at least {MIN_SECRET_BYTES} are required (or leave it out to have one generated)", s.len()),
+                        format!("is {len} bytes; at least {MIN_SECRET_BYTES} are required (or leave it out to have one generated)"),
                     ));
                 }
             }
-            TokenKey::Hs256(t.secret.map(SecretString::from))
+            TokenKey::Hs256(t.secret)
         }
-        "EdDSA" => match (t.private_key_file, t.public_key_file) {
+        file::AlgorithmFile::EdDSA => match (t.private_key_file, t.public_key_file) {
             (Some(p), Some(q)) => TokenKey::EdDsa {
                 private_key_file: base.join(p),
                 public_key_file: base.join(q),
@@ -260,13 +239,6 @@ fn tokens(t: file::TokensFile, base: &Path, errs: &mut Vec<ConfigError>) -> Toke
                 TokenKey::Hs256(None)
             }
         },
-        other => {
-            errs.push(ConfigError::at(
-                "tokens.algorithm",
-                format!("{other:?} is not supported; use HS256 or EdDSA"),
-            ));
-            TokenKey::Hs256(None)
-        }
     };
     let idle_timeout = t.idle_timeout.map(|d| d.0);
     if idle_timeout.is_some_and(|d| d < Duration::from_secs(2)) {
@@ -325,23 +297,10 @@ fn cookie(c: file::CookieFile, public_url: &str, errs: &mut Vec<ConfigError>) ->
         None | Some(BoolOrAuto::Word(_)) => public_url.starts_with("https://"),
         Some(BoolOrAuto::Bool(b)) => b,
     };
-    let same_site = match c
-        .same_site
-        .as_deref()
-        .unwrap_or("lax")
-        .to_ascii_lowercase()
-        .as_str()
-    {
-        "lax" => SameSite::Lax,
-        "strict" => SameSite::Strict,
-        "none" => SameSite::None,
-        other => {
-            errs.push(ConfigError::at(
-                "cookie.same_site",
-                format!("{other:?} is not one of lax, strict, none"),
-            ));
-            SameSite::Lax
-        }
+    let same_site = match c.same_site.unwrap_or(file::SameSiteFile::Lax) {
+        file::SameSiteFile::Lax => SameSite::Lax,
+        file::SameSiteFile::Strict => SameSite::Strict,
+        file::SameSiteFile::None => SameSite::None,
     };
     if same_site == SameSite::None && !secure {
         errs.push(ConfigError::at(
@@ -459,17 +418,10 @@ fn mail(m: file::MailFile, data_dir: &Path, errs: &mut Vec<ConfigError>) -> Mail
                 .unwrap_or_else(|| data_dir.join("outbox")),
         ),
         Some(s) => {
-            let security = match s.security.as_deref().unwrap_or("starttls") {
-                "none" => SmtpSecurity::None,
-                "starttls" => SmtpSecurity::StartTls,
-                "tls" => SmtpSecurity::Tls,
-                other => {
-                    errs.push(ConfigError::at(
-                        "mail.smtp.security",
-                        format!("{other:?} is not one of none, starttls, tls"),
-                    ));
-                    SmtpSecurity::StartTls
-                }
+            let security = match s.security.unwrap_or(file::SmtpSecurityFile::StartTls) {
+                file::SmtpSecurityFile::None => SmtpSecurity::None,
+                file::SmtpSecurityFile::StartTls => SmtpSecurity::StartTls,
+                file::SmtpSecurityFile::Tls => SmtpSecurity::Tls,
             };
             let default_port = match security {
                 SmtpSecurity::Tls => 465,
@@ -481,7 +433,7 @@ fn mail(m: file::MailFile, data_dir: &Path, errs: &mut Vec<ConfigError>) -> Mail
                 port: s.port.unwrap_or(default_port),
                 security,
                 username: s.username,
-                password: s.password.map(SecretString::from),
+                password: s.password,
                 timeout: s.timeout.map(|d| d.0).unwrap_or(Duration::from_secs(10)),
             })
         }

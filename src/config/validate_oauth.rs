@@ -134,13 +134,14 @@ fn provider(
             errs.push(ConfigError::at(at("personas"), "list at least one persona"));
         }
     }
-    let client_secret = match p.client_secret.as_deref().map(expand_env) {
+    let client_secret = match p
+        .client_secret
+        .as_ref()
+        .map(|s| expand_env(secrecy::ExposeSecret::expose_secret(s)))
+    {
         Some(Ok(s)) => SecretString::from(s),
-        Some(Err(var)) => {
-            errs.push(ConfigError::at(
-                at("client_secret"),
-                format!("environment variable {var} is not set"),
-            ));
+        Some(Err(missing)) => {
+            errs.push(ConfigError::at(at("client_secret"), missing.to_string()));
             SecretString::from(String::new())
         }
         None => SecretString::from(String::new()),
@@ -175,10 +176,15 @@ fn provider(
     })
 }
 
-/// `${NAME}` → the value of env NAME; `Err(NAME)` when it is not set.
-fn expand_env(v: &str) -> Result<String, String> {
+/// An environment variable a setting names (`${NAME}`) that is not set.
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {0} is not set")]
+struct MissingEnv(String);
+
+/// `${NAME}` → the value of env NAME.
+fn expand_env(v: &str) -> Result<String, MissingEnv> {
     match v.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
-        Some(var) => std::env::var(var).map_err(|_| var.to_string()),
+        Some(var) => std::env::var(var).map_err(|_| MissingEnv(var.to_string())),
         None => Ok(v.to_string()),
     }
 }

@@ -78,7 +78,7 @@ pub(super) fn routes(
         let path = match PathPattern::parse(&r.path) {
             Ok(p) => Some(p),
             Err(e) => {
-                errs.push(ConfigError::at(at("path"), e));
+                errs.push(ConfigError::at(at("path"), e.to_string()));
                 None
             }
         };

@@ -36,13 +36,27 @@ pub struct Mailer {
 const QUEUE: usize = 1024;
 const ATTEMPTS: u32 = 5;
 
+/// Why mail cannot be sent at all (found at start).
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("mail outbox {dir}")]
+    Outbox {
+        dir: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("mail.smtp")]
+    Smtp(#[from] lettre::transport::smtp::Error),
+}
+
 impl Mailer {
     /// Builds the transport and starts the worker on the current tokio runtime.
-    pub fn start(cfg: &MailConfig) -> Result<Self, String> {
+    pub fn start(cfg: &MailConfig) -> Result<Self, MailError> {
         let transport = match &cfg.transport {
             MailTransport::Outbox(dir) => {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("mail outbox {}: {e}", dir.display()))?;
+                std::fs::create_dir_all(dir).map_err(|source| MailError::Outbox {
+                    dir: dir.clone(),
+                    source,
+                })?;
                 Transport::Outbox(AsyncFileTransport::new(dir))
             }
             MailTransport::Smtp(s) => {
@@ -51,11 +65,9 @@ impl Mailer {
                         AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host)
                     }
                     SmtpSecurity::StartTls => {
-                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)
-                            .map_err(|e| format!("mail.smtp: {e}"))?
+                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)?
                     }
-                    SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host)
-                        .map_err(|e| format!("mail.smtp: {e}"))?,
+                    SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host)?,
                 };
                 let mut builder = builder.port(s.port).timeout(Some(s.timeout));
                 if let (Some(u), Some(p)) = (&s.username, &s.password) {

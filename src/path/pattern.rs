@@ -60,26 +60,37 @@ pub struct PathPattern {
     source: String,
 }
 
+/// Why a route's path pattern is refused (the config names the route).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PatternError {
+    #[error("{0:?} must start with '/'")]
+    NotAbsolute(String),
+    #[error("{0:?}: '**' must be a whole segment")]
+    PartialRest(String),
+    #[error("{0:?}: at most one '*' inside a segment")]
+    TwoStars(String),
+    #[error("{0:?}: dot segments are not allowed")]
+    DotSegment(String),
+}
+
 impl PathPattern {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, PatternError> {
         if !text.starts_with('/') {
-            return Err(format!("{text:?} must start with '/'"));
+            return Err(PatternError::NotAbsolute(text.into()));
         }
         let mut segs = Vec::new();
         for s in text.split('/').filter(|s| !s.is_empty()) {
             let seg = match s {
                 "**" => Seg::Rest,
                 "*" => Seg::Any,
-                _ if s.contains("**") => {
-                    return Err(format!("{text:?}: '**' must be a whole segment"))
-                }
+                _ if s.contains("**") => return Err(PatternError::PartialRest(text.into())),
                 _ => match s.split_once('*') {
                     Some((_, rest)) if rest.contains('*') => {
-                        return Err(format!("{text:?}: at most one '*' inside a segment"))
+                        return Err(PatternError::TwoStars(text.into()))
                     }
                     Some((pre, post)) => Seg::Glob(pre.to_string(), post.to_string()),
                     None if s == "." || s == ".." => {
-                        return Err(format!("{text:?}: dot segments are not allowed"))
+                        return Err(PatternError::DotSegment(text.into()))
                     }
                     None => Seg::Lit(Lit::new(s)),
                 },

@@ -15,20 +15,30 @@ pub struct Cache {
     entries: Mutex<HashMap<String, (CoreProviderMetadata, Instant)>>,
 }
 
+/// Why a provider's metadata could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoveryError {
+    #[error("issuer URL: {0}")]
+    Issuer(String),
+    #[error("discovery failed: {0}")]
+    Failed(String),
+}
+
 impl Cache {
     pub async fn metadata(
         &self,
         issuer: &str,
         http: &reqwest::Client,
         force: bool,
-    ) -> Result<CoreProviderMetadata, String> {
+    ) -> Result<CoreProviderMetadata, DiscoveryError> {
         let mut entries = self.entries.lock().await;
         if let Some((meta, at)) = entries.get(issuer) {
             if !force && at.elapsed() < FRESH_FOR {
                 return Ok(meta.clone());
             }
         }
-        let url = IssuerUrl::new(issuer.to_string()).map_err(|e| format!("issuer URL: {e}"))?;
+        let url = IssuerUrl::new(issuer.to_string())
+            .map_err(|e| DiscoveryError::Issuer(e.to_string()))?;
         match CoreProviderMetadata::discover_async(url, http).await {
             Ok(meta) => {
                 entries.insert(issuer.to_string(), (meta.clone(), Instant::now()));
@@ -39,7 +49,7 @@ impl Cache {
                     tracing::warn!(issuer, error = %e, "discovery failed; using cached metadata");
                     Ok(stale.clone())
                 }
-                None => Err(format!("discovery failed: {e}")),
+                None => Err(DiscoveryError::Failed(e.to_string())),
             },
         }
     }

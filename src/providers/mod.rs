@@ -10,6 +10,15 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+/// Why the providers' runtime could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("cannot build the HTTP client for identity providers")]
+    Client(#[from] reqwest::Error),
+    #[error("cannot make the mock provider's key: {0}")]
+    MockKey(String),
+}
+
 /// The key id of the mock provider's signing key.
 pub const KID: &str = "mock-1";
 
@@ -25,7 +34,7 @@ pub struct Runtime {
 impl Runtime {
     /// `secret`: the gateway's signing key material; the keys derived from it are shared by
     /// every instance with the same secret.
-    pub fn new(cfg: &crate::config::Config, secret: &[u8]) -> Result<Self, String> {
+    pub fn new(cfg: &crate::config::Config, secret: &[u8]) -> Result<Self, ProviderError> {
         let derive = |label: &str| -> [u8; 32] {
             let mut h = Sha256::new();
             h.update(label.as_bytes());
@@ -40,8 +49,7 @@ impl Runtime {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .map_err(|e| e.to_string())?;
+            .build()?;
         Ok(Runtime {
             http,
             discovery: discovery::Cache::default(),
@@ -62,17 +70,18 @@ pub struct MockIdp {
 }
 
 impl MockIdp {
-    pub fn from_seed(seed: &[u8; 32]) -> Result<Self, String> {
-        let pair = aws_lc_rs::signature::Ed25519KeyPair::from_seed_unchecked(seed)
-            .map_err(|e| e.to_string())?;
-        let pkcs8 = pair.to_pkcs8().map_err(|e| e.to_string())?;
+    pub fn from_seed(seed: &[u8; 32]) -> Result<Self, ProviderError> {
+        let key = |e: &dyn std::fmt::Display| ProviderError::MockKey(e.to_string());
+        let pair =
+            aws_lc_rs::signature::Ed25519KeyPair::from_seed_unchecked(seed).map_err(|e| key(&e))?;
+        let pkcs8 = pair.to_pkcs8().map_err(|e| key(&e))?;
         let public = aws_lc_rs::signature::KeyPair::public_key(&pair)
             .as_ref()
             .to_vec();
         let public_x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&public);
         Ok(MockIdp {
             encoding: EncodingKey::from_ed_der(pkcs8.as_ref()),
-            decoding: DecodingKey::from_ed_components(&public_x).map_err(|e| e.to_string())?,
+            decoding: DecodingKey::from_ed_components(&public_x).map_err(|e| key(&e))?,
             public_x,
         })
     }

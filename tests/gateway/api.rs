@@ -6,8 +6,7 @@ use serde_json::json;
 
 #[tokio::test]
 async fn login_returns_a_jwt_string_and_remember_gives_the_long_lifetime() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     let short = g.login(ADMIN_EMAIL, ADMIN_PASSWORD, false).await;
     let long = g
         .login(&ADMIN_EMAIL.to_uppercase(), ADMIN_PASSWORD, true)
@@ -30,8 +29,7 @@ async fn login_returns_a_jwt_string_and_remember_gives_the_long_lifetime() {
 
 #[tokio::test]
 async fn bad_credentials_are_400_for_wrong_password_and_unknown_user() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     let r = g
         .post_json(
             "/api/login",
@@ -54,8 +52,7 @@ async fn bad_credentials_are_400_for_wrong_password_and_unknown_user() {
 
 #[tokio::test]
 async fn invalid_login_fields_are_422_with_a_field_map() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     let v = error_body(g.post_json("/api/login", json!({}), None).await, 422).await;
     assert_eq!(v["data"]["email"], "is required");
     assert_eq!(v["data"]["password"], "is required");
@@ -76,8 +73,7 @@ async fn invalid_login_fields_are_422_with_a_field_map() {
 
 #[tokio::test]
 async fn malformed_json_is_400_and_oversized_bodies_are_413() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     let r = g
         .client
         .post(g.url("/api/login"))
@@ -118,8 +114,7 @@ async fn malformed_json_is_400_and_oversized_bodies_are_413() {
 
 #[tokio::test]
 async fn logout_returns_true_and_kills_the_token_at_once() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (up, g) = start().await;
     let t = g.admin_token().await;
     assert_eq!(g.get("/app", Some(&t)).await.status(), 200);
     let r = g.post("/api/logout", Some(&t)).await;
@@ -144,8 +139,7 @@ async fn logout_returns_true_and_kills_the_token_at_once() {
 
 #[tokio::test]
 async fn logout_others_counts_and_keeps_the_current_session() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     let a = g.admin_token().await;
     let b = g.admin_token().await;
     let c = g.admin_token().await;
@@ -167,8 +161,7 @@ async fn logout_others_counts_and_keeps_the_current_session() {
 
 #[tokio::test]
 async fn logout_all_counts_the_current_session_too() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     let a = g.admin_token().await;
     let b = g.admin_token().await;
     assert_eq!(
@@ -186,8 +179,7 @@ async fn logout_all_counts_the_current_session_too() {
 
 #[tokio::test]
 async fn renew_token_replaces_the_token_and_keeps_its_lifetime_class() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     let old = g.login(ADMIN_EMAIL, ADMIN_PASSWORD, true).await;
     let r = g.post("/api/renew-token", Some(&old)).await;
     assert_eq!(r.status(), 200);
@@ -207,8 +199,7 @@ async fn renew_token_replaces_the_token_and_keeps_its_lifetime_class() {
 
 #[tokio::test]
 async fn profile_get_shows_the_user_without_secrets() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     let t = g.admin_token().await;
     let r = g.get("/api/profile", Some(&t)).await;
     assert_eq!(r.status(), 200);
@@ -227,8 +218,7 @@ async fn profile_get_shows_the_user_without_secrets() {
 
 #[tokio::test]
 async fn profile_patch_changes_name_and_password_only() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (up, g) = start().await;
     let t = g.admin_token().await;
     let other = g.admin_token().await;
     let patch = |body: serde_json::Value, tok: String| {
@@ -306,10 +296,10 @@ async fn profile_patch_changes_name_and_password_only() {
 
 #[tokio::test]
 async fn api_routes_can_be_renamed_or_disabled() {
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.extra = "api: { routes: { login: \"/auth/signin\", logout-all: false } }".into();
-    let g = Gateway::start(o).await;
+    let (up, g) = start_with(|o| {
+        o.extra = "api: { routes: { login: \"/auth/signin\", logout-all: false } }".into();
+    })
+    .await;
     let r = g
         .post_json(
             "/auth/signin",
@@ -338,7 +328,6 @@ async fn api_routes_can_be_renamed_or_disabled() {
 
 #[tokio::test]
 async fn wrong_method_on_an_api_route_is_405_json() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     error_body(g.get("/api/login", None).await, 405).await;
 }

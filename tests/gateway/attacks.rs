@@ -239,8 +239,7 @@ fn hs256_raw(header_b64: &str, claims: &[u8]) -> String {
 
 #[tokio::test]
 async fn forged_and_malformed_tokens_are_401_in_bounded_time_by_header_and_cookie() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (up, g) = start().await;
     let good = g.admin_token().await;
     // The hand-made signer is right: the same claims minted here pass.
     let remade = hs256(&payload(&good));
@@ -278,8 +277,7 @@ async fn forged_and_malformed_tokens_are_401_in_bounded_time_by_header_and_cooki
 
 #[tokio::test]
 async fn an_enormous_authorization_header_is_refused_without_reaching_the_upstream() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (up, g) = start().await;
     let before = up.count();
     for size in [64 * 1024, 1024 * 1024] {
         let head = format!(

@@ -67,10 +67,10 @@ async fn upload(
 
 #[tokio::test]
 async fn avatars_are_checked_re_encoded_served_and_shown() {
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.extra = "identity_headers: { picture: true }".into();
-    let g = Gateway::start(o).await;
+    let (up, g) = start_with(|o| {
+        o.extra = "identity_headers: { picture: true }".into();
+    })
+    .await;
     let t = g.admin_token().await;
 
     let wide = image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
@@ -188,10 +188,10 @@ async fn avatars_are_checked_re_encoded_served_and_shown() {
 
 #[tokio::test]
 async fn avatars_over_the_limit_are_413() {
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.extra = "users: { avatar_max_size: 2000 }".into();
-    let g = Gateway::start(o).await;
+    let (_up, g) = start_with(|o| {
+        o.extra = "users: { avatar_max_size: 2000 }".into();
+    })
+    .await;
     let t = g.admin_token().await;
     let noisy = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(200, 200, |x, y| {
         image::Rgb([(x * 7) as u8, (y * 13) as u8, (x ^ y) as u8])

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn identity_headers_in_any_spelling_never_reach_the_app() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (up, g) = start().await;
     let t = g.admin_token().await;
     let sub = payload(&t)["sub"].as_str().unwrap().to_string();
     for auth in [None, Some(t.as_str())] {
@@ -53,10 +52,10 @@ async fn identity_headers_in_any_spelling_never_reach_the_app() {
 
 #[tokio::test]
 async fn forwarding_headers_from_an_untrusted_client_count_for_nothing() {
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.extra = "rate_limits: { login: { per_minute: 3, burst: 3 } }".into();
-    let g = Gateway::start(o).await;
+    let (up, g) = start_with(|o| {
+        o.extra = "rate_limits: { login: { per_minute: 3, burst: 3 } }".into();
+    })
+    .await;
     // Each attempt claims another address; the limit still counts them as one client.
     let mut last = 0;
     for i in 0..6 {
@@ -95,8 +94,7 @@ async fn forwarding_headers_from_an_untrusted_client_count_for_nothing() {
 
 #[tokio::test]
 async fn a_protected_prefix_beside_a_public_one_cannot_be_reached_by_path_tricks() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (up, g) = start().await;
     g.add_user("user@example.test", "user", "user-password-1");
     let user = g.login("user@example.test", "user-password-1", false).await;
     let admin = g.admin_token().await;
@@ -183,8 +181,7 @@ async fn exchange(base: &str, bytes: &[u8]) -> String {
 
 #[tokio::test]
 async fn smuggling_shapes_are_refused_or_make_exactly_one_upstream_request() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (up, g) = start().await;
     let hidden = "GET /admin/smuggled HTTP/1.1\r\nHost: t\r\n\r\n";
     let shapes = [
         (
@@ -278,8 +275,7 @@ async fn smuggling_shapes_are_refused_or_make_exactly_one_upstream_request() {
 
 #[tokio::test]
 async fn identity_values_with_line_breaks_or_non_ascii_never_split_a_header() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (up, g) = start().await;
     let admin = g.admin_token().await;
     let id = g
         .create_user(&admin, "zoe@example.test", "user", "zoe-password-1")
@@ -443,10 +439,10 @@ async fn url_and_method_overrides_never_reach_the_app() {
 
 #[tokio::test]
 async fn targets_that_are_not_origin_form_are_refused_or_rewritten() {
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.public_url = Some("http://gw.example.test".into());
-    let g = Gateway::start(o).await;
+    let (up, g) = start_with(|o| {
+        o.public_url = Some("http://gw.example.test".into());
+    })
+    .await;
     let before = up.count();
     for (target, host) in [
         ("admin/x", "gw.example.test"),

@@ -54,10 +54,10 @@ async fn a_browser_signs_in_with_the_mock_and_lands_on_the_success_url() {
         );
         return;
     }
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.extra = "oauth:\n  success_url: \"/public/welcome\"\n  providers:\n    mock: { kind: mock, client_id: c, client_secret: s, personas: [ { sub: \"p-1\", email: \"ann@example.test\", name: \"Ann\" } ] }\n".into();
-    let g = Gateway::start(o).await;
+    let (up, g) = start_with(|o| {
+        o.extra = "oauth:\n  success_url: \"/public/welcome\"\n  providers:\n    mock: { kind: mock, client_id: c, client_secret: s, personas: [ { sub: \"p-1\", email: \"ann@example.test\", name: \"Ann\" } ] }\n".into();
+    })
+    .await;
     let port = g.base.rsplit(':').next().unwrap();
     let dom = dump_dom(&format!("http://localhost:{port}/auth/mock"))
         .await

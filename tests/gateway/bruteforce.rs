@@ -35,10 +35,10 @@ async fn shape(r: reqwest::Response) -> (u16, Vec<String>, String) {
 
 #[tokio::test]
 async fn wrong_passwords_slow_one_account_down_the_same_whether_it_exists_or_not() {
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.extra = "rate_limits: { login: { per_minute: 1000, burst: 1000 }, account: { free_failures: 3, max_backoff: \"1s\" } }".into();
-    let g = Gateway::start(o).await;
+    let (_up, g) = start_with(|o| {
+        o.extra = "rate_limits: { login: { per_minute: 1000, burst: 1000 }, account: { free_failures: 3, max_backoff: \"1s\" } }".into();
+    })
+    .await;
     let mut seen = Vec::new();
     for email in [ADMIN_EMAIL, "nobody@example.test"] {
         let mut answers = Vec::new();
@@ -84,12 +84,12 @@ async fn wrong_passwords_slow_one_account_down_the_same_whether_it_exists_or_not
 
 #[tokio::test]
 async fn mail_is_limited_per_address_alike_for_known_and_unknown_addresses() {
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.extra =
-        "rate_limits: { login: { per_minute: 1000, burst: 1000 } }\nsignup: { enabled: true }"
-            .into();
-    let g = Gateway::start(o).await;
+    let (_up, g) = start_with(|o| {
+        o.extra =
+            "rate_limits: { login: { per_minute: 1000, burst: 1000 } }\nsignup: { enabled: true }"
+                .into();
+    })
+    .await;
     let mut per_address = Vec::new();
     for email in [ADMIN_EMAIL, "nobody@example.test"] {
         let mut answers = Vec::new();
@@ -129,10 +129,10 @@ async fn mail_is_limited_per_address_alike_for_known_and_unknown_addresses() {
 
 #[tokio::test]
 async fn a_wrong_password_costs_the_same_for_known_and_unknown_accounts() {
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.extra = "rate_limits: { login: { per_minute: 1000, burst: 1000 }, account: { free_failures: 100 } }".into();
-    let g = Gateway::start(o).await;
+    let (_up, g) = start_with(|o| {
+        o.extra = "rate_limits: { login: { per_minute: 1000, burst: 1000 }, account: { free_failures: 100 } }".into();
+    })
+    .await;
     login(&g, "warm@example.test", "x-password-1").await;
     // Interleaved, alternating which goes first, so a busy machine weighs on both alike.
     let mut times = [Vec::new(), Vec::new()];

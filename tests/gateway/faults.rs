@@ -7,8 +7,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn huge_heads_are_431_and_huge_bodies_413_without_reaching_anyone() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (up, g) = start().await;
     let before = up.count();
     // One big header, and many small ones, over the 32 KiB default.
     let big = format!(
@@ -46,11 +45,11 @@ async fn huge_heads_are_431_and_huge_bodies_413_without_reaching_anyone() {
 
 #[tokio::test]
 async fn a_trickled_body_is_cut_at_the_deadline_while_others_are_served() {
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.extra = "rate_limits: { login: { per_minute: 1000, burst: 1000 } }".into();
-    o.server_extra = "  body_timeout: \"1s\"\n".into();
-    let g = Gateway::start(o).await;
+    let (_up, g) = start_with(|o| {
+        o.extra = "rate_limits: { login: { per_minute: 1000, burst: 1000 } }".into();
+        o.server_extra = "  body_timeout: \"1s\"\n".into();
+    })
+    .await;
     // A body whose last bytes never come (in `body_timeout`, shortened here).
     let mut s = tokio::net::TcpStream::connect(g.base.trim_start_matches("http://"))
         .await
@@ -81,10 +80,10 @@ async fn a_trickled_body_is_cut_at_the_deadline_while_others_are_served() {
 
 #[tokio::test]
 async fn slow_headers_are_cut_at_the_deadline_while_normal_clients_are_served() {
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.server_extra = "  header_timeout: \"1s\"\n".into();
-    let g = Gateway::start(o).await;
+    let (_up, g) = start_with(|o| {
+        o.server_extra = "  header_timeout: \"1s\"\n".into();
+    })
+    .await;
     let addr = g.base.trim_start_matches("http://").to_string();
     // 200 connections trickling an unfinished head, slowloris-style: a header line every
     // 250 ms, well inside any per-read timeout.
@@ -151,10 +150,10 @@ async fn slowhttptest_finds_the_gateway_available_and_closing_slow_connections()
         eprintln!("SKIPPED: slowhttptest is not installed (apt-get install slowhttptest)");
         return;
     }
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.server_extra = "  header_timeout: \"2s\"\n  body_timeout: \"2s\"\n".into();
-    let g = Gateway::start(o).await;
+    let (_up, g) = start_with(|o| {
+        o.server_extra = "  header_timeout: \"2s\"\n  body_timeout: \"2s\"\n".into();
+    })
+    .await;
     for (mode, path) in [("-H", "/public/x"), ("-B", "/api/login")] {
         let prefix = g.dir.path().join(format!("slow{mode}"));
         let url = format!("{}{path}", g.base);

@@ -80,6 +80,28 @@ impl Upstream {
     }
 }
 
+/// A recording upstream and a gateway in front of it, on the default config.
+pub async fn start() -> (Upstream, Gateway) {
+    start_with(|_| {}).await
+}
+
+/// A recording upstream and a gateway in front of it, its config changed by `change`.
+pub async fn start_with(change: impl FnOnce(&mut Options)) -> (Upstream, Gateway) {
+    let up = Upstream::start().await;
+    let mut o = Options::new(up.addr);
+    change(&mut o);
+    let g = Gateway::start(o).await;
+    (up, g)
+}
+
+/// A client that shows redirects instead of following them.
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -265,8 +265,7 @@ async fn sign_up_is_off_by_default() {
 
 #[tokio::test]
 async fn without_smtp_mail_lands_in_the_outbox() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     forgot(&g, ADMIN_EMAIL).await;
     let outbox = g.dir.path().join("data/outbox");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -20,19 +20,13 @@ pub const MOCK: &str = r#"oauth:
 "#;
 
 async fn start(extra: &str) -> (Upstream, Gateway) {
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.extra = format!("{MOCK}{extra}");
-    let g = Gateway::start(o).await;
+    let (up, g) = start_with(|o| {
+        o.extra = format!("{MOCK}{extra}");
+    })
+    .await;
     (up, g)
 }
 
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
 
 fn location(r: &reqwest::Response) -> String {
     assert_eq!(r.status(), 302, "expected a redirect");
@@ -613,10 +607,10 @@ async fn unverified_emails_never_link_and_closed_signup_refuses_newcomers() {
         "{ sub: \"p-2\", email: \"bob@example.test\", name: \"Bob\" }",
         "{ sub: \"p-2\", email: \"bob@example.test\", name: \"Bob\", email_verified: false }",
     );
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.extra = format!("{unverified}  link_by_verified_email: true\n");
-    let g = Gateway::start(o).await;
+    let (_up, g) = start_with(|o| {
+        o.extra = format!("{unverified}  link_by_verified_email: true\n");
+    })
+    .await;
     let admin = g.admin_token().await;
     g.create_user(&admin, "bob@example.test", "user", "bob-password-1")
         .await;

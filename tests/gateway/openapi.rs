@@ -6,10 +6,10 @@ use http::Method;
 
 #[tokio::test]
 async fn the_document_lists_exactly_what_the_router_serves() {
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.extra = "signup: { enabled: true }".into();
-    let g = Gateway::start(o).await;
+    let (_up, g) = start_with(|o| {
+        o.extra = "signup: { enabled: true }".into();
+    })
+    .await;
     let r = g.admin_get("/api/openapi.json").await;
     assert_eq!(r.status(), 200);
     let doc: serde_json::Value = r.json().await.unwrap();

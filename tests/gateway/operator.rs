@@ -7,8 +7,7 @@ use std::process::Command;
 #[tokio::test]
 async fn readyz_checks_database_and_listener() {
     // `/healthz` (the process alone) is checked in `ops`.
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     let r = g.admin_get("/readyz").await;
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = r.json().await.unwrap();
@@ -35,8 +34,7 @@ fn explain(g: &Gateway, args: &[&str]) -> serde_json::Value {
 
 #[tokio::test]
 async fn explain_says_which_route_matched_what_it_requires_and_why() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
 
     let v = explain(&g, &["GET", "/admin/users", "--role", "user"]);
     assert_eq!(v["route"], "admin");
@@ -129,8 +127,7 @@ async fn explain_says_which_route_matched_what_it_requires_and_why() {
 
 #[tokio::test]
 async fn a_request_id_reaches_the_app_and_the_access_log_has_no_secrets() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (up, g) = start().await;
     let t = g.admin_token().await;
 
     let r = g
@@ -204,8 +201,7 @@ fn promtool() -> Option<&'static str> {
 
 #[tokio::test]
 async fn metrics_pass_promtool_and_follow_the_naming_rule() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     let t = g.admin_token().await;
     g.get("/app", Some(&t)).await;
     g.get("/app", Some("not.a.token")).await;

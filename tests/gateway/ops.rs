@@ -7,10 +7,10 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn login_is_rate_limited_per_client_with_retry_after() {
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.extra = "rate_limits: { login: { per_minute: 2, burst: 2 } }".into();
-    let g = Gateway::start(o).await;
+    let (_up, g) = start_with(|o| {
+        o.extra = "rate_limits: { login: { per_minute: 2, burst: 2 } }".into();
+    })
+    .await;
     for _ in 0..2 {
         let r = g
             .post_json(
@@ -96,8 +96,7 @@ async fn a_login_flood_gets_fast_503s_while_signed_in_traffic_goes_on() {
 
 #[tokio::test]
 async fn metrics_and_health_are_on_the_admin_listener() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     let t = g.admin_token().await;
     g.get("/app", Some(&t)).await;
     g.get("/app", None).await;
@@ -291,8 +290,7 @@ fn check_config_accepts_the_reference_config_and_lists_every_problem() {
 
 #[tokio::test]
 async fn cli_adds_and_lists_users_in_the_configs_database() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (up, g) = start().await;
     g.add_user("Cli@Example.test", "editor", "cli-password-1");
     let t = g.login("cli@example.test", "cli-password-1", false).await;
     assert_eq!(g.get("/app", Some(&t)).await.status(), 200);

@@ -5,19 +5,13 @@ use crate::harness::*;
 
 const HTML: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
 
 #[tokio::test]
 async fn browsers_go_to_sign_in_and_api_clients_get_401() {
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.routes = "\n  - { path: \"/api/**\", upstream: app, auth: required, on_unauthenticated: deny }\n  - { path: \"/**\", upstream: app, auth: required }\n".into();
-    let g = Gateway::start(o).await;
+    let (_up, g) = start_with(|o| {
+        o.routes = "\n  - { path: \"/api/**\", upstream: app, auth: required, on_unauthenticated: deny }\n  - { path: \"/**\", upstream: app, auth: required }\n".into();
+    })
+    .await;
     let c = no_redirects();
     let r = c
         .get(g.url("/app/reports?year=2026"))
@@ -63,10 +57,10 @@ async fn browsers_go_to_sign_in_and_api_clients_get_401() {
 
 #[tokio::test]
 async fn the_sign_in_page_is_themed_safe_and_carries_a_csrf_token() {
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.extra = "pages: { product_name: \"Acme Portal\", primary_color: \"#aa3300\" }".into();
-    let g = Gateway::start(o).await;
+    let (_up, g) = start_with(|o| {
+        o.extra = "pages: { product_name: \"Acme Portal\", primary_color: \"#aa3300\" }".into();
+    })
+    .await;
     let r = g
         .client
         .get(g.url("/login?returnTo=%2Fapp"))
@@ -166,8 +160,7 @@ async fn csrf(g: &Gateway) -> (String, String) {
 
 #[tokio::test]
 async fn the_form_signs_in_and_returns_only_to_same_origin_paths() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (up, g) = start().await;
     let c = no_redirects();
     let (cookie, token) = csrf(&g).await;
     let form = |back: &str, password: &str, token: &str| {
@@ -285,8 +278,7 @@ async fn login_as(g: &Gateway, email: &str, password: &str, ua: &str) -> String 
 
 #[tokio::test]
 async fn sessions_are_listed_with_devices_and_can_be_signed_out() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     let desk = login_as(&g, ADMIN_EMAIL, ADMIN_PASSWORD, CHROME_WINDOWS).await;
     let phone = login_as(&g, ADMIN_EMAIL, ADMIN_PASSWORD, SAFARI_IPHONE).await;
     assert_eq!(g.get("/app", Some(&phone)).await.status(), 200);
@@ -364,8 +356,7 @@ async fn sessions_are_listed_with_devices_and_can_be_signed_out() {
 
 #[tokio::test]
 async fn the_account_page_shows_devices_renames_uploads_and_signs_out_others() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (up, g) = start().await;
     let c = no_redirects();
     let r = c.get(g.url("/account")).send().await.unwrap();
     assert_eq!(r.status(), 302);
@@ -469,10 +460,10 @@ async fn the_account_page_shows_devices_renames_uploads_and_signs_out_others() {
 
 #[tokio::test]
 async fn the_sign_in_page_offers_the_configured_providers() {
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.extra = "oauth:\n  providers:\n    mock: { kind: mock, client_id: c, client_secret: s, personas: [ { sub: \"p\", email: \"p@example.test\", name: \"P\" } ] }\n".into();
-    let g = Gateway::start(o).await;
+    let (_up, g) = start_with(|o| {
+        o.extra = "oauth:\n  providers:\n    mock: { kind: mock, client_id: c, client_secret: s, personas: [ { sub: \"p\", email: \"p@example.test\", name: \"P\" } ] }\n".into();
+    })
+    .await;
     let r = g
         .client
         .get(g.url("/login?returnTo=%2Fdash%3Fa%3D1"))

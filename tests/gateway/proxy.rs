@@ -23,8 +23,7 @@ fn keys(issuer: &str, secret: &str) -> TokenKeys {
 
 #[tokio::test]
 async fn identity_headers_are_stripped_everywhere_and_injected_when_authenticated() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (up, g) = start().await;
     let forged = [
         ("X-Auth-User-Id", "999"),
         ("x-auth-role", "admin"),
@@ -73,8 +72,7 @@ async fn identity_headers_are_stripped_everywhere_and_injected_when_authenticate
 
 #[tokio::test]
 async fn the_session_cookie_works_like_a_bearer_token() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (up, g) = start().await;
     let t = g.admin_token().await;
     let r = g
         .client
@@ -103,8 +101,7 @@ async fn the_session_cookie_works_like_a_bearer_token() {
 
 #[tokio::test]
 async fn roles_are_enforced_without_contacting_the_upstream() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (up, g) = start().await;
     g.add_user("user@example.test", "user", "user-password-1");
     let user = g.login("user@example.test", "user-password-1", false).await;
     let admin = g.admin_token().await;
@@ -129,8 +126,7 @@ async fn roles_are_enforced_without_contacting_the_upstream() {
 
 #[tokio::test]
 async fn optional_routes_forward_anonymous_and_identified_callers() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (up, g) = start().await;
     assert_eq!(g.get("/maybe/x", None).await.status(), 200);
     assert!(up.last().headers.get("x-auth-user-id").is_none());
     assert_eq!(g.get("/maybe/x", Some("garbage")).await.status(), 200);
@@ -142,8 +138,7 @@ async fn optional_routes_forward_anonymous_and_identified_callers() {
 
 #[tokio::test]
 async fn forged_expired_and_foreign_tokens_are_401_and_never_reach_the_upstream() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (up, g) = start().await;
     let good = g.admin_token().await;
     let p = payload(&good);
     let (sid, sub, jti) = (
@@ -236,10 +231,10 @@ async fn forged_expired_and_foreign_tokens_are_401_and_never_reach_the_upstream(
 
 #[tokio::test]
 async fn unmatched_paths_are_404_and_ambiguous_paths_400() {
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.routes = "\n  - { path: \"/public/**\", upstream: app, auth: none }\n  - { path: \"/admin/**\", upstream: app, auth: { roles: [admin] } }\n".into();
-    let g = Gateway::start(o).await;
+    let (up, g) = start_with(|o| {
+        o.routes = "\n  - { path: \"/public/**\", upstream: app, auth: none }\n  - { path: \"/admin/**\", upstream: app, auth: { roles: [admin] } }\n".into();
+    })
+    .await;
     error_body(g.get("/elsewhere", None).await, 404).await;
     let before = up.count();
     for raw in [

@@ -182,8 +182,7 @@ async fn sighup_swaps_routes_upstreams_identity_and_limits_with_no_failed_reques
 
 #[tokio::test]
 async fn an_invalid_config_is_refused_with_every_problem_logged_and_the_old_one_stays() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (up, g) = start().await;
     let token = g.admin_token().await;
 
     let mut bad = Options::new(up.addr);

@@ -20,8 +20,7 @@ async fn cookie_login(g: &Gateway, cookie: Option<&str>) -> reqwest::Response {
 
 #[tokio::test]
 async fn every_login_gets_a_new_session_and_a_strict_cookie() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     let r = cookie_login(&g, None).await;
     assert_eq!(r.status(), 200);
     let (first, full) = set_cookie(&r);
@@ -39,8 +38,7 @@ async fn every_login_gets_a_new_session_and_a_strict_cookie() {
 
 #[tokio::test]
 async fn malformed_planted_and_oversized_cookies_authenticate_no_one() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (up, g) = start().await;
     let t = g.admin_token().await;
     let n = "portcullis_session";
     let cases = [
@@ -89,8 +87,7 @@ async fn malformed_planted_and_oversized_cookies_authenticate_no_one() {
 
 #[tokio::test]
 async fn cross_site_state_changes_with_the_cookie_are_refused_on_the_app_too() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (up, g) = start().await;
     let t = g.admin_token().await;
     let cookie = format!("portcullis_session={t}");
     let post = |origin: Option<&str>, site: Option<&str>, bearer: bool| {
@@ -141,8 +138,7 @@ async fn cross_site_state_changes_with_the_cookie_are_refused_on_the_app_too() {
 
 #[tokio::test]
 async fn auth_answers_are_never_cached() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     let t = g.admin_token().await;
     let login = g
         .post_json(
@@ -182,10 +178,10 @@ async fn auth_answers_are_never_cached() {
 
 #[tokio::test]
 async fn an_unused_session_ends_after_the_idle_timeout_and_renewal_stops_at_the_max_age() {
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.more_tokens = "  idle_timeout: \"2s\"\n  max_session_age: \"6s\"\n".into();
-    let g = Gateway::start(o).await;
+    let (_up, g) = start_with(|o| {
+        o.more_tokens = "  idle_timeout: \"2s\"\n  max_session_age: \"6s\"\n".into();
+    })
+    .await;
     let t = g.login(ADMIN_EMAIL, ADMIN_PASSWORD, false).await;
     let p = payload(&t);
     assert!(p["exp"].as_u64().unwrap() - p["iat"].as_u64().unwrap() <= 6);

@@ -109,10 +109,10 @@ async fn an_email_change_waits_for_the_new_address_to_confirm_it() {
 
 #[tokio::test]
 async fn a_new_password_needs_the_current_one_or_a_fresh_sign_in() {
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.more_tokens = "  fresh_for: \"2s\"\n".into();
-    let g = Gateway::start(o).await;
+    let (_up, g) = start_with(|o| {
+        o.more_tokens = "  fresh_for: \"2s\"\n".into();
+    })
+    .await;
     g.add_user("ann@example.test", "user", "ann-password-1");
     let t = g.login("ann@example.test", "ann-password-1", false).await;
     let patch =
@@ -188,10 +188,10 @@ async fn an_account_from_an_unverified_email_cannot_be_adopted_by_email() {
 
 #[tokio::test]
 async fn sign_in_starts_are_limited_per_client() {
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.extra = format!("{MOCK}rate_limits: {{ oauth: {{ per_minute: 2, burst: 2 }} }}\n");
-    let g = Gateway::start(o).await;
+    let (_up, g) = start_with(|o| {
+        o.extra = format!("{MOCK}rate_limits: {{ oauth: {{ per_minute: 2, burst: 2 }} }}\n");
+    })
+    .await;
     let c = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -9,8 +9,7 @@ const P: &str = "/api/nuxt-users";
 
 #[tokio::test]
 async fn cookie_session_login_and_logout_with_the_documented_shapes() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (up, g) = start().await;
     let r = g
         .call(
             Method::POST,
@@ -118,8 +117,7 @@ async fn cookie_session_login_and_logout_with_the_documented_shapes() {
 
 #[tokio::test]
 async fn cookies_and_bearer_tokens_are_one_session_model() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     let r = g
         .call(
             Method::POST,
@@ -152,8 +150,7 @@ async fn cookies_and_bearer_tokens_are_one_session_model() {
 
 #[tokio::test]
 async fn cross_site_requests_with_the_cookie_are_refused() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     let login = json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD});
     let r = g
         .client
@@ -220,8 +217,7 @@ async fn cross_site_requests_with_the_cookie_are_refused() {
 
 #[tokio::test]
 async fn admins_create_users_and_others_cannot() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     let admin = g.admin_token().await;
     let r = g.call(Method::POST, P, Some(&admin), Some(json!({"email": "New@Example.test", "name": "New User", "password": "new-user-pass-1"}))).await;
     assert_eq!(r.status(), 200);
@@ -285,8 +281,7 @@ async fn admins_create_users_and_others_cannot() {
 
 #[tokio::test]
 async fn get_user_is_self_or_admin_with_documented_errors() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     let admin = g.admin_token().await;
     let a = g
         .create_user(&admin, "a@example.test", "user", "a-password-1")
@@ -338,8 +333,7 @@ async fn get_user_is_self_or_admin_with_documented_errors() {
 
 #[tokio::test]
 async fn role_changes_and_deactivation_apply_on_the_proxy_path_at_once() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (up, g) = start().await;
     let admin = g.admin_token().await;
     let uid = g
         .create_user(&admin, "u@example.test", "user", "u-password-1")
@@ -408,8 +402,7 @@ async fn role_changes_and_deactivation_apply_on_the_proxy_path_at_once() {
 
 #[tokio::test]
 async fn update_rules_self_changes_taken_emails_and_unknown_users() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     let admin = g.admin_token().await;
     let me = payload(&admin)["sub"].as_str().unwrap().to_string();
     let uid = g
@@ -489,8 +482,7 @@ async fn update_rules_self_changes_taken_emails_and_unknown_users() {
 
 #[tokio::test]
 async fn the_last_active_admin_cannot_be_removed_or_demoted() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     let root = g.admin_token().await;
     let root_id = payload(&root)["sub"]
         .as_str()
@@ -554,8 +546,7 @@ async fn the_last_active_admin_cannot_be_removed_or_demoted() {
 
 #[tokio::test]
 async fn soft_delete_ends_sessions_and_hides_the_user() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     let admin = g.admin_token().await;
     let uid = g
         .create_user(&admin, "gone@example.test", "user", "gone-password-1")
@@ -608,10 +599,10 @@ async fn soft_delete_ends_sessions_and_hides_the_user() {
 
 #[tokio::test]
 async fn hard_delete_removes_the_row_when_configured() {
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.extra = "users: { delete: hard }".into();
-    let g = Gateway::start(o).await;
+    let (_up, g) = start_with(|o| {
+        o.extra = "users: { delete: hard }".into();
+    })
+    .await;
     let admin = g.admin_token().await;
     let uid = g
         .create_user(&admin, "hard@example.test", "user", "hard-password-1")
@@ -630,8 +621,7 @@ async fn hard_delete_removes_the_row_when_configured() {
 
 #[tokio::test]
 async fn users_are_listed_in_pages() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     let admin = g.admin_token().await;
     for i in 0..4 {
         g.create_user(
@@ -689,8 +679,7 @@ async fn users_are_listed_in_pages() {
 
 #[tokio::test]
 async fn me_reads_and_changes_name_and_asks_for_an_email_change_but_never_role() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (up, g) = start().await;
     let admin = g.admin_token().await;
     g.create_user(&admin, "me@example.test", "user", "me-password-1")
         .await;
@@ -749,8 +738,7 @@ async fn me_reads_and_changes_name_and_asks_for_an_email_change_but_never_role()
 
 #[tokio::test]
 async fn password_change_checks_and_ends_other_sessions() {
-    let up = Upstream::start().await;
-    let g = Gateway::start(Options::new(up.addr)).await;
+    let (_up, g) = start().await;
     let t = g.admin_token().await;
     let other = g.admin_token().await;
     let url = format!("{P}/password");
@@ -834,10 +822,10 @@ async fn password_change_checks_and_ends_other_sessions() {
 
 #[tokio::test]
 async fn the_family_can_be_renamed() {
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.extra = "api: { routes: { nuxt-users: \"/auth/users\" } }".into();
-    let g = Gateway::start(o).await;
+    let (up, g) = start_with(|o| {
+        o.extra = "api: { routes: { nuxt-users: \"/auth/users\" } }".into();
+    })
+    .await;
     let t = g.admin_token().await;
     assert_eq!(
         g.call(Method::GET, "/auth/users/me", Some(&t), None)

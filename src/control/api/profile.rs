@@ -73,7 +73,7 @@ pub async fn patch_profile(
     let current = f.opt_string("currentPassword");
     if let Some(p) = &password {
         if let Err(why) = policy::check(p, state.config().passwords.min_length) {
-            f.error("password", why);
+            f.error("password", why.to_string());
         }
     }
     f.finish()?;

@@ -44,7 +44,7 @@ pub fn name_field(f: &mut Fields, field: &str, required: bool) -> Option<String>
     match crate::auth::policy::check_name(&n) {
         Ok(()) => Some(n),
         Err(why) => {
-            f.error(field, why);
+            f.error(field, why.to_string());
             None
         }
     }

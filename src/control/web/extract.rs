@@ -151,7 +151,7 @@ impl<'a> Fields<'a> {
         match crate::auth::policy::check(&p, min_chars) {
             Ok(()) => Some(p),
             Err(why) => {
-                self.error(field, why);
+                self.error(field, why.to_string());
                 None
             }
         }

@@ -45,6 +45,9 @@ async fn status(g: &Gateway, path: &str, token: &str) -> u16 {
 
 #[tokio::test]
 async fn changes_made_on_one_instance_reach_the_other_within_a_second() {
+    if !crate::ON_POSTGRES {
+        return; // runs in the PostgreSQL pass (`gateway_pg`)
+    }
     let Some(shared) = pg::shared() else {
         eprintln!("SKIPPED: no PostgreSQL on this machine");
         return;
@@ -131,11 +134,11 @@ async fn a_lost_database_keeps_cached_sessions_for_the_grace_then_503_and_recove
         eprintln!("SKIPPED: no PostgreSQL on this machine");
         return;
     };
-    let up = Upstream::start().await;
-    let mut o = Options::new(up.addr);
-    o.database_url = Some(pg.database("outage"));
-    o.database_extra = "  outage_grace: 3s\n".into();
-    let g = Gateway::start(o).await;
+    let (_up, g) = start_with(|o| {
+        o.database_url = Some(pg.database("outage"));
+        o.database_extra = "  outage_grace: 3s\n".into();
+    })
+    .await;
     g.add_user("ops@example.test", "user", "ops-password-1");
     let cached = g.login("ops@example.test", "ops-password-1", false).await;
     assert_eq!(status(&g, "/app", &cached).await, 200);
@@ -181,6 +184,9 @@ async fn a_lost_database_keeps_cached_sessions_for_the_grace_then_503_and_recove
 
 #[tokio::test]
 async fn a_revocation_made_while_an_instance_was_reconnecting_is_not_missed() {
+    if !crate::ON_POSTGRES {
+        return; // runs in the PostgreSQL pass (`gateway_pg`)
+    }
     let Some(pg) = Postgres::start() else {
         eprintln!("SKIPPED: no PostgreSQL on this machine");
         return;
@@ -234,6 +240,9 @@ async fn a_revocation_made_while_an_instance_was_reconnecting_is_not_missed() {
 #[tokio::test]
 #[ignore = "benchmark: run with --ignored"]
 async fn revocation_speed_across_instances() {
+    if !crate::ON_POSTGRES {
+        return; // runs in the PostgreSQL pass (`gateway_pg`)
+    }
     let Some(shared) = pg::shared() else {
         eprintln!("SKIPPED: no PostgreSQL on this machine");
         return;

@@ -1,0 +1,36 @@
+// The integration suite's modules, listed once for both passes (`main.rs`: SQLite,
+// `pg_main.rs`: PostgreSQL).
+
+mod api;
+mod assertion;
+mod attacks;
+mod avatar;
+mod boundary;
+mod browser;
+mod bruteforce;
+mod cluster;
+#[path = "../differential/client.rs"]
+#[allow(dead_code)]
+mod client;
+#[path = "../differential/corpus.rs"]
+#[allow(dead_code)]
+mod corpus;
+mod explain_agrees;
+mod faults;
+mod harness;
+mod logs;
+mod mail;
+mod oauth;
+mod openapi;
+mod operator;
+mod ops;
+mod pages;
+mod pg;
+mod proxy;
+mod races;
+mod reload;
+mod sessions;
+mod startup;
+mod takeover;
+mod users;
+mod webdriver;
