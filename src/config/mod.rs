@@ -95,10 +95,17 @@ fn parse_file(text: &str) -> Result<file::FileConfig, Vec<ConfigError>> {
             },
             None => Where::Path(path.clone()),
         };
+        // The YAML parser's own text may already carry the path and the position; say each
+        // once.
+        let text = inner.to_string();
+        let mut text = text.strip_prefix(&format!("{path}: ")).unwrap_or(&text);
+        if let (Where::Position { .. }, Some(i)) = (&at, text.rfind(" at line ")) {
+            text = &text[..i];
+        }
         let message = if path.is_empty() || path == "." {
-            inner.to_string()
+            text.to_string()
         } else {
-            format!("{path}: {inner}")
+            format!("{path}: {text}")
         };
         vec![ConfigError { at, message }]
     })
@@ -213,11 +220,19 @@ mod tests {
             errs.iter().any(|e| e.at == Where::Path("tokens".into())),
             "{errs:?}"
         );
+        // Not a spelling the schema has: the parser points at it and names the choices.
         let errs = parse("tokens: { algorithm: RS256 }").unwrap_err();
-        assert!(
-            errs.iter()
-                .any(|e| e.at == Where::Path("tokens.algorithm".into())),
-            "{errs:?}"
+        assert_eq!(errs.len(), 1);
+        assert_eq!(
+            errs[0].at,
+            Where::Position {
+                line: 1,
+                column: 22
+            }
+        );
+        assert_eq!(
+            errs[0].message,
+            "tokens.algorithm: unknown variant `RS256`, expected `HS256` or `EdDSA`"
         );
     }
 
