@@ -39,6 +39,12 @@ targets = [
     ("Bearer throughput / public-route throughput", ratio("gateway bearer (cached)", "gateway public route", "requests_per_s"), "≥ 0.9", lambda v: v >= 0.9),
     ("fresh-token CPU / Bearer (cached) CPU", ratio("gateway fresh token (miss)", "gateway bearer (cached)"), "(information)", None),
 ]
+if "baseline bearer (cached)" in by:
+    targets += [
+        ("public route CPU / baseline build's", ratio("gateway public route", "baseline public route"), "(regression check)", None),
+        ("Bearer CPU / baseline build's", ratio("gateway bearer (cached)", "baseline bearer (cached)"), "(regression check)", None),
+        ("cookie CPU / baseline build's", ratio("gateway session cookie", "baseline session cookie"), "(regression check)", None),
+    ]
 print("\n| target | measured | goal | met |")
 print("|---|---:|---:|---|")
 for name, v, goal, ok in targets:

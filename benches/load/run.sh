@@ -3,6 +3,7 @@
 #
 #   benches/load/run.sh            # 3 interleaved rounds of 10 s per scenario (~10 minutes)
 #   ROUNDS=5 SECS=15 benches/load/run.sh
+#   BASELINE=/path/to/older/portcullis benches/load/run.sh   # that build too, in the same rounds
 #
 # A fixed upstream (nginx `return 200`) is measured directly and behind each proxy. Every proxy
 # gets one worker thread; wrk runs 2 threads and 64 connections (WRK_THREADS, CONNS). Scenarios
@@ -36,7 +37,7 @@ work=$(mktemp -d)
 cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-UP=$(port); NGX=$(port); HAP=$(port); HAPJ=$(port); GW=$(port); ADMIN=$(port)
+UP=$(port); NGX=$(port); HAP=$(port); HAPJ=$(port); GW=$(port); ADMIN=$(port); GWB=$(port); ADMINB=$(port)
 SECRET="load-test-secret-load-test-secret-0123456789"
 
 # --- the upstream, and nginx as a proxy (one process each, no master) ---
@@ -90,10 +91,13 @@ frontend jwt
 HAPROXY
 haproxy -db -f "$work/haproxy.cfg" > "$work/haproxy.log" 2>&1 & HAP_PID=$!
 
-# --- the gateway ---
-cat > "$work/gateway.yaml" <<YAML
-server: { listen: "127.0.0.1:$GW", admin_listen: "127.0.0.1:$ADMIN", data_dir: "$work/data", threads: 1 }
-database: { url: "sqlite://$work/data/load.db" }
+# --- the gateway (and, with BASELINE, an older build beside it on the same config) ---
+start_gateway() { # binary, port, admin port, name; prints its pid
+  local dir="$work/$4"
+  mkdir -p "$dir/data"
+  cat > "$dir/gateway.yaml" <<YAML
+server: { listen: "127.0.0.1:$2", admin_listen: "127.0.0.1:$3", data_dir: "$dir/data", threads: 1 }
+database: { url: "sqlite://$dir/data/load.db" }
 tokens: { secret: "$SECRET" }
 upstreams: { app: { addrs: ["127.0.0.1:$UP"] } }
 routes:
@@ -102,13 +106,23 @@ routes:
 # The login flood below measures the argon2 queue, not the per-IP limit.
 rate_limits: { login: { per_minute: 1000000, burst: 100000 } }
 YAML
-mkdir -p "$work/data"
-RUST_LOG=warn PORTCULLIS_ADMIN_EMAIL=load@example.test PORTCULLIS_ADMIN_PASSWORD=load-password-1 \
-  "$BIN" serve --config "$work/gateway.yaml" > "$work/gateway.log" 2>&1 & GW_PID=$!
-for _ in $(seq 200); do curl -sf "127.0.0.1:$ADMIN/healthz" >/dev/null && break; sleep 0.1; done
-TOKEN=$(curl -sf "127.0.0.1:$GW/api/login" -H 'content-type: application/json' \
-  -d '{"email":"load@example.test","password":"load-password-1"}' | tr -d '"')
-[ -n "$TOKEN" ] || { echo "login failed"; cat "$work/gateway.log"; exit 1; }
+  RUST_LOG=warn PORTCULLIS_ADMIN_EMAIL=load@example.test PORTCULLIS_ADMIN_PASSWORD=load-password-1 \
+    "$1" serve --config "$dir/gateway.yaml" > "$dir/gateway.log" 2>&1 &
+  echo $!
+}
+login_token() { # port
+  for _ in $(seq 200); do curl -sf "127.0.0.1:$2/healthz" >/dev/null && break; sleep 0.1; done
+  curl -sf "127.0.0.1:$1/api/login" -H 'content-type: application/json' \
+    -d '{"email":"load@example.test","password":"load-password-1"}' | tr -d '"'
+}
+GW_PID=$(start_gateway "$BIN" "$GW" "$ADMIN" gateway)
+TOKEN=$(login_token "$GW" "$ADMIN")
+[ -n "$TOKEN" ] || { echo "login failed"; cat "$work/gateway/gateway.log"; exit 1; }
+if [ -n "${BASELINE:-}" ]; then
+  GWB_PID=$(start_gateway "$BASELINE" "$GWB" "$ADMINB" baseline)
+  TOKENB=$(login_token "$GWB" "$ADMINB")
+  [ -n "$TOKENB" ] || { echo "baseline login failed"; cat "$work/baseline/gateway.log"; exit 1; }
+fi
 for p in "$UP" "$NGX" "$HAP" "$HAPJ"; do
   for _ in $(seq 100); do curl -s -o /dev/null "127.0.0.1:$p/" && break; sleep 0.05; done
 done
@@ -161,12 +175,20 @@ scenarios() { # round
   measure "$1" "gateway session cookie" "$GW_PID" "http://127.0.0.1:$GW/app/x" "${COOKIE[@]}"
   TOKENS_FILE="$work/tokens.$1" measure "$1" "gateway fresh token (miss)" "$GW_PID" \
     "http://127.0.0.1:$GW/app/x" -s benches/load/fresh_token.lua
+  if [ -n "${BASELINE:-}" ]; then
+    measure "$1" "baseline public route" "$GWB_PID" "http://127.0.0.1:$GWB/public/x"
+    measure "$1" "baseline bearer (cached)" "$GWB_PID" "http://127.0.0.1:$GWB/app/x" \
+      -H "Authorization: Bearer $TOKENB"
+    measure "$1" "baseline session cookie" "$GWB_PID" "http://127.0.0.1:$GWB/app/x" \
+      -H "Cookie: portcullis_session=$TOKENB"
+  fi
 }
 
 echo "warm-up"
 for url in "$UP/x" "$NGX/x" "$HAP/x" "$GW/public/x"; do wrk -t1 -c8 -d2s "http://127.0.0.1:$url" >/dev/null; done
 wrk -t1 -c8 -d2s "${AUTH[@]}" "http://127.0.0.1:$HAPJ/x" >/dev/null
 wrk -t1 -c8 -d2s "${AUTH[@]}" "http://127.0.0.1:$GW/app/x" >/dev/null
+[ -z "${BASELINE:-}" ] || wrk -t1 -c8 -d2s -H "Authorization: Bearer $TOKENB" "http://127.0.0.1:$GWB/app/x" >/dev/null
 for r in $(seq "$ROUNDS"); do
   echo "round $r of $ROUNDS (wrk -t$WRK_THREADS -c$CONNS, ${SECS}s each)"
   scenarios "$r"
