@@ -19,13 +19,27 @@ pub struct Admin {
 }
 
 pub fn router(state: Arc<State>) -> axum::Router {
-    axum::Router::new()
+    let r = axum::Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/explain", get(crate::explain::admin))
-        .route("/api/openapi.json", get(openapi))
-        .with_state(state)
+        .route("/api/openapi.json", get(openapi));
+    let r = if crate::clock::movable() {
+        r.route("/test/clock", axum::routing::post(advance_clock))
+    } else {
+        r
+    };
+    r.with_state(state)
+}
+
+/// `POST /test/clock?advance_ms=N`: tests of expiries move the clock instead of sleeping.
+async fn advance_clock(
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, u64>>,
+) -> impl IntoResponse {
+    let ms = q.get("advance_ms").copied().unwrap_or(0);
+    crate::clock::advance(std::time::Duration::from_millis(ms));
+    axum::Json(serde_json::json!({ "now_ms": crate::clock::now_ms() }))
 }
 
 async fn metrics(S(state): S<Arc<State>>) -> impl IntoResponse {

@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 pub mod bootstrap;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod control;
 pub mod decision;

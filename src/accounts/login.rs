@@ -109,7 +109,7 @@ pub async fn check_password(
         }
         _ => {
             metrics::login_attempt("bad_credentials");
-            attempt.failed();
+            attempt.failed(crate::clock::now_ms());
             Err(LoginFailure::BadCredentials)
         }
     }
@@ -139,7 +139,7 @@ pub async fn check_current_password(
             Ok(true)
         }
         Ok(false) => {
-            attempt.failed();
+            attempt.failed(now_ms());
             Ok(false)
         }
         Err(e) => {
@@ -150,9 +150,7 @@ pub async fn check_current_password(
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    crate::clock::now_ms()
 }
 
 /// Verifies email + password and starts a session: the user and the session's token.

@@ -40,8 +40,14 @@ impl Reservation<'_> {
         }
     }
 
-    /// The password was wrong: the failure stays counted.
-    pub fn failed(self) {}
+    /// The password was wrong (found out at `now_ms`): the failure stays counted, and the wait
+    /// runs from now, not from when the attempt was admitted (hashing takes a while, longer
+    /// under load).
+    pub fn failed(self, now_ms: i64) {
+        self.backoff.failures.update_sync(&self.key, |_, v| {
+            v.1 = v.1.max(now_ms);
+        });
+    }
 
     /// No password was checked (the hashing queue was full, the database failed): the
     /// attempt does not count.
@@ -191,7 +197,7 @@ mod tests {
     }
 
     fn fail(b: &AccountBackoff, who: &str, at: i64) {
-        b.reserve(who, at).unwrap().failed();
+        b.reserve(who, at).unwrap().failed(at);
     }
 
     #[test]
@@ -225,7 +231,7 @@ mod tests {
             .collect();
         assert_eq!(admitted.len(), 3);
         for r in admitted {
-            r.failed();
+            r.failed(5_000);
         }
         assert_eq!(b.check("a@x", 5_000), Err(1));
     }

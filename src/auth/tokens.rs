@@ -77,7 +77,10 @@ impl TokenKeys {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.set_issuer(&[&cfg.issuer]);
         validation.set_audience(&[&cfg.audience]);
-        validation.validate_nbf = true;
+        // `exp`, `nbf` and `iat` are checked in `verify`, against the gateway's clock (the one
+        // every session expiry reads), with the same leeway.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.leeway = cfg.leeway.as_secs();
         Ok(TokenKeys {
             encoding,
@@ -127,7 +130,7 @@ impl TokenKeys {
         jti: &str,
         lifetime: Duration,
     ) -> Claims {
-        let now = jsonwebtoken::get_current_timestamp();
+        let now = crate::clock::now().max(0) as u64;
         Claims {
             sub: user_id.to_string(),
             sid: session_id.to_string(),
@@ -195,8 +198,13 @@ impl TokenKeys {
             return Err(TokenError::Invalid);
         }
         let claims = data.claims;
-        // jsonwebtoken does not look at `iat`; a token issued in the future is not ours.
-        if claims.iat > jsonwebtoken::get_current_timestamp() + self.validation.leeway {
+        let (now, leeway) = (crate::clock::now().max(0) as u64, self.validation.leeway);
+        if claims.exp.saturating_add(leeway) < now {
+            return Err(TokenError::Expired);
+        }
+        // Not valid yet, or issued in the future (jsonwebtoken does not look at `iat`): not
+        // a token of ours.
+        if claims.nbf > now + leeway || claims.iat > now + leeway {
             return Err(TokenError::Invalid);
         }
         Ok(claims)

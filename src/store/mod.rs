@@ -157,9 +157,7 @@ pub async fn open(url: &str, max_connections: u32) -> StoreResult<Arc<dyn Store>
     }
 }
 
+/// Unix time in seconds, by the gateway's clock ([`crate::clock`]).
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    crate::clock::now()
 }

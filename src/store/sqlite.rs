@@ -225,10 +225,9 @@ mod oauth_tests {
         );
     }
 
-    #[tokio::test]
-    async fn states_are_taken_once_and_expire() {
-        let (_d, s, _) = store().await;
-        let st = |h: &str, exp| OAuthState {
+    /// A sign-in state as the flow saves it, expiring at `exp`.
+    fn st(h: &str, exp: i64) -> OAuthState {
+        OAuthState {
             state_hash: h.into(),
             provider: "mock".into(),
             browser_hash: "b".into(),
@@ -236,7 +235,12 @@ mod oauth_tests {
             nonce: "n".into(),
             redirect_to: None,
             expires_at: exp,
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn states_are_taken_once_and_expire() {
+        let (_d, s, _) = store().await;
         s.save_oauth_state(&st("s1", 600)).await.unwrap();
         s.save_oauth_state(&st("s2", 600)).await.unwrap();
         assert_eq!(
@@ -254,15 +258,6 @@ mod oauth_tests {
     #[tokio::test]
     async fn the_upkeep_purge_removes_expired_states_and_codes_only() {
         let (_d, s, uid) = store().await;
-        let st = |h: &str, exp| OAuthState {
-            state_hash: h.into(),
-            provider: "mock".into(),
-            browser_hash: "b".into(),
-            pkce_verifier: "v".into(),
-            nonce: "n".into(),
-            redirect_to: None,
-            expires_at: exp,
-        };
         for (h, exp) in [("old1", 100), ("old2", 200), ("live", 900)] {
             s.save_oauth_state(&st(h, exp)).await.unwrap();
         }

@@ -188,7 +188,7 @@ async fn an_unused_session_ends_after_the_idle_timeout_and_renewal_stops_at_the_
     // In use, it stays alive past the idle timeout.
     for _ in 0..3 {
         assert_eq!(g.get("/app/x", Some(&t)).await.status(), 200);
-        tokio::time::sleep(Duration::from_millis(1000)).await;
+        g.advance_clock(Duration::from_millis(1000)).await;
     }
     // Renewal works, but not past six seconds from the sign-in.
     let r = g.post("/api/renew-token", Some(&t)).await;
@@ -203,7 +203,7 @@ async fn an_unused_session_ends_after_the_idle_timeout_and_renewal_stops_at_the_
     let fresh = g.login(ADMIN_EMAIL, ADMIN_PASSWORD, false).await;
     let remembered = g.login(ADMIN_EMAIL, ADMIN_PASSWORD, true).await;
     assert_eq!(g.get("/app/x", Some(&fresh)).await.status(), 200);
-    tokio::time::sleep(Duration::from_millis(3300)).await;
+    g.advance_clock(Duration::from_millis(3300)).await;
     let r = g.get("/app/x", Some(&fresh)).await;
     assert_eq!(r.status(), 401);
     assert_eq!(g.get("/app/x", Some(&remembered)).await.status(), 200);

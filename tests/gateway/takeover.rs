@@ -122,7 +122,7 @@ async fn a_new_password_needs_the_current_one_or_a_fresh_sign_in() {
         patch(json!({"password": "ann-password-2"})).await.status(),
         200
     );
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    g.advance_clock(Duration::from_millis(3100)).await;
     let v = error_body(patch(json!({"password": "ann-password-3"})).await, 403).await;
     assert!(
         v["message"].as_str().unwrap().contains("currentPassword"),
