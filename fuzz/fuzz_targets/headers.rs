@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use portcullis::request::credentials;
 use portcullis::proxy::{client_ip, identity};
+use portcullis::request::credentials;
 
 fuzz_target!(|data: &[u8]| {
     let mut req = match pingora::http::RequestHeader::build("GET", b"/", None) {
@@ -33,7 +33,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(!n.starts_with("x-auth-"), "{name} survived");
     }
     for v in req.headers.get_all(http::header::CONNECTION) {
-        let v = String::from_utf8_lossy(v.as_bytes()).to_ascii_lowercase().replace('_', "-");
+        let v = String::from_utf8_lossy(v.as_bytes())
+            .to_ascii_lowercase()
+            .replace('_', "-");
         assert!(
             v.split(',').all(|t| !t.trim().starts_with("x-auth-")),
             "{v}"
@@ -44,7 +46,8 @@ fuzz_target!(|data: &[u8]| {
         let n = name.as_str().replace('_', "-");
         assert!(
             !n.starts_with("x-forwarded-")
-                && !["forwarded", "x-real-ip", "x-original-url", "x-rewrite-url"].contains(&n.as_str())
+                && !["forwarded", "x-real-ip", "x-original-url", "x-rewrite-url"]
+                    .contains(&n.as_str())
                 && !n.contains("method-override")
                 && n != "x-http-method",
             "{name} survived"
@@ -52,7 +55,9 @@ fuzz_target!(|data: &[u8]| {
     }
     identity::drop_credentials(&mut req, "portcullis_session", |_| true);
     for v in req.headers.get_all(http::header::AUTHORIZATION) {
-        let v = String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase();
+        let v = String::from_utf8_lossy(v.as_bytes())
+            .trim()
+            .to_ascii_lowercase();
         assert!(!v.starts_with("bearer"), "{v}");
     }
     for v in req.headers.get_all(http::header::COOKIE) {

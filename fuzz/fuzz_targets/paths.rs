@@ -33,7 +33,8 @@ routes:
 fuzz_target!(|data: &[u8]| {
     let (cfg, index) = &*CFG;
     for m in [Method::GET, Method::DELETE] {
-        let Ok(target::Parsed::Path(t)) = target::parse(data, &m, |h| h == "api.example.com") else {
+        let Ok(target::Parsed::Path(t)) = target::parse(data, &m, |h| h == "api.example.com")
+        else {
             continue;
         };
         let parts: Vec<&str> = segments(&t.decoded).collect();
@@ -65,7 +66,10 @@ fuzz_target!(|data: &[u8]| {
         let base = url::Url::parse("https://gw.example/account/x").expect("base");
         if let Ok(u) = base.join(raw) {
             let o = u.origin().ascii_serialization();
-            assert!(o == "https://gw.example" || o == allowed[0], "{raw:?} → {u}");
+            assert!(
+                o == "https://gw.example" || o == allowed[0],
+                "{raw:?} → {u}"
+            );
         }
     }
 });

@@ -4,8 +4,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use once_cell::sync::Lazy;
-use portcullis::auth::{credentials, KeyMaterial, TokenKeys};
+use portcullis::auth::{KeyMaterial, TokenKeys};
 use portcullis::config::{TokenKey, Tokens};
+use portcullis::request::credentials;
 use std::time::Duration;
 
 static KEYS: Lazy<TokenKeys> = Lazy::new(|| {
@@ -17,12 +18,15 @@ static KEYS: Lazy<TokenKeys> = Lazy::new(|| {
         expiration_long: Duration::from_secs(3600),
         leeway: Duration::from_secs(5),
         idle_timeout: None,
-            max_session_age: None,
-            fresh_for: std::time::Duration::from_secs(600),
-            assertion_key_file: None,
+        max_session_age: None,
+        fresh_for: std::time::Duration::from_secs(600),
+        assertion_key_file: None,
     };
-    TokenKeys::new(&cfg, &KeyMaterial::Hmac(b"fuzzing-secret-that-is-long-enough!!".to_vec()))
-        .expect("keys")
+    TokenKeys::new(
+        &cfg,
+        &KeyMaterial::Hmac(b"fuzzing-secret-that-is-long-enough!!".to_vec()),
+    )
+    .expect("keys")
 });
 
 fuzz_target!(|data: &[u8]| {
