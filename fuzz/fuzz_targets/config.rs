@@ -1,11 +1,7 @@
-//! Config parsing: any YAML is a config or a list of problems, never a panic.
+//! The `config` property (`fuzz/checks/config.rs`) under libFuzzer.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+#[path = "../checks/config.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    let _ = portcullis::config::from_yaml(text, &Default::default(), std::path::Path::new("."));
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::check(data));

@@ -119,10 +119,11 @@ pub fn drop_credentials(
             Some(t) => is_ours(t),
             // Not a Bearer token we can read: the gateway refused it as malformed, so it is
             // no credential of the app's either.
-            None => {
-                v.as_bytes().trim_ascii().len() >= 6
-                    && v.as_bytes()[..6].eq_ignore_ascii_case(b"bearer")
-            }
+            None => v
+                .as_bytes()
+                .trim_ascii()
+                .get(..6)
+                .is_some_and(|s| s.eq_ignore_ascii_case(b"bearer")),
         });
     if ours {
         req.remove_header(&http::header::AUTHORIZATION);
@@ -211,6 +212,13 @@ mod tests {
         drop_credentials(&mut req, "sess", |_| true);
         assert_eq!(req.headers.get("authorization").unwrap(), "Basic eDp5");
         assert!(req.headers.get("cookie").is_none());
+        // An unreadable Bearer value goes too, leading spaces or not (found by the fuzzer).
+        for v in [" BearerLx", "bearer", "Bearer\tx"] {
+            let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+            req.append_header("Authorization", v).unwrap();
+            drop_credentials(&mut req, "sess", |_| false);
+            assert!(req.headers.get("authorization").is_none(), "{v:?}");
+        }
     }
 
     #[test]
