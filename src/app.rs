@@ -89,7 +89,8 @@ pub fn serve(config_path: &Path, upgrade: bool) -> Result<(), StartError> {
     let cfg = state.config();
 
     let conf = ServerConf {
-        threads: cfg.server.threads,
+        // Services without their own count (the admin and upkeep services' runtimes).
+        threads: 1,
         // Ceiling only: the drain watcher exits as soon as requests in flight are done.
         grace_period_seconds: Some(cfg.server.grace_period.as_secs().max(1)),
         graceful_shutdown_timeout_seconds: Some(1),
@@ -112,16 +113,26 @@ pub fn serve(config_path: &Path, upgrade: bool) -> Result<(), StartError> {
     // With `upgrade`, this waits for the running instance to hand its sockets over.
     server.bootstrap();
 
-    let gateway = pingora::proxy::http_proxy(&server.configuration, Gateway::new(state.clone()));
-    let mut proxy = pingora::services::listening::Service::new(
-        "portcullis".to_string(),
-        crate::proxy::head_deadline::Guarded {
-            inner: Arc::new(gateway),
-            timeout: cfg.server.header_timeout,
-        },
-    );
-    proxy.add_tcp(&cfg.server.listen.to_string());
-    server.add_service(proxy);
+    // One single-threaded proxy service per worker, all on the one listening socket: each
+    // accepts its own connections and keeps them, their upstream connections (its own
+    // connector and pool) and their idle watchers on its thread. One service with N threads
+    // accepted on one thread and handed each connection to a random other, so every readiness
+    // event on it, and every pooled upstream connection taken by another thread, woke a
+    // second thread with an eventfd write.
+    for worker in 0..cfg.server.threads {
+        let gateway =
+            pingora::proxy::http_proxy(&server.configuration, Gateway::new(state.clone()));
+        let mut proxy = pingora::services::listening::Service::new(
+            format!("portcullis-{worker}"),
+            crate::proxy::head_deadline::Guarded {
+                inner: Arc::new(gateway),
+                timeout: cfg.server.header_timeout,
+            },
+        );
+        proxy.threads = Some(1);
+        proxy.add_tcp(&cfg.server.listen.to_string());
+        server.add_service(proxy);
+    }
     if let Some((w, addr)) = whoami {
         tracing::info!(%addr, "built-in whoami upstream listening");
         server.add_service(background_service("whoami", w));

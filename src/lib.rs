@@ -15,6 +15,7 @@ pub mod decision;
 pub mod error;
 pub mod explain;
 pub mod live;
+pub mod logbuf;
 pub mod mail;
 pub mod metrics;
 pub mod path;

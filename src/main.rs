@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 // The proxy path is allocation-heavy (headers, buffers); glibc malloc was ~13% of its CPU.
 #[global_allocator]
@@ -84,12 +85,20 @@ enum UserCmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The server's log lines (one per request) go out in batches; a command's go out at once.
+    let (writer, flush) = match cli.cmd {
+        Cmd::Serve { .. } => (
+            BoxMakeWriter::new(portcullis::logbuf::Batched),
+            Some(portcullis::logbuf::start()),
+        ),
+        _ => (BoxMakeWriter::new(std::io::stderr), None),
+    };
     let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         // Colour only for a person at a terminal, never into files or pipes.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if cli.log_json {
@@ -142,6 +151,8 @@ fn main() -> ExitCode {
             }
         }),
     };
+    // Every buffered line before the last word.
+    drop(flush);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

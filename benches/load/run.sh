@@ -4,6 +4,7 @@
 #   benches/load/run.sh            # 3 interleaved rounds of 10 s per scenario (~10 minutes)
 #   ROUNDS=5 SECS=15 benches/load/run.sh
 #   BASELINE=/path/to/older/portcullis benches/load/run.sh   # that build too, in the same rounds
+#   BIN=/path/to/portcullis benches/load/run.sh                # that build instead of this tree's
 #
 # A fixed upstream (nginx `return 200`) is measured directly and behind each proxy. Every proxy
 # gets one worker thread; wrk runs 2 threads and 64 connections (WRK_THREADS, CONNS). Scenarios
@@ -22,6 +23,7 @@ mkdir -p "$OUT"
 
 need=()
 command -v wrk >/dev/null || need+=(wrk)
+command -v strace >/dev/null || need+=(strace)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 if [ ${#need[@]} -gt 0 ]; then
@@ -30,11 +32,19 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need[@]}" >/dev/null
 fi
 export PATH="$PATH:/usr/sbin"
-cargo build --release --bin portcullis 2>&1 | tail -1
-BIN=${BIN:-target/release/portcullis}
+# BIN=/path/to/portcullis measures that build instead of building this tree.
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --bin portcullis 2>&1 | tail -1
+  BIN=target/release/portcullis
+fi
 
 work=$(mktemp -d)
-cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
+# Gateways are started inside $(...), so they are not this shell's jobs: their pids are listed.
+cleanup() {
+  kill $(jobs -p) $(cat "$work/pids" 2>/dev/null) 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 UP=$(port); NGX=$(port); HAP=$(port); HAPJ=$(port); GW=$(port); ADMIN=$(port); GWB=$(port); ADMINB=$(port)
@@ -92,11 +102,13 @@ HAPROXY
 haproxy -db -f "$work/haproxy.cfg" > "$work/haproxy.log" 2>&1 & HAP_PID=$!
 
 # --- the gateway (and, with BASELINE, an older build beside it on the same config) ---
-start_gateway() { # binary, port, admin port, name; prints its pid
-  local dir="$work/$4"
+start_gateway() { # binary, port, admin port, name[, threads]; prints its pid
+  local dir="$work/$4" threads=${5:-1}
   mkdir -p "$dir/data"
+  # threads "default": the gateway's own default (one per core).
+  local t=", threads: $threads"; [ "$threads" = default ] && t=
   cat > "$dir/gateway.yaml" <<YAML
-server: { listen: "127.0.0.1:$2", admin_listen: "127.0.0.1:$3", data_dir: "$dir/data", threads: 1 }
+server: { listen: "127.0.0.1:$2", admin_listen: "127.0.0.1:$3", data_dir: "$dir/data"$t }
 database: { url: "sqlite://$dir/data/load.db" }
 tokens: { secret: "$SECRET" }
 upstreams: { app: { addrs: ["127.0.0.1:$UP"] } }
@@ -106,9 +118,11 @@ routes:
 # The login flood below measures the argon2 queue, not the per-IP limit.
 rate_limits: { login: { per_minute: 1000000, burst: 100000 } }
 YAML
-  RUST_LOG=warn PORTCULLIS_ADMIN_EMAIL=load@example.test PORTCULLIS_ADMIN_PASSWORD=load-password-1 \
-    "$1" serve --config "$dir/gateway.yaml" > "$dir/gateway.log" 2>&1 &
-  echo $!
+  # The access log stays on (one line per request, into a file, as in production); the file
+  # is emptied between scenarios. HAProxy and nginx run without logs.
+  RUST_LOG=info PORTCULLIS_ADMIN_EMAIL=load@example.test PORTCULLIS_ADMIN_PASSWORD=load-password-1 \
+    "$1" serve --config "$dir/gateway.yaml" >> "$dir/gateway.log" 2>&1 &
+  echo $! | tee -a "$work/pids"
 }
 login_token() { # port
   for _ in $(seq 200); do curl -sf "127.0.0.1:$2/healthz" >/dev/null && break; sleep 0.1; done
@@ -151,6 +165,7 @@ measure() { # round scenario pid url [wrk args...]; pid "-" for none
   [ "$pid" = - ] || before=$(cpu_ticks "$pid")
   out=$(wrk -t"$WRK_THREADS" -c"$CONNS" -d"${SECS}s" --latency "$@" "$url")
   [ "$pid" = - ] || after=$(cpu_ticks "$pid")
+  for f in "$work"/*/gateway.log; do : > "$f"; done
   local rps reqs p50 p99 non2xx errors us
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   reqs=$(awk '/requests in/ {print $1}' <<<"$out")
@@ -184,8 +199,10 @@ scenarios() { # round
   fi
 }
 
-echo "warm-up"
-for url in "$UP/x" "$NGX/x" "$HAP/x" "$GW/public/x"; do wrk -t1 -c8 -d2s "http://127.0.0.1:$url" >/dev/null; done
+# ROUNDS=0 FLOOD=0: only the system-call counts (a minute), e.g. while working on them.
+FLOOD=${FLOOD:-1}
+[ "$ROUNDS" = 0 ] || echo "warm-up"
+[ "$ROUNDS" = 0 ] || for url in "$UP/x" "$NGX/x" "$HAP/x" "$GW/public/x"; do wrk -t1 -c8 -d2s "http://127.0.0.1:$url" >/dev/null; done
 wrk -t1 -c8 -d2s "${AUTH[@]}" "http://127.0.0.1:$HAPJ/x" >/dev/null
 wrk -t1 -c8 -d2s "${AUTH[@]}" "http://127.0.0.1:$GW/app/x" >/dev/null
 [ -z "${BASELINE:-}" ] || wrk -t1 -c8 -d2s -H "Authorization: Bearer $TOKENB" "http://127.0.0.1:$GWB/app/x" >/dev/null
@@ -193,6 +210,52 @@ for r in $(seq "$ROUNDS"); do
   echo "round $r of $ROUNDS (wrk -t$WRK_THREADS -c$CONNS, ${SECS}s each)"
   scenarios "$r"
 done
+
+# --- system calls per proxied request: strace -c -f attached for a fixed wrk run (one wrk
+# thread, 32 connections, 5 s). Counts, not times: strace slows everything it watches.
+echo "system calls per request (strace -c -f, wrk -t1 -c32 -d5s)"
+GWD=$(port); ADMIND=$(port)
+GWD_PID=$(start_gateway "$BIN" "$GWD" "$ADMIND" default-threads default)
+TOKEND=$(login_token "$GWD" "$ADMIND")
+SYS="$OUT/syscalls.csv"
+echo "scenario,requests,calls,per_request,top" > "$SYS"
+syscalls() { # name pid url [wrk args...]
+  local name=$1 pid=$2 url=$3; shift 3
+  wrk -t1 -c32 -d1s "$@" "$url" >/dev/null
+  local trace="$work/strace.out"
+  strace -f -c -U calls,name -o "$trace" -p "$pid" 2>/dev/null & local st=$!
+  sleep 1
+  local out; out=$(wrk -t1 -c32 -d5s "$@" "$url")
+  kill -INT "$st"; wait "$st" 2>/dev/null || true
+  local reqs; reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+  python3 - "$trace" "$reqs" "$name" >> "$SYS" <<'PY'
+import sys
+trace, reqs, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+calls = {}
+for line in open(trace):
+    f = line.split()
+    if len(f) == 2 and f[0].isdigit() and f[1] != "total":
+        calls[f[1]] = int(f[0])
+total = sum(calls.values())
+top = " ".join(f"{k}={v / reqs:.2f}" for k, v in sorted(calls.items(), key=lambda kv: -kv[1])[:6])
+print(f"{name},{reqs},{total},{total / reqs:.2f},{top}")
+PY
+  tail -1 "$SYS" | awk -F, '{ printf "  %-34s %6s per request  (%s)\n", $1, $4, $5 }'
+}
+syscalls "haproxy jwt_verify HS256" "$HAP_PID" "http://127.0.0.1:$HAPJ/x" "${AUTH[@]}"
+syscalls "haproxy proxy" "$HAP_PID" "http://127.0.0.1:$HAP/x"
+syscalls "gateway public route" "$GWD_PID" "http://127.0.0.1:$GWD/public/x"
+syscalls "gateway bearer (cached)" "$GWD_PID" "http://127.0.0.1:$GWD/app/x" -H "Authorization: Bearer $TOKEND"
+syscalls "gateway session cookie" "$GWD_PID" "http://127.0.0.1:$GWD/app/x" -H "Cookie: portcullis_session=$TOKEND"
+if [ -n "${BASELINE:-}" ]; then
+  syscalls "baseline bearer (cached; 1 thread)" "$GWB_PID" "http://127.0.0.1:$GWB/app/x" -H "Authorization: Bearer $TOKENB"
+fi
+kill "$GWD_PID"
+
+if [ "$FLOOD" = 0 ]; then
+  cat "$SYS"
+  exit 0
+fi
 
 # --- login flood: 200 clients logging in while authenticated traffic goes on ---
 echo "login flood"
@@ -213,5 +276,5 @@ grep -E "statuses" "$work/flood.txt" | sed 's/^ *statuses: *//' > "$work/flood.s
   echo "login_flood_statuses,$(cat "$work/flood.statuses")"
 } > "$OUT/flood.csv"
 
-python3 benches/load/report.py "$CSV" "$OUT/flood.csv" > "$OUT/latest.md"
+python3 benches/load/report.py "$CSV" "$OUT/flood.csv" "$SYS" > "$OUT/latest.md"
 cat "$OUT/latest.md"

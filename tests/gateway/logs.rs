@@ -12,7 +12,7 @@ async fn debug_logs_hold_no_password_token_cookie_or_link_secret() {
     let mut o = Options::new(up.addr);
     o.extra = format!("{}\nsignup: {{ enabled: true }}", smtp.config());
     o.log_filter = "debug";
-    let g = Gateway::start(o).await;
+    let mut g = Gateway::start(o).await;
     let mut secrets: Vec<(&str, String)> = vec![
         ("admin password", ADMIN_PASSWORD.into()),
         ("signing secret", SECRET.into()),
@@ -133,6 +133,9 @@ async fn debug_logs_hold_no_password_token_cookie_or_link_secret() {
     secrets.push(("magic token", magic));
     g.post("/api/logout", Some(&renewed)).await;
 
+    // Every buffered line written.
+    g.signal("TERM");
+    g.wait_exit(std::time::Duration::from_secs(9)).await;
     let log = g.log();
     assert!(log.lines().count() > 50, "debug logging is on:\n{log}");
     assert!(log.contains("DEBUG"), "debug lines present");

@@ -420,3 +420,43 @@ async fn the_shipped_config_serves_on_embedded_defaults() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Access-log lines go out in batches; SIGTERM right after the last answer still leaves one
+/// line per request in the log.
+#[tokio::test]
+async fn sigterm_loses_no_access_log_line() {
+    let up = Upstream::start().await;
+    let mut g = Gateway::start(Options::new(up.addr)).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let (client, base) = (g.client.clone(), g.base.clone());
+            tokio::spawn(async move {
+                for i in 0..100 {
+                    let r = client
+                        .get(format!("{base}/public/line-{t}-{i}"))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), 200);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    g.signal("TERM");
+    g.wait_exit(Duration::from_secs(9)).await;
+    let mut seen = std::collections::HashSet::new();
+    for line in g.log().lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if v["target"] == "access" {
+            if let Some(p) = v["path"].as_str().and_then(|p| p.strip_prefix("/public/line-")) {
+                assert!(seen.insert(p.to_string()), "{p} logged twice");
+            }
+        }
+    }
+    assert_eq!(seen.len(), 800, "one access-log line per request");
+}

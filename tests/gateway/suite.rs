@@ -31,6 +31,7 @@ mod races;
 mod reload;
 mod sessions;
 mod startup;
+mod syscalls;
 mod takeover;
 mod users;
 mod webdriver;

@@ -261,7 +261,7 @@ impl TransportConnector {
                         // test_reusable_stream: we assume server would never actively send data
                         // first on an idle stream.
                         #[cfg(unix)]
-                        if peer.matches_fd(stream.id())
+                        if stream_matches_peer(peer, &stream)
                             && test_reusable_stream(&mut stream, &self.unexpected_data_conn_count)
                         {
                             Some(stream)
@@ -470,6 +470,29 @@ impl PreferredHttpVersion {
 
 use futures::future::FutureExt;
 use tokio::io::AsyncReadExt;
+
+/// PATCH(portcullis: reuse-check-from-digest): whether a pooled `stream` is connected to
+/// `peer`, from the peer address its socket digest recorded: a connected socket's peer does not
+/// change, so one `getpeername(2)` per connection replaces one per reuse. Streams without a
+/// recorded address, peers behind a proxy and the 0.0.0.0 exception keep the fd check. A broken
+/// connection is still caught by [test_reusable_stream].
+#[cfg(unix)]
+fn stream_matches_peer<P: Peer>(peer: &P, stream: &Stream) -> bool {
+    use crate::protocols::l4::socket::SocketAddr as PeerAddr;
+    let digest = stream.get_socket_digest();
+    let recorded = digest.as_deref().and_then(|d| d.peer_addr());
+    match (peer.get_proxy(), recorded, peer.address()) {
+        (None, Some(PeerAddr::Inet(got)), PeerAddr::Inet(want))
+            if want.ip() != std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED) =>
+        {
+            if got != want {
+                error!("Crit: FD mismatch: fd: {:?}, addr: {want}, peer: {got}", stream.id());
+            }
+            got == want
+        }
+        _ => peer.matches_fd(stream.id()),
+    }
+}
 
 /// Test whether a stream is already closed or not reusable (server sent unexpected data)
 fn test_reusable_stream(stream: &mut Stream, unexpected_data_conn_count: &AtomicU64) -> bool {

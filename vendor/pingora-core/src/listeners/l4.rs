@@ -362,7 +362,16 @@ impl ListenerEndpointBuilder {
             let existing_fd = fds_table.lock().get(addr_str).copied();
 
             if let Some(fd) = existing_fd {
-                from_raw_fd(&listen_addr, fd)?
+                // PATCH(portcullis: shared-listener-owns-a-dup): a listener on an address that
+                // already has a socket (taken over in an upgrade, or bound by another service
+                // on the same address) owns a duplicate of its descriptor. Wrapping the same
+                // number twice closed it twice: the second close could hit whatever had been
+                // given that number since, e.g. a connection still draining.
+                // SAFETY: `fd` is open for as long as the process runs (the table holds it).
+                let own = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
+                    .try_clone_to_owned()
+                    .or_err_with(BindError, || format!("dup() failed on {addr_str}"))?;
+                from_raw_fd(&listen_addr, std::os::fd::IntoRawFd::into_raw_fd(own))?
             } else {
                 let listener = bind(&listen_addr).await?;
                 fds_table
