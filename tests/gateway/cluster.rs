@@ -39,6 +39,20 @@ where
         .unwrap_or_else(|| panic!("{what}: not within {limit:?}"))
 }
 
+/// Two gateways on one PostgreSQL database, with `extra` config lines.
+async fn two_instances(up: &Upstream, url: &str, extra: &str) -> (Gateway, Gateway) {
+    let instance = || {
+        let mut o = Options::new(up.addr);
+        o.database_url = Some(url.to_string());
+        o.extra = extra.into();
+        o
+    };
+    (
+        Gateway::start(instance()).await,
+        Gateway::start(instance()).await,
+    )
+}
+
 async fn status(g: &Gateway, path: &str, token: &str) -> u16 {
     g.get(path, Some(token)).await.status().as_u16()
 }
@@ -54,13 +68,7 @@ async fn changes_made_on_one_instance_reach_the_other_within_a_second() {
     };
     let up = Upstream::start().await;
     let url = shared.database("cluster_follow");
-    let instance = || {
-        let mut o = Options::new(up.addr);
-        o.database_url = Some(url.clone());
-        o
-    };
-    let a = Gateway::start(instance()).await;
-    let b = Gateway::start(instance()).await;
+    let (a, b) = two_instances(&up, &url, "").await;
 
     let admin = a.admin_token().await;
     let uid = a
@@ -193,13 +201,7 @@ async fn a_revocation_made_while_an_instance_was_reconnecting_is_not_missed() {
     };
     let up = Upstream::start().await;
     let url = pg.database("resync");
-    let instance = || {
-        let mut o = Options::new(up.addr);
-        o.database_url = Some(url.clone());
-        o
-    };
-    let a = Gateway::start(instance()).await;
-    let b = Gateway::start(instance()).await;
+    let (a, b) = two_instances(&up, &url, "").await;
     a.add_user("re@example.test", "user", "re-password-1");
     let t = a.login("re@example.test", "re-password-1", false).await;
     assert_eq!(status(&b, "/app", &t).await, 200, "cached on B");
@@ -253,14 +255,12 @@ async fn revocation_speed_across_instances() {
         .unwrap_or(1000);
     let up = Upstream::start().await;
     let url = shared.database("cluster_speed");
-    let instance = || {
-        let mut o = Options::new(up.addr);
-        o.database_url = Some(url.clone());
-        o.extra = "rate_limits: { login: { per_minute: 1000000, burst: 1000000 } }".into();
-        o
-    };
-    let a = Gateway::start(instance()).await;
-    let b = Gateway::start(instance()).await;
+    let (a, b) = two_instances(
+        &up,
+        &url,
+        "rate_limits: { login: { per_minute: 1000000, burst: 1000000 } }",
+    )
+    .await;
     let admin = a.admin_token().await;
     a.create_user(&admin, "speed@example.test", "user", "speed-password-1")
         .await;

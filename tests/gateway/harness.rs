@@ -544,6 +544,37 @@ pub async fn magic_link_token(g: &Gateway, smtp: &SmtpServer, nth: usize, email:
 }
 
 /// Sends raw bytes and returns what came back (for requests reqwest will not make).
+/// `clients` keep-alive clients at once, each sending `each` GETs one after another to
+/// `path(client, n)`, with `token` as Bearer if given; every answer must be 200.
+pub async fn get_concurrently(
+    g: &Gateway,
+    clients: usize,
+    each: usize,
+    path: impl Fn(usize, usize) -> String,
+    token: Option<&str>,
+) {
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let client = g.client.clone();
+            let urls: Vec<String> = (0..each).map(|n| g.url(&path(c, n))).collect();
+            let token = token.map(str::to_string);
+            tokio::spawn(async move {
+                for url in urls {
+                    let mut req = client.get(&url);
+                    if let Some(t) = &token {
+                        req = req.bearer_auth(t);
+                    }
+                    let r = req.send().await.unwrap();
+                    assert_eq!(r.status(), 200, "{url}");
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
 pub async fn raw_request(base: &str, bytes: &[u8]) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))

@@ -427,24 +427,7 @@ async fn the_shipped_config_serves_on_embedded_defaults() {
 async fn sigterm_loses_no_access_log_line() {
     let up = Upstream::start().await;
     let mut g = Gateway::start(Options::new(up.addr)).await;
-    let tasks: Vec<_> = (0..8)
-        .map(|t| {
-            let (client, base) = (g.client.clone(), g.base.clone());
-            tokio::spawn(async move {
-                for i in 0..100 {
-                    let r = client
-                        .get(format!("{base}/public/line-{t}-{i}"))
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(r.status(), 200);
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
+    get_concurrently(&g, 8, 100, |c, n| format!("/public/line-{c}-{n}"), None).await;
     g.signal("TERM");
     g.wait_exit(Duration::from_secs(9)).await;
     let mut seen = std::collections::HashSet::new();

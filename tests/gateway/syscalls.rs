@@ -54,24 +54,8 @@ fn seen(trace: &str, flusher: &str) -> Seen {
     s
 }
 
-async fn requests(g: &Gateway, path: &'static str, token: Option<String>) {
-    let tasks: Vec<_> = (0..CLIENTS)
-        .map(|_| {
-            let (client, base, token) = (g.client.clone(), g.base.clone(), token.clone());
-            tokio::spawn(async move {
-                for _ in 0..EACH {
-                    let mut req = client.get(format!("{base}{path}"));
-                    if let Some(t) = &token {
-                        req = req.bearer_auth(t);
-                    }
-                    assert_eq!(req.send().await.unwrap().status(), 200);
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
+async fn requests(g: &Gateway, path: &'static str, token: Option<&str>) {
+    get_concurrently(g, CLIENTS, EACH, |_, _| path.to_string(), token).await;
 }
 
 #[tokio::test]
@@ -89,7 +73,7 @@ async fn a_proxied_request_costs_no_log_write_wakeup_or_peer_check() {
     let token = g.admin_token().await;
     // Warm: upstream connections pooled, the token cached.
     requests(&g, "/public/warm", None).await;
-    requests(&g, "/app/warm", Some(token.clone())).await;
+    requests(&g, "/app/warm", Some(&token)).await;
 
     let trace = g.dir.path().join("strace.out");
     let mut strace = Command::new("strace")
@@ -102,7 +86,7 @@ async fn a_proxied_request_costs_no_log_write_wakeup_or_peer_check() {
     // strace attaches to each thread; give it the time to.
     tokio::time::sleep(Duration::from_millis(700)).await;
     requests(&g, "/public/x", None).await;
-    requests(&g, "/app/x", Some(token)).await;
+    requests(&g, "/app/x", Some(&token)).await;
     Command::new("kill")
         .args(["-INT", &strace.id().to_string()])
         .status()
