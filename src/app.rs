@@ -39,12 +39,24 @@ pub fn load_config(path: &Path) -> Result<Config, config::ConfigErrors> {
     config::load(path, &config::Overrides::from_env())
 }
 
-/// A runtime for the store and start-up work. It outlives the Pingora server so that pooled
-/// database connections keep the reactor they were created on.
+/// A runtime for the store and start-up work (the CLI's commands). It outlives the Pingora
+/// server so that pooled database connections keep the reactor they were created on.
 pub fn control_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("portcullis-control")
+        .enable_all()
+        .build()
+}
+
+/// The serving gateway's control runtime: the store, the change feed, reloads and the auth
+/// API's handlers, on `threads` threads at a lower CPU priority than the proxy's workers, so
+/// that a login flood never takes the CPU from proxied requests.
+fn serving_control_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .thread_name("portcullis-control")
+        .on_thread_start(|| crate::priority::lower(crate::priority::CONTROL))
         .enable_all()
         .build()
 }
@@ -73,7 +85,7 @@ pub fn serve(config_path: &Path, upgrade: bool) -> Result<(), StartError> {
     } else {
         None
     };
-    let rt = control_runtime().map_err(io("the control runtime"))?;
+    let rt = serving_control_runtime(cfg.server.threads).map_err(io("the control runtime"))?;
     let state: Arc<State> = rt.block_on(async {
         let state = State::build(cfg).await?;
         crate::bootstrap::ensure_admin(&state).await?;
@@ -120,8 +132,10 @@ pub fn serve(config_path: &Path, upgrade: bool) -> Result<(), StartError> {
     // event on it, and every pooled upstream connection taken by another thread, woke a
     // second thread with an eventfd write.
     for worker in 0..cfg.server.threads {
-        let gateway =
-            pingora::proxy::http_proxy(&server.configuration, Gateway::new(state.clone()));
+        let gateway = pingora::proxy::http_proxy(
+            &server.configuration,
+            Gateway::new(state.clone(), rt.handle().clone()),
+        );
         let mut proxy = pingora::services::listening::Service::new(
             format!("portcullis-{worker}"),
             crate::proxy::head_deadline::Guarded {

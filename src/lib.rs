@@ -19,6 +19,7 @@ pub mod logbuf;
 pub mod mail;
 pub mod metrics;
 pub mod path;
+pub mod priority;
 pub mod providers;
 pub mod proxy;
 pub mod ratelimit;

@@ -117,6 +117,7 @@ routes:
   - { name: app, path: "/**", upstream: app, auth: required }
 # The login flood below measures the argon2 queue, not the per-IP limit.
 rate_limits: { login: { per_minute: 1000000, burst: 100000 } }
+${EXTRA_YAML:-}
 YAML
   # The access log stays on (one line per request, into a file, as in production); the file
   # is emptied between scenarios. HAProxy and nginx run without logs.
@@ -199,7 +200,8 @@ scenarios() { # round
   fi
 }
 
-# ROUNDS=0 FLOOD=0: only the system-call counts (a minute), e.g. while working on them.
+# ROUNDS=0 FLOOD=0: only the system-call counts (a minute), e.g. while working on them;
+# ROUNDS=0 SYSCALLS=0: only the login flood.
 FLOOD=${FLOOD:-1}
 [ "$ROUNDS" = 0 ] || echo "warm-up"
 [ "$ROUNDS" = 0 ] || for url in "$UP/x" "$NGX/x" "$HAP/x" "$GW/public/x"; do wrk -t1 -c8 -d2s "http://127.0.0.1:$url" >/dev/null; done
@@ -242,6 +244,8 @@ print(f"{name},{reqs},{total},{total / reqs:.2f},{top}")
 PY
   tail -1 "$SYS" | awk -F, '{ printf "  %-34s %6s per request  (%s)\n", $1, $4, $5 }'
 }
+SYSCALLS=${SYSCALLS:-1}
+[ "$SYSCALLS" = 0 ] || {
 syscalls "haproxy jwt_verify HS256" "$HAP_PID" "http://127.0.0.1:$HAPJ/x" "${AUTH[@]}"
 syscalls "haproxy proxy" "$HAP_PID" "http://127.0.0.1:$HAP/x"
 syscalls "gateway public route" "$GWD_PID" "http://127.0.0.1:$GWD/public/x"
@@ -250,23 +254,27 @@ syscalls "gateway session cookie" "$GWD_PID" "http://127.0.0.1:$GWD/app/x" -H "C
 if [ -n "${BASELINE:-}" ]; then
   syscalls "baseline bearer (cached; 1 thread)" "$GWB_PID" "http://127.0.0.1:$GWB/app/x" -H "Authorization: Bearer $TOKENB"
 fi
-kill "$GWD_PID"
+}
 
 if [ "$FLOOD" = 0 ]; then
+  kill "$GWD_PID"
   cat "$SYS"
   exit 0
 fi
 
-# --- login flood: 200 clients logging in while authenticated traffic goes on ---
-echo "login flood"
+# --- login flood: 200 clients logging in while authenticated traffic goes on, against the
+# gateway with its default thread count (the one the system calls were counted on) ---
+echo "login flood (default threads)"
 FLOOD_CONNS=${FLOOD_CONNS:-200}
-measure flood "bearer alone (16 conns)" "$GW_PID" "http://127.0.0.1:$GW/app/x" "${AUTH[@]}" -c16 -t1
+AUTHD=(-H "Authorization: Bearer $TOKEND")
+measure flood "bearer alone (16 conns)" "$GWD_PID" "http://127.0.0.1:$GWD/app/x" "${AUTHD[@]}" -c16 -t1
 wrk -t1 -c"$FLOOD_CONNS" -d"$((SECS + 2))s" --latency -s benches/load/login.lua \
-  "http://127.0.0.1:$GW/api/login" > "$work/flood.txt" &
+  "http://127.0.0.1:$GWD/api/login" > "$work/flood.txt" &
 FLOOD=$!
 sleep 1
-measure flood "bearer during login flood" "$GW_PID" "http://127.0.0.1:$GW/app/x" "${AUTH[@]}" -c16 -t1
+measure flood "bearer during login flood" "$GWD_PID" "http://127.0.0.1:$GWD/app/x" "${AUTHD[@]}" -c16 -t1
 wait $FLOOD
+kill "$GWD_PID"
 cat "$work/flood.txt" | grep -E "Requests/sec|99%|50%|Non-2xx|statuses" | sed 's/^/  login flood: /'
 grep -E "statuses" "$work/flood.txt" | sed 's/^ *statuses: *//' > "$work/flood.statuses" || true
 {

@@ -54,7 +54,7 @@ impl PasswordHasher {
             std::thread::Builder::new()
                 .name(format!("portcullis-argon2-{i}"))
                 .spawn(move || {
-                    lower_priority();
+                    crate::priority::idle();
                     // Ends when the hasher (the sending side) is dropped.
                     while let Ok(job) = queue
                         .lock()
@@ -116,17 +116,6 @@ impl PasswordHasher {
         let pw = password.expose_secret().to_string();
         let ok = self.run(move || verify_blocking(&pw, &hash)).await?;
         Ok(ok && known)
-    }
-}
-
-/// Lowers the calling thread's CPU priority (on Linux, scheduling is per thread): the proxy
-/// threads win the CPU whenever both want it.
-fn lower_priority() {
-    // Nice 19, not SCHED_IDLE: logins still progress on a gateway whose proxy threads keep the
-    // CPU busy, while the proxy wins whenever both want it.
-    // SAFETY: a plain system call on the calling thread (`0`); no memory is shared.
-    if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) } != 0 {
-        tracing::debug!("could not lower the hashing thread's priority");
     }
 }
 

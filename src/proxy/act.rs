@@ -21,7 +21,7 @@ pub enum Next {
 
 pub async fn on(
     state: &State,
-    api: &axum::Router,
+    api: &control::ControlPlane,
     session: &mut Session,
     client: &crate::request::ClientInfo,
     live: &Live,

@@ -1,5 +1,11 @@
 //! The bridge to the control plane: turns the Pingora request into an `http::Request` with a
-//! bounded body, calls the axum router in-process, and writes its response back.
+//! bounded body, runs the axum router on the control plane's own runtime, and writes its
+//! response back.
+//!
+//! The worker thread only reads the request and writes the answer; JSON, the store, token
+//! signing and password checks run on the control runtime, whose threads have a lower CPU
+//! priority (`priority::CONTROL`). A login flood then competes with proxied requests for
+//! I/O only, never queues its handlers ahead of them on a worker thread.
 
 use super::respond;
 use crate::error::{Reject, Rendered};
@@ -10,10 +16,68 @@ use bytes::{Bytes, BytesMut};
 use pingora::proxy::Session;
 use tower::ServiceExt;
 
+/// A refusal for load (429, 503) is written after this pause: a client that retries at once
+/// (a flood on a few hundred connections) then sends a few hundred requests a second, not the
+/// tens of thousands a worker could refuse, and each answer still says when to come back.
+/// Waiting costs a timer, no CPU. A legitimate client told to retry after at least a second
+/// loses nothing.
+pub const REFUSAL_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The auth API's router and the runtime its handlers run on.
+#[derive(Clone)]
+pub struct ControlPlane {
+    router: Router,
+    runtime: tokio::runtime::Handle,
+}
+
+impl ControlPlane {
+    pub fn new(router: Router, runtime: tokio::runtime::Handle) -> Self {
+        ControlPlane { router, runtime }
+    }
+
+    /// The router's answer, rendered, from the control runtime. A handler that panicked is a
+    /// 500, not a lost connection.
+    async fn answer(&self, req: http::Request<Body>) -> Rendered {
+        let router = self.router.clone();
+        let task = self.runtime.spawn(async move {
+            let resp = match router.oneshot(req).await {
+                Ok(r) => r,
+                Err(never) => match never {},
+            };
+            let (parts, body) = resp.into_parts();
+            let body = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default();
+            if paced(parts.status) {
+                tokio::time::sleep(REFUSAL_PAUSE).await;
+            }
+            Rendered {
+                status: parts.status,
+                headers: parts
+                    .headers
+                    .iter()
+                    .filter(|(k, _)| *k != http::header::CONTENT_LENGTH)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                body,
+            }
+        });
+        task.await.unwrap_or_else(|e| {
+            tracing::error!(panic = e.is_panic(), "control-plane handler did not finish");
+            Reject::Internal.render()
+        })
+    }
+}
+
+/// Refusals for load, answered after [`REFUSAL_PAUSE`].
+fn paced(status: http::StatusCode) -> bool {
+    status == http::StatusCode::TOO_MANY_REQUESTS || status == http::StatusCode::SERVICE_UNAVAILABLE
+}
+
 /// Serves one control-plane request; returns the status written.
 pub async fn serve(
     session: &mut Session,
-    router: &Router,
+    control: &ControlPlane,
     client: ClientInfo,
     max_body: usize,
     body_timeout: std::time::Duration,
@@ -41,26 +105,9 @@ pub async fn serve(
         return Ok(400);
     };
     req.extensions_mut().insert(client);
-    let resp = match router.clone().oneshot(req).await {
-        Ok(r) => r,
-        Err(never) => match never {},
-    };
-    let (parts, body) = resp.into_parts();
-    let body = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .unwrap_or_default();
-    let rendered = Rendered {
-        status: parts.status,
-        headers: parts
-            .headers
-            .iter()
-            .filter(|(k, _)| *k != http::header::CONTENT_LENGTH)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        body,
-    };
+    let rendered = control.answer(req).await;
     respond::write(session, &rendered).await?;
-    Ok(parts.status.as_u16())
+    Ok(rendered.status.as_u16())
 }
 
 /// Reads the whole body, refusing (413) as soon as it is known to exceed `max`.

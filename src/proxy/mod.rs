@@ -25,13 +25,14 @@ use std::time::Instant;
 
 pub struct Gateway {
     state: Arc<State>,
-    api: axum::Router,
+    api: control::ControlPlane,
 }
 
 impl Gateway {
-    pub fn new(state: Arc<State>) -> Self {
+    /// `control`: the runtime the auth API's handlers run on (not the worker's).
+    pub fn new(state: Arc<State>, control: tokio::runtime::Handle) -> Self {
         Gateway {
-            api: crate::control::router(state.clone()),
+            api: control::ControlPlane::new(crate::control::router(state.clone()), control),
             state,
         }
     }
