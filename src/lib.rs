@@ -16,6 +16,7 @@ pub mod error;
 pub mod explain;
 pub mod live;
 pub mod logbuf;
+pub mod logfmt;
 pub mod mail;
 pub mod metrics;
 pub mod path;

@@ -104,7 +104,8 @@ fn main() -> ExitCode {
     if cli.log_json {
         logs.json().flatten_event(true).init();
     } else {
-        logs.init();
+        logs.event_format(portcullis::logfmt::Text::default())
+            .init();
     }
     let result = match cli.cmd {
         Cmd::Serve { upgrade } => {

@@ -65,7 +65,7 @@ pub fn finished(session: &Session, e: Option<&Error>, ctx: &Ctx) {
         .with_label_values(&[route, ctx.decision])
         .observe(elapsed.as_secs_f64());
     tracing::info!(
-        target: "access",
+        target: crate::logfmt::ACCESS,
         method = %req.method,
         path = %logged_path(req.raw_path()),
         status,
