@@ -80,6 +80,7 @@ fn main() {
             role: "user".into(),
             active: true,
             picture: None,
+            header_values: Default::default(),
         });
     }
     let (heap2, rss2) = (LIVE.load(Ordering::Relaxed), resident_bytes());

@@ -64,6 +64,7 @@ fn with_role(role: &str) -> Authn {
             role: role.to_string(),
             active: true,
             picture: None,
+            header_values: Default::default(),
         }),
         session_id: uuid::Uuid::nil(),
         session: SessionEntry {

@@ -194,6 +194,7 @@ mod tests {
                 role: role.into(),
                 active: true,
                 picture: None,
+                header_values: Default::default(),
             }),
             session_id: uuid::Uuid::new_v4(),
             session: SessionEntry {

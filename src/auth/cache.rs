@@ -18,7 +18,7 @@ pub struct SessionEntry {
 }
 
 /// What the proxy forwards about a user.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct CachedUser {
     pub id: i64,
     pub email: String,
@@ -26,6 +26,35 @@ pub struct CachedUser {
     pub role: String,
     pub active: bool,
     pub picture: Option<String>,
+    /// The fields above as identity-header values, encoded by the proxy on the first request
+    /// that forwards them and reused by every later one (a changed user is a new entry).
+    pub header_values: std::sync::OnceLock<Box<HeaderValues>>,
+}
+
+/// Equal when the user's fields are: whether the header values were encoded yet is no change.
+impl PartialEq for CachedUser {
+    fn eq(&self, o: &Self) -> bool {
+        (
+            self.id,
+            &self.email,
+            &self.name,
+            &self.role,
+            self.active,
+            &self.picture,
+        ) == (o.id, &o.email, &o.name, &o.role, o.active, &o.picture)
+    }
+}
+
+impl Eq for CachedUser {}
+
+/// A user's identity-header values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderValues {
+    pub id: http::HeaderValue,
+    pub email: http::HeaderValue,
+    pub name: http::HeaderValue,
+    pub role: http::HeaderValue,
+    pub picture: Option<http::HeaderValue>,
 }
 
 impl From<&crate::store::User> for CachedUser {
@@ -37,6 +66,7 @@ impl From<&crate::store::User> for CachedUser {
             role: u.role.clone(),
             active: u.active,
             picture: u.picture.clone(),
+            header_values: Default::default(),
         }
     }
 }

@@ -75,6 +75,7 @@ async fn apply(auth: &Authenticator, store: &dyn Store, row: &ChangeRow) {
                 role: String::new(),
                 active: false,
                 picture: None,
+                header_values: Default::default(),
             }),
             // Unknown state: drop the copy; the next request reads the user afresh.
             Err(_) => cache.forget_user(row.user_id),

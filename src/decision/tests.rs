@@ -12,6 +12,7 @@ fn id(role: &str) -> Authn {
             role: role.into(),
             active: true,
             picture: None,
+            header_values: Default::default(),
         }),
         session_id: uuid::Uuid::nil(),
         session: SessionEntry {

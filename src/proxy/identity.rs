@@ -1,6 +1,7 @@
 //! Identity headers: removed from every client request (any case, any route), then set from
 //! the verified session, so the upstream can trust them.
 
+use crate::auth::cache::HeaderValues;
 use crate::auth::Identity;
 use crate::config::IdentityHeaders;
 use http::{HeaderMap, HeaderValue};
@@ -76,20 +77,42 @@ fn under_prefix(name: &str, prefix: &str) -> bool {
 
 pub fn inject(req: &mut RequestHeader, names: &IdentityHeaders, id: &Identity) {
     let u = &id.user;
+    // Encoded once per cached user; a clone is a reference count.
+    let v = u.header_values.get_or_init(|| {
+        Box::new(HeaderValues {
+            id: header_value(itoa_i64(u.id, &mut [0; 20])),
+            email: header_value(&u.email),
+            name: header_value(&u.name),
+            role: header_value(&u.role),
+            picture: u.picture.as_deref().map(header_value),
+        })
+    });
+    let mut session = [0; uuid::fmt::Hyphenated::LENGTH];
+    let session = header_value(id.session_id.hyphenated().encode_lower(&mut session));
     let pairs = [
-        (&names.user_id, u.id.to_string()),
-        (&names.email, u.email.clone()),
-        (&names.name, u.name.clone()),
-        (&names.role, u.role.clone()),
-        (&names.session_id, id.session_id.to_string()),
+        (&names.user_id, v.id.clone()),
+        (&names.email, v.email.clone()),
+        (&names.name, v.name.clone()),
+        (&names.role, v.role.clone()),
+        (&names.session_id, session),
     ];
     for (name, value) in pairs {
         // Infallible after encoding; a failure would drop one header, never forward a client's.
-        let _ = req.insert_header(name.clone(), header_value(&value));
+        let _ = req.insert_header(name.clone(), value);
     }
-    if let (Some(name), Some(picture)) = (&names.picture, &u.picture) {
-        let _ = req.insert_header(name.clone(), header_value(picture));
+    if let (Some(name), Some(picture)) = (&names.picture, &v.picture) {
+        let _ = req.insert_header(name.clone(), picture.clone());
     }
+}
+
+/// An integer's decimal digits, written into `buf`.
+fn itoa_i64(n: i64, buf: &mut [u8; 20]) -> &str {
+    use std::io::Write as _;
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    // 20 bytes hold any i64 with its sign.
+    let _ = write!(cursor, "{n}");
+    let len = cursor.position() as usize;
+    std::str::from_utf8(&buf[..len]).unwrap_or("")
 }
 
 /// Adds the signed identity assertion addressed to `upstream`. Without one (a signing
@@ -163,6 +186,75 @@ pub fn header_value(v: &str) -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn injects_the_users_values_encoded_once() {
+        let names = IdentityHeaders {
+            prefix: "x-auth-".into(),
+            user_id: http::HeaderName::from_static("x-auth-user-id"),
+            email: http::HeaderName::from_static("x-auth-email"),
+            name: http::HeaderName::from_static("x-auth-name"),
+            role: http::HeaderName::from_static("x-auth-role"),
+            session_id: http::HeaderName::from_static("x-auth-session-id"),
+            forward_token: false,
+            picture: Some(http::HeaderName::from_static("x-auth-picture")),
+        };
+        let id = |user_id: i64, name: &str| Identity {
+            user: std::sync::Arc::new(crate::auth::CachedUser {
+                id: user_id,
+                email: "zo@example.test".into(),
+                name: name.into(),
+                role: "admin".into(),
+                active: true,
+                picture: Some("https://p.example/z.png".into()),
+                header_values: Default::default(),
+            }),
+            session_id: uuid::Uuid::from_u128(0xABCDEF),
+            session: crate::auth::cache::SessionEntry {
+                user_id,
+                token_id: uuid::Uuid::nil(),
+                expires_at: 0,
+                remember: false,
+                revoked: false,
+            },
+        };
+        let headers = |id: &Identity| {
+            let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+            inject(&mut req, &names, id);
+            let h = |n: &str| req.headers.get(n).unwrap().to_str().unwrap().to_string();
+            [
+                h("x-auth-user-id"),
+                h("x-auth-email"),
+                h("x-auth-name"),
+                h("x-auth-role"),
+                h("x-auth-session-id"),
+                h("x-auth-picture"),
+            ]
+        };
+        let zoe = id(i64::MIN, "Zoë\r\nX-Evil: 1");
+        let first = headers(&zoe);
+        assert_eq!(
+            first,
+            [
+                "-9223372036854775808",
+                "zo@example.test",
+                "Zo%C3%AB%0D%0AX-Evil: 1",
+                "admin",
+                "00000000-0000-0000-0000-000000abcdef",
+                "https://p.example/z.png",
+            ]
+        );
+        assert!(
+            zoe.user.header_values.get().is_some(),
+            "kept for the next request"
+        );
+        assert_eq!(headers(&zoe), first);
+        // A changed user is a new cache entry, with its own values.
+        assert_eq!(
+            headers(&id(42, "Ann"))[..3],
+            ["42", "zo@example.test", "Ann"]
+        );
+    }
 
     #[test]
     fn strips_every_spelling() {

@@ -836,11 +836,16 @@ fn http_header_map_upper_bound(size_hint: Option<usize>) -> usize {
     // upper bound in the crate. Any way you cut it, 4,096 headers is insane.
     const PINGORA_MAX_HEADER_COUNT: usize = 4096;
     const INIT_HEADER_SIZE: usize = 8;
+    // PATCH(portcullis: header-headroom): a header parsed off the wire is built with exactly
+    // as many places as it had headers, and a proxy then adds its own (request id, forwarding
+    // and identity headers upstream; Connection, Date, request id downstream): each addition
+    // past the capacity reallocates and rehashes the value map and the case map.
+    const PROXY_HEADROOM: usize = 8;
 
     // We select the size hint or the max size here, ensuring that we pick a value substantially lower
     // than 1 << 15 with room to grow the header map.
     std::cmp::min(
-        size_hint.unwrap_or(INIT_HEADER_SIZE),
+        size_hint.map_or(INIT_HEADER_SIZE, |n| n.saturating_add(PROXY_HEADROOM)),
         PINGORA_MAX_HEADER_COUNT,
     )
 }
@@ -1058,8 +1063,30 @@ mod tests {
     #[test]
     fn header_map_upper_bound() {
         assert_eq!(8, http_header_map_upper_bound(None));
-        assert_eq!(16, http_header_map_upper_bound(Some(16)));
+        assert_eq!(24, http_header_map_upper_bound(Some(16)));
         assert_eq!(4096, http_header_map_upper_bound(Some(7777)));
+    }
+
+    // PATCH(portcullis: header-headroom)
+    #[test]
+    fn headers_a_proxy_adds_fit_without_growing_the_maps() {
+        let mut req = RequestHeader::build("GET", b"/", Some(3)).unwrap();
+        for name in ["Host", "Accept", "User-Agent"] {
+            req.append_header(name, "v").unwrap();
+        }
+        let before = req.headers.capacity();
+        for name in ["X-Request-Id", "X-Forwarded-For", "X-Forwarded-Proto", "X-Auth-User-Id"] {
+            req.insert_header(name, "v").unwrap();
+        }
+        assert_eq!(req.headers.capacity(), before);
+        let mut resp = ResponseHeader::build(200, Some(2)).unwrap();
+        resp.append_header("Content-Type", "text/plain").unwrap();
+        resp.append_header("Content-Length", "3").unwrap();
+        let before = resp.headers.capacity();
+        for name in ["Connection", "Date", "X-Request-Id"] {
+            resp.insert_header(name, "v").unwrap();
+        }
+        assert_eq!(resp.headers.capacity(), before);
     }
 
     #[test]
