@@ -22,7 +22,8 @@ cpu = open("/proc/cpuinfo").read()
 model = next((l.split(":", 1)[1].strip() for l in cpu.splitlines() if l.startswith("model name")), platform.machine())
 rounds = len({r["round"] for r in rows if r["round"] != "flood"})
 print(f"Load benchmark, {datetime.date.today()}, {os.cpu_count()} cores ({model}), Linux {platform.release()}; "
-      f"median of {rounds} interleaved rounds. Every proxy runs one worker thread.\n")
+      f"median of {rounds} interleaved rounds. Every proxy runs one worker thread "
+      "(the login flood and the system-call counts: the gateway with its default thread count).\n")
 print("| scenario | requests/s | p50 ms | p99 ms | proxy CPU µs/request | non-2xx |")
 print("|---|---:|---:|---:|---:|---:|")
 for name in order:
@@ -62,7 +63,8 @@ flood_rows = {r["scenario"]: r for r in rows if r["round"] == "flood"}
 alone, loaded = flood_rows.get("bearer alone (16 conns)"), flood_rows.get("bearer during login flood")
 if alone and loaded:
     p99a, p99l = float(alone["p99_ms"]), float(loaded["p99_ms"])
-    print(f"\nLogin flood ({flood.get('login_flood_requests_per_s', '?')} logins/s answered, p99 "
+    print(f"\nLogin flood, gateway with its default thread count, 200 connections "
+          f"({flood.get('login_flood_requests_per_s', '?')} logins/s answered, p99 "
           f"{flood.get('login_flood_p99_ms', '?')} ms, statuses {flood.get('login_flood_statuses', '?')}): "
           f"authenticated p99 {p99a:.2f} ms alone → {p99l:.2f} ms during the flood "
           f"(×{p99l / p99a:.2f}; goal ≤ ×2: {'met' if p99l <= 2 * p99a else 'not met'}).")
