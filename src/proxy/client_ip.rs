@@ -112,7 +112,7 @@ pub fn forwarding_headers(
         }
         peer.to_string()
     };
-    req.insert_header("x-forwarded-for", value)?;
+    req.insert_header(http::HeaderName::from_static("x-forwarded-for"), value)?;
     Ok(())
 }
 

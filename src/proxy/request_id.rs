@@ -6,7 +6,8 @@
 use http::{HeaderMap, HeaderValue};
 use pingora::http::RequestHeader;
 
-pub const HEADER: &str = "x-request-id";
+/// A parsed name: Pingora inserts it without parsing and copying it again.
+pub const HEADER: http::HeaderName = http::HeaderName::from_static("x-request-id");
 const MAX_LEN: usize = 128;
 
 /// Puts the request's id on it (the client's if sane, else a new one).

@@ -38,6 +38,20 @@ impl CaseHeaderName {
 /// A trait that converts into case-sensitive header names.
 pub trait IntoCaseHeaderName {
     fn into_case_header_name(self) -> CaseHeaderName;
+
+    /// PATCH(portcullis: header-name-once): the case-preserving name together with the parsed
+    /// name. Other inputs are parsed from their bytes; a `HeaderName` is already parsed, and
+    /// parsing it again allocated a copy, which cloning for the case map then promoted to a
+    /// shared buffer (a second allocation).
+    fn into_case_and_name(self) -> Result<(CaseHeaderName, HeaderName)>
+    where
+        Self: Sized,
+    {
+        let case = self.into_case_header_name();
+        let name = HeaderName::from_bytes(case.as_slice())
+            .or_err(InvalidHTTPHeader, "invalid header name")?;
+        Ok((case, name))
+    }
 }
 
 impl IntoCaseHeaderName for CaseHeaderName {
@@ -62,11 +76,19 @@ impl IntoCaseHeaderName for HeaderName {
     fn into_case_header_name(self) -> CaseHeaderName {
         CaseHeaderName(titled_header_name(&self))
     }
+
+    fn into_case_and_name(self) -> Result<(CaseHeaderName, HeaderName)> {
+        Ok((CaseHeaderName(titled_header_name(&self)), self))
+    }
 }
 
 impl IntoCaseHeaderName for &HeaderName {
     fn into_case_header_name(self) -> CaseHeaderName {
         CaseHeaderName(titled_header_name(self))
+    }
+
+    fn into_case_and_name(self) -> Result<(CaseHeaderName, HeaderName)> {
+        Ok((CaseHeaderName(titled_header_name(self)), self.clone()))
     }
 }
 

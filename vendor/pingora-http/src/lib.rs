@@ -857,11 +857,8 @@ fn append_header_value<T>(
     name: impl IntoCaseHeaderName,
     value: T,
 ) -> Result<bool> {
-    let case_header_name = name.into_case_header_name();
-    let header_name: HeaderName = case_header_name
-        .as_slice()
-        .try_into()
-        .or_err(InvalidHTTPHeader, "invalid header name")?;
+    // PATCH(portcullis: header-name-once)
+    let (case_header_name, header_name) = name.into_case_and_name()?;
     // store the original case in the map
     if let Some(name_map) = name_map {
         // Use the non-panicking `try_append`: the infallible `append` calls
@@ -886,11 +883,8 @@ fn insert_header_value<T>(
     name: impl IntoCaseHeaderName,
     value: T,
 ) -> Result<()> {
-    let case_header_name = name.into_case_header_name();
-    let header_name: HeaderName = case_header_name
-        .as_slice()
-        .try_into()
-        .or_err(InvalidHTTPHeader, "invalid header name")?;
+    // PATCH(portcullis: header-name-once)
+    let (case_header_name, header_name) = name.into_case_and_name()?;
     if let Some(name_map) = name_map {
         // store the original case in the map
         name_map.insert(header_name.clone(), case_header_name);
@@ -1065,6 +1059,25 @@ mod tests {
         assert_eq!(8, http_header_map_upper_bound(None));
         assert_eq!(24, http_header_map_upper_bound(Some(16)));
         assert_eq!(4096, http_header_map_upper_bound(Some(7777)));
+    }
+
+    // PATCH(portcullis: header-name-once)
+    #[test]
+    fn a_parsed_name_is_used_as_is() {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        let name = HeaderName::from_static("x-request-id");
+        req.insert_header(&name, "1").unwrap();
+        req.append_header(name.clone(), "2").unwrap();
+        req.insert_header(http::header::CONTENT_TYPE, "text/plain").unwrap();
+        req.append_header("X-Other", "3").unwrap();
+        assert_eq!(req.headers.get_all("x-request-id").iter().count(), 2);
+        let mut wire = vec![];
+        req.header_to_h1_wire(&mut wire);
+        let wire = String::from_utf8(wire).unwrap();
+        assert!(wire.contains("x-request-id: 1\r\nx-request-id: 2\r\n"), "{wire}");
+        assert!(wire.contains("Content-Type: text/plain\r\n"), "{wire}");
+        assert!(wire.contains("X-Other: 3\r\n"), "{wire}");
+        assert!(req.insert_header("bad name", "x").is_err());
     }
 
     // PATCH(portcullis: header-headroom)
