@@ -35,7 +35,9 @@ impl Hammer {
                 match req.send().await {
                     Ok(r) if r.status().as_u16() == expect => {}
                     Ok(r) => failures.push(format!("status {}", r.status())),
-                    Err(e) => failures.push(format!("error {e}")),
+                    // With its causes (reset, closed before a response, refused): a failure
+                    // here is rare, and the top-level message alone does not say which.
+                    Err(e) => failures.push(format!("error {e}: {:?}", std::error::Error::source(&e))),
                 }
                 n.fetch_add(1, Ordering::AcqRel);
                 tokio::time::sleep(Duration::from_millis(2)).await;
