@@ -32,13 +32,18 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Guarded<A> {
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
         // A kept-alive connection comes back wrapped: re-arm it rather than wrap it again.
-        let wrapped: Stream = if stream.as_any().is::<Deadlined>() {
+        let (wrapped, fresh): (Stream, bool) = if stream.as_any().is::<Deadlined>() {
             let mut d = stream.into_any().downcast::<Deadlined>().ok()?;
             d.arm(self.timeout);
-            d
+            (d, false)
         } else {
-            Box::new(Deadlined::new(stream, self.timeout))
+            (Box::new(Deadlined::new(stream, self.timeout)), true)
         };
+        // A connection just accepted carries a request whose head may not have arrived yet:
+        // it counts as in flight from the accept, so a stopping gateway does not exit between
+        // accepting it and reading it (seen once: a request lost during an upgrade's hand-over
+        // on a loaded machine). The head deadline bounds the wait.
+        let _accepted = fresh.then(super::shutdown::InFlight::start);
         self.inner.process_new(wrapped, shutdown).await
     }
 
