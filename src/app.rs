@@ -42,23 +42,24 @@ pub fn load_config(path: &Path) -> Result<Config, config::ConfigErrors> {
 /// A runtime for the store and start-up work (the CLI's commands). It outlives the Pingora
 /// server so that pooled database connections keep the reactor they were created on.
 pub fn control_runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("portcullis-control")
-        .enable_all()
-        .build()
+    control_builder(1).build()
 }
 
 /// The serving gateway's control runtime: the store, the change feed, reloads and the auth
 /// API's handlers, on `threads` threads at a lower CPU priority than the proxy's workers, so
 /// that a login flood never takes the CPU from proxied requests.
 fn serving_control_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads.max(1))
-        .thread_name("portcullis-control")
+    control_builder(threads)
         .on_thread_start(|| crate::priority::lower(crate::priority::CONTROL))
-        .enable_all()
         .build()
+}
+
+fn control_builder(threads: usize) -> tokio::runtime::Builder {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    b.worker_threads(threads.max(1))
+        .thread_name("portcullis-control")
+        .enable_all();
+    b
 }
 
 fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> StartError {

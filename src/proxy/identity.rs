@@ -80,7 +80,7 @@ pub fn inject(req: &mut RequestHeader, names: &IdentityHeaders, id: &Identity) {
     // Encoded once per cached user; a clone is a reference count.
     let v = u.header_values.get_or_init(|| {
         Box::new(HeaderValues {
-            id: header_value(itoa_i64(u.id, &mut [0; 20])),
+            id: header_value(&u.id.to_string()),
             email: header_value(&u.email),
             name: header_value(&u.name),
             role: header_value(&u.role),
@@ -103,16 +103,6 @@ pub fn inject(req: &mut RequestHeader, names: &IdentityHeaders, id: &Identity) {
     if let (Some(name), Some(picture)) = (&names.picture, &v.picture) {
         let _ = req.insert_header(name.clone(), picture.clone());
     }
-}
-
-/// An integer's decimal digits, written into `buf`.
-fn itoa_i64(n: i64, buf: &mut [u8; 20]) -> &str {
-    use std::io::Write as _;
-    let mut cursor = std::io::Cursor::new(&mut buf[..]);
-    // 20 bytes hold any i64 with its sign.
-    let _ = write!(cursor, "{n}");
-    let len = cursor.position() as usize;
-    std::str::from_utf8(&buf[..len]).unwrap_or("")
 }
 
 /// Adds the signed identity assertion addressed to `upstream`. Without one (a signing
