@@ -32,5 +32,6 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod tasks;
+pub mod tunnels;
 pub mod upstream;
 pub mod whoami;

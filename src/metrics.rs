@@ -27,6 +27,8 @@ pub struct Metrics {
     pub config_reloads: IntCounterVec,
     pub mail_queued: IntGauge,
     pub bad_targets: IntCounterVec,
+    pub tunnels_open: IntGauge,
+    pub tunnels_closed: IntCounterVec,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -164,6 +166,17 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
             "Request targets refused (400) because a server could read them as another path, by reason",
             &["reason"],
         ),
+        tunnels_open: gauge(
+            &r,
+            "portcullis_tunnels_open",
+            "Upgraded connections (WebSockets) open through the gateway",
+        ),
+        tunnels_closed: counter(
+            &r,
+            "portcullis_tunnels_closed_total",
+            "Tunnels the gateway closed because their session ended, by reason (revoked, deactivated, expired)",
+            &["reason"],
+        ),
         proxy_seconds,
         cache_entries,
         registry: r,
@@ -189,6 +202,14 @@ pub fn revoked(cause: &'static str, n: usize) {
     METRICS
         .sessions_revoked
         .with_label_values(&[cause])
+        .inc_by(n as u64);
+}
+
+/// `n` tunnels closed by the gateway because their session ended.
+pub fn tunnels_cut(reason: &'static str, n: usize) {
+    METRICS
+        .tunnels_closed
+        .with_label_values(&[reason])
         .inc_by(n as u64);
 }
 

@@ -87,6 +87,8 @@ pub struct SessionCache {
     /// Inserts since the size was last counted (counting is a scan in scc).
     since_count: std::sync::atomic::AtomicUsize,
     seen_every: i64,
+    /// Open tunnels by session: a revocation or deactivation recorded here ends them too.
+    pub tunnels: std::sync::Arc<crate::tunnels::Tunnels>,
 }
 
 impl SessionCache {
@@ -100,6 +102,7 @@ impl SessionCache {
             max_entries,
             since_count: Default::default(),
             seen_every: LAST_SEEN_EVERY,
+            tunnels: crate::tunnels::Tunnels::new(),
         }
     }
 
@@ -153,8 +156,8 @@ impl SessionCache {
         let _ = self.sessions.insert_sync(id, entry);
     }
 
-    /// Marks a session revoked now. The entry stays as a negative entry until it would have
-    /// expired, so a revoked token never costs a database read.
+    /// Marks a session revoked now, and ends its tunnels. The entry stays as a negative entry
+    /// until it would have expired, so a revoked token never costs a database read.
     pub fn revoke(&self, id: Uuid, expires_at: i64) {
         self.sessions
             .entry_sync(id)
@@ -166,6 +169,7 @@ impl SessionCache {
                 remember: false,
                 revoked: true,
             });
+        self.tunnels.cut_session(&id, crate::tunnels::Why::Revoked);
     }
 
     /// Notes that a session was used now; a shared read unless a minute has passed.
@@ -205,7 +209,33 @@ impl SessionCache {
 
     /// Publishes a change to a user (made here or reported by the change feed).
     pub fn put_user(&self, user: CachedUser) {
-        self.users.upsert_sync(user.id, Arc::new(user));
+        let (id, active) = (user.id, user.active);
+        self.users.upsert_sync(id, Arc::new(user));
+        // Published first, cut second: a tunnel registering meanwhile sees one or the other.
+        if !active {
+            self.tunnels.cut_user(id, crate::tunnels::Why::Deactivated);
+        }
+    }
+
+    /// Holds a tunnel opened by a session until the registration is dropped. A session revoked
+    /// (or a user deactivated) between the request's check and this call is cut at once: both
+    /// publish before they cut, and this registers before it looks.
+    pub fn hold_tunnel(
+        &self,
+        session: Uuid,
+        entry: &SessionEntry,
+        cut: std::sync::Arc<crate::tunnels::Cut>,
+    ) -> crate::tunnels::Registration {
+        let held = self
+            .tunnels
+            .register(session, entry.user_id, entry.expires_at, cut);
+        let revoked = self.session(&session).is_some_and(|e| e.revoked);
+        let inactive = self.user(entry.user_id).is_some_and(|u| !u.active);
+        if revoked || inactive {
+            self.tunnels
+                .cut_session(&session, crate::tunnels::Why::Revoked);
+        }
+        held
     }
 
     pub fn forget_user(&self, id: i64) {

@@ -4,6 +4,9 @@
 //! until the head's blank line has arrived, reads fail once `server.header_timeout` is past.
 //! After the head, the wrapper only passes bytes through; the next request on a kept-alive
 //! connection re-arms it.
+//!
+//! The wrapper also carries the connection's [`Cut`]: a tunnel (WebSocket) registered under a
+//! session is ended through it when the session is revoked (see `crate::tunnels`).
 
 use async_trait::async_trait;
 use pingora::apps::ServerApp;
@@ -17,6 +20,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::tunnels::Cut;
 
 /// The proxy application with every connection's request heads under a deadline.
 pub struct Guarded<A> {
@@ -59,6 +64,21 @@ pub struct Deadlined {
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     /// How many bytes of `\r\n\r\n` the last read ended with.
     matched: usize,
+    cut: Arc<Cut>,
+}
+
+/// The off switch of the connection a request came on (none over HTTP/2).
+pub fn connection_cut(session: &pingora::proxy::Session) -> Option<Arc<Cut>> {
+    let stream = session.downstream_session.stream()?;
+    let d = stream.as_any().downcast_ref::<Deadlined>()?;
+    Some(d.cut.clone())
+}
+
+fn cut_error() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::ConnectionAborted,
+        "the session behind this tunnel ended",
+    )
 }
 
 impl Deadlined {
@@ -67,6 +87,7 @@ impl Deadlined {
             inner,
             deadline: None,
             matched: 0,
+            cut: Cut::new(),
         };
         d.arm(timeout);
         d
@@ -103,6 +124,9 @@ impl AsyncRead for Deadlined {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let this = &mut *self;
+        if this.cut.poll_cut(cx) {
+            return Poll::Ready(Err(cut_error()));
+        }
         if this.deadline.is_none() {
             return Pin::new(&mut this.inner).poll_read(cx, buf);
         }
@@ -135,6 +159,9 @@ impl AsyncWrite for Deadlined {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
+        if self.cut.is_cut() {
+            return Poll::Ready(Err(cut_error()));
+        }
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -148,6 +175,9 @@ impl AsyncWrite for Deadlined {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
+        if self.cut.is_cut() {
+            return Poll::Ready(Err(cut_error()));
+        }
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
     fn is_write_vectored(&self) -> bool {
@@ -205,6 +235,7 @@ mod tests {
             inner: Box::new(std::io::Cursor::new(Vec::<u8>::new())),
             deadline: None,
             matched: 0,
+            cut: Cut::new(),
         };
         assert!(!d.head_ended(b"GET / HTTP/1.1\r\nHost: a\r"));
         assert!(!d.head_ended(b"\n\r"));

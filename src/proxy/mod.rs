@@ -86,6 +86,8 @@ pub struct Ctx {
     decision: &'static str,
     /// Why a request was refused, for the access log.
     reason: Option<String>,
+    /// An upgrade request's place among the open tunnels, so revoking its session ends it.
+    tunnel: Option<crate::tunnels::Registration>,
     _in_flight: shutdown::InFlight,
 }
 
@@ -102,6 +104,7 @@ impl ProxyHttp for Gateway {
             client: ClientInfo::default(),
             decision: "none",
             reason: None,
+            tunnel: None,
             _in_flight: shutdown::InFlight::start(),
         }
     }
@@ -123,7 +126,17 @@ impl ProxyHttp for Gateway {
         ctx.route = decision.route();
         match &decision {
             Decision::Deny(d) => ctx.reason = Some(d.reject.message()),
-            Decision::Forward(f) => ctx.user = f.identity.as_ref().map(|i| i.user.id),
+            Decision::Forward(f) => {
+                ctx.user = f.identity.as_ref().map(|i| i.user.id);
+                if let Some(id) = f.identity.as_ref().filter(|_| session.is_upgrade_req()) {
+                    ctx.tunnel = head_deadline::connection_cut(session).map(|cut| {
+                        self.state
+                            .auth
+                            .cache
+                            .hold_tunnel(id.session_id, &id.session, cut)
+                    });
+                }
+            }
             _ => {}
         }
         let next = act::on(
@@ -167,8 +180,16 @@ impl ProxyHttp for Gateway {
         &self,
         session: &mut Session,
         resp: &mut pingora::http::ResponseHeader,
-        _ctx: &mut Ctx,
+        ctx: &mut Ctx,
     ) -> pingora::Result<()> {
+        // The gateway's own version, whatever the app spoke (RFC 9110 §6.2); the HTTP/2 writer
+        // ignores it.
+        resp.set_version(http::Version::HTTP_11);
+        if resp.status == http::StatusCode::SWITCHING_PROTOCOLS {
+            if let Some(t) = &mut ctx.tunnel {
+                t.opened();
+            }
+        }
         if let Some(id) = request_id::of(session.req_header()) {
             resp.insert_header(request_id::HEADER, id.clone())?;
         }

@@ -33,5 +33,6 @@ mod sessions;
 mod startup;
 mod syscalls;
 mod takeover;
+mod tunnels;
 mod users;
 mod webdriver;
