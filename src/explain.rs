@@ -110,6 +110,7 @@ pub fn explain(
         headers,
         // Explaining counts against no limit.
         client_ip: None,
+        forwarded: false,
     };
     let authn = match caller {
         Caller::Anonymous => None,
@@ -158,6 +159,11 @@ fn describe(
             e.requires = "whatever that endpoint requires".into();
             e.check = "route".into();
             e.reason = "the gateway serves this path itself (auth API or page)".into();
+        }
+        Decision::EdgeCheck(_) => {
+            e.requires = "a peer in server.trusted_proxies".into();
+            e.check = "route".into();
+            e.reason = "an edge proxy's forward-auth check: the request it describes gets its own decision".into();
         }
         Decision::ServerOptions => {
             e.status = 204;

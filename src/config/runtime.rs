@@ -229,6 +229,27 @@ pub struct ApiRoutes {
     pub auth: Option<String>,
     /// The current token's claims (`/api/user/me`).
     pub user_me: Option<String>,
+    /// Traefik `ForwardAuth` / Caddy `forward_auth` checks (off unless configured).
+    pub forward_auth: Option<String>,
+    /// nginx `auth_request` checks (off unless configured).
+    pub auth_request: Option<String>,
+}
+
+/// The edge-proxy check endpoints: served only when configured (`true` for the default path),
+/// since each takes a path from every app behind the gateway.
+pub const EDGE_ROUTE_DEFAULTS: &[(&str, &str)] = &[
+    ("forward-auth", "/auth/forward"),
+    ("auth-request", "/auth/request"),
+];
+
+/// Which edge proxy's protocol a check endpoint speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeAsker {
+    /// Traefik `ForwardAuth`, Caddy `forward_auth`: `X-Forwarded-Method/Proto/Host/Uri`;
+    /// a browser without a session is redirected to sign in.
+    ForwardAuth,
+    /// nginx `auth_request`: `X-Original-URL` (or `-URI` and `-Method`); only 200, 401, 403.
+    AuthRequest,
 }
 
 /// The API route keys an operator may rename or disable, with their default paths.
@@ -309,7 +330,20 @@ impl ApiRoutes {
             "profile" => &mut self.profile,
             "nuxt-users" => &mut self.nuxt_users,
             "auth" => &mut self.auth,
+            "forward-auth" => &mut self.forward_auth,
+            "auth-request" => &mut self.auth_request,
             _ => &mut self.user_me,
+        }
+    }
+
+    /// The edge-proxy check served at this exact path, if any.
+    pub fn edge_asker(&self, path: &str) -> Option<EdgeAsker> {
+        if self.forward_auth.as_deref() == Some(path) {
+            Some(EdgeAsker::ForwardAuth)
+        } else if self.auth_request.as_deref() == Some(path) {
+            Some(EdgeAsker::AuthRequest)
+        } else {
+            None
         }
     }
 

@@ -210,10 +210,16 @@ pub(super) fn identity(
 
 pub(super) fn api_routes(a: file::ApiFile, errs: &mut Vec<ConfigError>) -> ApiRoutes {
     let mut out = ApiRoutes::default();
-    for (key, default) in API_ROUTE_DEFAULTS {
-        let setting = a.routes.get(*key).cloned();
+    let opt_in = EDGE_ROUTE_DEFAULTS.iter().map(|(k, d)| (*k, *d, false));
+    for (key, default, on) in API_ROUTE_DEFAULTS
+        .iter()
+        .map(|(k, d)| (*k, *d, true))
+        .chain(opt_in)
+    {
+        let setting = a.routes.get(key).cloned();
         let path = match setting {
-            None | Some(RouteSetting::Enabled(true)) => Some(default.to_string()),
+            None => on.then(|| default.to_string()),
+            Some(RouteSetting::Enabled(true)) => Some(default.to_string()),
             Some(RouteSetting::Enabled(false)) => None,
             Some(RouteSetting::Path(p)) if p.starts_with('/') && !p.contains(['*', '?', '#']) => {
                 Some(p)
@@ -229,7 +235,12 @@ pub(super) fn api_routes(a: file::ApiFile, errs: &mut Vec<ConfigError>) -> ApiRo
         *out.slot(key) = path;
     }
     let mut seen = std::collections::BTreeMap::new();
-    for ((key, _), path) in API_ROUTE_DEFAULTS.iter().zip(out.all()) {
+    let keys = API_ROUTE_DEFAULTS.iter().chain(EDGE_ROUTE_DEFAULTS);
+    let paths = out
+        .all()
+        .into_iter()
+        .chain([&out.forward_auth, &out.auth_request]);
+    for ((key, _), path) in keys.zip(paths) {
         if let Some(p) = path {
             if let Some(first) = seen.insert(p.clone(), *key) {
                 errs.push(ConfigError::at(
@@ -240,8 +251,13 @@ pub(super) fn api_routes(a: file::ApiFile, errs: &mut Vec<ConfigError>) -> ApiRo
         }
     }
     for key in a.routes.keys() {
-        if !API_ROUTE_DEFAULTS.iter().any(|(k, _)| k == key) {
-            let known: Vec<_> = API_ROUTE_DEFAULTS.iter().map(|(k, _)| *k).collect();
+        let mut known = API_ROUTE_DEFAULTS.iter().chain(EDGE_ROUTE_DEFAULTS);
+        if !known.any(|(k, _)| k == key) {
+            let known: Vec<_> = API_ROUTE_DEFAULTS
+                .iter()
+                .chain(EDGE_ROUTE_DEFAULTS)
+                .map(|(k, _)| *k)
+                .collect();
             errs.push(ConfigError::at(
                 format!("api.routes.{key}"),
                 format!("unknown API route; known: {}", known.join(", ")),

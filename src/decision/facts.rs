@@ -14,4 +14,7 @@ pub struct RequestFacts<'a> {
     pub headers: &'a HeaderMap,
     /// The client, for per-client limits; `None` skips them (nothing is counted).
     pub client_ip: Option<IpAddr>,
+    /// An edge proxy's original request, asked about through forward-auth: the edge proxy
+    /// sends the gateway's own paths to the gateway, so here every path is the apps'.
+    pub forwarded: bool,
 }

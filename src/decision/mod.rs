@@ -7,6 +7,7 @@
 //! Nothing here counts, logs or writes bytes.
 
 mod facts;
+pub mod forwarded;
 mod outcome;
 
 pub use facts::RequestFacts;
@@ -82,8 +83,13 @@ fn checks(live: &Live, facts: &RequestFacts) -> Result<Needs, Box<Decision>> {
         Ok(Parsed::ServerOptions) => return Err(Box::new(Decision::ServerOptions)),
         Err(why) => return Err(page(None, bad_target(why))),
     };
-    if cfg.api.serves(&target.path) {
-        return Err(Box::new(Decision::Control(target)));
+    if !facts.forwarded {
+        if let Some(asker) = cfg.api.edge_asker(&target.path) {
+            return Err(Box::new(Decision::EdgeCheck(asker)));
+        }
+        if cfg.api.serves(&target.path) {
+            return Err(Box::new(Decision::Control(target)));
+        }
     }
     let host = target.authority.as_deref().or(facts.host);
     let route = match crate::routing::readings::route(

@@ -46,6 +46,9 @@ pub enum Decision {
     Control(Target),
     /// `OPTIONS *`: answered by the gateway, about itself.
     ServerOptions,
+    /// An edge proxy asks about another request (forward-auth, `auth_request`); that request
+    /// gets its own decision.
+    EdgeCheck(crate::config::EdgeAsker),
     Forward(Forward),
     /// A browser's page load without a session: to the sign-in page, coming back afterwards.
     Redirect {
@@ -89,7 +92,7 @@ impl Decision {
     /// which counts its own.
     pub fn outcome(&self) -> Option<&'static str> {
         Some(match self {
-            Decision::Control(_) => return None,
+            Decision::Control(_) | Decision::EdgeCheck(_) => return None,
             Decision::ServerOptions => "server_options",
             Decision::Forward(f) if f.public => "allow_public",
             Decision::Forward(f) if f.identity.is_some() => "allow",
@@ -119,6 +122,7 @@ impl Decision {
         match self {
             Decision::Control(_) => "control",
             Decision::ServerOptions => "options",
+            Decision::EdgeCheck(_) => "edge_check",
             Decision::Forward(_) => "forward",
             Decision::Redirect { .. } => "redirect",
             Decision::Deny(_) => "deny",
@@ -127,7 +131,7 @@ impl Decision {
 
     pub fn route(&self) -> Option<usize> {
         match self {
-            Decision::Control(_) | Decision::ServerOptions => None,
+            Decision::Control(_) | Decision::ServerOptions | Decision::EdgeCheck(_) => None,
             Decision::Forward(f) => Some(f.route),
             Decision::Redirect { route, .. } => Some(*route),
             Decision::Deny(d) => d.route,

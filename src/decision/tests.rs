@@ -60,6 +60,7 @@ fn decide(
         host: None,
         headers: h,
         client_ip: Some("192.0.2.1".parse().unwrap()),
+        forwarded: false,
     };
     match pre_auth(live, &facts) {
         PreAuth::Decided(d) => d,
@@ -76,7 +77,7 @@ fn status(d: &Decision) -> u16 {
         Decision::Redirect { .. } => 302,
         Decision::Forward(_) => 200,
         Decision::ServerOptions => 204,
-        Decision::Control(_) => 0,
+        Decision::Control(_) | Decision::EdgeCheck(_) => 0,
     }
 }
 

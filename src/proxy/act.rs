@@ -40,6 +40,9 @@ pub async fn on(
             .await?;
         }
         Decision::ServerOptions => respond::server_options(session).await?,
+        Decision::EdgeCheck(asker) => {
+            super::edge::serve(state, session, live, *asker, client.ip).await?
+        }
         Decision::Redirect { location, .. } => respond::redirect(session, location).await?,
         Decision::Deny(d) => respond::reject_for(session, &d.reject, d.html).await?,
         Decision::Forward(f) => {

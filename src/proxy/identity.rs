@@ -76,6 +76,30 @@ fn under_prefix(name: &str, prefix: &str) -> bool {
 }
 
 pub fn inject(req: &mut RequestHeader, names: &IdentityHeaders, id: &Identity) {
+    for (name, value) in pairs(names, id) {
+        // Infallible after encoding; a failure would drop one header, never forward a client's.
+        let _ = req.insert_header(name.clone(), value);
+    }
+}
+
+/// Every identity header's name.
+pub fn names(names: &IdentityHeaders) -> impl Iterator<Item = &http::HeaderName> {
+    [
+        &names.user_id,
+        &names.email,
+        &names.name,
+        &names.role,
+        &names.session_id,
+    ]
+    .into_iter()
+    .chain(names.picture.as_ref())
+}
+
+/// The identity headers for `id`: names and values.
+pub fn pairs<'a>(
+    names: &'a IdentityHeaders,
+    id: &Identity,
+) -> impl Iterator<Item = (&'a http::HeaderName, HeaderValue)> {
     let u = &id.user;
     // Encoded once per cached user; a clone is a reference count.
     let v = u.header_values.get_or_init(|| {
@@ -89,30 +113,35 @@ pub fn inject(req: &mut RequestHeader, names: &IdentityHeaders, id: &Identity) {
     });
     let mut session = [0; uuid::fmt::Hyphenated::LENGTH];
     let session = header_value(id.session_id.hyphenated().encode_lower(&mut session));
-    let pairs = [
+    let picture = names.picture.as_ref().zip(v.picture.clone());
+    [
         (&names.user_id, v.id.clone()),
         (&names.email, v.email.clone()),
         (&names.name, v.name.clone()),
         (&names.role, v.role.clone()),
         (&names.session_id, session),
-    ];
-    for (name, value) in pairs {
-        // Infallible after encoding; a failure would drop one header, never forward a client's.
-        let _ = req.insert_header(name.clone(), value);
-    }
-    if let (Some(name), Some(picture)) = (&names.picture, &v.picture) {
-        let _ = req.insert_header(name.clone(), picture.clone());
-    }
+    ]
+    .into_iter()
+    .chain(picture)
+}
+
+/// The signed identity assertion addressed to `upstream`, if it could be made (a signing
+/// failure, which a valid key cannot have, leaves the app the plain headers only).
+pub fn assertion(
+    state: &crate::state::State,
+    id: &Identity,
+    upstream: &str,
+) -> Option<HeaderValue> {
+    let now = crate::store::now() as u64;
+    let token = state.asserter.assert(id, upstream, now)?;
+    HeaderValue::from_str(&token).ok()
 }
 
 /// Adds the signed identity assertion addressed to `upstream`. Without one (a signing
 /// failure, which a valid key cannot have) the app gets the plain headers only.
 pub fn assert(req: &mut RequestHeader, state: &crate::state::State, id: &Identity, upstream: &str) {
-    let now = crate::store::now() as u64;
-    if let Some(token) = state.asserter.assert(id, upstream, now) {
-        if let Ok(v) = HeaderValue::from_str(&token) {
-            let _ = req.insert_header(crate::auth::assertion::HEADER, v);
-        }
+    if let Some(v) = assertion(state, id, upstream) {
+        let _ = req.insert_header(crate::auth::assertion::HEADER, v);
     }
 }
 

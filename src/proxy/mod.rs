@@ -4,6 +4,7 @@
 mod act;
 pub mod client_ip;
 pub mod control;
+mod edge;
 pub mod head_deadline;
 pub mod identity;
 mod observe;
@@ -36,41 +37,24 @@ impl Gateway {
             state,
         }
     }
+}
 
-    /// The decision for this request: the checks that need no credentials, the credential
-    /// lookup (from memory, the store on a miss) when the route needs it, then its rule.
-    async fn decide(
-        &self,
-        session: &Session,
-        live: &Live,
-        client_ip: Option<std::net::IpAddr>,
-    ) -> Decision {
-        let req = session.req_header();
-        let facts = RequestFacts {
-            method: &req.method,
-            raw_target: req.raw_path(),
-            host: req.uri.host().or_else(|| {
-                req.headers
-                    .get(http::header::HOST)
-                    .and_then(|h| h.to_str().ok())
-            }),
-            headers: &req.headers,
-            client_ip,
-        };
-        let needs = match decision::pre_auth(live, &facts) {
-            decision::PreAuth::Needs(needs) => needs,
-            decision::PreAuth::Decided(decided) => return decided,
-        };
-        let authn = if needs.credentials(live) {
-            self.state
-                .auth
-                .from_headers(&req.headers, &live.cookie.name, crate::store::now())
-                .await
-        } else {
-            None
-        };
-        decision::authorize(live, needs, authn, &facts)
-    }
+/// The decision on a request: the checks that need no credentials, the credential lookup
+/// (from memory, the store on a miss) when the route needs it, then its rule.
+pub(crate) async fn decide(state: &State, live: &Live, facts: &RequestFacts<'_>) -> Decision {
+    let needs = match decision::pre_auth(live, facts) {
+        decision::PreAuth::Needs(needs) => needs,
+        decision::PreAuth::Decided(decided) => return decided,
+    };
+    let authn = if needs.credentials(live) {
+        state
+            .auth
+            .from_headers(facts.headers, &live.cookie.name, crate::store::now())
+            .await
+    } else {
+        None
+    };
+    decision::authorize(live, needs, authn, facts)
 }
 
 /// Per-request state shared across phases.
@@ -114,13 +98,29 @@ impl ProxyHttp for Gateway {
         let peer = peer_ip(session);
         ctx.client = client_info(session, &live.server.trusted_proxies);
         request_id::assign(session.req_header_mut())?;
+        let req = session.req_header();
+        let facts = RequestFacts {
+            method: &req.method,
+            raw_target: req.raw_path(),
+            host: req.uri.host().or_else(|| {
+                req.headers
+                    .get(http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+            }),
+            headers: &req.headers,
+            client_ip: ctx.client.ip,
+            forwarded: false,
+        };
+        let decision = decide(&self.state, &live, &facts).await;
         // Whatever the decision, nothing a client says about identity, the URL or the method
-        // goes further.
-        identity::strip(session.req_header_mut(), &live.identity.prefix);
-        let trusted =
-            peer.is_some_and(|p| live.server.trusted_proxies.iter().any(|n| n.contains(&p)));
-        client_ip::strip_untrusted(session.req_header_mut(), trusted);
-        let decision = self.decide(session, &live, ctx.client.ip).await;
+        // goes further. (The decision reads none of it; an edge proxy's check is answered
+        // here, and reads the original URL and method its trusted sender put there.)
+        if !matches!(decision, Decision::EdgeCheck(_)) {
+            identity::strip(session.req_header_mut(), &live.identity.prefix);
+            let trusted =
+                peer.is_some_and(|p| live.server.trusted_proxies.iter().any(|n| n.contains(&p)));
+            client_ip::strip_untrusted(session.req_header_mut(), trusted);
+        }
         observe::decided(&decision);
         ctx.decision = decision.kind();
         ctx.route = decision.route();
@@ -217,7 +217,7 @@ impl ProxyHttp for Gateway {
 }
 
 /// The socket peer's address.
-fn peer_ip(session: &Session) -> Option<std::net::IpAddr> {
+pub(crate) fn peer_ip(session: &Session) -> Option<std::net::IpAddr> {
     session
         .client_addr()
         .and_then(|a| a.as_inet())

@@ -9,6 +9,7 @@ mod boundary;
 mod browser;
 mod bruteforce;
 mod cluster;
+mod edge;
 #[path = "../differential/client.rs"]
 #[allow(dead_code)]
 mod client;
