@@ -14,6 +14,7 @@ pub mod control;
 pub mod decision;
 pub mod error;
 pub mod explain;
+pub mod hosts;
 pub mod live;
 pub mod logbuf;
 pub mod logfmt;

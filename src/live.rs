@@ -87,11 +87,11 @@ impl Live {
             .ok()
             .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
         public.as_deref() == Some(host)
-            || self
-                .config
-                .routes
-                .iter()
-                .any(|r| r.host.as_deref() == Some(host))
+            || self.config.routes.iter().any(|r| {
+                r.host
+                    .as_deref()
+                    .is_some_and(|p| crate::hosts::matches(p, host))
+            })
     }
 
     /// Every limiter, for the periodic shrink of idle keys.

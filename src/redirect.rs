@@ -1,24 +1,40 @@
 //! Where the gateway may send a browser, and how a value goes into a URL: the policy for every
 //! `returnTo`/`redirectTo` (our own paths, or origins listed exactly) and query escaping.
 
-/// Where a `returnTo`/`redirectTo` may send the browser: one of our own paths, or a URL on an
-/// origin the config lists exactly. The origin is computed by a WHATWG URL parser, as the
-/// browser will; userinfo, whitespace and backslashes are refused outright.
-pub fn redirect_allowed(target: &str, origins: &[String]) -> bool {
+/// Where a `returnTo`/`redirectTo` may send the browser besides our own paths: origins listed
+/// exactly, and any host a route names (exact or `*.` pattern, see [`crate::hosts`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Policy<'a> {
+    pub origins: &'a [String],
+    pub hosts: &'a [String],
+    /// A gateway on https sends browsers to route hosts over https only.
+    pub https_only: bool,
+}
+
+/// Where a `returnTo`/`redirectTo` may send the browser: one of our own paths, or a URL the
+/// policy allows. The origin is computed by a WHATWG URL parser, as the browser will;
+/// userinfo, whitespace and backslashes are refused outright.
+pub fn redirect_allowed(target: &str, policy: &Policy<'_>) -> bool {
     if is_local_path(target) {
         return true;
     }
-    if origins.is_empty()
+    if (policy.origins.is_empty() && policy.hosts.is_empty())
         || target.contains('\\')
         || target.chars().any(|c| c.is_whitespace() || c.is_control())
     {
         return false;
     }
     url::Url::parse(target).is_ok_and(|u| {
+        let listed = || policy.origins.contains(&u.origin().ascii_serialization());
+        let routed = || {
+            (u.scheme() == "https" || !policy.https_only)
+                && u.host_str()
+                    .is_some_and(|h| policy.hosts.iter().any(|p| crate::hosts::matches(p, h)))
+        };
         matches!(u.scheme(), "http" | "https")
             && u.username().is_empty()
             && u.password().is_none()
-            && origins.contains(&u.origin().ascii_serialization())
+            && (listed() || routed())
     })
 }
 
@@ -57,7 +73,15 @@ pub fn escape_query(v: &str) -> String {
 /// percent-decoded it once.
 #[cfg(test)]
 mod tests {
-    use super::redirect_allowed;
+    use super::{redirect_allowed, Policy};
+
+    fn only(origins: &[String]) -> Policy<'_> {
+        Policy {
+            origins,
+            hosts: &[],
+            https_only: false,
+        }
+    }
     use proptest::prelude::*;
 
     const OURS: &str = "https://gw.example";
@@ -125,13 +149,13 @@ mod tests {
         #[test]
         fn whatever_is_accepted_stays_on_allowed_origins(t in target()) {
             let origins = vec![ALLOWED.to_string()];
-            if redirect_allowed(&t, &origins) {
+            if redirect_allowed(&t, &only(&origins)) {
                 prop_assert!(lands_safely(&t), "{t:?} leaves");
                 if let Some(decoded) = crate::path::target::percent_decode(&t) {
                     prop_assert!(lands_safely(&decoded), "{t:?} decoded leaves");
                 }
             }
-            if redirect_allowed(&t, &[]) {
+            if redirect_allowed(&t, &only(&[])) {
                 prop_assert!(super::is_local_path(&t));
             }
         }
@@ -153,7 +177,7 @@ mod tests {
             "https://app.example.com:443/x",
             "/local",
         ] {
-            assert!(redirect_allowed(ok, &o), "{ok}");
+            assert!(redirect_allowed(ok, &only(&o)), "{ok}");
         }
         for bad in [
             "https://app.example.com.evil.test/",
@@ -167,7 +191,43 @@ mod tests {
             "//app.example.com/",
             " https://app.example.com/",
         ] {
-            assert!(!redirect_allowed(bad, &o), "{bad}");
+            assert!(!redirect_allowed(bad, &only(&o)), "{bad}");
         }
+    }
+
+    #[test]
+    fn route_hosts_are_allowed_over_the_gateways_scheme() {
+        let hosts = [
+            "app.example.test".to_string(),
+            "*.tools.example.test".to_string(),
+        ];
+        let p = Policy {
+            origins: &[],
+            hosts: &hosts,
+            https_only: true,
+        };
+        for ok in [
+            "https://app.example.test/x?y=1",
+            "https://APP.example.test:8443/",
+            "https://a.tools.example.test/",
+        ] {
+            assert!(redirect_allowed(ok, &p), "{ok}");
+        }
+        for bad in [
+            "http://app.example.test/",
+            "https://tools.example.test/",
+            "https://a.b.tools.example.test/",
+            "https://app.example.test.evil/",
+            "https://evil.test/?app.example.test",
+            "https://app.example.test@evil.test/",
+            "javascript://app.example.test/%0aalert(1)",
+        ] {
+            assert!(!redirect_allowed(bad, &p), "{bad}");
+        }
+        let plain = Policy {
+            https_only: false,
+            ..p
+        };
+        assert!(redirect_allowed("http://app.example.test/", &plain));
     }
 }

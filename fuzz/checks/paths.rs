@@ -64,7 +64,12 @@ pub fn check(data: &[u8]) {
         return;
     };
     let allowed = vec!["https://app.example.com".to_string()];
-    if portcullis::redirect::redirect_allowed(raw, &allowed) {
+    let policy = portcullis::redirect::Policy {
+        origins: &allowed,
+        hosts: &[],
+        https_only: true,
+    };
+    if portcullis::redirect::redirect_allowed(raw, &policy) {
         let base = url::Url::parse("https://gw.example/account/x").expect("base");
         if let Ok(u) = base.join(raw) {
             let o = u.origin().ascii_serialization();

@@ -162,6 +162,8 @@ pub struct TokensFile {
 #[serde(deny_unknown_fields)]
 pub struct CookieFile {
     pub name: Option<String>,
+    /// A parent domain of `public_url`'s host: one sign-in for every subdomain.
+    pub domain: Option<String>,
     /// `auto`, `true` or `false`.
     pub secure: Option<BoolOrAuto>,
     pub same_site: Option<SameSiteFile>,

@@ -204,6 +204,41 @@ mod tests {
     }
 
     #[test]
+    fn edge_checks_are_off_unless_configured() {
+        let c = parse("").unwrap();
+        assert_eq!((c.api.forward_auth, c.api.auth_request), (None, None));
+        let c = parse("api: { routes: { forward-auth: true, auth-request: \"/_auth\" } }").unwrap();
+        assert_eq!(c.api.forward_auth.as_deref(), Some("/auth/forward"));
+        assert_eq!(c.api.auth_request.as_deref(), Some("/_auth"));
+        let errs = parse("api: { routes: { forward-auth: \"/api/login\" } }").unwrap_err();
+        assert!(
+            errs.iter()
+                .any(|e| e.at == Where::Path("api.routes.forward-auth".into())),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn host_patterns_with_a_misplaced_or_second_wildcard_are_named() {
+        let routes = |host: &str| {
+            format!("upstreams: {{ a: {{ addrs: [\"127.0.0.1:1\"] }} }}\nroutes:\n  - {{ path: \"/**\", host: \"{host}\", upstream: a, auth: none }}\n")
+        };
+        assert!(parse(&routes("*.Tools.example.test")).is_ok());
+        for bad in [
+            "*.*.example.test",
+            "a.*.example.test",
+            "app.example.test:8080",
+        ] {
+            let errs = parse(&routes(bad)).unwrap_err();
+            assert!(
+                errs.iter()
+                    .any(|e| e.at == Where::Path("routes[0].host".into())),
+                "{bad}: {errs:?}"
+            );
+        }
+    }
+
+    #[test]
     fn two_api_routes_cannot_share_a_path() {
         let errs = parse("api: { routes: { logout: \"/api/login\" } }").unwrap_err();
         assert!(

@@ -81,6 +81,8 @@ pub struct Mail {
 #[derive(Debug, Clone)]
 pub struct Server {
     pub listen: SocketAddr,
+    /// The routes' host patterns: a browser may be sent back to any of them after signing in.
+    pub redirect_hosts: Vec<String>,
     pub admin_listen: Option<SocketAddr>,
     pub public_url: String,
     /// `scheme://host[:port]` of `public_url`: what a same-origin browser sends as `Origin`.
@@ -141,6 +143,8 @@ pub enum SameSite {
 #[derive(Debug, Clone)]
 pub struct Cookie {
     pub name: String,
+    /// `Domain=` of the session cookie (`cookie.domain`); host-only when `None`.
+    pub domain: Option<String>,
     pub secure: bool,
     pub same_site: SameSite,
 }
@@ -369,6 +373,17 @@ impl ApiRoutes {
             || self.other_pages.iter().any(|p| p == path)
             || family(&self.auth)
             || path == JWKS_PATH
+    }
+}
+
+impl Server {
+    /// Where `returnTo`/`redirectTo` may send a browser besides the gateway's own paths.
+    pub fn redirects(&self) -> crate::redirect::Policy<'_> {
+        crate::redirect::Policy {
+            origins: &self.redirect_origins,
+            hosts: &self.redirect_hosts,
+            https_only: self.public_url.starts_with("https:"),
+        }
     }
 }
 

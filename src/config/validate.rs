@@ -18,7 +18,7 @@ const MAX_LEEWAY: Duration = Duration::from_secs(30);
 
 pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigError>> {
     let mut errs = Vec::new();
-    let server = server(f.server, &mut errs);
+    let mut server = server(f.server, &mut errs);
     let database = Database {
         url: f
             .database
@@ -42,6 +42,7 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
     let upstreams = upstreams(f.upstreams, &mut errs);
     let identity = identity(f.identity_headers, &mut errs);
     let routes = routes(f.routes, &upstreams, identity.forward_token, &mut errs);
+    server.redirect_hosts = routes.iter().filter_map(|r| r.host.clone()).collect();
     let api = api_routes(f.api, &mut errs);
     let rate_limits = RateLimits {
         login: f
@@ -206,6 +207,7 @@ fn server(s: file::ServerFile, errs: &mut Vec<ConfigError>) -> Server {
         production,
         trusted_proxies,
         redirect_origins,
+        redirect_hosts: Vec::new(),
         max_header_size: s.max_header_size.unwrap_or(32 * 1024).max(1024),
         body_timeout: client_deadline(s.body_timeout),
         header_timeout: client_deadline(s.header_timeout),
@@ -315,16 +317,39 @@ fn cookie(c: file::CookieFile, public_url: &str, errs: &mut Vec<ConfigError>) ->
             "none requires a Secure cookie (an https public_url or secure: true)",
         ));
     }
+    let domain = c
+        .domain
+        .map(|d| d.trim_start_matches('.').to_ascii_lowercase());
+    if let Some(d) = &domain {
+        let host = url::Url::parse(public_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .unwrap_or_default();
+        let covers = host == *d || host.ends_with(&format!(".{d}"));
+        if let Some(why) = crate::hosts::pattern_error(d).filter(|_| !d.starts_with('*')) {
+            errs.push(ConfigError::at("cookie.domain", format!("{d:?}: {why}")));
+        } else if d.starts_with('*') || !d.contains('.') || !covers {
+            errs.push(ConfigError::at(
+                "cookie.domain",
+                format!("{d:?} must be a parent domain of server.public_url's host {host:?} (browsers refuse the cookie otherwise)"),
+            ));
+        }
+    }
     // Where the cookie is Secure, the default name carries the `__Host-` prefix: the browser
     // then refuses it unless it is Secure, host-only (no Domain) and Path=/, so a sibling
-    // subdomain cannot plant or shadow it.
-    let name = c.name.unwrap_or_else(|| {
-        if secure {
-            "__Host-portcullis_session".into()
-        } else {
-            "portcullis_session".into()
-        }
+    // subdomain cannot plant or shadow it. Shared with subdomains (`domain`), it can only be
+    // `__Secure-`.
+    let name = c.name.unwrap_or_else(|| match (secure, &domain) {
+        (true, None) => "__Host-portcullis_session".into(),
+        (true, Some(_)) => "__Secure-portcullis_session".into(),
+        (false, _) => "portcullis_session".into(),
     });
+    if name.starts_with("__Host-") && domain.is_some() {
+        errs.push(ConfigError::at(
+            "cookie.name",
+            "a __Host- cookie cannot have a Domain: use __Secure- with cookie.domain",
+        ));
+    }
     if (name.starts_with("__Host-") || name.starts_with("__Secure-")) && !secure {
         errs.push(ConfigError::at(
             "cookie.name",
@@ -343,6 +368,7 @@ fn cookie(c: file::CookieFile, public_url: &str, errs: &mut Vec<ConfigError>) ->
     }
     Cookie {
         name,
+        domain,
         secure,
         same_site,
     }

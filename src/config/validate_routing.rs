@@ -139,7 +139,13 @@ pub(super) fn routes(
                 forward_token: r.forward_token.unwrap_or(forward_token),
                 name: r.name.unwrap_or_else(|| format!("route{i}")),
                 path,
-                host: r.host.map(|h| h.to_ascii_lowercase()),
+                host: r.host.map(|h| h.to_ascii_lowercase()).filter(|h| {
+                    let why = crate::hosts::pattern_error(h);
+                    if let Some(why) = why {
+                        errs.push(ConfigError::at(at("host"), format!("{h:?}: {why}")));
+                    }
+                    why.is_none()
+                }),
                 methods,
                 upstream: r.upstream,
                 auth,

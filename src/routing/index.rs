@@ -97,7 +97,7 @@ fn route_matches(
 ) -> bool {
     r.host
         .as_deref()
-        .is_none_or(|h| host.is_some_and(|x| x.eq_ignore_ascii_case(h)))
+        .is_none_or(|h| host.is_some_and(|x| crate::hosts::matches(h, x)))
         && r.methods.as_ref().is_none_or(|ms| ms.contains(method))
         && r.path.matches_parts(parts, mode)
 }

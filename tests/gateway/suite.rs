@@ -19,6 +19,7 @@ mod corpus;
 mod explain_agrees;
 mod faults;
 mod harness;
+mod hosts;
 mod logs;
 mod mail;
 mod oauth;

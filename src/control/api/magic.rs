@@ -25,7 +25,7 @@ pub async fn request(
     let email = f.email("email");
     let back = f
         .opt_string("returnTo")
-        .filter(|r| crate::redirect::redirect_allowed(r, &state.config().server.redirect_origins));
+        .filter(|r| crate::redirect::redirect_allowed(r, &state.config().server.redirects()));
     f.finish_400()?;
     let email = email.ok_or(Reject::Internal)?;
     request_link(&state, email, back)?;

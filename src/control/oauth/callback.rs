@@ -34,7 +34,7 @@ const PAGE: &str = r#"<!doctype html>
 pub async fn page(S(state): S<Arc<State>>, Query(q): Query<HashMap<String, String>>) -> Response {
     let next = q
         .get("redirectTo")
-        .filter(|r| crate::redirect::redirect_allowed(r, &state.config().server.redirect_origins))
+        .filter(|r| crate::redirect::redirect_allowed(r, &state.config().server.redirects()))
         .cloned()
         .unwrap_or_else(|| state.config().oauth.success_url.clone());
     let html = PAGE.replace(

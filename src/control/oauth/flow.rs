@@ -70,7 +70,7 @@ async fn start(
     let (browser, browser_hash) = crate::auth::one_time::generate();
     let redirect_to = q
         .get("redirectTo")
-        .filter(|r| crate::redirect::redirect_allowed(r, &state.config().server.redirect_origins))
+        .filter(|r| crate::redirect::redirect_allowed(r, &state.config().server.redirects()))
         .cloned();
     state
         .store

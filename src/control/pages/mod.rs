@@ -153,7 +153,7 @@ pub async fn guest_rule(
 
 /// A place to go back to that the redirect rule allows, or `/`.
 pub fn return_to(cfg: &crate::config::Config, raw: Option<&str>) -> String {
-    raw.filter(|r| crate::redirect::redirect_allowed(r, &cfg.server.redirect_origins))
+    raw.filter(|r| crate::redirect::redirect_allowed(r, &cfg.server.redirects()))
         .unwrap_or("/")
         .to_string()
 }

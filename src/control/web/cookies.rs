@@ -1,5 +1,6 @@
-//! The session cookie: HttpOnly, Secure per config, SameSite per config, Path=/. A browser
-//! session cookie unless the user asked to be remembered.
+//! The session cookie: HttpOnly, Secure per config, SameSite per config, Path=/, and
+//! `Domain=cookie.domain` when set (one sign-in for every subdomain). A browser session
+//! cookie unless the user asked to be remembered.
 
 use crate::config::{Config, SameSite};
 use http::HeaderValue;
@@ -10,11 +11,15 @@ fn build(cfg: &Config, value: String) -> cookie::CookieBuilder<'static> {
         SameSite::Strict => cookie::SameSite::Strict,
         SameSite::None => cookie::SameSite::None,
     };
-    cookie::Cookie::build((cfg.cookie.name.clone(), value))
+    let c = cookie::Cookie::build((cfg.cookie.name.clone(), value))
         .http_only(true)
         .secure(cfg.cookie.secure)
         .same_site(same_site)
-        .path("/")
+        .path("/");
+    match &cfg.cookie.domain {
+        Some(d) => c.domain(d.clone()),
+        None => c,
+    }
 }
 
 fn header(c: cookie::CookieBuilder<'static>) -> HeaderValue {
@@ -108,5 +113,24 @@ mod tests {
             std::path::Path::new("."),
         );
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn a_cookie_shared_with_subdomains_is_secure_prefixed_and_must_cover_the_gateway() {
+        let c = cfg("server: { public_url: \"https://id.example.test\" }\ncookie: { domain: \".Example.test\" }");
+        let set = session(&c, "tok", false);
+        let set = set.to_str().unwrap();
+        assert!(set.starts_with("__Secure-portcullis_session=tok"), "{set}");
+        assert!(set.contains("Domain=example.test"), "{set}");
+        assert!(clear(&c).to_str().unwrap().contains("Domain=example.test"));
+        for bad in [
+            "server: { public_url: \"https://id.example.test\" }\ncookie: { domain: other.test }",
+            "server: { public_url: \"https://id.example.test\" }\ncookie: { domain: test }",
+            "server: { public_url: \"https://id.example.test\" }\ncookie: { domain: \"*.example.test\" }",
+            "server: { public_url: \"https://id.example.test\" }\ncookie: { domain: example.test, name: __Host-sid }",
+        ] {
+            let r = crate::config::from_yaml(bad, &Default::default(), std::path::Path::new("."));
+            assert!(r.is_err(), "{bad}");
+        }
     }
 }
