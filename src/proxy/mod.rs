@@ -30,6 +30,18 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// Registers the request's connection under its session (none for an anonymous request
+    /// or over HTTP/2), so that revoking the session closes it.
+    fn hold_tunnel(
+        &self,
+        session: &Session,
+        by: Option<(uuid::Uuid, crate::auth::SessionEntry)>,
+    ) -> Option<crate::tunnels::Registration> {
+        let (sid, entry) = by?;
+        let cut = head_deadline::connection_cut(session)?;
+        Some(self.state.auth.cache.hold_tunnel(sid, &entry, cut))
+    }
+
     /// `control`: the runtime the auth API's handlers run on (not the worker's).
     pub fn new(state: Arc<State>, control: tokio::runtime::Handle) -> Self {
         Gateway {
@@ -70,7 +82,10 @@ pub struct Ctx {
     decision: &'static str,
     /// Why a request was refused, for the access log.
     reason: Option<String>,
-    /// An upgrade request's place among the open tunnels, so revoking its session ends it.
+    /// The session the request was forwarded for, should its answer become a stream.
+    session: Option<(uuid::Uuid, crate::auth::SessionEntry)>,
+    /// An upgraded connection's or an event stream's place among the open tunnels, so
+    /// revoking its session ends it.
     tunnel: Option<crate::tunnels::Registration>,
     _in_flight: shutdown::InFlight,
 }
@@ -88,6 +103,7 @@ impl ProxyHttp for Gateway {
             client: ClientInfo::default(),
             decision: "none",
             reason: None,
+            session: None,
             tunnel: None,
             _in_flight: shutdown::InFlight::start(),
         }
@@ -128,13 +144,9 @@ impl ProxyHttp for Gateway {
             Decision::Deny(d) => ctx.reason = Some(d.reject.message()),
             Decision::Forward(f) => {
                 ctx.user = f.identity.as_ref().map(|i| i.user.id);
-                if let Some(id) = f.identity.as_ref().filter(|_| session.is_upgrade_req()) {
-                    ctx.tunnel = head_deadline::connection_cut(session).map(|cut| {
-                        self.state
-                            .auth
-                            .cache
-                            .hold_tunnel(id.session_id, &id.session, cut)
-                    });
+                ctx.session = f.identity.as_ref().map(|i| (i.session_id, i.session));
+                if session.is_upgrade_req() {
+                    ctx.tunnel = self.hold_tunnel(session, ctx.session);
                 }
             }
             _ => {}
@@ -185,7 +197,15 @@ impl ProxyHttp for Gateway {
         // The gateway's own version, whatever the app spoke (RFC 9110 §6.2); the HTTP/2 writer
         // ignores it.
         resp.set_version(http::Version::HTTP_11);
-        if resp.status == http::StatusCode::SWITCHING_PROTOCOLS {
+        // A server-sent event stream lives as long as a WebSocket: it ends with its session.
+        let event_stream = resp
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        if event_stream && ctx.tunnel.is_none() {
+            ctx.tunnel = self.hold_tunnel(session, ctx.session);
+        }
+        if resp.status == http::StatusCode::SWITCHING_PROTOCOLS || event_stream {
             if let Some(t) = &mut ctx.tunnel {
                 t.opened();
             }

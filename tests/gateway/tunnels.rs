@@ -301,3 +301,39 @@ async fn responses_carry_the_gateways_http_version_and_streams_are_not_buffered(
     let second = r.chunk().await.unwrap().unwrap();
     assert_eq!(&second[..], b"data: 2\n");
 }
+
+#[tokio::test]
+async fn an_event_stream_ends_within_a_second_of_logout() {
+    let events = raw_app(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n8\r\ndata: 1\n\r\n",
+        Duration::from_secs(60),
+        b"0\r\n\r\n",
+    )
+    .await;
+    let up = Upstream::start().await;
+    let mut o = Options::new(up.addr);
+    o.routes = r#"
+  - { name: events, path: "/events/**", upstream: events, auth: required }
+"#
+    .into();
+    o.more_upstreams = format!("  events: {{ addrs: [\"{events}\"], read_timeout: 120s }}");
+    let g = Gateway::start(o).await;
+    let token = g.admin_token().await;
+    let mut r = g
+        .client
+        .get(g.url("/events/feed"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(&r.chunk().await.unwrap().unwrap()[..], b"data: 1\n");
+    assert_eq!(metric(&g.metrics().await, "portcullis_tunnels_open"), 1.0);
+    assert_eq!(g.post("/api/logout", Some(&token)).await.status(), 200);
+    let start = Instant::now();
+    let end = tokio::time::timeout(Duration::from_secs(1), r.chunk())
+        .await
+        .expect("the stream was still open a second after the logout");
+    assert!(!matches!(end, Ok(Some(_))), "more data after the logout: {end:?}");
+    eprintln!("event stream ended {:?} after the logout", start.elapsed());
+}
