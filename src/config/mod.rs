@@ -207,15 +207,24 @@ mod tests {
     fn edge_checks_are_off_unless_configured() {
         let c = parse("").unwrap();
         assert_eq!((c.api.forward_auth, c.api.auth_request), (None, None));
-        let c = parse("api: { routes: { forward-auth: true, auth-request: \"/_auth\" } }").unwrap();
+        let trusted = "server: { trusted_proxies: [\"10.0.0.1\"] }\n";
+        let c = parse(&format!(
+            "{trusted}api: {{ routes: {{ forward-auth: true, auth-request: \"/_auth\" }} }}"
+        ))
+        .unwrap();
         assert_eq!(c.api.forward_auth.as_deref(), Some("/auth/forward"));
         assert_eq!(c.api.auth_request.as_deref(), Some("/_auth"));
-        let errs = parse("api: { routes: { forward-auth: \"/api/login\" } }").unwrap_err();
-        assert!(
-            errs.iter()
-                .any(|e| e.at == Where::Path("api.routes.forward-auth".into())),
-            "{errs:?}"
-        );
+        for bad in [
+            format!("{trusted}api: {{ routes: {{ forward-auth: \"/api/login\" }} }}"),
+            "api: { routes: { forward-auth: true } }".to_string(),
+        ] {
+            let errs = parse(&bad).unwrap_err();
+            assert!(
+                errs.iter()
+                    .any(|e| e.at == Where::Path("api.routes.forward-auth".into())),
+                "{bad}: {errs:?}"
+            );
+        }
     }
 
     #[test]

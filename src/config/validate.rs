@@ -44,6 +44,17 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
     let routes = routes(f.routes, &upstreams, identity.forward_token, &mut errs);
     server.redirect_hosts = routes.iter().filter_map(|r| r.host.clone()).collect();
     let api = api_routes(f.api, &mut errs);
+    for (key, on) in [
+        ("forward-auth", api.forward_auth.is_some()),
+        ("auth-request", api.auth_request.is_some()),
+    ] {
+        if on && server.trusted_proxies.is_empty() {
+            errs.push(ConfigError::at(
+                format!("api.routes.{key}"),
+                "is answered only to server.trusted_proxies, which is empty: list the edge proxy's address there",
+            ));
+        }
+    }
     let rate_limits = RateLimits {
         login: f
             .rate_limits
