@@ -8,6 +8,7 @@ use crate::state::State;
 use crate::tasks::Upkeep;
 use crate::upstream::Upstreams;
 use crate::whoami::Whoami;
+use pingora::listeners::tls::TlsSettings;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::{RunArgs, Server};
 use pingora::services::background::background_service;
@@ -28,6 +29,8 @@ pub enum StartError {
     State(#[from] crate::state::StateError),
     #[error(transparent)]
     Bootstrap(#[from] crate::bootstrap::BootstrapError),
+    #[error("the TLS listener: {0}")]
+    Tls(String),
     #[error("{what}")]
     Io {
         what: &'static str,
@@ -78,7 +81,12 @@ pub fn serve(config_path: &Path, upgrade: bool) -> Result<(), StartError> {
         _ => None,
     };
     if !upgrade {
-        crate::startup::check_can_listen(cfg.server.listen, "server.listen")?;
+        if cfg.server.listen_plain {
+            crate::startup::check_can_listen(cfg.server.listen, "server.listen")?;
+        }
+        if let Some(t) = &cfg.server.tls {
+            crate::startup::check_can_listen(t.listen, "server.tls.listen")?;
+        }
     }
     // Before the state: the upstream pools built with it need the built-in upstream's address.
     let whoami = if Upstreams::has_whoami(&cfg.upstreams) {
@@ -100,6 +108,14 @@ pub fn serve(config_path: &Path, upgrade: bool) -> Result<(), StartError> {
     crate::reload::on_sighup(&rt, state.clone(), config_path.to_path_buf())
         .map_err(io("the SIGHUP handler"))?;
     let cfg = state.config();
+    for w in cfg
+        .server
+        .tls
+        .iter()
+        .flat_map(|t| t.expiring(crate::store::now()))
+    {
+        tracing::warn!("{w}");
+    }
 
     let conf = ServerConf {
         // Services without their own count (the admin and upkeep services' runtimes).
@@ -145,7 +161,18 @@ pub fn serve(config_path: &Path, upgrade: bool) -> Result<(), StartError> {
             },
         );
         proxy.threads = Some(1);
-        proxy.add_tcp(&cfg.server.listen.to_string());
+        if cfg.server.listen_plain {
+            proxy.add_tcp(&cfg.server.listen.to_string());
+        }
+        if let (Some(t), Some(certs)) = (&cfg.server.tls, &state.certs) {
+            let mut tls = TlsSettings::with_callbacks(Box::new(crate::proxy::tls::Handshakes))
+                .map_err(|e| StartError::Tls(e.to_string()))?;
+            tls.set_cert_resolver(certs.clone());
+            if cfg.server.http2 {
+                tls.enable_h2();
+            }
+            proxy.add_tls_with_settings(&t.listen.to_string(), None, tls);
+        }
         server.add_service(proxy);
     }
     if let Some((w, addr)) = whoami {

@@ -20,6 +20,9 @@ pub fn check_config(path: &Path) -> bool {
                 cfg.upstreams.len(),
                 cfg.database.url.split('?').next().unwrap_or("")
             );
+            for w in cfg.server.tls.iter().flat_map(|t| t.expiring(now())) {
+                println!("warning: {w}");
+            }
             true
         }
         Err(e) => {

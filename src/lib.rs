@@ -7,6 +7,7 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod bootstrap;
+pub mod certs;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -28,6 +28,7 @@ pub struct Metrics {
     pub mail_queued: IntGauge,
     pub bad_targets: IntCounterVec,
     pub tunnels_open: IntGauge,
+    pub tls_handshake_failures: prometheus::IntCounter,
     pub tunnels_closed: IntCounterVec,
 }
 
@@ -177,6 +178,15 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
             "Tunnels the gateway closed because their session ended, by reason (revoked, deactivated, expired)",
             &["reason"],
         ),
+        tls_handshake_failures: {
+            let c = prometheus::IntCounter::new(
+                "portcullis_tls_handshake_failures_total",
+                "TLS handshakes that failed or timed out (an unknown CA, an old protocol, a scan)",
+            )
+            .unwrap_or_else(|_| unreachable_metric());
+            let _ = r.register(Box::new(c.clone()));
+            c
+        },
         proxy_seconds,
         cache_entries,
         registry: r,
@@ -279,6 +289,14 @@ pub fn status_class(status: u16) -> &'static str {
 
 /// The Prometheus text exposition of every metric.
 pub fn render() -> String {
+    // Pingora counts failed handshakes itself (patched: vendor/PATCHES.md); brought up to date
+    // at each scrape.
+    let failed = pingora::services::listening::DOWNSTREAM_HANDSHAKE_FAILURES
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let seen = METRICS.tls_handshake_failures.get();
+    METRICS
+        .tls_handshake_failures
+        .inc_by(failed.saturating_sub(seen));
     let mut buf = Vec::new();
     let _ = TextEncoder::new().encode(&METRICS.registry.gather(), &mut buf);
     String::from_utf8(buf).unwrap_or_default()

@@ -27,6 +27,15 @@ pub fn reload(state: &State, path: &Path) -> Outcome {
         Ok(next) => install(state, next),
         Err(errors) => Outcome::Rejected(errors),
     };
+    // Certificate files are read again whatever the config did: a renewed certificate is
+    // installed by a SIGHUP with the config unchanged.
+    match state.reload_certificates() {
+        Ok(()) if state.certs.is_some() => tracing::info!("TLS certificates reloaded"),
+        Ok(()) => {}
+        Err(why) => {
+            tracing::error!(problem = %why, "TLS certificates not reloaded; the running ones stay")
+        }
+    }
     match &outcome {
         Outcome::Applied { needs_restart } => {
             for setting in needs_restart {
@@ -96,6 +105,10 @@ pub fn keep_start_settings(running: &Config, next: &mut Config) -> Vec<&'static 
     }
     // `trusted_proxies` is read per request; the rest of `server` configures listeners, the API
     // router and the drain.
+    // A renewed certificate's dates are not a change of setting.
+    if let (Some(r), Some(n)) = (&running.server.tls, &mut next.server.tls) {
+        n.not_after = r.not_after.clone();
+    }
     let trusted = std::mem::take(&mut next.server.trusted_proxies);
     next.server.trusted_proxies = running.server.trusted_proxies.clone();
     keep!("server", server);

@@ -25,6 +25,8 @@ pub enum StateError {
     Mail(#[from] crate::mail::MailError),
     #[error("the password hashing threads")]
     Hashing(#[from] crate::auth::password::HashError),
+    #[error("server.tls: {0}")]
+    Certificates(String),
 }
 
 pub struct State {
@@ -42,6 +44,8 @@ pub struct State {
     pub backoff: crate::auth::backoff::AccountBackoff,
     pub mailer: Mailer,
     pub oauth: crate::providers::Runtime,
+    /// The HTTPS listener's certificates, swapped by a reload (`server.tls`).
+    pub certs: Option<Arc<crate::certs::Resolver>>,
 }
 
 impl State {
@@ -84,8 +88,25 @@ impl State {
             mailer: Mailer::start(&config.mail)?,
             oauth,
             store,
+            certs: match &config.server.tls {
+                Some(t) => Some(crate::certs::Resolver::new(
+                    t.load().map_err(StateError::Certificates)?,
+                )),
+                None => None,
+            },
             live: ArcSwap::from_pointee(Live::new(config)),
         }))
+    }
+
+    /// Reads the certificate files again (the paths are the running config's; new handshakes
+    /// get the new certificates, open connections keep theirs). A file that does not load
+    /// leaves the running certificates in place.
+    pub fn reload_certificates(&self) -> Result<(), String> {
+        let (Some(resolver), Some(tls)) = (&self.certs, &self.config().server.tls) else {
+            return Ok(());
+        };
+        resolver.swap(tls.load()?);
+        Ok(())
     }
 
     /// The config (and its pools and limiters) as of now. A request takes it once and keeps

@@ -123,6 +123,32 @@ pub struct ServerFile {
     pub data_dir: Option<String>,
     /// `development` (default) or `production`: production refuses development-only features.
     pub environment: Option<EnvironmentFile>,
+    /// An HTTPS listener.
+    pub tls: Option<TlsFile>,
+    /// HTTP/2 through ALPN on the TLS listener (default true); never h2c.
+    pub http2: Option<bool>,
+    /// The plain listener answers 308 to https (except `/.well-known/acme-challenge/`).
+    pub redirect_to_https: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFile {
+    pub listen: String,
+    /// PEM: the leaf first, its chain after.
+    pub cert_file: String,
+    pub key_file: String,
+    /// More certificates, chosen by SNI; `cert_file` is the default.
+    #[serde(default)]
+    pub certificates: Vec<CertificateFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateFile {
+    pub hosts: Vec<String>,
+    pub cert_file: String,
+    pub key_file: String,
 }
 
 #[derive(Debug, Deserialize, Default)]

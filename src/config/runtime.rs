@@ -81,6 +81,11 @@ pub struct Mail {
 #[derive(Debug, Clone)]
 pub struct Server {
     pub listen: SocketAddr,
+    /// Whether the plain listener runs (`server.listen` set, or no TLS).
+    pub listen_plain: bool,
+    pub tls: Option<Tls>,
+    pub http2: bool,
+    pub redirect_to_https: bool,
     /// The routes' host patterns: a browser may be sent back to any of them after signing in.
     pub redirect_hosts: Vec<String>,
     pub admin_listen: Option<SocketAddr>,
@@ -98,6 +103,42 @@ pub struct Server {
     pub max_body_size: usize,
     pub data_dir: PathBuf,
     pub production: bool,
+}
+
+/// The HTTPS listener: its address and certificate files (checked when the config loads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls {
+    pub listen: SocketAddr,
+    pub default: crate::certs::Pair,
+    pub certificates: Vec<(Vec<String>, crate::certs::Pair)>,
+    /// Each certificate file's leaf `notAfter` (Unix seconds), as loaded.
+    pub not_after: Vec<(PathBuf, i64)>,
+}
+
+impl Tls {
+    /// Certificates that expire within 14 days (or have), one sentence each.
+    pub fn expiring(&self, now: i64) -> Vec<String> {
+        const SOON: i64 = 14 * 24 * 3600;
+        self.not_after
+            .iter()
+            .filter(|(_, at)| at - now < SOON)
+            .map(|(file, at)| {
+                let when = std::time::UNIX_EPOCH + Duration::from_secs((*at).max(0) as u64);
+                let when = humantime::format_rfc3339_seconds(when);
+                if *at <= now {
+                    format!("{} expired on {when}", file.display())
+                } else {
+                    let days = (at - now) / 86_400;
+                    format!("{} expires on {when}, in {days} days", file.display())
+                }
+            })
+            .collect()
+    }
+
+    /// Loads the certificates afresh from their files.
+    pub fn load(&self) -> Result<crate::certs::Set, String> {
+        crate::certs::Set::load(&self.default, &self.certificates)
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -18,7 +18,7 @@ const MAX_LEEWAY: Duration = Duration::from_secs(30);
 
 pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigError>> {
     let mut errs = Vec::new();
-    let mut server = server(f.server, &mut errs);
+    let mut server = server(f.server, base, &mut errs);
     let database = Database {
         url: f
             .database
@@ -156,17 +156,35 @@ pub(super) fn socket(text: &str, path: &str, errs: &mut Vec<ConfigError>) -> Opt
     }
 }
 
-fn server(s: file::ServerFile, errs: &mut Vec<ConfigError>) -> Server {
+fn server(s: file::ServerFile, base: &Path, errs: &mut Vec<ConfigError>) -> Server {
     let fallback: SocketAddr = ([127, 0, 0, 1], 8080).into();
+    let tls = s.tls.and_then(|t| tls(t, base, errs));
+    let listen_plain = s.listen.is_some() || tls.is_none();
     let listen = s.listen.as_deref().unwrap_or("127.0.0.1:8080");
     let listen = socket(listen, "server.listen", errs).unwrap_or(fallback);
+    let redirect_to_https = s.redirect_to_https.unwrap_or(false);
+    if redirect_to_https && tls.is_none() {
+        errs.push(ConfigError::at(
+            "server.redirect_to_https",
+            "needs server.tls (there is no https listener to send clients to)",
+        ));
+    }
+    if let Some(t) = tls.as_ref().filter(|t| listen_plain && t.listen == listen) {
+        errs.push(ConfigError::at(
+            "server.tls.listen",
+            format!("{} is server.listen too", t.listen),
+        ));
+    }
     let admin_listen = s
         .admin_listen
         .as_deref()
         .and_then(|a| socket(a, "server.admin_listen", errs));
-    let public_url = s
-        .public_url
-        .unwrap_or_else(|| format!("http://localhost:{}", listen.port()));
+    let public_url = s.public_url.unwrap_or_else(|| match &tls {
+        Some(t) if !listen_plain || redirect_to_https => {
+            format!("https://localhost:{}", t.listen.port())
+        }
+        _ => format!("http://localhost:{}", listen.port()),
+    });
     if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
         errs.push(ConfigError::at(
             "server.public_url",
@@ -219,6 +237,10 @@ fn server(s: file::ServerFile, errs: &mut Vec<ConfigError>) -> Server {
         trusted_proxies,
         redirect_origins,
         redirect_hosts: Vec::new(),
+        listen_plain,
+        tls,
+        http2: s.http2.unwrap_or(true),
+        redirect_to_https,
         max_header_size: s.max_header_size.unwrap_or(32 * 1024).max(1024),
         body_timeout: client_deadline(s.body_timeout),
         header_timeout: client_deadline(s.header_timeout),
@@ -383,6 +405,54 @@ fn cookie(c: file::CookieFile, public_url: &str, errs: &mut Vec<ConfigError>) ->
         secure,
         same_site,
     }
+}
+
+/// The TLS listener: every certificate file is loaded now, so a missing file, a key that is
+/// not the certificate's or a bad host pattern stops the config here, named.
+fn tls(t: file::TlsFile, base: &Path, errs: &mut Vec<ConfigError>) -> Option<Tls> {
+    let before = errs.len();
+    let listen = socket(&t.listen, "server.tls.listen", errs);
+    let pair = |cert: &str, key: &str| crate::certs::Pair {
+        cert_file: base.join(cert),
+        key_file: base.join(key),
+    };
+    let default = pair(&t.cert_file, &t.key_file);
+    let mut not_after = Vec::new();
+    let mut check =
+        |p: &crate::certs::Pair, at: String, errs: &mut Vec<ConfigError>| match crate::certs::load(
+            p,
+        ) {
+            Ok(l) => not_after.push((p.cert_file.clone(), l.not_after)),
+            Err(why) => errs.push(ConfigError::at(at, why)),
+        };
+    check(&default, "server.tls.cert_file".into(), errs);
+    let mut certificates = Vec::new();
+    for (i, c) in t.certificates.into_iter().enumerate() {
+        let at = format!("server.tls.certificates[{i}]");
+        if c.hosts.is_empty() {
+            errs.push(ConfigError::at(
+                format!("{at}.hosts"),
+                "name at least one host",
+            ));
+        }
+        for h in &c.hosts {
+            if let Some(why) = crate::hosts::pattern_error(&h.to_ascii_lowercase()) {
+                errs.push(ConfigError::at(
+                    format!("{at}.hosts"),
+                    format!("{h:?}: {why}"),
+                ));
+            }
+        }
+        let p = pair(&c.cert_file, &c.key_file);
+        check(&p, format!("{at}.cert_file"), errs);
+        certificates.push((c.hosts, p));
+    }
+    (errs.len() == before).then_some(Tls {
+        listen: listen?,
+        default,
+        certificates,
+        not_after,
+    })
 }
 
 /// A deadline on what a client sends: 10 s unless set, never under 100 ms.

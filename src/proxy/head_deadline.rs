@@ -198,7 +198,19 @@ impl UniqueID for Deadlined {
     }
 }
 
-impl Ssl for Deadlined {}
+/// What the TLS layer underneath says (Pingora reads the negotiated ALPN here to choose
+/// HTTP/2).
+impl Ssl for Deadlined {
+    fn get_ssl(&self) -> Option<&pingora::protocols::tls::TlsRef> {
+        self.inner.get_ssl()
+    }
+    fn get_ssl_digest(&self) -> Option<Arc<pingora::protocols::tls::SslDigest>> {
+        self.inner.get_ssl_digest()
+    }
+    fn selected_alpn_proto(&self) -> Option<pingora::protocols::ALPN> {
+        self.inner.selected_alpn_proto()
+    }
+}
 
 impl GetTimingDigest for Deadlined {
     fn get_timing_digest(&self) -> Vec<Option<pingora::protocols::TimingDigest>> {

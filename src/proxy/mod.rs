@@ -11,6 +11,7 @@ mod observe;
 pub mod request_id;
 pub mod respond;
 pub mod shutdown;
+pub mod tls;
 
 use crate::decision::{self, Decision, RequestFacts};
 use crate::live::Live;
@@ -114,6 +115,11 @@ impl ProxyHttp for Gateway {
         let peer = peer_ip(session);
         ctx.client = client_info(session, &live.server.trusted_proxies);
         request_id::assign(session.req_header_mut())?;
+        if let Some(to) = tls::https_location(session, &live) {
+            ctx.decision = "redirect";
+            respond::redirect_with(session, http::StatusCode::PERMANENT_REDIRECT, &to).await?;
+            return Ok(true);
+        }
         let req = session.req_header();
         let facts = RequestFacts {
             method: &req.method,

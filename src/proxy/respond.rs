@@ -62,8 +62,17 @@ pub async fn reject_and_close(session: &mut Session, reject: &Reject) -> pingora
 
 /// `302 Found` to `location` (a path on this site), never cached.
 pub async fn redirect(session: &mut Session, location: &str) -> pingora::Result<()> {
+    redirect_with(session, http::StatusCode::FOUND, location).await
+}
+
+/// A redirect with the given status (302, or 308 to https).
+pub async fn redirect_with(
+    session: &mut Session,
+    status: http::StatusCode,
+    location: &str,
+) -> pingora::Result<()> {
     let r = Rendered {
-        status: http::StatusCode::FOUND,
+        status,
         headers: vec![
             (
                 http::header::LOCATION,

@@ -35,6 +35,7 @@ mod sessions;
 mod startup;
 mod syscalls;
 mod takeover;
+mod tls;
 mod tunnels;
 mod users;
 mod webdriver;

@@ -33,6 +33,11 @@ use crate::services::Service as ServiceTrait;
 
 use async_trait::async_trait;
 use log::{debug, error, info};
+
+/// PATCH(portcullis: handshake-failures-counted): downstream handshakes (TLS, or a pre-TLS
+/// step) that failed or timed out since the process started, for an application's metrics.
+pub static DOWNSTREAM_HANDSHAKE_FAILURES: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0);
 use pingora_error::Result;
 use pingora_runtime::current_handle;
 use pingora_timeout::timeout;
@@ -236,17 +241,24 @@ impl<A: ServerApp + Send + Sync + 'static> Service<A> {
                                 match handshake {
                                     Ok(io) => Self::handle_event(io, app, shutdown).await,
                                     Err(e) => {
-                                        // TODO: Maybe IOApp trait needs a fn to handle/filter out this error
+                                        // PATCH(portcullis: handshake-failures-counted): a
+                                        // client's failed handshake (an unknown CA, an old
+                                        // protocol, a port scan) is not the server's error:
+                                        // counted, logged at debug.
+                                        DOWNSTREAM_HANDSHAKE_FAILURES
+                                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                                         if let Some(addr) = peer_addr {
-                                            error!("Downstream handshake error from {}: {e}", addr);
+                                            debug!("Downstream handshake error from {}: {e}", addr);
                                         } else {
-                                            error!("Downstream handshake error: {e}");
+                                            debug!("Downstream handshake error: {e}");
                                         }
                                     }
                                 }
                             }
                             Err(_) => {
-                                error!("Downstream handshake timeout");
+                                DOWNSTREAM_HANDSHAKE_FAILURES
+                                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                debug!("Downstream handshake timeout");
                             }
                         }
                     });

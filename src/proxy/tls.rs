@@ -1,0 +1,50 @@
+//! HTTPS: the TLS listener's hooks, and the plain listener's redirect to it. Certificates come
+//! from `certs::Resolver` (chosen by SNI at each handshake); Pingora's rustls listener takes a
+//! resolver only through its callback-carrying settings, so `Handshakes` is the (empty)
+//! callback set.
+
+use async_trait::async_trait;
+use pingora::listeners::TlsAccept;
+
+pub struct Handshakes;
+
+#[async_trait]
+impl TlsAccept for Handshakes {}
+
+/// With `server.redirect_to_https`, where a request that came over plain HTTP goes instead:
+/// the same host (when it is one the gateway serves; `public_url`'s otherwise) and target on
+/// the TLS listener's port. ACME HTTP-01 challenges stay on plain HTTP.
+pub fn https_location(
+    session: &pingora::proxy::Session,
+    live: &crate::live::Live,
+) -> Option<String> {
+    let server = &live.config.server;
+    let tls = server.tls.as_ref().filter(|_| server.redirect_to_https)?;
+    let over_tls = session
+        .digest()
+        .and_then(|d| d.ssl_digest.as_ref())
+        .is_some();
+    let req = session.req_header();
+    let target = std::str::from_utf8(req.raw_path()).unwrap_or("/");
+    if over_tls || target.starts_with("/.well-known/acme-challenge/") {
+        return None;
+    }
+    let asked = req
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| crate::routing::bare_host(Some(h)))
+        .map(str::to_ascii_lowercase)
+        .filter(|h| live.serves_host(h));
+    let public = url::Url::parse(&server.public_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| "localhost".into());
+    let host = asked.unwrap_or(public);
+    let port = match tls.listen.port() {
+        443 => String::new(),
+        p => format!(":{p}"),
+    };
+    let target = if target.starts_with('/') { target } else { "/" };
+    Some(format!("https://{host}{port}{target}"))
+}

@@ -1,0 +1,244 @@
+//! HTTPS: certificates made by `openssl` in the test, checked by real clients (curl for
+//! HTTP/2 and TLS versions, reqwest with rustls for cookies and kept-alive connections).
+//! SNI chooses among certificates, SIGHUP installs renewed files for new connections while
+//! open ones go on, old protocols are refused and counted, check-config names bad files.
+
+use crate::harness::*;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+fn have(cmd: &str) -> bool {
+    let there = Command::new(cmd).arg("--version").output().is_ok();
+    assert!(
+        there || std::env::var_os("PORTCULLIS_REQUIRE_APPS").is_none(),
+        "{cmd} is required (PORTCULLIS_REQUIRE_APPS is set)"
+    );
+    there
+}
+
+/// A self-signed certificate for `name` (P-256), valid `days`: `<stem>.pem`, `<stem>.key`.
+fn certificate(dir: &Path, stem: &str, name: &str, days: u32) {
+    let ok = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .args(["-nodes", "-subj", &format!("/CN={name}")])
+        .args(["-addext", &format!("subjectAltName=DNS:{name}")])
+        // A leaf, not a CA: rustls (webpki) refuses a CA certificate as a server's.
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth"])
+        .args(["-days", &days.to_string(), "-keyout"])
+        .arg(dir.join(format!("{stem}.key")))
+        .arg("-out")
+        .arg(dir.join(format!("{stem}.pem")))
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+}
+
+fn tls_config(dir: &Path, port: u16, extra: &str) -> String {
+    format!(
+        "  tls:\n    listen: \"127.0.0.1:{port}\"\n    cert_file: \"{d}/a.pem\"\n    key_file: \"{d}/a.key\"\n    certificates:\n      - {{ hosts: [\"b.test\", \"*.c.test\"], cert_file: \"{d}/b.pem\", key_file: \"{d}/b.key\" }}\n{extra}",
+        d = dir.display()
+    )
+}
+
+/// curl's answer: `<status> <http version>`, or its error.
+fn curl(port: u16, host: &str, ca: &Path, path: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code} %{http_version}"])
+        .arg("--cacert")
+        .arg(ca)
+        .args(["--resolve", &format!("{host}:{port}:127.0.0.1")])
+        .args(args)
+        .arg(format!("https://{host}:{port}{path}"))
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).to_string())
+    }
+}
+
+fn https_client(ca: &Path, port: u16) -> reqwest::Client {
+    let pem = std::fs::read(ca).unwrap();
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .resolve("a.test", ([127, 0, 0, 1], port).into())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+// Several threads: curl runs blocking, and the recording app lives on the test's runtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_http2_sni_reload_and_modern_protocols_only() {
+    if !have("openssl") || !have("curl") {
+        eprintln!("SKIPPED: openssl and curl are needed");
+        return;
+    }
+    let certs = tempfile::tempdir().unwrap();
+    let dir = certs.path();
+    certificate(dir, "a", "a.test", 90);
+    certificate(dir, "b", "b.test", 90);
+    let tls = free_port();
+    let (_up, mut g) = start_with(|o| {
+        o.server_extra = tls_config(dir, tls, "");
+        o.public_url = Some(format!("https://a.test:{tls}"));
+    })
+    .await;
+
+    // ALPN: HTTP/2 for clients that offer it, HTTP/1.1 for the others.
+    assert_eq!(curl(tls, "a.test", &dir.join("a.pem"), "/public/x", &["--http2"]).unwrap(), "200 2");
+    assert_eq!(
+        curl(tls, "a.test", &dir.join("a.pem"), "/public/x", &["--http1.1"]).unwrap(),
+        "200 1.1"
+    );
+    assert_eq!(curl(tls, "a.test", &dir.join("a.pem"), "/app/x", &[]).unwrap(), "401 2");
+    // SNI: b.test (and *.c.test) get b's certificate, anything else the default.
+    assert_eq!(curl(tls, "b.test", &dir.join("b.pem"), "/public/x", &[]).unwrap(), "200 2");
+    assert!(curl(tls, "b.test", &dir.join("a.pem"), "/public/x", &[]).is_err());
+    assert!(curl(tls, "x.c.test", &dir.join("b.pem"), "/public/x", &[])
+        .unwrap_err()
+        .contains("x.c.test"), "b's certificate, which does not name x.c.test");
+    // TLS 1.0 and 1.1 are refused, and counted.
+    assert!(curl(tls, "a.test", &dir.join("a.pem"), "/public/x", &["--tlsv1.0", "--tls-max", "1.1"]).is_err());
+    let m = g.metrics().await;
+    let failures = m
+        .lines()
+        .find(|l| l.starts_with("portcullis_tls_handshake_failures_total"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(failures >= 1.0, "{m}");
+
+    // The session cookie is Secure and host-prefixed on HTTPS.
+    let c = https_client(&dir.join("a.pem"), tls);
+    let r = c
+        .post(format!("https://a.test:{tls}/api/nuxt-users/session"))
+        .json(&serde_json::json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, full) = set_cookie(&r);
+    assert!(full.starts_with("__Host-portcullis_session=") && full.contains("Secure"), "{full}");
+
+    // A renewed certificate: SIGHUP, and new connections get it; the open one goes on.
+    let kept = https_client(&dir.join("a.pem"), tls);
+    let url = format!("https://a.test:{tls}/public/x");
+    assert_eq!(kept.get(&url).send().await.unwrap().status(), 200);
+    certificate(dir, "a2", "a.test", 90);
+    std::fs::copy(dir.join("a2.pem"), dir.join("a.pem")).unwrap();
+    std::fs::copy(dir.join("a2.key"), dir.join("a.key")).unwrap();
+    g.signal("HUP");
+    g.wait_log("TLS certificates reloaded").await;
+    assert!(!g.log().contains("only takes effect on restart"), "{}", g.log());
+    assert_eq!(curl(tls, "a.test", &dir.join("a2.pem"), "/public/x", &[]).unwrap(), "200 2");
+    assert_eq!(kept.get(&url).send().await.unwrap().status(), 200, "the open connection");
+    // A broken file on reload: the running certificate stays.
+    std::fs::write(dir.join("a.pem"), "not a certificate").unwrap();
+    g.signal("HUP");
+    g.wait_log("TLS certificates not reloaded").await;
+    assert_eq!(curl(tls, "a.test", &dir.join("a2.pem"), "/public/x", &[]).unwrap(), "200 2");
+    g.signal("TERM");
+    g.wait_exit(Duration::from_secs(15)).await;
+}
+
+#[tokio::test]
+async fn the_plain_listener_can_send_everyone_to_https() {
+    if !have("openssl") {
+        return;
+    }
+    let certs = tempfile::tempdir().unwrap();
+    let dir = certs.path();
+    certificate(dir, "a", "a.test", 90);
+    certificate(dir, "b", "b.test", 90);
+    let tls = free_port();
+    let (up, g) = start_with(|o| {
+        o.server_extra = tls_config(dir, tls, "  redirect_to_https: true\n");
+        o.public_url = Some(format!("https://a.test:{tls}"));
+    })
+    .await;
+    let r = no_redirects()
+        .get(g.url("/app/x?y=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 308);
+    assert_eq!(
+        r.headers()["location"],
+        format!("https://a.test:{tls}/app/x?y=1").as_str()
+    );
+    // ACME HTTP-01 challenges stay on plain HTTP (here: the public route's rules).
+    let r = no_redirects()
+        .get(g.url("/.well-known/acme-challenge/token"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.status(), 308);
+    assert_eq!(up.count(), 0);
+}
+
+#[tokio::test]
+async fn check_config_names_bad_certificates_and_serve_refuses_them() {
+    if !have("openssl") {
+        return;
+    }
+    let certs = tempfile::tempdir().unwrap();
+    let dir = certs.path();
+    certificate(dir, "a", "a.test", 90);
+    certificate(dir, "b", "b.test", 90);
+    certificate(dir, "soon", "soon.test", 3);
+    let check = |server_extra: String| {
+        let up: std::net::SocketAddr = ([127, 0, 0, 1], 9).into();
+        let mut o = Options::new(up);
+        o.server_extra = server_extra;
+        let cfg_dir = tempfile::tempdir().unwrap();
+        let path = write_config(cfg_dir.path(), &o, free_port(), free_port());
+        let out = Command::new(bin())
+            .args(["check-config", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let serve = Command::new(bin())
+            .args(["serve", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        (out.status.success(), text, serve.status.success())
+    };
+    let t = |cert: &str, key: &str, hosts: &str| {
+        format!(
+            "  tls:\n    listen: \"127.0.0.1:{}\"\n    cert_file: \"{d}/{cert}\"\n    key_file: \"{d}/{key}\"\n    certificates:\n      - {{ hosts: [{hosts}], cert_file: \"{d}/b.pem\", key_file: \"{d}/b.key\" }}\n",
+            free_port(),
+            d = dir.display()
+        )
+    };
+    let (ok, text, _) = check(t("a.pem", "b.key", "\"b.test\""));
+    assert!(!ok && text.contains("server.tls.cert_file") && text.contains("does not belong"), "{text}");
+    let (ok, text, serves) = check(t("missing.pem", "a.key", "\"b.test\""));
+    assert!(!ok && !serves && text.contains("missing.pem"), "{text}");
+    let (ok, text, _) = check(t("a.pem", "a.key", "\"*.*.b.test\""));
+    assert!(!ok && text.contains("server.tls.certificates[0].hosts"), "{text}");
+    // Valid, but about to expire: a warning, not an error.
+    let cfg = t("soon.pem", "soon.key", "\"b.test\"");
+    let up: std::net::SocketAddr = ([127, 0, 0, 1], 9).into();
+    let mut o = Options::new(up);
+    o.server_extra = cfg;
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let path = write_config(cfg_dir.path(), &o, free_port(), free_port());
+    let out = Command::new(bin())
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("warning:") && text.contains("soon.pem expires on"), "{text}");
+}
