@@ -165,8 +165,9 @@ pub fn serve(config_path: &Path, upgrade: bool) -> Result<(), StartError> {
             proxy.add_tcp(&cfg.server.listen.to_string());
         }
         if let (Some(t), Some(certs)) = (&cfg.server.tls, &state.certs) {
-            let mut tls = TlsSettings::with_callbacks(Box::new(crate::proxy::tls::Handshakes))
-                .map_err(|e| StartError::Tls(e.to_string()))?;
+            let mut tls =
+                TlsSettings::with_callbacks(Box::new(crate::proxy::tls::Handshakes(certs.clone())))
+                    .map_err(|e| StartError::Tls(e.to_string()))?;
             tls.set_cert_resolver(certs.clone());
             if cfg.server.http2 {
                 tls.enable_h2();

@@ -23,6 +23,19 @@ pub struct Loaded {
     pub key: Arc<CertifiedKey>,
     /// The leaf's `notAfter`, Unix seconds.
     pub not_after: i64,
+    /// The DNS names the leaf covers (subjectAltName; `*.` patterns as written).
+    pub names: Arc<Names>,
+}
+
+/// The host names a certificate covers.
+#[derive(Debug, Default)]
+pub struct Names(pub Vec<String>);
+
+impl Names {
+    /// Whether a request for `host` (no port) belongs on a connection with this certificate.
+    pub fn cover(&self, host: &str) -> bool {
+        self.0.iter().any(|n| crate::hosts::matches(n, host))
+    }
 }
 
 /// Reads and checks one pair: a PEM chain (leaf first) and a PEM private key that belongs to
@@ -39,6 +52,23 @@ pub fn load(p: &Pair) -> Result<Loaded, String> {
     let (_, parsed) = x509_parser::parse_x509_certificate(leaf)
         .map_err(|e| format!("{}: not an X.509 certificate: {e}", shown(&p.cert_file)))?;
     let not_after = parsed.validity().not_after.timestamp();
+    let names = parsed
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|san| {
+            san.value
+                .general_names
+                .iter()
+                .filter_map(|n| match n {
+                    x509_parser::extensions::GeneralName::DNSName(d) => {
+                        Some(d.to_ascii_lowercase())
+                    }
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let der = PrivateKeyDer::from_pem_file(&p.key_file)
         .map_err(|e| format!("{}: no private key: {e}", shown(&p.key_file)))?;
     let signing = rustls::crypto::ring::sign::any_supported_type(&der)
@@ -54,13 +84,17 @@ pub fn load(p: &Pair) -> Result<Loaded, String> {
     Ok(Loaded {
         key: Arc::new(key),
         not_after,
+        names: Arc::new(Names(names)),
     })
 }
 
+/// A certificate as served, with the names it covers.
+pub type Chosen = (Arc<CertifiedKey>, Arc<Names>);
+
 /// The certificates a listener serves: one per host pattern, and the default.
 pub struct Set {
-    default: Arc<CertifiedKey>,
-    by_host: Vec<(String, Arc<CertifiedKey>)>,
+    default: Chosen,
+    by_host: Vec<(String, Chosen)>,
 }
 
 impl Set {
@@ -68,17 +102,24 @@ impl Set {
     pub fn load(default: &Pair, more: &[(Vec<String>, Pair)]) -> Result<Set, String> {
         let mut by_host = Vec::new();
         for (hosts, pair) in more {
-            let key = load(pair)?.key;
-            by_host.extend(hosts.iter().map(|h| (h.to_ascii_lowercase(), key.clone())));
+            let l = load(pair)?;
+            let chosen = (l.key, l.names);
+            by_host.extend(
+                hosts
+                    .iter()
+                    .map(|h| (h.to_ascii_lowercase(), chosen.clone())),
+            );
         }
+        let l = load(default)?;
         Ok(Set {
-            default: load(default)?.key,
+            default: (l.key, l.names),
             by_host,
         })
     }
 
-    /// The certificate for a handshake naming `sni` (the default without SNI or a match).
-    pub fn choose(&self, sni: Option<&str>) -> &Arc<CertifiedKey> {
+    /// The certificate (and its names) for a handshake naming `sni`: the default without SNI
+    /// or a match.
+    pub fn choose(&self, sni: Option<&str>) -> &Chosen {
         sni.and_then(|name| {
             self.by_host
                 .iter()
@@ -104,6 +145,12 @@ impl Resolver {
     pub fn swap(&self, set: Set) {
         self.set.store(Arc::new(set));
     }
+
+    /// The names covered by the certificate a handshake naming `sni` got (asked right after
+    /// the handshake, so a reload in between is the only way to differ).
+    pub fn names_for(&self, sni: Option<&str>) -> Arc<Names> {
+        self.set.load().choose(sni).1.clone()
+    }
 }
 
 impl std::fmt::Debug for Resolver {
@@ -114,6 +161,6 @@ impl std::fmt::Debug for Resolver {
 
 impl ResolvesServerCert for Resolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.set.load().choose(hello.server_name()).clone())
+        Some(self.set.load().choose(hello.server_name()).0.clone())
     }
 }

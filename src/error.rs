@@ -35,6 +35,8 @@ pub enum Reject {
     UpstreamTimeout,
     Unavailable,
     Internal,
+    /// An HTTP/2 request for a host its connection's certificate does not cover.
+    Misdirected,
 }
 
 /// A response ready to be written by axum or by Pingora.
@@ -69,6 +71,7 @@ impl Reject {
             Reject::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Reject::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Reject::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Reject::Misdirected => StatusCode::MISDIRECTED_REQUEST,
         }
     }
 
@@ -103,6 +106,9 @@ impl Reject {
             }
             Reject::Unavailable => "The service is temporarily unavailable".into(),
             Reject::Internal => "Something went wrong on our side".into(),
+            Reject::Misdirected => {
+                "This connection's certificate does not cover that host; open a new one".into()
+            }
         }
     }
 

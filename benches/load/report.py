@@ -48,6 +48,11 @@ targets = [
     ("Bearer throughput / public-route throughput", ratio("gateway bearer (cached)", "gateway public route", "requests_per_s"), "≥ 0.9", lambda v: v >= 0.9),
     ("fresh-token CPU / Bearer (cached) CPU", ratio("gateway fresh token (miss)", "gateway bearer (cached)"), "(information)", None),
 ]
+if "gateway bearer (HTTPS)" in by:
+    targets += [
+        ("HTTPS Bearer CPU / HAProxy jwt_verify over TLS CPU", ratio("gateway bearer (HTTPS)", "haproxy jwt_verify HS256 (HTTPS)"), "(information)", None),
+        ("HTTPS Bearer CPU / plain-HTTP Bearer CPU", ratio("gateway bearer (HTTPS)", "gateway bearer (cached)"), "(information)", None),
+    ]
 if "baseline bearer (cached)" in by:
     targets += [
         ("public route CPU / baseline build's (median of per-round ratios)", paired("gateway public route", "baseline public route"), "(regression check)", None),

@@ -24,6 +24,7 @@ mkdir -p "$OUT"
 need=()
 command -v wrk >/dev/null || need+=(wrk)
 command -v strace >/dev/null || need+=(strace)
+command -v openssl >/dev/null || need+=(openssl)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 if [ ${#need[@]} -gt 0 ]; then
@@ -48,6 +49,7 @@ cleanup() {
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 UP=$(port); NGX=$(port); HAP=$(port); HAPJ=$(port); GW=$(port); ADMIN=$(port); GWB=$(port); ADMINB=$(port)
+HAPS=$(port); GWS=$(port)
 SECRET="load-test-secret-load-test-secret-0123456789"
 
 # --- the upstream, and nginx as a proxy (one process each, no master) ---
@@ -72,7 +74,15 @@ nginx_conf "$work/proxy.conf" "$NGX" 'proxy_pass http://app; proxy_http_version 
 nginx -p "$work" -c "$work/upstream.conf" & UP_PID=$!
 nginx -p "$work" -c "$work/proxy.conf" & NGX_PID=$!
 
-# --- HAProxy: plain and jwt_verify (HS256, with the exp check) on two frontends ---
+# --- one certificate for the HTTPS rows (HAProxy and the gateway alike: P-256, TLS 1.3) ---
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+  -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+  -addext "basicConstraints=critical,CA:FALSE" \
+  -keyout "$work/tls.key" -out "$work/tls.pem" 2>/dev/null
+cat "$work/tls.pem" "$work/tls.key" > "$work/tls-combined.pem"
+
+# --- HAProxy: plain and jwt_verify (HS256, with the exp check) on two frontends, and the
+# jwt_verify frontend again over TLS ---
 cat > "$work/haproxy.cfg" <<HAPROXY
 global
   nbthread 1
@@ -98,17 +108,27 @@ frontend jwt
   http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('\$.exp','int')
   http-request deny deny_status 401 if { var(txn.exp),sub(txn.now) -m int lt 0 }
   default_backend app
+frontend jwt_tls
+  bind 127.0.0.1:$HAPS ssl crt $work/tls-combined.pem alpn http/1.1
+  http-request set-var(txn.bearer) http_auth_bearer
+  http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('\$.alg')
+  http-request deny deny_status 401 unless { var(txn.alg) -m str HS256 }
+  http-request deny deny_status 401 unless { var(txn.bearer),jwt_verify(txn.alg,"$SECRET") -m int 1 }
+  http-request set-var(txn.now) date()
+  http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('\$.exp','int')
+  http-request deny deny_status 401 if { var(txn.exp),sub(txn.now) -m int lt 0 }
+  default_backend app
 HAPROXY
 haproxy -db -f "$work/haproxy.cfg" > "$work/haproxy.log" 2>&1 & HAP_PID=$!
 
 # --- the gateway (and, with BASELINE, an older build beside it on the same config) ---
-start_gateway() { # binary, port, admin port, name[, threads]; prints its pid
-  local dir="$work/$4" threads=${5:-1}
+start_gateway() { # binary, port, admin port, name[, threads[, more server keys]]; prints its pid
+  local dir="$work/$4" threads=${5:-1} more=${6:-}
   mkdir -p "$dir/data"
   # threads "default": the gateway's own default (one per core).
   local t=", threads: $threads"; [ "$threads" = default ] && t=
   cat > "$dir/gateway.yaml" <<YAML
-server: { listen: "127.0.0.1:$2", admin_listen: "127.0.0.1:$3", data_dir: "$dir/data"$t }
+server: { listen: "127.0.0.1:$2", admin_listen: "127.0.0.1:$3", data_dir: "$dir/data"$t$more }
 database: { url: "sqlite://$dir/data/load.db" }
 tokens: { secret: "$SECRET" }
 upstreams: { app: { addrs: ["127.0.0.1:$UP"] } }
@@ -130,7 +150,8 @@ login_token() { # port
   curl -sf "127.0.0.1:$1/api/login" -H 'content-type: application/json' \
     -d '{"email":"load@example.test","password":"load-password-1"}' | tr -d '"'
 }
-GW_PID=$(start_gateway "$BIN" "$GW" "$ADMIN" gateway)
+GW_PID=$(start_gateway "$BIN" "$GW" "$ADMIN" gateway 1 \
+  ", tls: { listen: \"127.0.0.1:$GWS\", cert_file: \"$work/tls.pem\", key_file: \"$work/tls.key\" }")
 TOKEN=$(login_token "$GW" "$ADMIN")
 [ -n "$TOKEN" ] || { echo "login failed"; cat "$work/gateway/gateway.log"; exit 1; }
 if [ -n "${BASELINE:-}" ]; then
@@ -189,6 +210,8 @@ scenarios() { # round
   measure "$1" "gateway public route" "$GW_PID" "http://127.0.0.1:$GW/public/x"
   measure "$1" "gateway bearer (cached)" "$GW_PID" "http://127.0.0.1:$GW/app/x" "${AUTH[@]}"
   measure "$1" "gateway session cookie" "$GW_PID" "http://127.0.0.1:$GW/app/x" "${COOKIE[@]}"
+  measure "$1" "haproxy jwt_verify HS256 (HTTPS)" "$HAP_PID" "https://127.0.0.1:$HAPS/x" "${AUTH[@]}"
+  measure "$1" "gateway bearer (HTTPS)" "$GW_PID" "https://127.0.0.1:$GWS/app/x" "${AUTH[@]}"
   TOKENS_FILE="$work/tokens.$1" measure "$1" "gateway fresh token (miss)" "$GW_PID" \
     "http://127.0.0.1:$GW/app/x" -s benches/load/fresh_token.lua
   if [ -n "${BASELINE:-}" ]; then
@@ -207,6 +230,8 @@ FLOOD=${FLOOD:-1}
 [ "$ROUNDS" = 0 ] || for url in "$UP/x" "$NGX/x" "$HAP/x" "$GW/public/x"; do wrk -t1 -c8 -d2s "http://127.0.0.1:$url" >/dev/null; done
 wrk -t1 -c8 -d2s "${AUTH[@]}" "http://127.0.0.1:$HAPJ/x" >/dev/null
 wrk -t1 -c8 -d2s "${AUTH[@]}" "http://127.0.0.1:$GW/app/x" >/dev/null
+wrk -t1 -c8 -d2s "${AUTH[@]}" "https://127.0.0.1:$HAPS/x" >/dev/null
+wrk -t1 -c8 -d2s "${AUTH[@]}" "https://127.0.0.1:$GWS/app/x" >/dev/null
 [ -z "${BASELINE:-}" ] || wrk -t1 -c8 -d2s -H "Authorization: Bearer $TOKENB" "http://127.0.0.1:$GWB/app/x" >/dev/null
 for r in $(seq "$ROUNDS"); do
   echo "round $r of $ROUNDS (wrk -t$WRK_THREADS -c$CONNS, ${SECS}s each)"

@@ -115,6 +115,11 @@ impl ProxyHttp for Gateway {
         let peer = peer_ip(session);
         ctx.client = client_info(session, &live.server.trusted_proxies);
         request_id::assign(session.req_header_mut())?;
+        if tls::misdirected(session) {
+            ctx.decision = "deny";
+            respond::reject(session, &crate::error::Reject::Misdirected).await?;
+            return Ok(true);
+        }
         if let Some(to) = tls::https_location(session, &live) {
             ctx.decision = "redirect";
             respond::redirect_with(session, http::StatusCode::PERMANENT_REDIRECT, &to).await?;

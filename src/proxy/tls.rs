@@ -5,11 +5,43 @@
 
 use async_trait::async_trait;
 use pingora::listeners::TlsAccept;
+use std::sync::Arc;
 
-pub struct Handshakes;
+/// Records, on each connection, the names its certificate covers (for the 421 rule).
+pub struct Handshakes(pub Arc<crate::certs::Resolver>);
 
 #[async_trait]
-impl TlsAccept for Handshakes {}
+impl TlsAccept for Handshakes {
+    async fn handshake_complete_callback(
+        &self,
+        tls: &pingora::protocols::tls::TlsRef,
+    ) -> Option<Arc<dyn std::any::Any + Send + Sync>> {
+        Some(self.0.names_for(tls.server_name()))
+    }
+}
+
+/// An HTTP/2 request for a host the connection's certificate does not cover: a client reusing
+/// a connection made for another host (RFC 9113 §9.1.1) must be told 421, to open its own.
+pub fn misdirected(session: &pingora::proxy::Session) -> bool {
+    if !session.downstream_session.is_http2() {
+        return false;
+    }
+    let names = session
+        .digest()
+        .and_then(|d| d.ssl_digest.as_ref())
+        .and_then(|t| t.extension.get::<crate::certs::Names>());
+    let req = session.req_header();
+    let host = req.uri.host().or_else(|| {
+        req.headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| crate::routing::bare_host(Some(h)))
+    });
+    match (names, host) {
+        (Some(names), Some(host)) => !names.cover(&host.to_ascii_lowercase()),
+        _ => false,
+    }
+}
 
 /// With `server.redirect_to_https`, where a request that came over plain HTTP goes instead:
 /// the same host (when it is one the gateway serves; `public_url`'s otherwise) and target on

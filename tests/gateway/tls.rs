@@ -101,6 +101,18 @@ async fn https_with_http2_sni_reload_and_modern_protocols_only() {
     assert!(curl(tls, "x.c.test", &dir.join("b.pem"), "/public/x", &[])
         .unwrap_err()
         .contains("x.c.test"), "b's certificate, which does not name x.c.test");
+    // HTTP/2 for a host the connection's certificate does not cover (a reused connection,
+    // RFC 9113 §9.1.1): 421, so the client opens one of its own. HTTP/1.1 is not asked to.
+    let a = dir.join("a.pem");
+    let other = ["-H", "Host: b.test"];
+    assert_eq!(
+        curl(tls, "a.test", &a, "/public/x", &["--http2", other[0], other[1]]).unwrap(),
+        "421 2"
+    );
+    assert_eq!(
+        curl(tls, "a.test", &a, "/public/x", &["--http1.1", other[0], other[1]]).unwrap(),
+        "200 1.1"
+    );
     // TLS 1.0 and 1.1 are refused, and counted.
     assert!(curl(tls, "a.test", &dir.join("a.pem"), "/public/x", &["--tlsv1.0", "--tls-max", "1.1"]).is_err());
     let m = g.metrics().await;
