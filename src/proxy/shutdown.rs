@@ -68,10 +68,11 @@ impl ShutdownSignalWatch for Signals {
             if upgrade {
                 // Pingora keeps accepting for a few seconds after the hand-over so nothing
                 // queued is lost; count only after it has stopped.
-                spawn_drain_watch(self.grace + UPGRADE_OVERLAP, UPGRADE_OVERLAP);
+                spawn_drain_watch(self.grace + UPGRADE_OVERLAP, UPGRADE_OVERLAP + LINGER);
             } else {
-                // Give Pingora a moment to close its listeners before counting.
-                spawn_drain_watch(self.grace, Duration::from_millis(200));
+                // Give Pingora a moment to close its listeners, and idle kept-alive connections
+                // their linger, before counting.
+                spawn_drain_watch(self.grace, Duration::from_millis(200) + LINGER);
             }
         }
         if upgrade {
@@ -81,6 +82,11 @@ impl ShutdownSignalWatch for Signals {
         }
     }
 }
+
+/// Once the service stops, a kept-alive connection is still read this long (patched Pingora,
+/// `keepalive-linger-on-shutdown`): a request a client had already sent on it is answered
+/// (with `Connection: close`) instead of lost. The process stays up until that is over.
+const LINGER: Duration = pingora::proxy::KEEPALIVE_LINGER;
 
 /// How long Pingora goes on accepting after handing its sockets over (its `CLOSE_TIMEOUT`,
 /// 5 s), plus a margin.
