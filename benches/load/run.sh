@@ -81,8 +81,8 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
   -keyout "$work/tls.key" -out "$work/tls.pem" 2>/dev/null
 cat "$work/tls.pem" "$work/tls.key" > "$work/tls-combined.pem"
 
-# --- HAProxy: plain and jwt_verify (HS256, with the exp check) on two frontends, and the
-# jwt_verify frontend again over TLS ---
+# --- HAProxy: plain and jwt_verify (HS256, with the exp check) on two frontends; the
+# jwt_verify one listens over TLS too ---
 cat > "$work/haproxy.cfg" <<HAPROXY
 global
   nbthread 1
@@ -100,15 +100,6 @@ frontend plain
   default_backend app
 frontend jwt
   bind 127.0.0.1:$HAPJ
-  http-request set-var(txn.bearer) http_auth_bearer
-  http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('\$.alg')
-  http-request deny deny_status 401 unless { var(txn.alg) -m str HS256 }
-  http-request deny deny_status 401 unless { var(txn.bearer),jwt_verify(txn.alg,"$SECRET") -m int 1 }
-  http-request set-var(txn.now) date()
-  http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('\$.exp','int')
-  http-request deny deny_status 401 if { var(txn.exp),sub(txn.now) -m int lt 0 }
-  default_backend app
-frontend jwt_tls
   bind 127.0.0.1:$HAPS ssl crt $work/tls-combined.pem alpn http/1.1
   http-request set-var(txn.bearer) http_auth_bearer
   http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('\$.alg')

@@ -84,6 +84,11 @@ pub fn strip_untrusted(req: &mut pingora::http::RequestHeader, peer_trusted: boo
     }
 }
 
+/// Whether the socket peer is one of `server.trusted_proxies`.
+pub fn peer_trusted(peer: Option<IpAddr>, trusted: &[IpNet]) -> bool {
+    peer.is_some_and(|p| trusted.iter().any(|n| n.contains(&p)))
+}
+
 /// What the upstream is told of the client: a trusted peer's `X-Forwarded-For` chain gets the
 /// peer appended; from anyone else every forwarding header is dropped and `X-Forwarded-For`
 /// is the socket peer alone, so an app reading its first entry cannot be fooled.
@@ -93,7 +98,7 @@ pub fn forwarding_headers(
     trusted: &[IpNet],
 ) -> pingora::Result<()> {
     let Some(peer) = peer else { return Ok(()) };
-    let value = if trusted.iter().any(|n| n.contains(&peer)) {
+    let value = if peer_trusted(Some(peer), trusted) {
         let chain: Vec<&str> = req
             .headers
             .get_all("x-forwarded-for")

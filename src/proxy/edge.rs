@@ -23,9 +23,7 @@ pub async fn serve(
     asker: EdgeAsker,
     client_ip: Option<std::net::IpAddr>,
 ) -> pingora::Result<()> {
-    let trusted = super::peer_ip(session)
-        .is_some_and(|p| live.server.trusted_proxies.iter().any(|n| n.contains(&p)));
-    if !trusted {
+    if !super::client_ip::peer_trusted(super::peer_ip(session), &live.server.trusted_proxies) {
         let no =
             Reject::Forbidden("Forward-auth answers only the proxies in server.trusted_proxies");
         return respond::reject(session, &no).await;

@@ -129,11 +129,7 @@ impl ProxyHttp for Gateway {
         let facts = RequestFacts {
             method: &req.method,
             raw_target: req.raw_path(),
-            host: req.uri.host().or_else(|| {
-                req.headers
-                    .get(http::header::HOST)
-                    .and_then(|h| h.to_str().ok())
-            }),
+            host: request_host(req),
             headers: &req.headers,
             client_ip: ctx.client.ip,
             forwarded: false,
@@ -144,8 +140,7 @@ impl ProxyHttp for Gateway {
         // here, and reads the original URL and method its trusted sender put there.)
         if !matches!(decision, Decision::EdgeCheck(_)) {
             identity::strip(session.req_header_mut(), &live.identity.prefix);
-            let trusted =
-                peer.is_some_and(|p| live.server.trusted_proxies.iter().any(|n| n.contains(&p)));
+            let trusted = client_ip::peer_trusted(peer, &live.server.trusted_proxies);
             client_ip::strip_untrusted(session.req_header_mut(), trusted);
         }
         observe::decided(&decision);
@@ -245,6 +240,15 @@ impl ProxyHttp for Gateway {
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Ctx) {
         observe::finished(session, e, ctx);
     }
+}
+
+/// The host a request names: an absolute-form target's authority, else `Host` (with any port).
+pub(crate) fn request_host(req: &RequestHeader) -> Option<&str> {
+    req.uri.host().or_else(|| {
+        req.headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+    })
 }
 
 /// The socket peer's address.

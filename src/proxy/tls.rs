@@ -30,13 +30,7 @@ pub fn misdirected(session: &pingora::proxy::Session) -> bool {
         .digest()
         .and_then(|d| d.ssl_digest.as_ref())
         .and_then(|t| t.extension.get::<crate::certs::Names>());
-    let req = session.req_header();
-    let host = req.uri.host().or_else(|| {
-        req.headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .and_then(|h| crate::routing::bare_host(Some(h)))
-    });
+    let host = crate::routing::bare_host(super::request_host(session.req_header()));
     match (names, host) {
         (Some(names), Some(host)) => !names.cover(&host.to_ascii_lowercase()),
         _ => false,

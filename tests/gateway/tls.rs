@@ -192,6 +192,23 @@ async fn the_plain_listener_can_send_everyone_to_https() {
     assert_eq!(up.count(), 0);
 }
 
+/// A config file with these `server:` lines (its directory lives as long as the handle).
+fn config_file(server_extra: String) -> (tempfile::TempDir, std::path::PathBuf) {
+    let mut o = Options::new(([127, 0, 0, 1], 9).into());
+    o.server_extra = server_extra;
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), &o, free_port(), free_port());
+    (dir, path)
+}
+
+fn check_config(path: &Path) -> std::process::Output {
+    Command::new(bin())
+        .args(["check-config", "--config"])
+        .arg(path)
+        .output()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn check_config_names_bad_certificates_and_serve_refuses_them() {
     if !have("openssl") {
@@ -203,16 +220,8 @@ async fn check_config_names_bad_certificates_and_serve_refuses_them() {
     certificate(dir, "b", "b.test", 90);
     certificate(dir, "soon", "soon.test", 3);
     let check = |server_extra: String| {
-        let up: std::net::SocketAddr = ([127, 0, 0, 1], 9).into();
-        let mut o = Options::new(up);
-        o.server_extra = server_extra;
-        let cfg_dir = tempfile::tempdir().unwrap();
-        let path = write_config(cfg_dir.path(), &o, free_port(), free_port());
-        let out = Command::new(bin())
-            .args(["check-config", "--config"])
-            .arg(&path)
-            .output()
-            .unwrap();
+        let (_cfg_dir, path) = config_file(server_extra);
+        let out = check_config(&path);
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
@@ -239,17 +248,8 @@ async fn check_config_names_bad_certificates_and_serve_refuses_them() {
     let (ok, text, _) = check(t("a.pem", "a.key", "\"*.*.b.test\""));
     assert!(!ok && text.contains("server.tls.certificates[0].hosts"), "{text}");
     // Valid, but about to expire: a warning, not an error.
-    let cfg = t("soon.pem", "soon.key", "\"b.test\"");
-    let up: std::net::SocketAddr = ([127, 0, 0, 1], 9).into();
-    let mut o = Options::new(up);
-    o.server_extra = cfg;
-    let cfg_dir = tempfile::tempdir().unwrap();
-    let path = write_config(cfg_dir.path(), &o, free_port(), free_port());
-    let out = Command::new(bin())
-        .args(["check-config", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let (_cfg_dir, path) = config_file(t("soon.pem", "soon.key", "\"b.test\""));
+    let out = check_config(&path);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("warning:") && text.contains("soon.pem expires on"), "{text}");
