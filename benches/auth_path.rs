@@ -55,7 +55,12 @@ fn auth_path(c: &mut Criterion) {
         }))
         .unwrap();
     let token = rt
-        .block_on(state.start_session(&user, false, &Default::default()))
+        .block_on(state.start_session(
+            &user,
+            false,
+            &Default::default(),
+            portcullis::auth::Amr::PWD,
+        ))
         .unwrap();
     let now = portcullis::store::now();
 

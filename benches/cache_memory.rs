@@ -65,6 +65,7 @@ fn main() {
                 expires_at: now + 3600,
                 remember: false,
                 revoked: false,
+                amr: portcullis::auth::Amr::PWD,
             },
         );
         // Every live session has been seen; its last-seen time is kept too.
@@ -118,6 +119,7 @@ fn main() {
                 expires_at: now + 3600,
                 remember: false,
                 revoked: false,
+                amr: portcullis::auth::Amr::PWD,
             },
         );
     }

@@ -83,6 +83,30 @@ pub fn user_add(
     })
 }
 
+/// Removes a user's second factors and ends their sessions (audited in the log). A running
+/// gateway on PostgreSQL hears of the ended sessions through the change feed.
+pub fn user_reset_mfa(path: &Path, email: &str) -> anyhow::Result<()> {
+    let cfg = crate::app::load_config(path)?;
+    let rt = crate::app::control_runtime()?;
+    rt.block_on(async {
+        let store = store::open(&cfg.database.url, 1).await?;
+        let user = store
+            .user_by_email(email)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no user has the email {email:?}"))?;
+        store.reset_mfa(user.id).await?;
+        let ended = store.revoke_user_sessions(user.id, None, now()).await?;
+        tracing::info!(target: "audit", user = user.id, by = "cli", sessions_ended = ended.len(), "second factors reset");
+        println!(
+            "removed every second factor of user {} <{}> and ended {} session(s)",
+            user.id,
+            user.email,
+            ended.len()
+        );
+        Ok(())
+    })
+}
+
 pub fn user_list(path: &Path) -> anyhow::Result<()> {
     let cfg = crate::app::load_config(path)?;
     let rt = crate::app::control_runtime()?;

@@ -37,6 +37,8 @@ pub enum Reject {
     Internal,
     /// An HTTP/2 request for a host its connection's certificate does not cover.
     Misdirected,
+    /// The route demands a second factor the session's sign-in did not use (RFC 9470).
+    StepUpRequired,
 }
 
 /// A response ready to be written by axum or by Pingora.
@@ -54,7 +56,7 @@ impl Reject {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Reject::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            Reject::Unauthenticated { .. } | Reject::StepUpRequired => StatusCode::UNAUTHORIZED,
             Reject::Forbidden(_) => StatusCode::FORBIDDEN,
             Reject::NotFound => StatusCode::NOT_FOUND,
             Reject::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -109,6 +111,9 @@ impl Reject {
             Reject::Misdirected => {
                 "This connection's certificate does not cover that host; open a new one".into()
             }
+            Reject::StepUpRequired => {
+                "This needs a sign-in with a second factor: verify with /mfa/verify".into()
+            }
         }
     }
 
@@ -139,6 +144,12 @@ impl Reject {
                 } else {
                     "Bearer realm=\"portcullis\""
                 }),
+            )),
+            Reject::StepUpRequired => headers.push((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(
+                    "Bearer realm=\"portcullis\", error=\"insufficient_user_authentication\", error_description=\"A second factor is required\"",
+                ),
             )),
             Reject::RateLimited { retry_after_secs } => {
                 headers.push((header::RETRY_AFTER, HeaderValue::from(*retry_after_secs)))

@@ -73,6 +73,8 @@ fn with_role(role: &str) -> Authn {
             expires_at: i64::MAX,
             remember: false,
             revoked: false,
+            // A password sign-in: what a route demanding a second factor refuses.
+            amr: crate::auth::Amr::PWD,
         },
     })
 }
@@ -152,6 +154,9 @@ fn describe(
         e.pattern = Some(r.path.as_str().to_string());
         e.upstream = Some(r.upstream.clone());
         e.requires = requirement(&r.auth);
+        if r.mfa {
+            e.requires.push_str(", signed in with a second factor");
+        }
     }
     let upstream = e.upstream.clone().unwrap_or_default();
     match d {
@@ -181,6 +186,11 @@ fn describe(
                 None => format!("forwarded to upstream {upstream} without identity"),
             };
         }
+        Decision::Redirect { failure, .. } if *failure == crate::decision::STEP_UP => {
+            e.status = 302;
+            e.check = Check::SecondFactor.name().into();
+            e.reason = "the session's sign-in used no second factor; a browser's page load is sent to the second-step page (an API client gets 401)".into();
+        }
         Decision::Redirect { .. } => {
             e.status = 302;
             e.check = Check::Credentials.name().into();
@@ -197,6 +207,7 @@ fn describe(
                 (Check::Route, _) => "no route matches this method, host and path (routes are first match; nothing is forwarded without one)".into(),
                 (Check::CrossSite, _) => "a state-changing request with the session cookie, from another site".into(),
                 (Check::Role, _) => format!("the caller's role is not allowed ({})", e.requires),
+                (Check::SecondFactor, _) => "the session's sign-in used no second factor (the route has mfa: true)".into(),
                 (Check::Credentials, Reject::Unavailable) => "the database is unavailable".into(),
                 (Check::Credentials, _) => why.unwrap_or("no credentials were presented").into(),
             };

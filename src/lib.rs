@@ -21,6 +21,7 @@ pub mod logbuf;
 pub mod logfmt;
 pub mod mail;
 pub mod metrics;
+pub mod mfa;
 pub mod path;
 pub mod priority;
 pub mod providers;

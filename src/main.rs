@@ -81,6 +81,12 @@ enum UserCmd {
     },
     /// List users.
     List,
+    /// Remove every second factor of a user (TOTP, recovery codes, passkeys) and end their
+    /// sessions: for someone who lost their authenticator.
+    ResetMfa {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -128,6 +134,9 @@ fn main() -> ExitCode {
                 },
         } => portcullis::cli::user_add(&cli.config, &email, &name, &role, password_stdin),
         Cmd::User { cmd: UserCmd::List } => portcullis::cli::user_list(&cli.config),
+        Cmd::User {
+            cmd: UserCmd::ResetMfa { email },
+        } => portcullis::cli::user_reset_mfa(&cli.config, &email),
         Cmd::Explain {
             method,
             url,

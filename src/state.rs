@@ -27,6 +27,8 @@ pub enum StateError {
     Hashing(#[from] crate::auth::password::HashError),
     #[error("server.tls: {0}")]
     Certificates(String),
+    #[error(transparent)]
+    Seal(#[from] crate::mfa::seal::SealError),
 }
 
 pub struct State {
@@ -46,6 +48,8 @@ pub struct State {
     pub oauth: crate::providers::Runtime,
     /// The HTTPS listener's certificates, swapped by a reload (`server.tls`).
     pub certs: Option<Arc<crate::certs::Resolver>>,
+    /// Seals TOTP secrets at rest.
+    pub sealer: crate::mfa::seal::Sealer,
 }
 
 impl State {
@@ -68,6 +72,8 @@ impl State {
             crate::auth::KeyMaterial::Ed25519 { private_pem, .. } => private_pem.clone(),
         };
         let oauth = crate::providers::Runtime::new(&config, &secret)?;
+        let sealer =
+            crate::mfa::seal::Sealer::new(&secret, config.mfa.encryption_key_file.as_deref())?;
         let cache = SessionCache::new(config.session_cache_max_entries)
             .with_idle_timeout(config.tokens.idle_timeout);
         Ok(Arc::new(State {
@@ -87,6 +93,7 @@ impl State {
             }),
             mailer: Mailer::start(&config.mail)?,
             oauth,
+            sealer,
             store,
             certs: match &config.server.tls {
                 Some(t) => Some(crate::certs::Resolver::new(

@@ -2,7 +2,9 @@
 //! page): the per-client and per-address limits, the account backoff, and a check that costs
 //! the same for unknown accounts.
 
+use super::mfa::{after_password, Challenge, Surface};
 use crate::auth::policy::MAX_PASSWORD_CHARS;
+use crate::auth::Amr;
 use crate::error::Reject;
 use crate::metrics;
 use crate::request::ClientInfo;
@@ -153,18 +155,35 @@ fn now_ms() -> i64 {
     crate::clock::now_ms()
 }
 
-/// Verifies email + password and starts a session: the user and the session's token.
+/// What a right password leads to.
+pub enum Step {
+    /// Signed in: the user and the session's token.
+    Session(User, String),
+    /// The user has (or must enrol) a second factor: no session yet.
+    Second(Challenge),
+}
+
+/// Verifies email + password and starts a session, unless the user's second factor is asked
+/// for first (`surface` says which endpoint the second step then answers as).
 pub async fn password_login(
     state: &State,
     client: &ClientInfo,
     email: &str,
     password: String,
     remember: bool,
-) -> Result<(User, String), LoginFailure> {
+    surface: Surface,
+    return_to: Option<String>,
+) -> Result<Step, LoginFailure> {
     let user = check_password(state, email, password).await?;
+    if let Some(c) = after_password(state, &user, surface, remember, return_to)
+        .await
+        .map_err(LoginFailure::Failed)?
+    {
+        return Ok(Step::Second(c));
+    }
     let token = state
-        .start_session(&user, remember, client)
+        .start_session(&user, remember, client, Amr::PWD)
         .await
         .map_err(LoginFailure::Failed)?;
-    Ok((user, token))
+    Ok(Step::Session(user, token))
 }

@@ -7,6 +7,8 @@ pub mod email_change;
 pub mod links;
 pub mod login;
 pub mod magic;
+pub mod mfa;
+pub mod passkeys;
 pub mod password;
 pub mod recovery;
 pub mod sessions;

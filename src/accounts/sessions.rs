@@ -1,7 +1,7 @@
 //! Session lifecycle: start, renew, revoke. Every change goes to the store *and* the cache at
 //! once, so a revoked token is refused by the very next request on any route.
 
-use crate::auth::{CachedUser, Identity, SessionEntry};
+use crate::auth::{Amr, CachedUser, Identity, SessionEntry};
 use crate::error::Reject;
 use crate::metrics;
 use crate::request::ClientInfo;
@@ -35,9 +35,10 @@ impl State {
         user: &User,
         remember: bool,
         client: &ClientInfo,
+        amr: Amr,
     ) -> Result<String, Reject> {
         Ok(self
-            .start_session_with(user, remember, client, &Map::new(), None)
+            .start_session_with(user, remember, client, &Map::new(), None, amr)
             .await?
             .token)
     }
@@ -51,6 +52,7 @@ impl State {
         client: &ClientInfo,
         extra: &Map<String, Value>,
         session_expires_at: Option<i64>,
+        amr: Amr,
     ) -> Result<Started, Reject> {
         let lifetime = self.lifetime(remember);
         let (sid, jti) = (Uuid::new_v4(), Uuid::new_v4());
@@ -83,6 +85,7 @@ impl State {
                     .as_ref()
                     .map(|ua| ua.chars().take(512).collect()),
                 ip: client.ip.map(|ip| ip.to_string()),
+                amr: amr.to_string(),
             })
             .await?
             // The user was deactivated between the password check and now.
@@ -96,6 +99,7 @@ impl State {
                 expires_at: session.expires_at,
                 remember,
                 revoked: false,
+                amr,
             },
         );
         Ok(Started {
@@ -168,6 +172,7 @@ impl State {
                 expires_at,
                 remember: session.remember,
                 revoked: false,
+                amr: Amr::parse(&session.amr),
             },
         );
         Ok((token, lifetime.as_secs()))

@@ -203,6 +203,7 @@ mod tests {
                 expires_at: 0,
                 remember: false,
                 revoked: false,
+                amr: crate::auth::Amr::PWD,
             },
         }
     }

@@ -239,6 +239,7 @@ impl Authenticator {
                     expires_at: s.expires_at,
                     remember: s.remember,
                     revoked: s.revoked_at.is_some(),
+                    amr: super::Amr::parse(&s.amr),
                 };
                 cache.fill_session(sid, entry);
             }))

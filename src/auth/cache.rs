@@ -15,6 +15,8 @@ pub struct SessionEntry {
     pub expires_at: i64,
     pub remember: bool,
     pub revoked: bool,
+    /// How the session's sign-in was made (fixed for its life).
+    pub amr: super::Amr,
 }
 
 /// What the proxy forwards about a user.
@@ -143,9 +145,10 @@ impl SessionCache {
     /// Applies a renewal another instance made: the session's token is now `next`'s, unless
     /// it was revoked meanwhile.
     pub fn renewed_elsewhere(&self, id: Uuid, next: SessionEntry) {
+        // The feed does not carry the sign-in methods; they never change for a session.
         self.sessions.update_sync(&id, |_, e| {
             if !e.revoked {
-                *e = next;
+                *e = SessionEntry { amr: e.amr, ..next };
             }
         });
     }
@@ -168,6 +171,7 @@ impl SessionCache {
                 expires_at,
                 remember: false,
                 revoked: true,
+                amr: Default::default(),
             });
         self.tunnels.cut_session(&id, crate::tunnels::Why::Revoked);
     }
@@ -325,6 +329,7 @@ mod tests {
             expires_at: exp,
             remember: false,
             revoked: false,
+            amr: crate::auth::Amr::PWD,
         }
     }
 

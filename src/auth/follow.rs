@@ -61,6 +61,8 @@ async fn apply(auth: &Authenticator, store: &dyn Store, row: &ChangeRow) {
                         expires_at,
                         remember: row.remember.unwrap_or(false),
                         revoked: false,
+                        // Kept from the cached entry by `renewed_elsewhere`.
+                        amr: Default::default(),
                     },
                 );
             }

@@ -1,5 +1,6 @@
 //! Authentication: credentials, tokens, the session cache, passwords and their policy.
 
+pub mod amr;
 pub mod assertion;
 pub mod authenticate;
 pub mod backoff;
@@ -12,6 +13,7 @@ pub mod policy;
 pub mod tokens;
 pub mod verified;
 
+pub use amr::Amr;
 pub use authenticate::{require, Authenticator, Authn, Identity, NoIdentity, Rejection};
 pub use cache::{CachedUser, SessionCache, SessionEntry};
 pub use password::PasswordHasher;

@@ -40,6 +40,39 @@ pub struct FileConfig {
     pub oauth: super::file_oauth::OAuthFile,
     #[serde(default)]
     pub pages: PagesFile,
+    #[serde(default)]
+    pub mfa: MfaFile,
+}
+
+/// Second factors and passkeys.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MfaFile {
+    #[serde(default)]
+    pub totp: TotpFile,
+    #[serde(default)]
+    pub webauthn: WebauthnFile,
+    #[serde(default)]
+    pub required_for_roles: Vec<String>,
+    /// 32 random bytes (raw, or 64 hex characters) sealing TOTP secrets; by default a key
+    /// derived from the token secret.
+    pub encryption_key_file: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TotpFile {
+    pub enabled: Option<bool>,
+    pub issuer: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WebauthnFile {
+    pub enabled: Option<bool>,
+    pub rp_id: Option<String>,
+    pub rp_name: Option<String>,
+    pub origins: Option<Vec<String>>,
 }
 
 /// The gateway's own pages (sign-in, account) and their look.
@@ -251,7 +284,11 @@ pub enum AuthFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RolesFile {
+    #[serde(default)]
     pub roles: Vec<String>,
+    /// Step-up: only sessions whose sign-in used a second factor.
+    #[serde(default)]
+    pub mfa: bool,
 }
 
 #[derive(Debug, Deserialize, Default)]

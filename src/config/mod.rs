@@ -8,6 +8,7 @@ mod runtime;
 mod runtime_oauth;
 pub mod templates;
 mod validate;
+mod validate_mfa;
 mod validate_oauth;
 mod validate_routing;
 

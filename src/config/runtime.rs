@@ -33,6 +33,28 @@ pub struct Config {
     pub mail: Mail,
     pub oauth: super::runtime_oauth::OAuth,
     pub pages: Pages,
+    pub mfa: Mfa,
+}
+
+/// Second factors and passkeys (`mfa:`).
+#[derive(Debug, Clone)]
+pub struct Mfa {
+    pub totp: bool,
+    pub issuer: String,
+    /// `None`: passkeys are off.
+    pub webauthn: Option<WebauthnRp>,
+    /// Users with these roles must enrol a second factor at their next password sign-in.
+    pub required_for_roles: Vec<String>,
+    pub encryption_key_file: Option<PathBuf>,
+}
+
+/// The WebAuthn relying party.
+#[derive(Debug, Clone)]
+pub struct WebauthnRp {
+    pub rp_id: String,
+    pub rp_name: String,
+    /// The first is the primary origin; all are accepted.
+    pub origins: Vec<url::Url>,
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +66,15 @@ pub struct Pages {
     pub primary_color: String,
     /// Built-in page templates overlaid with `templates_dir`'s files.
     pub templates: super::templates::Templates,
+}
+
+impl Pages {
+    /// The second-step page (a code, a passkey or a recovery code), beside the sign-in page.
+    pub fn mfa_path(&self) -> Option<String> {
+        self.login_path
+            .as_ref()
+            .map(|l| format!("{}/mfa", l.trim_end_matches('/')))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,6 +257,8 @@ pub struct Route {
     pub methods: Option<Vec<Method>>,
     pub upstream: String,
     pub auth: AuthRule,
+    /// Step-up: the session's sign-in must have used a second factor.
+    pub mfa: bool,
     /// Whether a browser without a session is sent to the sign-in page.
     pub redirect_browsers: bool,
     /// Requests per client IP, checked before authentication.
@@ -243,6 +276,8 @@ pub struct IdentityHeaders {
     pub name: HeaderName,
     pub role: HeaderName,
     pub session_id: HeaderName,
+    /// How the session's sign-in was made (RFC 8176 names, comma-separated).
+    pub amr: HeaderName,
     pub forward_token: bool,
     pub picture: Option<HeaderName>,
 }

@@ -41,6 +41,15 @@ const BUILT_IN: &[(&str, &str)] = &[
         "magic_request.html",
         include_str!("../../templates/pages/magic_request.html"),
     ),
+    ("mfa.html", include_str!("../../templates/pages/mfa.html")),
+    (
+        "mfa_setup.html",
+        include_str!("../../templates/pages/mfa_setup.html"),
+    ),
+    (
+        "recovery_codes.html",
+        include_str!("../../templates/pages/recovery_codes.html"),
+    ),
 ];
 
 /// The compiled templates, shared by every request.

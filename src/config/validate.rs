@@ -89,12 +89,16 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
     let mail = mail(f.mail, &server.data_dir, &mut errs);
     let oauth = super::validate_oauth::oauth(f.oauth, server.production, &mut errs);
     let pages = pages(f.pages, base, &mut errs);
+    let mfa = super::validate_mfa::mfa(f.mfa, &server.public_url, base, &mut errs);
     let mut api = api;
     api.login_page = pages.login_path.clone();
     api.magic_page = pages.login_path.as_ref().map(|_| "/magic-link".to_string());
     api.account_page = pages.login_path.as_ref().map(|_| "/account".to_string());
     if pages.login_path.is_some() {
         api.other_pages = vec!["/forgot-password".to_string(), mail.reset_path.clone()];
+        if let Some(m) = pages.mfa_path() {
+            api.other_pages.extend([m.clone(), format!("{m}/enroll")]);
+        }
         if f.signup.enabled.unwrap_or(false) {
             api.other_pages
                 .extend(["/signup".to_string(), "/verify".to_string()]);
@@ -137,6 +141,7 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
                 .map(|d| d.0)
                 .unwrap_or(Duration::from_secs(86_400)),
             mail,
+            mfa,
         })
     } else {
         Err(errs)

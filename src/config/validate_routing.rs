@@ -105,6 +105,7 @@ pub(super) fn routes(
                 )
                 .collect()
         });
+        let mfa = matches!(&r.auth, AuthFile::Roles(a) if a.mfa);
         let auth = match r.auth {
             AuthFile::Keyword(k) => {
                 match k.as_str() {
@@ -120,6 +121,8 @@ pub(super) fn routes(
                     }
                 }
             }
+            // `{ mfa: true }` alone: any session whose sign-in used a second factor.
+            AuthFile::Roles(r) if r.roles.is_empty() && r.mfa => AuthRule::Required,
             AuthFile::Roles(r) => {
                 if r.roles.is_empty() || r.roles.iter().any(|x| x.trim().is_empty()) {
                     errs.push(ConfigError::at(
@@ -147,6 +150,7 @@ pub(super) fn routes(
                     why.is_none()
                 }),
                 methods,
+                mfa,
                 upstream: r.upstream,
                 auth,
                 redirect_browsers: match r.on_unauthenticated.as_deref() {
@@ -180,9 +184,13 @@ pub(super) fn identity(
         make("Name"),
         make("Role"),
         make("Session-Id"),
+        make("Amr"),
     ) {
-        (Ok(user_id), Ok(email), Ok(name), Ok(role), Ok(session_id)) if !prefix.is_empty() => {
+        (Ok(user_id), Ok(email), Ok(name), Ok(role), Ok(session_id), Ok(amr))
+            if !prefix.is_empty() =>
+        {
             IdentityHeaders {
+                amr,
                 prefix: prefix.to_ascii_lowercase(),
                 user_id,
                 email,

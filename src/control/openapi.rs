@@ -167,6 +167,12 @@ impl Doc {
             .schema_from::<schemas::Session>()
             .schema_from::<schemas::SignedIn>()
             .schema_from::<schemas::JwkSet>()
+            .schema_from::<schemas::MfaTokenOpt>()
+            .schema_from::<schemas::MfaCode>()
+            .schema_from::<schemas::MfaVerify>()
+            .schema_from::<schemas::PasskeyName>()
+            .schema_from::<schemas::PasskeyLogin>()
+            .schema_from::<schemas::AnyObject>()
             .security_scheme(
                 "bearer",
                 SecurityScheme::Http(

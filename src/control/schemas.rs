@@ -177,3 +177,49 @@ pub struct SignedIn {
 pub struct JwkSet {
     keys: Vec<serde_json::Value>,
 }
+
+/// A sign-in's second-step token, where a call may be made with one instead of a session.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaTokenOpt {
+    mfa_token: Option<String>,
+}
+
+/// A TOTP code (6 digits), with an enrolment `mfaToken` where a session is not at hand.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaCode {
+    code: String,
+    mfa_token: Option<String>,
+}
+
+/// One second factor: `code`, `recoveryCode` or a passkey `credential` (its `toJSON()`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaVerify {
+    mfa_token: Option<String>,
+    code: Option<String>,
+    recovery_code: Option<String>,
+    credential: Option<serde_json::Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyName {
+    name: Option<String>,
+    mfa_token: Option<String>,
+}
+
+/// A passkey sign-in's end: the flow and the credential's `toJSON()`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyLogin {
+    flow_id: String,
+    credential: serde_json::Value,
+    /// `token` for `{token}` instead of a cookie session.
+    mode: Option<String>,
+}
+
+/// Any JSON object.
+#[derive(Serialize, ToSchema)]
+pub struct AnyObject {}

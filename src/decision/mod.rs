@@ -146,6 +146,9 @@ pub fn authorize(
     let route = &live.routes[needs.route];
     let failure = failure_label(authn.as_ref());
     let denied = match rule_outcome(&route.auth, authn) {
+        Ok(Some(id)) if route.mfa && !id.session.amr.second_factor() => {
+            return step_up(live, needs, facts)
+        }
         Ok(identity) => {
             return Decision::Forward(Forward {
                 route: needs.route,
@@ -193,6 +196,36 @@ pub fn authorize(
         html: navigation && route.redirect_browsers,
     })
 }
+
+/// A session without a second factor on a route that demands one: a browser goes to the
+/// second-step page and back; an API client gets 401 `insufficient_user_authentication`.
+fn step_up(live: &Live, needs: Needs, facts: &RequestFacts) -> Decision {
+    let route = &live.routes[needs.route];
+    let navigation = crate::request::is_navigation(facts.method, facts.headers);
+    if let (true, Some(page)) = (
+        route.redirect_browsers && navigation,
+        live.config.pages.mfa_path(),
+    ) {
+        return Decision::Redirect {
+            route: needs.route,
+            location: format!(
+                "{page}?returnTo={}",
+                crate::redirect::escape_query(&needs.target.origin_form())
+            ),
+            failure: STEP_UP,
+        };
+    }
+    Decision::Deny(Denial {
+        route: Some(needs.route),
+        failure: Some(STEP_UP),
+        reject: Reject::StepUpRequired,
+        check: Check::SecondFactor,
+        html: navigation && route.redirect_browsers,
+    })
+}
+
+/// The failure label of a refusal for want of a second factor.
+pub const STEP_UP: &str = "mfa_required";
 
 /// A target whose meaning depends on who reads it: refused, saying why.
 fn bad_target(why: target::BadTarget) -> Decision {

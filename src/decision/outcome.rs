@@ -23,6 +23,8 @@ pub enum Check {
     Credentials,
     /// The route's roles.
     Role,
+    /// The route's `mfa: true`: the session's sign-in used no second factor.
+    SecondFactor,
 }
 
 impl Check {
@@ -35,6 +37,7 @@ impl Check {
             Check::CrossSite => "cross-site",
             Check::Credentials => "credentials",
             Check::Role => "role",
+            Check::SecondFactor => "second factor",
         }
     }
 }
@@ -105,6 +108,7 @@ impl Decision {
                 Check::RateLimit => "deny_rate_limited",
                 Check::CrossSite => "deny_cross_site",
                 Check::Role => "deny_forbidden",
+                Check::SecondFactor => "deny_step_up",
                 Check::Credentials => match d.reject {
                     Reject::Unavailable => "deny_unavailable",
                     Reject::Unauthenticated {

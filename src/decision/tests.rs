@@ -21,6 +21,7 @@ fn id(role: &str) -> Authn {
             expires_at: 0,
             remember: false,
             revoked: false,
+            amr: crate::auth::Amr::PWD,
         },
     })
 }

@@ -14,6 +14,8 @@ pub enum Kind {
     ConfirmEmailChange,
     /// To the current address: a change was asked for.
     EmailChanging,
+    /// A recovery code signed someone in.
+    RecoveryCodeUsed,
 }
 
 impl Kind {
@@ -25,6 +27,7 @@ impl Kind {
             Kind::MagicLink => "magic",
             Kind::ConfirmEmailChange => "email_change",
             Kind::EmailChanging => "email_changing",
+            Kind::RecoveryCodeUsed => "recovery_used",
         }
     }
 
@@ -36,6 +39,9 @@ impl Kind {
             Kind::MagicLink => format!("Your {product} sign-in link"),
             Kind::ConfirmEmailChange => format!("Confirm your new email for {product}"),
             Kind::EmailChanging => format!("Your {product} email is about to change"),
+            Kind::RecoveryCodeUsed => {
+                format!("A recovery code was used for your {product} account")
+            }
         }
     }
 }
@@ -85,6 +91,14 @@ static ENV: Lazy<Environment<'static>> = Lazy::new(|| {
             "magic.html",
             include_str!("../../templates/mail/magic.html"),
         ),
+        (
+            "recovery_used.txt",
+            include_str!("../../templates/mail/recovery_used.txt"),
+        ),
+        (
+            "recovery_used.html",
+            include_str!("../../templates/mail/recovery_used.html"),
+        ),
     ];
     for (name, text) in files {
         if let Err(e) = env.add_template(name, text) {
@@ -125,6 +139,7 @@ mod tests {
             Kind::MagicLink,
             Kind::ConfirmEmailChange,
             Kind::EmailChanging,
+            Kind::RecoveryCodeUsed,
         ] {
             let (text, html) = render(
                 kind,

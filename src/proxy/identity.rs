@@ -90,6 +90,7 @@ pub fn names(names: &IdentityHeaders) -> impl Iterator<Item = &http::HeaderName>
         &names.name,
         &names.role,
         &names.session_id,
+        &names.amr,
     ]
     .into_iter()
     .chain(names.picture.as_ref())
@@ -120,6 +121,7 @@ pub fn pairs<'a>(
         (&names.name, v.name.clone()),
         (&names.role, v.role.clone()),
         (&names.session_id, session),
+        (&names.amr, id.session.amr.header_value().clone()),
     ]
     .into_iter()
     .chain(picture)
@@ -215,6 +217,7 @@ mod tests {
             name: http::HeaderName::from_static("x-auth-name"),
             role: http::HeaderName::from_static("x-auth-role"),
             session_id: http::HeaderName::from_static("x-auth-session-id"),
+            amr: http::HeaderName::from_static("x-auth-amr"),
             forward_token: false,
             picture: Some(http::HeaderName::from_static("x-auth-picture")),
         };
@@ -235,6 +238,7 @@ mod tests {
                 expires_at: 0,
                 remember: false,
                 revoked: false,
+                amr: crate::auth::Amr::PWD,
             },
         };
         let headers = |id: &Identity| {

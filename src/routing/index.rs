@@ -133,6 +133,7 @@ mod tests {
             methods: (i % 3 == 2).then(|| vec![Method::POST]),
             upstream: "u".into(),
             auth: crate::config::AuthRule::None,
+            mfa: false,
             redirect_browsers: false,
             rate_limit: None,
             forward_token: false,

@@ -2,14 +2,17 @@
 //! interchangeable. Times are Unix seconds.
 
 mod changes;
+pub mod mfa;
 mod models;
 pub mod oauth;
 mod postgres;
 mod sql;
+mod sql_mfa;
 mod sql_oauth;
 mod sqlite;
 
 pub use changes::{ChangeRow, FeedEvent};
+pub use mfa::{FlowRow, MfaStore, PasskeyRow, TotpRow};
 pub use models::{Guarded, NewSession, NewUser, Session, User, UserChanges};
 pub use oauth::{OAuthState, OAuthStore, RefreshToken};
 pub use postgres::PgStore;
@@ -58,7 +61,7 @@ impl StoreError {
 }
 
 #[async_trait]
-pub trait Store: OAuthStore + Send + Sync + 'static {
+pub trait Store: OAuthStore + MfaStore + Send + Sync + 'static {
     async fn create_user(&self, user: NewUser) -> StoreResult<User>;
     async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>>;
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;

@@ -76,6 +76,9 @@ pub struct Session {
     pub user_agent: Option<String>,
     pub ip: Option<String>,
     pub revoked_at: Option<i64>,
+    /// How the sign-in was made: RFC 8176 method names, comma-separated (`pwd,otp`).
+    pub amr: String,
+    pub auth_time: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -88,4 +91,6 @@ pub struct NewSession {
     pub remember: bool,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    /// See [`Session::amr`].
+    pub amr: String,
 }

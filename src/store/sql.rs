@@ -10,7 +10,7 @@ pub(super) const LAST_ADMIN: &str = "role = 'admin' AND active AND deleted_at IS
      AND (SELECT COUNT(*) FROM users o WHERE o.role = 'admin' AND o.active \
           AND o.deleted_at IS NULL AND o.id != users.id) = 0";
 pub(super) const SESSION_COLS: &str =
-    "id, user_id, token_id, created_at, last_seen_at, expires_at, remember, user_agent, ip, revoked_at";
+    "id, user_id, token_id, created_at, last_seen_at, expires_at, remember, user_agent, ip, revoked_at, amr, auth_time";
 
 pub(super) fn conflict_or(e: sqlx::Error) -> super::StoreError {
     match &e {
@@ -238,8 +238,8 @@ macro_rules! sql_store {
                 // Only for a user who is active at the moment of the insert: a sign-in racing
                 // a deactivation cannot leave a live session behind it.
                 let sql = format!(
-                    "INSERT INTO sessions (id, user_id, token_id, created_at, last_seen_at, expires_at, remember, user_agent, ip) \
-                     SELECT $1, $2, $3, $4, $4, $5, $6, $7, $8 \
+                    "INSERT INTO sessions (id, user_id, token_id, created_at, last_seen_at, expires_at, remember, user_agent, ip, amr, auth_time) \
+                     SELECT $1, $2, $3, $4, $4, $5, $6, $7, $8, $9, $4 \
                      WHERE EXISTS (SELECT 1 FROM users WHERE id = $2 AND active AND deleted_at IS NULL) \
                      RETURNING {}",
                     $crate::store::sql::SESSION_COLS
@@ -253,6 +253,7 @@ macro_rules! sql_store {
                     .bind(s.remember)
                     .bind(&s.user_agent)
                     .bind(&s.ip)
+                    .bind(&s.amr)
                     .fetch_optional(&self.pool)
                     .await
                     .map_err($crate::store::sql::conflict_or)

@@ -2,6 +2,7 @@
 //! Its SQL is the shared text in [`super::sql`]; only opening it is SQLite's own.
 
 use super::sql::sql_store;
+use super::sql_mfa::sql_mfa_store;
 use super::sql_oauth::sql_oauth_store;
 use super::{StoreError, StoreResult};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -37,6 +38,7 @@ impl SqliteStore {
 
 sql_store!(SqliteStore, sqlx::Sqlite, "SELECT 1");
 sql_oauth_store!(SqliteStore, sqlx::Sqlite);
+sql_mfa_store!(SqliteStore, sqlx::Sqlite);
 
 #[cfg(test)]
 mod tests {
@@ -303,6 +305,7 @@ mod oauth_tests {
             remember: false,
             user_agent: None,
             ip: None,
+            amr: "pwd".into(),
         })
         .await
         .unwrap();

@@ -21,6 +21,7 @@ mod faults;
 mod harness;
 mod hosts;
 mod logs;
+mod mfa;
 mod mail;
 mod oauth;
 mod openapi;

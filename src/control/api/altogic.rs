@@ -4,8 +4,9 @@
 
 use super::users::name_field;
 use crate::accounts::login::{check_password, rate_limit, LoginFailure};
+use crate::accounts::mfa::{after_password, Surface};
 use crate::accounts::signup::{notify_existing, send_confirmation_to};
-use crate::auth::Authn;
+use crate::auth::{Amr, Authn};
 use crate::control::web::cookies;
 use crate::control::web::extract::{Client, Fields, JsonObject};
 use crate::control::web::views::{rfc3339, NuxtUser};
@@ -24,9 +25,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// `{user, session}` with the session cookie set.
-async fn signed_in(state: &State, user: &User, client: &ClientInfo) -> Result<Response, Reject> {
+pub async fn signed_in(
+    state: &State,
+    user: &User,
+    client: &ClientInfo,
+    amr: Amr,
+) -> Result<Response, Reject> {
     let started = state
-        .start_session_with(user, false, client, &serde_json::Map::new(), None)
+        .start_session_with(user, false, client, &serde_json::Map::new(), None, amr)
         .await?;
     let t = now();
     let session = json!({
@@ -78,7 +84,7 @@ pub async fn register(
         now: now(),
     };
     match state.store.create_user(new).await {
-        Ok(user) if !verify => signed_in(&state, &user, &client).await,
+        Ok(user) if !verify => signed_in(&state, &user, &client, Amr::PWD).await,
         Ok(user) => {
             let st = state.clone();
             tokio::spawn(async move {
@@ -116,7 +122,7 @@ pub async fn verify_user(
 ) -> Result<Response, Reject> {
     let token = q.get("access_token").map(String::as_str).unwrap_or("");
     let user = crate::accounts::signup::confirm_email(&state, token).await?;
-    let answer = signed_in(&state, &user, &client).await?;
+    let answer = signed_in(&state, &user, &client, Amr::EMAIL).await?;
     if crate::request::is_navigation(&Method::GET, &headers) {
         let cookie = answer.headers().get(header::SET_COOKIE).cloned();
         let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
@@ -142,7 +148,13 @@ pub async fn login(
         return Err(Reject::Internal);
     };
     match check_password(&state, &email, password).await {
-        Ok(user) => signed_in(&state, &user, &client).await,
+        Ok(user) => {
+            let second = after_password(&state, &user, Surface::Altogic, false, None).await?;
+            match second {
+                Some(c) => Ok(Json(c.json()).into_response()),
+                None => signed_in(&state, &user, &client, Amr::PWD).await,
+            }
+        }
         Err(LoginFailure::BadCredentials) => Err(bad_credentials()),
         Err(LoginFailure::Deactivated) => Err(Reject::Forbidden(
             "This account is not active; confirm your email first",

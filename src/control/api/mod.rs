@@ -10,13 +10,16 @@ pub mod login;
 pub mod logout;
 pub mod magic;
 pub mod me;
+pub mod mfa;
 pub mod nuxt_session;
 pub mod password;
 pub mod profile;
 pub mod recovery;
 pub mod sessions;
+pub mod signed_in;
 pub mod signup;
 pub mod users;
+pub mod webauthn;
 
 use super::Mount;
 use crate::state::State;
@@ -176,6 +179,106 @@ pub fn nuxt_users(m: &mut Mount, state: &State) {
             ],
         );
     }
+}
+
+/// Second factors and passkeys, under the `/api/auth` prefix.
+pub fn mfa(m: &mut Mount, state: &State) {
+    use crate::control::openapi::{Answer as A, Auth, Body as B, Op};
+    use axum::routing::delete;
+    use http::Method as M;
+    let api = &state.config().api;
+    let Some(p) = &api.auth else {
+        return;
+    };
+    let at = |suffix: &str| Some(format!("{p}{suffix}"));
+    let t = "Second factors";
+    let signed = |m: Method, summary| Op::new(m, t, summary).auth(Auth::Session);
+    let open = |m: Method, summary| Op::new(m, t, summary);
+    let json = |op: Op, body: &'static str| op.body(B::Json(body)).answer(A::AnyJson);
+    m.add(
+        &at("/mfa"),
+        get(mfa::status),
+        &[signed(M::GET, "The user's second factors").answer(A::AnyJson)],
+    );
+    m.add(
+        &at("/mfa/totp/setup"),
+        post(mfa::totp_setup),
+        &[json(
+            signed(M::POST, "A new TOTP secret (not active until enabled)"),
+            "MfaTokenOpt",
+        )],
+    );
+    m.add(
+        &at("/mfa/totp/enable"),
+        post(mfa::totp_enable),
+        &[json(
+            signed(M::POST, "Turn TOTP on with a first code: recovery codes"),
+            "MfaCode",
+        )],
+    );
+    m.add(
+        &at("/mfa/totp/disable"),
+        post(mfa::totp_disable),
+        &[json(signed(M::POST, "Turn TOTP off"), "MfaCode")],
+    );
+    m.add(
+        &at("/mfa/recovery-codes"),
+        post(mfa::recovery_codes),
+        &[json(
+            signed(M::POST, "A new set of recovery codes"),
+            "MfaCode",
+        )],
+    );
+    m.add(
+        &at("/mfa/verify"),
+        post(mfa::verify),
+        &[json(
+            open(M::POST, "The second step of a sign-in, or a step-up"),
+            "MfaVerify",
+        )],
+    );
+    m.add(
+        &at("/mfa/webauthn/start"),
+        post(mfa::webauthn_start),
+        &[json(
+            open(M::POST, "Start a passkey second step"),
+            "MfaTokenOpt",
+        )],
+    );
+    m.add(
+        &at("/webauthn/register/start"),
+        post(webauthn::register_start),
+        &[json(
+            signed(M::POST, "Start registering a passkey"),
+            "PasskeyName",
+        )],
+    );
+    m.add(
+        &at("/webauthn/register/finish"),
+        post(webauthn::register_finish),
+        &[json(
+            signed(M::POST, "Finish registering a passkey"),
+            "AnyObject",
+        )],
+    );
+    m.add(
+        &at("/webauthn/login/start"),
+        post(webauthn::login_start),
+        &[json(open(M::POST, "Start a passkey sign-in"), "AnyObject")],
+    );
+    m.add(
+        &at("/webauthn/login/finish"),
+        post(webauthn::login_finish),
+        &[json(
+            open(M::POST, "Finish a passkey sign-in"),
+            "PasskeyLogin",
+        )],
+    );
+    m.add(
+        &at("/webauthn/{id}"),
+        delete(webauthn::remove),
+        &[signed(M::DELETE, "Remove a passkey").answer(A::AnyJson)],
+    );
 }
 
 /// The Altogic tutorial's routes under their prefix.

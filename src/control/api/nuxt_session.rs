@@ -1,7 +1,8 @@
 //! `POST /api/nuxt-users/session` (login → `{user}` + session cookie) and
 //! `DELETE /api/nuxt-users/session` (revoke server-side, clear the cookie).
 
-use crate::accounts::login::{password_login, rate_limit, LoginFailure};
+use crate::accounts::login::{password_login, rate_limit, LoginFailure, Step};
+use crate::accounts::mfa::Surface;
 use crate::auth::Authn;
 use crate::control::web::cookies;
 use crate::control::web::extract::{Client, Fields, JsonObject};
@@ -28,14 +29,25 @@ pub async fn login(
     let (Some(email), Some(password)) = (email, password) else {
         return Err(Reject::Internal);
     };
-    match password_login(&state, &client, &email, password, remember).await {
-        Ok((user, token)) => Ok((
+    let step = password_login(
+        &state,
+        &client,
+        &email,
+        password,
+        remember,
+        Surface::Nuxt,
+        None,
+    );
+    match step.await {
+        Ok(Step::Session(user, token)) => Ok((
             [(
                 SET_COOKIE,
                 cookies::session(&state.config(), &token, remember),
             )],
             Json(user_envelope(&user)),
-        )),
+        )
+            .into_response()),
+        Ok(Step::Second(c)) => Ok(Json(c.json()).into_response()),
         Err(LoginFailure::BadCredentials) => Err(Reject::Unauthenticated {
             invalid_token: false,
             message: "Invalid credentials",

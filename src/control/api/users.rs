@@ -124,7 +124,18 @@ pub async fn update(
         ));
     }
     let mut f = Fields::new(&body);
-    f.only(&["name", "email", "role", "active"], &["password", "id"]);
+    f.only(
+        &["name", "email", "role", "active", "mfa"],
+        &["password", "id"],
+    );
+    let reset_mfa = match body.get("mfa") {
+        None => false,
+        Some(serde_json::Value::String(s)) if s == "reset" => true,
+        Some(_) => {
+            f.error("mfa", "can only be \"reset\"");
+            false
+        }
+    };
     let changes = UserChanges {
         name: name_field(&mut f, "name", false),
         email: if body.contains_key("email") {
@@ -140,14 +151,18 @@ pub async fn update(
         f.error("role", "must not be empty");
     }
     f.finish_400()?;
-    apply(
+    let user = apply(
         &state,
         uid,
         &changes,
         Reject::Conflict("A user with this email already exists".into()),
     )
-    .await
-    .map(|u| Json(user_envelope(&u)))
+    .await?;
+    if reset_mfa {
+        let by = format!("admin {}", id.user.id);
+        crate::accounts::mfa::reset(&state, uid, &by).await?;
+    }
+    Ok(Json(user_envelope(&user)))
 }
 
 /// Stores the changes and makes them count at once: cache, and sessions if deactivated.

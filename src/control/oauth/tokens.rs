@@ -80,7 +80,14 @@ pub async fn exchange(
     let absolute = t + r.absolute.as_secs() as i64;
     let refresh_expires = (t + r.ttl.as_secs() as i64).min(absolute);
     let started = state
-        .start_session_with(&user, false, &client, &extra, Some(refresh_expires))
+        .start_session_with(
+            &user,
+            false,
+            &client,
+            &extra,
+            Some(refresh_expires),
+            crate::auth::Amr::FED,
+        )
         .await?;
     let (raw, raw_hash) = crate::auth::one_time::generate();
     state

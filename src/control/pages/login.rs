@@ -2,7 +2,8 @@
 //! Someone already signed in is sent straight on (the guest rule).
 
 use super::{csrf_ok, render, return_to};
-use crate::accounts::login::{password_login, rate_limit, LoginFailure};
+use crate::accounts::login::{password_login, rate_limit, LoginFailure, Step};
+use crate::accounts::mfa::Surface;
 use crate::control::web::extract::Client;
 use crate::state::State;
 use axum::body::Bytes;
@@ -89,8 +90,20 @@ pub async fn submit(
         );
     };
     let remember = field("remember").is_some();
-    match password_login(&state, &client, &normalized, password.to_string(), remember).await {
-        Ok((_, token)) => super::signed_in_redirect(&state.config(), &token, remember, back),
+    let step = password_login(
+        &state,
+        &client,
+        &normalized,
+        password.to_string(),
+        remember,
+        Surface::Page,
+        Some(back.clone()),
+    );
+    match step.await {
+        Ok(Step::Session(_, token)) => {
+            super::signed_in_redirect(&state.config(), &token, remember, back)
+        }
+        Ok(Step::Second(c)) => super::mfa::challenge(&state, &headers, &c, &back).await,
         Err(LoginFailure::BadCredentials) => show(
             &state,
             &headers,

@@ -152,7 +152,10 @@ pub async fn submit(
         Ok(Some(u)) if u.active && u.deleted_at.is_none() => u,
         _ => return invalid(&state),
     };
-    match state.start_session(&user, false, &client).await {
+    match state
+        .start_session(&user, false, &client, crate::auth::Amr::EMAIL)
+        .await
+    {
         Ok(token) => super::signed_in_redirect(&state.config(), &token, false, back),
         Err(r) => r.into_response(),
     }

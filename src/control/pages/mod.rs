@@ -4,6 +4,7 @@
 pub mod account;
 pub mod login;
 pub mod magic;
+pub mod mfa;
 pub mod recover;
 pub mod signup;
 
@@ -36,6 +37,9 @@ pub fn render(
         logo => cfg.pages.logo_url,
         primary => cfg.pages.primary_color,
         csrf,
+        passkey_script => PASSKEY_SCRIPT,
+        api => cfg.api.auth.as_deref().unwrap_or("/api/auth"),
+        webauthn => cfg.mfa.webauthn.is_some(),
     };
     let body = cfg
         .pages
@@ -65,7 +69,23 @@ pub fn render(
     r
 }
 
-/// Headers every page carries: no sniffing, no framing, no scripts, no referrer leaks.
+/// The one script the pages run (passkey buttons), inline; the policy allows it by its hash
+/// and nothing else.
+pub const PASSKEY_SCRIPT: &str = include_str!("../../../templates/pages/passkeys.js");
+
+static POLICY: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {
+    use base64::Engine;
+    use sha2::Digest;
+    let hash = base64::engine::general_purpose::STANDARD
+        .encode(sha2::Sha256::digest(PASSKEY_SCRIPT.as_bytes()));
+    HeaderValue::from_str(&format!(
+        "default-src 'none'; script-src 'sha256-{hash}'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ))
+    .unwrap_or(HeaderValue::from_static("default-src 'none'"))
+});
+
+/// Headers every page carries: no sniffing, no framing, no scripts but the passkey one, no
+/// referrer leaks.
 pub fn secure_headers(h: &mut HeaderMap) {
     h.insert(
         "x-content-type-options",
@@ -77,12 +97,7 @@ pub fn secure_headers(h: &mut HeaderMap) {
         HeaderValue::from_static("no-referrer"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        "content-security-policy",
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
+    h.insert("content-security-policy", POLICY.clone());
 }
 
 /// The request's CSRF token, or a new one with the cookie that carries it.
@@ -178,6 +193,21 @@ pub fn mount(m: &mut Mount, state: &State) {
             &Some(login.clone()),
             get(login::page).post(login::submit),
             &[page(M::GET, "Sign-in page"), page(M::POST, "Sign in")],
+        );
+    }
+    if let Some(p) = state.config().pages.mfa_path() {
+        m.add(
+            &Some(p.clone()),
+            get(mfa::page).post(mfa::submit),
+            &[
+                page(M::GET, "Second-step page (step up)"),
+                page(M::POST, "Verify a code or recovery code"),
+            ],
+        );
+        m.add(
+            &Some(format!("{p}/enroll")),
+            post(mfa::enroll),
+            &[page(M::POST, "Turn on an authenticator app during sign-in")],
         );
     }
     if let Some(p) = &api.account_page {

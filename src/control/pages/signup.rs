@@ -128,7 +128,10 @@ pub async fn submit(
     };
     let st = state.clone();
     match state.store.create_user(new).await {
-        Ok(user) if !verify => match state.start_session(&user, false, &client).await {
+        Ok(user) if !verify => match state
+            .start_session(&user, false, &client, crate::auth::Amr::PWD)
+            .await
+        {
             Ok(token) => signed_in_redirect(&state.config(), &token, false, back.clone()),
             Err(r) => r.into_response(),
         },
@@ -223,7 +226,10 @@ pub async fn verify_submit(
             )
         }
     };
-    match state.start_session(&user, false, &client).await {
+    match state
+        .start_session(&user, false, &client, crate::auth::Amr::EMAIL)
+        .await
+    {
         Ok(t) => signed_in_redirect(&state.config(), &t, false, back),
         Err(r) => r.into_response(),
     }
