@@ -37,6 +37,10 @@ impl Upkeep {
         if let Err(e) = self.state.store.purge_oauth(now).await {
             tracing::warn!(error = %e, "purging expired sign-in states failed");
         }
+        // Second steps and passkey ceremonies begun and never finished.
+        if let Err(e) = self.state.store.purge_flows(now).await {
+            tracing::warn!(error = %e, "purging expired second-step flows failed");
+        }
         // Keep expired sessions a day for the audit trail, then delete them.
         if let Err(e) = self.state.store.purge_expired_sessions(now - 86_400).await {
             tracing::warn!(error = %e, "purging expired sessions failed");

@@ -549,3 +549,81 @@ fn field_value(html: &str, name: &str) -> String {
     let rest = &html[at + name.len() + 15..];
     rest[..rest.find('"').unwrap()].to_string()
 }
+
+/// The QR code's key from an enrolment page.
+fn page_secret(html: &str) -> Vec<u8> {
+    let at = html.find("id=\"totp-secret\">").expect("the key on the page") + 17;
+    base32_decode(&html[at..at + html[at..].find('<').unwrap()])
+}
+
+#[tokio::test]
+async fn the_account_page_and_the_enrolment_page_turn_totp_on_and_show_codes_once() {
+    let (_up, g) = start_with(|o| o.extra = "mfa:\n  required_for_roles: [auditor]\n".into()).await;
+    let browser = no_redirects();
+    let r = browser.get(g.url("/login")).send().await.unwrap();
+    let (csrf_cookie, _) = set_cookie(&r);
+    let csrf = field_value(&r.text().await.unwrap(), "csrf");
+    let admin = g.admin_token().await;
+    let clock = Clock { offset: 0 };
+
+    // The account page: set up, scan (the key), confirm, codes with a download.
+    g.create_user(&admin, "acct@example.com", "user", PASSWORD).await;
+    let token = g.login("acct@example.com", PASSWORD, false).await;
+    let post = |path: &str, token: &str, fields: Vec<(&'static str, String)>| {
+        let r = browser
+            .post(g.url(path))
+            .bearer_auth(token)
+            .header("cookie", &csrf_cookie)
+            .form(&fields);
+        async move { r.send().await.unwrap() }
+    };
+    let r = post("/account/mfa/totp", &token, vec![("csrf", csrf.clone())]).await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<svg"), "the QR code, as SVG");
+    let secret = page_secret(&html);
+    clock.settle().await;
+    let r = post("/account/mfa/totp/enable", &token, vec![("csrf", csrf.clone()), ("code", totp(&secret, clock.now()))]).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"download-codes\" download="), "{html}");
+    assert_eq!(html.matches("<pre id=\"recovery-codes\"").count(), 1);
+    let page = browser.get(g.url("/account")).bearer_auth(&token).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Authenticator app: <strong>on</strong>"), "{page}");
+    assert!(page.contains("Recovery codes left: <strong>10</strong>"), "{page}");
+
+    // A role that must enrol: the sign-in form leads to the enrolment page, then the codes
+    // and the session.
+    g.create_user(&admin, "must@example.com", "auditor", PASSWORD).await;
+    let r = browser
+        .post(g.url("/login"))
+        .header("cookie", &csrf_cookie)
+        .form(&[("csrf", csrf.as_str()), ("email", "must@example.com"), ("password", PASSWORD), ("returnTo", "/after")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("set-cookie").is_none());
+    let html = r.text().await.unwrap();
+    assert!(html.contains("needs a second factor"), "{html}");
+    let secret = page_secret(&html);
+    let token = field_value(&html, "mfaToken");
+    let enrol = |code: String| {
+        let r = browser
+            .post(g.url("/login/mfa/enroll"))
+            .header("cookie", &csrf_cookie)
+            .form(&[("csrf", csrf.clone()), ("mfaToken", token.clone()), ("code", code), ("returnTo", "/after".into())]);
+        async move { r.send().await.unwrap() }
+    };
+    let r = enrol("000000".into()).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(page_secret(&r.text().await.unwrap()), secret, "the same key after a wrong code");
+    let r = enrol(totp(&secret, clock.now())).await;
+    assert_eq!(r.status(), 200);
+    let (session, _) = set_cookie(&r);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"continue\" href=\"&#x2f;after\""), "{html}");
+    let r = browser.get(g.url("/after")).header("cookie", &session).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}

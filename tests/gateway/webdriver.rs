@@ -392,3 +392,189 @@ async fn the_account_page_renames_and_shows_an_uploaded_avatar() {
         .ends_with(&src));
     b.close().await.unwrap();
 }
+
+/// A WebDriver WebAuthn virtual authenticator (the extension ChromeDriver implements) in a
+/// browser session: a platform authenticator that keeps discoverable credentials and does
+/// user verification.
+struct Authenticator {
+    base: String,
+}
+
+impl Authenticator {
+    async fn add(driver: &Driver, b: &Client) -> Authenticator {
+        let sid = b.session_id().await.unwrap().unwrap();
+        let session = format!("{}/session/{sid}/webauthn/authenticator", driver.url);
+        let r: serde_json::Value = reqwest::Client::new()
+            .post(&session)
+            .json(&serde_json::json!({
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": true,
+                "hasUserVerification": true,
+                "isUserVerified": true,
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = r["value"].as_str().expect("an authenticator id").to_string();
+        Authenticator {
+            base: format!("{session}/{id}"),
+        }
+    }
+
+    async fn credentials(&self) -> Vec<serde_json::Value> {
+        let r: serde_json::Value = reqwest::get(format!("{}/credentials", self.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["value"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Puts a credential back with sign counter `count` (behind the stored one: what a
+    /// cloned authenticator shows).
+    async fn set_count(&self, credential: &serde_json::Value, count: u64) {
+        let http = reqwest::Client::new();
+        let r = http
+            .delete(format!("{}/credentials", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        let mut old = credential.clone();
+        old["signCount"] = serde_json::json!(count);
+        let r = http
+            .post(format!("{}/credential", self.base))
+            .json(&old)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+}
+
+/// Signs out from the account page.
+async fn sign_out(b: &Client, g: &Gateway) {
+    b.goto(&format!("{}/account", origin(g))).await.unwrap();
+    click(b, "form[action$='/logout'] button").await;
+}
+
+/// Clicks a passkey button and waits until the page it leads to has loaded.
+async fn passkey_click(b: &Client, css: &str, then_at: &str) {
+    b.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !at(b).await.starts_with(then_at) {
+        let status = b
+            .find(Locator::Css("#passkey-status"))
+            .await
+            .ok();
+        let said = match status {
+            Some(s) => s.text().await.unwrap_or_default(),
+            None => String::new(),
+        };
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still at {} after {css}: {said}",
+            at(b).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    b.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("body"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_passkey_is_registered_signs_in_alone_serves_as_a_second_factor_and_is_removed() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (up, _smtp, g) = gateway_with_mail("").await;
+    let email = "keys@example.test";
+    let password = "correct horse battery";
+    g.add_user(email, "user", password);
+    let b = driver.browser().await;
+    let authenticator = Authenticator::add(&driver, &b).await;
+    assert_eq!(sign_in(&b, &g, "/app/start", email, password).await, "/app/start");
+
+    // Register from the account page.
+    b.goto(&format!("{}/account", origin(&g))).await.unwrap();
+    fill(&b, "#passkey-name", "Work laptop").await;
+    passkey_click(&b, "#passkey-add", "/account").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while b.find_all(Locator::Css("#passkeys li.passkey")).await.unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "{}", text(&b).await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(text(&b).await.contains("Work laptop"));
+    let stored = authenticator.credentials().await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["isResidentCredential"], true, "a discoverable credential");
+    assert_eq!(stored[0]["rpId"], "localhost");
+    save_screenshot("passkeys.png", &b.screenshot().await.unwrap());
+
+    // Sign out; sign in with the passkey alone (no email, no password).
+    sign_out(&b, &g).await;
+    b.goto(&format!("{}/login?returnTo=%2Fapp%2Fpasskey", origin(&g)))
+        .await
+        .unwrap();
+    passkey_click(&b, "#passkey-login", "/app/passkey").await;
+    let page = text(&b).await;
+    assert!(page.contains(&format!("x-auth-email: {email}")), "{page}");
+    assert!(page.contains("x-auth-amr: hwk"), "{page}");
+
+    // With a passkey, a password sign-in asks for it as the second step.
+    sign_out(&b, &g).await;
+    let landed = sign_in(&b, &g, "/app/second", email, password).await;
+    assert!(landed.starts_with("/login"), "the second step is a page of its own: {landed}");
+    assert!(text(&b).await.contains("Confirm it is you"));
+    passkey_click(&b, "#passkey-second", "/app/second").await;
+    let page = text(&b).await;
+    assert!(page.contains("x-auth-amr: pwd,hwk"), "{page}");
+
+    // A cloned authenticator (its sign counter behind the stored one) is refused, and logged.
+    let used = authenticator.credentials().await;
+    assert!(used[0]["signCount"].as_u64().unwrap_or(0) >= 2, "{used:?}");
+    let count = used[0]["signCount"].as_u64().unwrap();
+    authenticator.set_count(&used[0], 0).await;
+    sign_out(&b, &g).await;
+    b.goto(&format!("{}/login?returnTo=%2Fapp%2Fclone", origin(&g)))
+        .await
+        .unwrap();
+    let before = up.count();
+    b.find(Locator::Css("#passkey-login")).await.unwrap().click().await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let said = b.find(Locator::Css("#passkey-status")).await.unwrap().text().await.unwrap();
+        if said.contains("refused") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no refusal shown: {said:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(at(&b).await.starts_with("/login"));
+    assert_eq!(up.count(), before);
+    g.wait_log("sign counter did not increase").await;
+
+    // The real authenticator again (its counter ahead): signed in, then the passkey removed
+    // from the account page.
+    authenticator.set_count(&used[0], count + 10).await;
+    b.goto(&format!("{}/login?returnTo=%2Faccount", origin(&g)))
+        .await
+        .unwrap();
+    passkey_click(&b, "#passkey-login", "/account").await;
+    click(&b, "#passkeys li.passkey form button").await;
+    assert_eq!(at(&b).await, "/account?done=passkey-removed");
+    assert!(b.find_all(Locator::Css("#passkeys li.passkey")).await.unwrap().is_empty());
+    let r = g
+        .post_json("/api/login", serde_json::json!({"email": email, "password": password}), None)
+        .await;
+    assert!(r.json::<serde_json::Value>().await.unwrap().is_string(), "no second step without a factor");
+    b.close().await.unwrap();
+}

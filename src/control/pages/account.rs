@@ -73,6 +73,19 @@ async fn show(
         "{}/logout",
         state.config().api.auth.as_deref().unwrap_or("/api/auth")
     );
+    let security = match crate::accounts::mfa::status(state, user.id).await {
+        Ok(st) => context! {
+            totp => st.totp,
+            totp_available => state.config().mfa.totp,
+            recovery_left => st.recovery_left,
+            passkeys => st.passkeys.iter().map(|p| context! {
+                id => p.id, name => p.name,
+                created => crate::control::web::views::rfc3339(p.created_at),
+                last_used => p.last_used_at.map(crate::control::web::views::rfc3339),
+            }).collect::<Vec<_>>(),
+        },
+        Err(r) => return r.into_response(),
+    };
     render(
         &state.config(),
         headers,
@@ -80,7 +93,7 @@ async fn show(
         status,
         context! {
             name => user.name, email => user.email, picture => user.picture, sessions,
-            notice, error, base => base(state), logout,
+            notice, error, base => base(state), logout, security,
         },
     )
 }
@@ -111,6 +124,8 @@ pub async fn page(
         Some("name") => Some("Your name is saved."),
         Some("avatar") => Some("Your avatar is saved."),
         Some("session") => Some("That device is signed out."),
+        Some("totp-off") => Some("The authenticator app is turned off."),
+        Some("passkey-removed") => Some("The passkey is removed."),
         _ => None,
     };
     show(&state, &headers, &id, StatusCode::OK, notice, None).await
@@ -222,6 +237,124 @@ pub async fn end_session(S(state): S<Arc<State>>, headers: HeaderMap, body: Byte
             )
             .await
         }
+        Err(r) => r.into_response(),
+    }
+}
+
+/// The signed-in user's form, its CSRF checked: `Err` is the page to answer instead.
+async fn form(
+    state: &State,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Identity, crate::store::User, HashMap<String, String>), Response> {
+    let id = signed_in(state, headers).await?;
+    let f = super::form_fields(body);
+    if !csrf_ok(headers, f.get("csrf").map(String::as_str)) {
+        return Err(expired(state, headers, &id).await);
+    }
+    match state.store.user_by_id(id.user.id).await {
+        Ok(Some(u)) => Ok((id, u, f)),
+        _ => Err(Reject::Internal.into_response()),
+    }
+}
+
+async fn refused(state: &State, headers: &HeaderMap, id: &Identity, r: Reject) -> Response {
+    let msg = match &r {
+        Reject::RateLimited { retry_after_secs } => {
+            format!("Too many wrong codes; try again in {retry_after_secs} s.")
+        }
+        other => other.message(),
+    };
+    show(state, headers, id, r.status(), None, Some(&msg)).await
+}
+
+/// `POST …/mfa/totp`: a new secret to scan, waiting for its first code.
+pub async fn totp_setup(S(state): S<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
+    let (id, user, _) = match form(&state, &headers, &body).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    match crate::accounts::mfa::setup_totp(&state, &user).await {
+        Ok(s) => render(
+            &state.config(),
+            &headers,
+            "mfa_setup.html",
+            StatusCode::OK,
+            context! {
+                enroll => false, mfa_token => "", return_to => base(&state),
+                action => format!("{}/mfa/totp/enable", base(&state)),
+                qr_svg => s.qr_svg, secret => s.secret,
+            },
+        ),
+        Err(r) => refused(&state, &headers, &id, r).await,
+    }
+}
+
+/// `POST …/mfa/totp/enable`: the first code; the recovery codes, once.
+pub async fn totp_enable(S(state): S<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
+    let (id, user, f) = match form(&state, &headers, &body).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let code = f.get("code").map(String::as_str).unwrap_or("");
+    match crate::accounts::mfa::enable_totp(&state, &user, code).await {
+        Ok(codes) => super::mfa::recovery_codes(&state, &headers, &codes, &base(&state)),
+        Err(r) => refused(&state, &headers, &id, r).await,
+    }
+}
+
+/// `POST …/mfa/totp/disable` with a current code.
+pub async fn totp_disable(S(state): S<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
+    let (id, user, f) = match form(&state, &headers, &body).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let code = f.get("code").map(String::as_str).unwrap_or("");
+    match crate::accounts::mfa::disable_totp(&state, &user, code).await {
+        Ok(()) => back(&state, "totp-off"),
+        Err(r) => refused(&state, &headers, &id, r).await,
+    }
+}
+
+/// `POST …/mfa/recovery-codes`: a new set, proved by a TOTP code (or, with passkeys only, by
+/// a session that signed in with one).
+pub async fn recovery_codes(S(state): S<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
+    let (id, user, f) = match form(&state, &headers, &body).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let proved = async {
+        let st = crate::accounts::mfa::status(&state, user.id).await?;
+        if st.totp {
+            let code = f.get("code").map(String::as_str).unwrap_or("");
+            crate::accounts::mfa::check_totp(&state, &user, code).await
+        } else if st.any() && id.session.amr.second_factor() {
+            Ok(())
+        } else {
+            Err(Reject::BadRequest(
+                "Sign in with your passkey first, then make new codes".into(),
+            ))
+        }
+    };
+    if let Err(r) = proved.await {
+        return refused(&state, &headers, &id, r).await;
+    }
+    match crate::accounts::mfa::new_recovery_codes(&state, &user).await {
+        Ok(codes) => super::mfa::recovery_codes(&state, &headers, &codes, &base(&state)),
+        Err(r) => r.into_response(),
+    }
+}
+
+/// `POST …/passkeys/delete` with the passkey's `id`.
+pub async fn passkey_remove(S(state): S<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
+    let (id, user, f) = match form(&state, &headers, &body).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let pk = f.get("id").map(String::as_str).unwrap_or("");
+    match crate::accounts::passkeys::remove(&state, &user, pk).await {
+        Ok(true) => back(&state, "passkey-removed"),
+        Ok(false) => refused(&state, &headers, &id, Reject::NotFound).await,
         Err(r) => r.into_response(),
     }
 }

@@ -228,6 +228,39 @@ pub fn mount(m: &mut Mount, state: &State) {
             post(account::end_session),
             &[page(M::POST, "End a session")],
         );
+        for (suffix, handler, summary) in [
+            (
+                "/mfa/totp",
+                post(account::totp_setup),
+                "Set up an authenticator app",
+            ),
+            (
+                "/mfa/totp/enable",
+                post(account::totp_enable),
+                "Turn the authenticator app on",
+            ),
+            (
+                "/mfa/totp/disable",
+                post(account::totp_disable),
+                "Turn the authenticator app off",
+            ),
+            (
+                "/mfa/recovery-codes",
+                post(account::recovery_codes),
+                "New recovery codes",
+            ),
+            (
+                "/passkeys/delete",
+                post(account::passkey_remove),
+                "Remove a passkey",
+            ),
+        ] {
+            m.add(
+                &Some(format!("{p}{suffix}")),
+                handler,
+                &[page(M::POST, summary)],
+            );
+        }
     }
     if !api.other_pages.is_empty() {
         use self::recover;
