@@ -97,6 +97,19 @@ pub async fn after_password(
     remember: bool,
     return_to: Option<String>,
 ) -> Result<Option<Challenge>, Reject> {
+    after_first_factor(state, user, surface, remember, return_to, Amr::PWD).await
+}
+
+/// After a first factor (`first`: a password, a magic link): `None` when the user may sign
+/// in now, else the second step.
+pub async fn after_first_factor(
+    state: &State,
+    user: &User,
+    surface: Surface,
+    remember: bool,
+    return_to: Option<String>,
+    first: Amr,
+) -> Result<Option<Challenge>, Reject> {
     let cfg = state.config();
     let st = status(state, user.id).await?;
     let enroll = !st.any() && cfg.mfa.required_for_roles.contains(&user.role);
@@ -116,7 +129,7 @@ pub async fn after_password(
     let pending = Pending {
         surface,
         remember,
-        first: Amr::PWD.to_string(),
+        first: first.to_string(),
         enroll,
         return_to,
     };

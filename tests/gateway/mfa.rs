@@ -627,3 +627,47 @@ async fn the_account_page_and_the_enrolment_page_turn_totp_on_and_show_codes_onc
     let r = browser.get(g.url("/after")).header("cookie", &session).send().await.unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test]
+async fn a_magic_link_is_one_factor_a_user_with_totp_still_gives_the_code() {
+    let (up, smtp, g) = gateway_with_mail("").await;
+    let mut clock = Clock { offset: 0 };
+    let email = "linked@example.com";
+    let (_, secret, _) = enrolled(&g, &mut clock, email, "user").await;
+    let token = magic_link_token(&g, &smtp, 1, email).await;
+    let browser = no_redirects();
+    let r = browser.get(g.url(&format!("/magic-link?token={token}"))).send().await.unwrap();
+    let (csrf_cookie, _) = set_cookie(&r);
+    let csrf = field_value(&r.text().await.unwrap(), "csrf");
+    let seen = up.count();
+    let r = browser
+        .post(g.url("/magic-link"))
+        .header("cookie", &csrf_cookie)
+        .form(&[("csrf", csrf.as_str()), ("token", token.as_str()), ("returnTo", "/app/inbox")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the second-step page, not a session");
+    assert!(r.headers().get("set-cookie").is_none());
+    let html = r.text().await.unwrap();
+    let mfa_token = field_value(&html, "mfaToken");
+    assert_eq!(up.count(), seen);
+    let r = browser
+        .post(g.url("/login/mfa"))
+        .header("cookie", &csrf_cookie)
+        .form(&[
+            ("csrf", csrf.clone()),
+            ("mfaToken", mfa_token),
+            ("code", totp(&secret, clock.now())),
+            ("returnTo", "/app/inbox".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/app/inbox");
+    let (session, _) = set_cookie(&r);
+    let r = browser.get(g.url("/app/inbox")).header("cookie", &session).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(up.last().headers["x-auth-amr"], "otp,email");
+}

@@ -578,3 +578,83 @@ async fn a_passkey_is_registered_signs_in_alone_serves_as_a_second_factor_and_is
     assert!(r.json::<serde_json::Value>().await.unwrap().is_string(), "no second step without a factor");
     b.close().await.unwrap();
 }
+
+/// A passkey assertion the browser (on `page`'s origin) makes for `options` (`{publicKey}`).
+async fn assertion(b: &Client, options: &serde_json::Value) -> serde_json::Value {
+    let script = "const [o, done] = arguments; \
+        navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(o.publicKey) }) \
+          .then(c => done(c.toJSON()), e => done('failed: ' + e));";
+    let v = b.execute_async(script, vec![options.clone()]).await.unwrap();
+    assert!(v.is_object(), "{v}");
+    v
+}
+
+#[tokio::test]
+async fn passkey_answers_for_another_challenge_or_origin_or_used_twice_are_refused() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (_up, _smtp, g) = gateway_with_mail("").await;
+    let email = "strict@example.test";
+    let password = "correct horse battery";
+    g.add_user(email, "user", password);
+    let b = driver.browser().await;
+    let _authenticator = Authenticator::add(&driver, &b).await;
+    assert_eq!(sign_in(&b, &g, "/account", email, password).await, "/account");
+    passkey_click(&b, "#passkey-add", "/account").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while b.find_all(Locator::Css("#passkeys li.passkey")).await.unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "{}", text(&b).await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let start = |g: &Gateway| {
+        let url = g.url("/api/auth/webauthn/login/start");
+        async move {
+            let r = reqwest::Client::new().post(url).json(&serde_json::json!({})).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let finish = |g: &Gateway, flow: &serde_json::Value, credential: &serde_json::Value| {
+        let url = g.url("/api/auth/webauthn/login/finish");
+        let body = serde_json::json!({"flowId": flow["flowId"], "credential": credential, "mode": "token"});
+        async move { reqwest::Client::new().post(url).json(&body).send().await.unwrap() }
+    };
+    // The options are what parseRequestOptionsFromJSON takes (the browser used them above).
+    let one = start(&g).await;
+    let two = start(&g).await;
+    assert_ne!(one["publicKey"]["challenge"], two["publicKey"]["challenge"]);
+    let for_one = assertion(&b, &one).await;
+    // Another flow's challenge: refused, and that flow is used up.
+    let r = finish(&g, &two, &for_one).await;
+    assert_eq!(error_body(r, 401).await["statusCode"], 401);
+    // Its own: a session (token mode).
+    let r = finish(&g, &one, &for_one).await;
+    assert_eq!(r.status(), 200);
+    let token = r.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    assert_eq!(g.get("/app/x", Some(&token)).await.status(), 200);
+    // The same answer again: the flow is gone.
+    let r = finish(&g, &one, &for_one).await;
+    assert_eq!(r.status(), 401);
+    // Malformed credentials: 400, the JSON error shape.
+    let three = start(&g).await;
+    for bad in [serde_json::json!({"id": "x"}), serde_json::json!("text")] {
+        let r = finish(&g, &three, &bad).await;
+        assert_eq!(error_body(r, 400).await["statusCode"], 400, "{bad}");
+    }
+
+    // Another gateway on the same store, whose origin is not this page's: the browser's
+    // answer (origin http://localhost:<first>) is refused there.
+    let other = Gateway::start({
+        let mut o = Options::new("127.0.0.1:9".parse().unwrap());
+        o.database = Some(g.dir.path().join("data/portcullis.db"));
+        o
+    })
+    .await;
+    let elsewhere = start(&other).await;
+    let answer = assertion(&b, &elsewhere).await;
+    let r = finish(&other, &elsewhere, &answer).await;
+    assert_eq!(r.status(), 401, "another origin");
+    other.wait_log("The clients relying party origin does not match").await;
+    b.close().await.unwrap();
+}

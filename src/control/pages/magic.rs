@@ -152,6 +152,21 @@ pub async fn submit(
         Ok(Some(u)) if u.active && u.deleted_at.is_none() => u,
         _ => return invalid(&state),
     };
+    // A link is one factor, like a password: a user with a second one is asked for it.
+    let second = crate::accounts::mfa::after_first_factor(
+        &state,
+        &user,
+        crate::accounts::mfa::Surface::Page,
+        false,
+        Some(back.clone()),
+        crate::auth::Amr::EMAIL,
+    )
+    .await;
+    match second {
+        Ok(Some(c)) => return super::mfa::challenge(&state, &headers, &c, &back).await,
+        Ok(None) => {}
+        Err(r) => return r.into_response(),
+    }
     match state
         .start_session(&user, false, &client, crate::auth::Amr::EMAIL)
         .await
