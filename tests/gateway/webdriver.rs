@@ -658,3 +658,41 @@ async fn passkey_answers_for_another_challenge_or_origin_or_used_twice_are_refus
     other.wait_log("The clients relying party origin does not match").await;
     b.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_role_that_must_enrol_can_choose_a_passkey_at_sign_in() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (up, _smtp, g) = gateway_with_mail("mfa: { required_for_roles: [auditor] }").await;
+    let email = "auditor@example.test";
+    let password = "correct horse battery";
+    g.add_user(email, "auditor", password);
+    let b = driver.browser().await;
+    let authenticator = Authenticator::add(&driver, &b).await;
+    let landed = sign_in(&b, &g, "/app/books", email, password).await;
+    assert!(landed.starts_with("/login"), "{landed}");
+    assert!(text(&b).await.contains("needs a second factor"));
+    assert!(b.find(Locator::Css("#qr svg")).await.is_ok(), "the QR code is shown");
+    let seen = up.count();
+    // The passkey instead of the app: the recovery codes, then on.
+    b.find(Locator::Css("button[data-passkey=register]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("#continue"))
+        .await
+        .unwrap();
+    let codes = b.find(Locator::Css("#passkey-codes")).await.unwrap().text().await.unwrap();
+    assert_eq!(codes.lines().count(), 10, "{codes}");
+    assert_eq!(up.count(), seen, "nothing reached the app before enrolment");
+    assert_eq!(authenticator.credentials().await.len(), 1);
+    click(&b, "#continue").await;
+    assert_eq!(at(&b).await, "/app/books");
+    assert!(text(&b).await.contains("x-auth-amr: pwd,hwk"), "{}", text(&b).await);
+    b.close().await.unwrap();
+}

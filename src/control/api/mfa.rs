@@ -5,7 +5,7 @@
 use super::signed_in::answer;
 use crate::accounts::mfa::{self, Pending};
 use crate::accounts::passkeys;
-use crate::auth::{Amr, Authn, Identity};
+use crate::auth::{Amr, Identity};
 use crate::control::web::extract::{Auth, Client, Fields, JsonObject};
 use crate::control::web::views::rfc3339;
 use crate::error::Reject;
@@ -189,14 +189,10 @@ pub async fn recovery_codes(
             "Set up an authenticator app or a passkey first".into(),
         ));
     } else if !id.session.amr.second_factor() {
-        return Err(step_up());
+        return Err(Reject::StepUpRequired);
     }
     let codes = mfa::new_recovery_codes(&state, &user).await?;
     Ok(Json(json!({ "recoveryCodes": codes })))
-}
-
-fn step_up() -> Reject {
-    Reject::StepUpRequired
 }
 
 /// `GET /mfa` → `{totp, passkeys, recoveryCodesLeft}`.
@@ -284,25 +280,24 @@ pub async fn verify(
         let second = check(&state, &user, proof, &format!("token:{token}")).await?;
         return finish_sign_in(&state, &client, token, &pending, &user, second).await;
     }
-    let Auth(id) = session(&state, &headers).await?;
+    let id = session(&state, &headers).await?;
     let user = user_of(&state, &id).await?;
     let second = check(&state, &user, proof, &step_up_key(&id)).await?;
     stepped_up(&state, &client, &id, &user, second).await
 }
 
-async fn session(state: &State, headers: &HeaderMap) -> Result<Auth, Reject> {
+/// The signed-in caller of a step-up; without any credentials, the call lacks its `mfaToken`.
+async fn session(state: &State, headers: &HeaderMap) -> Result<Identity, Reject> {
     let authn = state
         .auth
         .from_headers(headers, &state.config().cookie.name, now())
         .await;
-    match authn {
-        Some(Authn::Authenticated(id)) => Ok(Auth(id)),
-        None => Err(Reject::BadRequest(
+    match crate::auth::require(authn) {
+        Ok(id) => Ok(id),
+        Err(crate::auth::NoIdentity::Missing) => Err(Reject::BadRequest(
             "Send mfaToken, or sign in first to step up".into(),
         )),
-        other => Err(crate::auth::require(other)
-            .map(|_| Reject::Internal)
-            .unwrap_or_else(Reject::from)),
+        Err(why) => Err(why.into()),
     }
 }
 
@@ -334,7 +329,7 @@ pub async fn webauthn_start(
         let options = passkeys::second_start(&state, &user, &format!("token:{token}")).await?;
         return Ok(Json(options));
     }
-    let Auth(id) = session(&state, &headers).await?;
+    let id = session(&state, &headers).await?;
     let user = user_of(&state, &id).await?;
     Ok(Json(
         passkeys::second_start(&state, &user, &step_up_key(&id)).await?,
