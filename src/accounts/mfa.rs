@@ -56,6 +56,21 @@ impl Status {
     pub fn any(&self) -> bool {
         self.totp || !self.passkeys.is_empty()
     }
+
+    /// What a second step may use (`webauthn` only while passkeys are switched on).
+    pub fn methods(&self, webauthn_on: bool) -> Vec<&'static str> {
+        let mut m = Vec::new();
+        if self.totp {
+            m.push("totp");
+        }
+        if !self.passkeys.is_empty() && webauthn_on {
+            m.push("webauthn");
+        }
+        if self.recovery_left > 0 {
+            m.push("recovery");
+        }
+        m
+    }
 }
 
 pub async fn status(state: &State, user_id: i64) -> Result<Status, Reject> {
@@ -116,16 +131,7 @@ pub async fn after_first_factor(
     if !st.any() && !enroll {
         return Ok(None);
     }
-    let mut methods = Vec::new();
-    if st.totp {
-        methods.push("totp");
-    }
-    if !st.passkeys.is_empty() && cfg.mfa.webauthn.is_some() {
-        methods.push("webauthn");
-    }
-    if st.recovery_left > 0 {
-        methods.push("recovery");
-    }
+    let methods = st.methods(cfg.mfa.webauthn.is_some());
     let pending = Pending {
         surface,
         remember,

@@ -102,10 +102,7 @@ fn code_field(body: &Map<String, Value>, name: &str) -> Result<String, Reject> {
 }
 
 /// Adds `extra` to a JSON answer (a bare token string becomes `{token}`).
-pub async fn with_fields_pub(
-    resp: Response,
-    extra: Map<String, Value>,
-) -> Result<Response, Reject> {
+async fn with_fields(resp: Response, extra: Map<String, Value>) -> Result<Response, Reject> {
     let (mut parts, body) = resp.into_parts();
     let bytes = axum::body::to_bytes(body, 1 << 20)
         .await
@@ -132,16 +129,28 @@ pub async fn totp_enable(
     let c = caller(&state, &headers, &body).await?;
     let code = code_field(&body, "code")?;
     let codes = mfa::enable_totp(&state, c.user(), &code).await?;
-    let extra = Map::from_iter([("recoveryCodes".to_string(), json!(codes))]);
-    match c {
-        Caller::Session(..) => Ok(Json(Value::Object(extra)).into_response()),
+    let answer = Map::from_iter([("recoveryCodes".to_string(), json!(codes))]);
+    enrolled(&state, &client, c, Amr::OTP, answer).await
+}
+
+/// The answer to an enrolment: `answer` for a signed-in caller; for one enrolling during a
+/// sign-in, `answer` with what the sign-in would have given (the factor now proved).
+pub async fn enrolled(
+    state: &State,
+    client: &ClientInfo,
+    caller: Caller,
+    factor: Amr,
+    answer: Map<String, Value>,
+) -> Result<Response, Reject> {
+    match caller {
+        Caller::Session(..) => Ok(Json(Value::Object(answer)).into_response()),
         Caller::Enrolling {
             token,
             pending,
             user,
         } => {
-            let resp = finish_sign_in(&state, &client, &token, &pending, &user, Amr::OTP).await?;
-            with_fields_pub(resp, extra).await
+            let resp = finish_sign_in(state, client, &token, &pending, &user, factor).await?;
+            with_fields(resp, answer).await
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `/api/auth/webauthn/…`: passkey registration and removal (signed in, or enrolling with an
 //! `mfaToken`), and sign-in with a passkey alone.
 
-use super::mfa::{caller, finish_sign_in, Caller};
+use super::mfa::{caller, enrolled, Caller};
 use crate::accounts::passkeys;
 use crate::auth::Amr;
 use crate::control::web::extract::{Auth, Client, Fields, JsonObject};
@@ -47,22 +47,16 @@ pub async fn register_finish(
         None => Value::Object(body.clone()),
     };
     let row = passkeys::register_finish(&state, c.user(), credential).await?;
-    let mut out = json!({ "id": row.id, "name": row.name });
-    match c {
-        Caller::Session(..) => Ok(Json(out).into_response()),
-        Caller::Enrolling {
-            token,
-            pending,
-            user,
-        } => {
-            // The new passkey is the factor: new recovery codes come with it.
-            let codes = crate::accounts::mfa::new_recovery_codes(&state, &user).await?;
-            out["recoveryCodes"] = json!(codes);
-            let resp = finish_sign_in(&state, &client, &token, &pending, &user, Amr::HWK).await?;
-            let extra = out.as_object().cloned().unwrap_or_default();
-            super::mfa::with_fields_pub(resp, extra).await
-        }
+    let mut answer = serde_json::Map::from_iter([
+        ("id".to_string(), json!(row.id)),
+        ("name".to_string(), json!(row.name)),
+    ]);
+    if let Caller::Enrolling { user, .. } = &c {
+        // The account's first factor: recovery codes come with it.
+        let codes = crate::accounts::mfa::new_recovery_codes(&state, user).await?;
+        answer.insert("recoveryCodes".into(), json!(codes));
     }
+    enrolled(&state, &client, c, Amr::HWK, answer).await
 }
 
 /// `DELETE /webauthn/{id}`.

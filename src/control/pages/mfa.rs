@@ -123,17 +123,7 @@ fn to_sign_in(state: &State, back: &str) -> Response {
 
 async fn methods_of(state: &State, user_id: i64) -> Result<Vec<&'static str>, Reject> {
     let st = mfa::status(state, user_id).await?;
-    let mut m = Vec::new();
-    if st.totp {
-        m.push("totp");
-    }
-    if !st.passkeys.is_empty() && state.config().mfa.webauthn.is_some() {
-        m.push("webauthn");
-    }
-    if st.recovery_left > 0 {
-        m.push("recovery");
-    }
-    Ok(m)
+    Ok(st.methods(state.config().mfa.webauthn.is_some()))
 }
 
 /// `GET` — step up: a signed-in user proves a second factor, then goes back.
@@ -182,6 +172,20 @@ fn message(r: &Reject) -> String {
     }
 }
 
+/// A posted form whose CSRF token holds, and where to go afterwards.
+fn form(
+    state: &State,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(HashMap<String, String>, String), Reject> {
+    let f = super::form_fields(body);
+    let back = return_to(&state.config(), f.get("returnTo").map(String::as_str));
+    if !csrf_ok(headers, f.get("csrf").map(String::as_str)) {
+        return Err(Reject::Forbidden("This page expired; sign in again"));
+    }
+    Ok((f, back))
+}
+
 /// `POST` — the code or recovery code of a sign-in (with `mfaToken`) or of a step-up.
 pub async fn submit(
     S(state): S<Arc<State>>,
@@ -189,12 +193,11 @@ pub async fn submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let f = super::form_fields(&body);
+    let (f, back) = match form(&state, &headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
     let token = f.get("mfaToken").map(String::as_str).unwrap_or("");
-    let back = return_to(&state.config(), f.get("returnTo").map(String::as_str));
-    if !csrf_ok(&headers, f.get("csrf").map(String::as_str)) {
-        return Reject::Forbidden("This page expired; sign in again").into_response();
-    }
     if token.is_empty() {
         return step_up(&state, &client, &headers, &f, &back).await;
     }
@@ -283,12 +286,11 @@ pub async fn enroll(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let f = super::form_fields(&body);
+    let (f, back) = match form(&state, &headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
     let token = f.get("mfaToken").map(String::as_str).unwrap_or("");
-    let back = return_to(&state.config(), f.get("returnTo").map(String::as_str));
-    if !csrf_ok(&headers, f.get("csrf").map(String::as_str)) {
-        return Reject::Forbidden("This page expired; sign in again").into_response();
-    }
     let (pending, user) = match mfa::pending(&state, token).await {
         Ok(p) if p.0.enroll => p,
         _ => return to_sign_in(&state, &back),
