@@ -191,6 +191,13 @@ pub fn serve(config_path: &Path, upgrade: bool) -> Result<(), StartError> {
         ));
     }
     server.add_service(background_service(
+        "key revocations",
+        crate::tasks::KeyRevocations {
+            state: state.clone(),
+            every: Duration::from_millis(500),
+        },
+    ));
+    server.add_service(background_service(
         "upkeep",
         Upkeep {
             state: state.clone(),

@@ -130,3 +130,90 @@ pub fn user_list(path: &Path) -> anyhow::Result<()> {
         Ok(())
     })
 }
+
+async fn user_named(
+    store: &dyn crate::store::Store,
+    email: &str,
+) -> anyhow::Result<crate::store::User> {
+    store
+        .user_by_email(email)
+        .await?
+        .filter(|u| u.deleted_at.is_none())
+        .ok_or_else(|| anyhow::anyhow!("no user has the email {email:?}"))
+}
+
+/// `key create`: prints the key, which is shown nowhere else.
+pub fn key_create(
+    path: &Path,
+    email: &str,
+    name: &str,
+    scopes: &[String],
+    expires: Option<&str>,
+) -> anyhow::Result<()> {
+    let cfg = crate::app::load_config(path)?;
+    let expires = expires
+        .map(|e| {
+            crate::config::parse_duration(e)
+                .map_err(|_| anyhow::anyhow!("--expires {e:?} is not a duration like 90d"))
+        })
+        .transpose()?;
+    let rt = crate::app::control_runtime()?;
+    rt.block_on(async {
+        let store = store::open(&cfg.database.url, 1).await?;
+        let user = user_named(&*store, email).await?;
+        let (row, key) =
+            crate::accounts::api_keys::create_in(&*store, &user, name, scopes, expires)
+                .await
+                .map_err(|r| anyhow::anyhow!("{}", r.message()))?;
+        eprintln!(
+            "created key {} ({}) for {}; it is shown only now:",
+            row.id, row.name, user.email
+        );
+        println!("{key}");
+        Ok(())
+    })
+}
+
+pub fn key_list(path: &Path, email: &str) -> anyhow::Result<()> {
+    let cfg = crate::app::load_config(path)?;
+    let rt = crate::app::control_runtime()?;
+    rt.block_on(async {
+        let store = store::open(&cfg.database.url, 1).await?;
+        let user = user_named(&*store, email).await?;
+        println!(
+            "{:<36}  {:<8}  {:<24} {:<20} {:<20} scopes",
+            "id", "prefix", "name", "expires", "last used"
+        );
+        for k in store.api_keys(user.id).await? {
+            println!(
+                "{:<36}  {:<8}  {:<24} {:<20} {:<20} {}",
+                k.id,
+                k.prefix,
+                k.name,
+                k.expires_at.map(rfc3339).unwrap_or_else(|| "never".into()),
+                k.last_used_at
+                    .map(rfc3339)
+                    .unwrap_or_else(|| "never".into()),
+                k.scopes
+            );
+        }
+        Ok(())
+    })
+}
+
+/// `key revoke`: running gateways poll revocations and refuse the key within a second.
+pub fn key_revoke(path: &Path, id: &str) -> anyhow::Result<()> {
+    let cfg = crate::app::load_config(path)?;
+    let rt = crate::app::control_runtime()?;
+    rt.block_on(async {
+        let store = store::open(&cfg.database.url, 1).await?;
+        match store.revoke_api_key(id, now()).await? {
+            Some(_) => {
+                tracing::info!(target: "audit", key = %id, by = "cli", "API key revoked");
+                println!("revoked key {id}");
+                Ok(())
+            }
+            None => Err(anyhow::anyhow!("no live key has the id {id:?}")),
+        }
+    })
+}

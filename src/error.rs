@@ -212,12 +212,18 @@ impl From<crate::auth::Rejection> for Reject {
     /// The 401 for a presented but unusable token, worded by cause.
     fn from(r: crate::auth::Rejection) -> Self {
         use crate::auth::Rejection;
+        if r == Rejection::KeyNotAllowed {
+            return Reject::Forbidden(
+                "API keys cannot use the account API; sign in with a session",
+            );
+        }
         let message = match r {
             Rejection::Malformed => "The Authorization header must be \"Bearer <token>\"",
             Rejection::Expired => "The token has expired",
             Rejection::Revoked => "The session has ended",
             Rejection::Inactive => "The account is deactivated",
             Rejection::Invalid => "The token is invalid",
+            Rejection::KeyNotAllowed => "API keys cannot use the account API",
         };
         Reject::Unauthenticated {
             invalid_token: true,

@@ -76,6 +76,7 @@ fn with_role(role: &str) -> Authn {
             // A password sign-in: what a route demanding a second factor refuses.
             amr: crate::auth::Amr::PWD,
         },
+        key: None,
     })
 }
 
@@ -87,8 +88,9 @@ fn why_token(authn: Option<&Authn>) -> Option<&'static str> {
             Rejection::Revoked => "the session was revoked (logout, renewal or an admin)",
             Rejection::Inactive => "the account is deactivated",
             Rejection::Invalid => {
-                "the token is invalid (signature, algorithm, issuer, audience or claims)"
+                "the token is invalid (signature, algorithm, issuer, audience or claims), or the API key is unknown"
             }
+            Rejection::KeyNotAllowed => "API keys are not accepted here",
         }),
         Authn::Unavailable => Some("the database is unavailable"),
         Authn::Authenticated(_) => None,
@@ -269,7 +271,7 @@ pub async fn admin(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string);
     let caller = match (get("role"), get("token").or(bearer)) {
-        (_, Some(t)) => Caller::Token(state.auth.authenticate(&t, crate::store::now()).await),
+        (_, Some(t)) => Caller::Token(state.auth.credential(&t, crate::store::now()).await),
         (Some(r), None) => Caller::Role(r),
         (None, None) => Caller::Anonymous,
     };
@@ -352,6 +354,6 @@ fn authenticate(cfg: &crate::config::Config, token: &str) -> Result<Authn, Expla
     rt.block_on(async {
         let store = crate::store::open(&cfg.database.url, 1).await?;
         let auth = crate::auth::Authenticator::new(keys, crate::auth::SessionCache::new(16), store);
-        Ok::<_, ExplainError>(auth.authenticate(token, crate::store::now()).await)
+        Ok::<_, ExplainError>(auth.credential(token, crate::store::now()).await)
     })
 }

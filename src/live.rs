@@ -17,6 +17,8 @@ pub struct Live {
     pub oauth_limiter: Option<Limiter>,
     /// One per route, by index; `None` where the route has no `rate_limit`.
     pub route_limiters: Vec<Option<Limiter>>,
+    /// Requests per API key (`rate_limits.api_key`), by key id.
+    pub api_key_limiter: Option<(Limit, Arc<KeyedLimiter<String>>)>,
 }
 
 /// A rate limit and the per-client state counted against it.
@@ -76,6 +78,12 @@ impl Live {
                 previous.and_then(|p| p.oauth_limiter.as_ref()),
             ),
             route_limiters,
+            api_key_limiter: config.rate_limits.api_key.map(|limit| {
+                match previous.and_then(|p| p.api_key_limiter.as_ref()) {
+                    Some((l, keys)) if *l == limit => (limit, keys.clone()),
+                    _ => (limit, Arc::new(KeyedLimiter::new(limit))),
+                }
+            }),
             config,
         }
     }

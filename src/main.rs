@@ -64,6 +64,35 @@ enum Cmd {
         #[command(subcommand)]
         cmd: UserCmd,
     },
+    /// Manage API keys.
+    Key {
+        #[command(subcommand)]
+        cmd: KeyCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCmd {
+    /// Create an API key for a user (a service account, say); prints the key once.
+    Create {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        name: String,
+        /// A scope the key holds (repeat for more).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// How long it works, e.g. 90d (default: until revoked).
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// List a user's live keys (never their secrets).
+    List {
+        #[arg(long)]
+        user: String,
+    },
+    /// Revoke a key by id: running gateways refuse it within a second.
+    Revoke { id: String },
 }
 
 #[derive(Subcommand)]
@@ -137,6 +166,21 @@ fn main() -> ExitCode {
         Cmd::User {
             cmd: UserCmd::ResetMfa { email },
         } => portcullis::cli::user_reset_mfa(&cli.config, &email),
+        Cmd::Key {
+            cmd:
+                KeyCmd::Create {
+                    user,
+                    name,
+                    scopes,
+                    expires,
+                },
+        } => portcullis::cli::key_create(&cli.config, &user, &name, &scopes, expires.as_deref()),
+        Cmd::Key {
+            cmd: KeyCmd::List { user },
+        } => portcullis::cli::key_list(&cli.config, &user),
+        Cmd::Key {
+            cmd: KeyCmd::Revoke { id },
+        } => portcullis::cli::key_revoke(&cli.config, &id),
         Cmd::Explain {
             method,
             url,

@@ -30,6 +30,8 @@ pub struct Metrics {
     pub tunnels_open: IntGauge,
     pub tls_handshake_failures: prometheus::IntCounter,
     pub tunnels_closed: IntCounterVec,
+    pub auth_kinds: IntCounterVec,
+    pub api_key_rejections: IntCounterVec,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -172,6 +174,18 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
             "portcullis_tunnels_open",
             "Upgraded connections (WebSockets) open through the gateway",
         ),
+        auth_kinds: counter(
+            &r,
+            "portcullis_authenticated_requests_total",
+            "Requests that authenticated, by kind of credential (session, api_key)",
+            &["kind"],
+        ),
+        api_key_rejections: counter(
+            &r,
+            "portcullis_api_key_rejections_total",
+            "API keys refused, by reason (malformed, unknown, expired, revoked, owner_inactive)",
+            &["reason"],
+        ),
         tunnels_closed: counter(
             &r,
             "portcullis_tunnels_closed_total",
@@ -216,6 +230,26 @@ pub fn revoked(cause: &'static str, n: usize) {
 }
 
 /// `n` tunnels closed by the gateway because their session ended.
+/// A request authenticated by `kind` (`session`, `api_key`); the two counters are looked up
+/// once, not per request.
+pub fn auth_kind(kind: &'static str) {
+    static SESSION: std::sync::LazyLock<prometheus::IntCounter> =
+        std::sync::LazyLock::new(|| METRICS.auth_kinds.with_label_values(&["session"]));
+    static KEY: std::sync::LazyLock<prometheus::IntCounter> =
+        std::sync::LazyLock::new(|| METRICS.auth_kinds.with_label_values(&["api_key"]));
+    match kind {
+        "api_key" => KEY.inc(),
+        _ => SESSION.inc(),
+    }
+}
+
+pub fn api_key_rejected(reason: &'static str) {
+    METRICS
+        .api_key_rejections
+        .with_label_values(&[reason])
+        .inc();
+}
+
 pub fn tunnels_cut(reason: &'static str, n: usize) {
     METRICS
         .tunnels_closed

@@ -28,6 +28,16 @@ impl Upkeep {
                 tracing::warn!(error = %e, "recording last-seen times failed");
             }
         }
+        // API keys' last use, noted at most once a minute per key.
+        let used = self.state.auth.api_keys.take_used();
+        if !used.is_empty() {
+            if let Err(e) = self.state.store.touch_api_keys(&used).await {
+                tracing::warn!(error = %e, "recording API keys' last use failed");
+            }
+        }
+        if let Some((_, l)) = &self.state.config().api_key_limiter {
+            l.shrink();
+        }
         self.state.auth.cache.sweep(now);
         self.state.config().limiters().for_each(|l| l.shrink());
         self.state.mail_limiter.shrink();
@@ -56,6 +66,46 @@ impl BackgroundService for Upkeep {
             tokio::select! {
                 _ = tick.tick() => self.run_once().await,
                 _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
+
+/// Revoked API keys reach every instance's cache by polling the store twice a second: a key
+/// revoked through another instance, or by the CLI (another process, on SQLite too), is
+/// refused here within a second.
+pub struct KeyRevocations {
+    pub state: Arc<State>,
+    pub every: Duration,
+}
+
+fn wall_clock() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+#[async_trait::async_trait]
+impl BackgroundService for KeyRevocations {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut tick = tokio::time::interval(self.every);
+        // Revocations are stamped in whole seconds, perhaps by another machine's clock: each
+        // poll looks a few seconds back (a key evicted twice is only read again).
+        let mut since = wall_clock() - 5;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            let started = wall_clock();
+            match self.state.store.revoked_api_keys_since(since).await {
+                Ok(prefixes) => {
+                    for p in prefixes {
+                        self.state.auth.api_keys.evict(&p);
+                    }
+                    since = started - 5;
+                }
+                Err(e) => tracing::warn!(error = %e, "reading revoked API keys failed"),
             }
         }
     }

@@ -2,6 +2,7 @@
 //! password reset and change, magic links, email changes, avatars. The control plane's
 //! handlers (JSON APIs, pages, OAuth) call these; they know nothing of HTTP.
 
+pub mod api_keys;
 pub mod avatar;
 pub mod email_change;
 pub mod links;

@@ -205,6 +205,7 @@ mod tests {
                 revoked: false,
                 amr: crate::auth::Amr::PWD,
             },
+            key: None,
         }
     }
 

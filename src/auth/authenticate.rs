@@ -13,8 +13,11 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct Identity {
     pub user: Arc<CachedUser>,
+    /// Nil for an API key.
     pub session_id: Uuid,
     pub session: SessionEntry,
+    /// The API key that authenticated the request (no session then).
+    pub key: Option<Arc<super::api_keys::KeyGrant>>,
 }
 
 /// Why a presented token does not authenticate anyone.
@@ -25,6 +28,8 @@ pub enum Rejection {
     Expired,
     Revoked,
     Inactive,
+    /// An API key where only a session may be used (the account API).
+    KeyNotAllowed,
 }
 
 #[derive(Debug, Clone)]
@@ -55,6 +60,12 @@ pub fn require(authn: Option<Authn>) -> Result<Identity, NoIdentity> {
     }
 }
 
+/// A refused key, counted by why.
+fn key_rejected(reason: &'static str, r: Rejection) -> Authn {
+    metrics::api_key_rejected(reason);
+    Authn::Rejected(r)
+}
+
 type Pending<T> = papaya::HashMap<T, Arc<OnceCell<Result<Option<()>, ()>>>>;
 
 pub struct Authenticator {
@@ -64,6 +75,9 @@ pub struct Authenticator {
     store: Arc<dyn Store>,
     loading_sessions: Pending<Uuid>,
     loading_users: Pending<i64>,
+    /// API keys by prefix.
+    pub api_keys: super::api_keys::KeyCache,
+    loading_keys: Pending<String>,
     /// When the shared store's change feed was lost (Unix seconds), 0 while it is up. Cached
     /// sessions are trusted for `outage_grace` after that: revocations made elsewhere
     /// meanwhile cannot reach us.
@@ -82,6 +96,8 @@ impl Authenticator {
             store,
             loading_sessions: Default::default(),
             loading_users: Default::default(),
+            api_keys: Default::default(),
+            loading_keys: Default::default(),
             feed_lost_at: Default::default(),
             outage_grace: 60,
             idle_timeout: None,
@@ -161,7 +177,8 @@ impl Authenticator {
         lost != 0 && now - lost >= self.outage_grace
     }
 
-    /// Authenticates whatever credentials the request carries; `None` when it carries none.
+    /// Authenticates a session's credentials for the account API; an API key is refused there
+    /// (`KeyNotAllowed`); `None` when the request carries none.
     pub async fn from_headers(
         &self,
         headers: &http::HeaderMap,
@@ -169,6 +186,52 @@ impl Authenticator {
         now: i64,
     ) -> Option<Authn> {
         match crate::request::credentials::extract(headers, cookie_name) {
+            crate::request::credentials::Credentials::Token(t)
+                if super::api_keys::looks_like_key(&t) =>
+            {
+                Some(Authn::Rejected(Rejection::KeyNotAllowed))
+            }
+            _ if headers.contains_key(crate::request::credentials::API_KEY) => {
+                Some(Authn::Rejected(Rejection::KeyNotAllowed))
+            }
+            other => self.credentials(other, now).await,
+        }
+    }
+
+    /// Authenticates whatever the request carries, API keys included (the proxy path):
+    /// `Authorization: Bearer pck_…` or `X-API-Key: pck_…`; `None` when it carries nothing.
+    pub async fn from_request(
+        &self,
+        headers: &http::HeaderMap,
+        cookie_name: &str,
+        now: i64,
+    ) -> Option<Authn> {
+        let creds = crate::request::credentials::extract(headers, cookie_name);
+        match creds {
+            crate::request::credentials::Credentials::Token(t)
+                if super::api_keys::looks_like_key(&t) =>
+            {
+                Some(self.authenticate_key(&t, now).await)
+            }
+            crate::request::credentials::Credentials::None => {
+                match headers.get(crate::request::credentials::API_KEY) {
+                    Some(v) => Some(match v.to_str() {
+                        Ok(k) => self.authenticate_key(k.trim(), now).await,
+                        Err(_) => key_rejected("malformed", Rejection::Malformed),
+                    }),
+                    None => None,
+                }
+            }
+            other => self.credentials(other, now).await,
+        }
+    }
+
+    async fn credentials(
+        &self,
+        creds: crate::request::credentials::Credentials,
+        now: i64,
+    ) -> Option<Authn> {
+        match creds {
             crate::request::credentials::Credentials::Token(t) => {
                 Some(self.authenticate(&t, now).await)
             }
@@ -213,10 +276,83 @@ impl Authenticator {
             return Authn::Rejected(Rejection::Inactive);
         }
         self.cache.touch(sid, now);
+        metrics::auth_kind("session");
         Authn::Authenticated(Identity {
             user,
             session_id: sid,
             session,
+            key: None,
+        })
+    }
+
+    /// A token or an API key, as the proxy checks either (for `explain`).
+    pub async fn credential(&self, token: &str, now: i64) -> Authn {
+        if super::api_keys::looks_like_key(token) {
+            self.authenticate_key(token, now).await
+        } else {
+            self.authenticate(token, now).await
+        }
+    }
+
+    /// An API key: found by prefix (cache, else the store once per prefix), its secret's hash
+    /// compared in constant time, then its owner as for a session.
+    pub async fn authenticate_key(&self, token: &str, now: i64) -> Authn {
+        let Some((prefix, secret)) = super::api_keys::parse(token) else {
+            return key_rejected("malformed", Rejection::Malformed);
+        };
+        let entry = match self.api_keys.get(prefix) {
+            Some(e) => e,
+            None => {
+                let store = &self.store;
+                let cache = &self.api_keys;
+                let loaded = single_flight(&self.loading_keys, prefix.to_string(), || async move {
+                    let row = store.api_key_by_prefix(prefix).await.map_err(|e| {
+                        tracing::error!(error = %e, "API key lookup failed");
+                    })?;
+                    Ok(row.map(|r| {
+                        cache.put(prefix, Arc::new(super::api_keys::KeyEntry::from_row(&r)))
+                    }))
+                })
+                .await;
+                if loaded.is_err() {
+                    return Authn::Unavailable;
+                }
+                match self.api_keys.get(prefix) {
+                    Some(e) => e,
+                    None => return key_rejected("unknown", Rejection::Invalid),
+                }
+            }
+        };
+        if !super::api_keys::same(&super::api_keys::hash(secret), &entry.secret_hash) {
+            return key_rejected("unknown", Rejection::Invalid);
+        }
+        if entry.revoked {
+            return key_rejected("revoked", Rejection::Revoked);
+        }
+        if entry.expires_at.is_some_and(|at| at <= now) {
+            return key_rejected("expired", Rejection::Expired);
+        }
+        let user = match self.user(entry.user_id).await {
+            Ok(Some(u)) if u.active => u,
+            Ok(_) => return key_rejected("owner_inactive", Rejection::Inactive),
+            Err(()) => return Authn::Unavailable,
+        };
+        if entry.note_use(now) {
+            self.api_keys.used(&entry.grant.id, now);
+        }
+        metrics::auth_kind("api_key");
+        Authn::Authenticated(Identity {
+            user,
+            session_id: Uuid::nil(),
+            session: SessionEntry {
+                user_id: entry.user_id,
+                token_id: Uuid::nil(),
+                expires_at: entry.expires_at.unwrap_or(i64::MAX),
+                remember: false,
+                revoked: false,
+                amr: Default::default(),
+            },
+            key: Some(entry.grant.clone()),
         })
     }
 
@@ -268,13 +404,13 @@ impl Authenticator {
 /// Runs `load` once for concurrent callers with the same key; the loader fills the cache.
 async fn single_flight<K, F, Fut>(pending: &Pending<K>, key: K, load: F) -> Result<Option<()>, ()>
 where
-    K: std::hash::Hash + Eq + Copy + Send + Sync,
+    K: std::hash::Hash + Eq + Clone + Send + Sync,
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<Option<()>, ()>>,
 {
     let cell = pending
         .pin()
-        .get_or_insert_with(key, || Arc::new(OnceCell::new()))
+        .get_or_insert_with(key.clone(), || Arc::new(OnceCell::new()))
         .clone();
     let result = *cell.get_or_init(load).await;
     pending

@@ -1,6 +1,7 @@
 //! Authentication: credentials, tokens, the session cache, passwords and their policy.
 
 pub mod amr;
+pub mod api_keys;
 pub mod assertion;
 pub mod authenticate;
 pub mod backoff;

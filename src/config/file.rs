@@ -289,6 +289,9 @@ pub struct RolesFile {
     /// Step-up: only sessions whose sign-in used a second factor.
     #[serde(default)]
     pub mfa: bool,
+    /// Only an API key holding every one of these scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -324,6 +327,8 @@ pub struct RateLimitsFile {
     /// `GET /auth/{provider}` per client IP (default 60 a minute, bursts of 20).
     pub oauth: Option<LimitFile>,
     pub account: Option<AccountBackoffFile>,
+    /// Requests per API key.
+    pub api_key: Option<LimitFile>,
 }
 
 /// Per-account login backoff: `{ free_failures: 5, max_backoff: "60s" }`.

@@ -259,6 +259,8 @@ pub struct Route {
     pub auth: AuthRule,
     /// Step-up: the session's sign-in must have used a second factor.
     pub mfa: bool,
+    /// Only an API key holding every one of these scopes (sessions hold none).
+    pub scopes: Vec<String>,
     /// Whether a browser without a session is sent to the sign-in page.
     pub redirect_browsers: bool,
     /// Requests per client IP, checked before authentication.
@@ -278,6 +280,9 @@ pub struct IdentityHeaders {
     pub session_id: HeaderName,
     /// How the session's sign-in was made (RFC 8176 names, comma-separated).
     pub amr: HeaderName,
+    /// For an API key: its id, and its scopes (space-separated).
+    pub key_id: HeaderName,
+    pub scopes: HeaderName,
     pub forward_token: bool,
     pub picture: Option<HeaderName>,
 }
@@ -357,6 +362,8 @@ pub struct RateLimits {
     /// `GET /auth/{provider}` per client IP: each one stores a sign-in state.
     pub oauth: Option<Limit>,
     pub account: BackoffPolicy,
+    /// Requests per API key.
+    pub api_key: Option<Limit>,
 }
 
 #[derive(Debug, Clone)]

@@ -69,6 +69,10 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
             &mut errs,
         ),
         account: account_backoff(f.rate_limits.account, &mut errs),
+        api_key: f
+            .rate_limits
+            .api_key
+            .and_then(|l| limit(l, "rate_limits.api_key", &mut errs)),
     };
     let passwords = Passwords {
         min_length: f.passwords.min_length.unwrap_or(DEFAULT_MIN_PASSWORD),

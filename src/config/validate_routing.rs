@@ -106,6 +106,19 @@ pub(super) fn routes(
                 .collect()
         });
         let mfa = matches!(&r.auth, AuthFile::Roles(a) if a.mfa);
+        let scopes = match &r.auth {
+            AuthFile::Roles(a) => a.scopes.clone(),
+            AuthFile::Keyword(_) => Vec::new(),
+        };
+        if scopes
+            .iter()
+            .any(|s| s.is_empty() || s.contains(char::is_whitespace))
+        {
+            errs.push(ConfigError::at(
+                at("auth.scopes"),
+                "each scope is one word without spaces",
+            ));
+        }
         let auth = match r.auth {
             AuthFile::Keyword(k) => {
                 match k.as_str() {
@@ -122,7 +135,9 @@ pub(super) fn routes(
                 }
             }
             // `{ mfa: true }` alone: any session whose sign-in used a second factor.
-            AuthFile::Roles(r) if r.roles.is_empty() && r.mfa => AuthRule::Required,
+            AuthFile::Roles(r) if r.roles.is_empty() && (r.mfa || !r.scopes.is_empty()) => {
+                AuthRule::Required
+            }
             AuthFile::Roles(r) => {
                 if r.roles.is_empty() || r.roles.iter().any(|x| x.trim().is_empty()) {
                     errs.push(ConfigError::at(
@@ -151,6 +166,7 @@ pub(super) fn routes(
                 }),
                 methods,
                 mfa,
+                scopes,
                 upstream: r.upstream,
                 auth,
                 redirect_browsers: match r.on_unauthenticated.as_deref() {
@@ -185,26 +201,35 @@ pub(super) fn identity(
         make("Role"),
         make("Session-Id"),
         make("Amr"),
+        make("Key-Id"),
+        make("Scopes"),
     ) {
-        (Ok(user_id), Ok(email), Ok(name), Ok(role), Ok(session_id), Ok(amr))
-            if !prefix.is_empty() =>
-        {
-            IdentityHeaders {
-                amr,
-                prefix: prefix.to_ascii_lowercase(),
-                user_id,
-                email,
-                name,
-                role,
-                session_id,
-                forward_token: h.forward_token.unwrap_or(false),
-                picture: if h.picture.unwrap_or(false) {
-                    make("Picture").ok()
-                } else {
-                    None
-                },
-            }
-        }
+        (
+            Ok(user_id),
+            Ok(email),
+            Ok(name),
+            Ok(role),
+            Ok(session_id),
+            Ok(amr),
+            Ok(key_id),
+            Ok(scopes),
+        ) if !prefix.is_empty() => IdentityHeaders {
+            amr,
+            key_id,
+            scopes,
+            prefix: prefix.to_ascii_lowercase(),
+            user_id,
+            email,
+            name,
+            role,
+            session_id,
+            forward_token: h.forward_token.unwrap_or(false),
+            picture: if h.picture.unwrap_or(false) {
+                make("Picture").ok()
+            } else {
+                None
+            },
+        },
         _ => {
             errs.push(ConfigError::at(
                 "identity_headers.prefix",

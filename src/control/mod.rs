@@ -64,6 +64,7 @@ pub fn routes(state: Arc<State>) -> (Router, openapi::Doc) {
     api::nuxt_users(&mut m, &state);
     api::altogic(&mut m, &state);
     api::mfa(&mut m, &state);
+    api::keys(&mut m, &state);
     pages::mount(&mut m, &state);
     oauth::mount(&mut m, &state);
     let Mount { router: r, doc } = m;

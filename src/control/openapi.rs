@@ -173,6 +173,7 @@ impl Doc {
             .schema_from::<schemas::PasskeyName>()
             .schema_from::<schemas::PasskeyLogin>()
             .schema_from::<schemas::AnyObject>()
+            .schema_from::<schemas::NewApiKey>()
             .security_scheme(
                 "bearer",
                 SecurityScheme::Http(

@@ -223,3 +223,13 @@ pub struct PasskeyLogin {
 /// Any JSON object.
 #[derive(Serialize, ToSchema)]
 pub struct AnyObject {}
+
+/// A new API key: `expiresIn` like `"90d"`; `owner` (admins) for a service account's key.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewApiKey {
+    name: String,
+    scopes: Option<Vec<String>>,
+    expires_in: Option<String>,
+    owner: Option<i64>,
+}

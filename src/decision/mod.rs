@@ -145,7 +145,12 @@ pub fn authorize(
 ) -> Decision {
     let route = &live.routes[needs.route];
     let failure = failure_label(authn.as_ref());
-    let denied = match rule_outcome(&route.auth, authn) {
+    let outcome = rule_outcome(&route.auth, authn).and_then(|id| match &id {
+        Some(i) => key_rules(live, needs.route, i).map(|()| id),
+        None => Ok(id),
+    });
+    let denied = match outcome {
+        // A key signed nobody in: like a password-only session, it cannot pass a step-up.
         Ok(Some(id)) if route.mfa && !id.session.amr.second_factor() => {
             return step_up(live, needs, facts)
         }
@@ -182,6 +187,7 @@ pub fn authorize(
     }
     let check = match denied {
         Reject::Forbidden(_) => Check::Role,
+        Reject::RateLimited { .. } => Check::RateLimit,
         _ => Check::Credentials,
     };
     Decision::Deny(Denial {
@@ -195,6 +201,28 @@ pub fn authorize(
         check,
         html: navigation && route.redirect_browsers,
     })
+}
+
+/// What an API key may do here: a route with `scopes` takes only a key holding all of them
+/// (sessions hold none); a key's requests count against `rate_limits.api_key`.
+fn key_rules(live: &Live, route: usize, id: &Identity) -> Result<(), Reject> {
+    let scopes = &live.routes[route].scopes;
+    if !scopes.is_empty()
+        && !id
+            .key
+            .as_ref()
+            .is_some_and(|k| scopes.iter().all(|s| k.holds(s)))
+    {
+        return Err(Reject::Forbidden(
+            "This route takes an API key holding its scopes",
+        ));
+    }
+    if let (Some(key), Some((_, limiter))) = (&id.key, &live.api_key_limiter) {
+        limiter
+            .check(key.id.clone())
+            .map_err(|retry_after_secs| Reject::RateLimited { retry_after_secs })?;
+    }
+    Ok(())
 }
 
 /// A session without a second factor on a route that demands one: a browser goes to the

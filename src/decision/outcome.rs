@@ -154,6 +154,7 @@ pub fn failure_label(authn: Option<&Authn>) -> &'static str {
             Rejection::Revoked => "revoked",
             Rejection::Inactive => "inactive",
             Rejection::Invalid => "bad_token",
+            Rejection::KeyNotAllowed => "api_key_not_allowed",
         },
     }
 }

@@ -23,6 +23,7 @@ fn id(role: &str) -> Authn {
             revoked: false,
             amr: crate::auth::Amr::PWD,
         },
+        key: None,
     })
 }
 

@@ -91,6 +91,8 @@ pub fn names(names: &IdentityHeaders) -> impl Iterator<Item = &http::HeaderName>
         &names.role,
         &names.session_id,
         &names.amr,
+        &names.key_id,
+        &names.scopes,
     ]
     .into_iter()
     .chain(names.picture.as_ref())
@@ -112,18 +114,25 @@ pub fn pairs<'a>(
             picture: u.picture.as_deref().map(header_value),
         })
     });
-    let mut session = [0; uuid::fmt::Hyphenated::LENGTH];
-    let session = header_value(id.session_id.hyphenated().encode_lower(&mut session));
     let picture = names.picture.as_ref().zip(v.picture.clone());
+    // A key's request names the key and its scopes; a session's, the session.
+    let key = id.key.as_ref();
+    let session = key.is_none().then(|| {
+        let mut session = [0; uuid::fmt::Hyphenated::LENGTH];
+        let v = header_value(id.session_id.hyphenated().encode_lower(&mut session));
+        (&names.session_id, v)
+    });
     [
         (&names.user_id, v.id.clone()),
         (&names.email, v.email.clone()),
         (&names.name, v.name.clone()),
         (&names.role, v.role.clone()),
-        (&names.session_id, session),
         (&names.amr, id.session.amr.header_value().clone()),
     ]
     .into_iter()
+    .chain(session)
+    .chain(key.map(|k| (&names.key_id, k.id_header.clone())))
+    .chain(key.map(|k| (&names.scopes, k.scopes_header.clone())))
     .chain(picture)
 }
 
@@ -172,6 +181,13 @@ pub fn drop_credentials(
     if ours {
         req.remove_header(&http::header::AUTHORIZATION);
     }
+    // An API key in its own header is the caller's credential for us, never for the app.
+    if req
+        .headers
+        .contains_key(crate::request::credentials::API_KEY)
+    {
+        req.remove_header(crate::request::credentials::API_KEY);
+    }
     retain_list_items(req, http::header::COOKIE, b';', b"; ", |c| {
         c.split('=').next().map(str::trim) != Some(cookie_name)
     });
@@ -218,6 +234,8 @@ mod tests {
             role: http::HeaderName::from_static("x-auth-role"),
             session_id: http::HeaderName::from_static("x-auth-session-id"),
             amr: http::HeaderName::from_static("x-auth-amr"),
+            key_id: http::HeaderName::from_static("x-auth-key-id"),
+            scopes: http::HeaderName::from_static("x-auth-scopes"),
             forward_token: false,
             picture: Some(http::HeaderName::from_static("x-auth-picture")),
         };
@@ -240,6 +258,7 @@ mod tests {
                 revoked: false,
                 amr: crate::auth::Amr::PWD,
             },
+            key: None,
         };
         let headers = |id: &Identity| {
             let mut req = RequestHeader::build("GET", b"/", None).unwrap();

@@ -62,7 +62,7 @@ pub(crate) async fn decide(state: &State, live: &Live, facts: &RequestFacts<'_>)
     let authn = if needs.credentials(live) {
         state
             .auth
-            .from_headers(facts.headers, &live.cookie.name, crate::store::now())
+            .from_request(facts.headers, &live.cookie.name, crate::store::now())
             .await
     } else {
         None

@@ -11,6 +11,9 @@ pub enum Credentials {
     Malformed,
 }
 
+/// Where a script may put its API key instead of `Authorization: Bearer`.
+pub const API_KEY: &str = "x-api-key";
+
 pub fn extract(headers: &HeaderMap, cookie_name: &str) -> Credentials {
     if let Some(v) = headers.get(AUTHORIZATION) {
         let Ok(v) = v.to_str() else {

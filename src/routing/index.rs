@@ -134,6 +134,7 @@ mod tests {
             upstream: "u".into(),
             auth: crate::config::AuthRule::None,
             mfa: false,
+            scopes: Vec::new(),
             redirect_browsers: false,
             rate_limit: None,
             forward_token: false,

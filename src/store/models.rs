@@ -20,6 +20,8 @@ pub struct User {
     pub email_verified: bool,
     /// A new address waiting for its confirmation link.
     pub pending_email: Option<String>,
+    /// `user`, or `service`: an account only its API keys act for (no password, no links).
+    pub kind: String,
 }
 
 impl User {
@@ -28,7 +30,12 @@ impl User {
     /// for an address its provider did not vouch for is not, so whoever really holds that
     /// address cannot be led into it (and nobody can take it over through the address).
     pub fn reachable_by_email(&self) -> bool {
-        self.active && self.deleted_at.is_none() && self.email_verified
+        self.active && self.deleted_at.is_none() && self.email_verified && !self.is_service()
+    }
+
+    /// A service account: it cannot sign in, only its keys act for it.
+    pub fn is_service(&self) -> bool {
+        self.kind == "service"
     }
 }
 

@@ -4,6 +4,7 @@
 
 use super::changes::{ChangeRow, FeedEvent};
 use super::sql::sql_store;
+use super::sql_api_keys::sql_api_key_store;
 use super::sql_mfa::sql_mfa_store;
 use super::sql_oauth::sql_oauth_store;
 use super::{now, StoreResult};
@@ -140,3 +141,4 @@ sql_store!(
 );
 sql_oauth_store!(PgStore, sqlx::Postgres);
 sql_mfa_store!(PgStore, sqlx::Postgres);
+sql_api_key_store!(PgStore);

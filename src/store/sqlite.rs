@@ -2,6 +2,7 @@
 //! Its SQL is the shared text in [`super::sql`]; only opening it is SQLite's own.
 
 use super::sql::sql_store;
+use super::sql_api_keys::sql_api_key_store;
 use super::sql_mfa::sql_mfa_store;
 use super::sql_oauth::sql_oauth_store;
 use super::{StoreError, StoreResult};
@@ -39,6 +40,7 @@ impl SqliteStore {
 sql_store!(SqliteStore, sqlx::Sqlite, "SELECT 1");
 sql_oauth_store!(SqliteStore, sqlx::Sqlite);
 sql_mfa_store!(SqliteStore, sqlx::Sqlite);
+sql_api_key_store!(SqliteStore);
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 // `pg_main.rs`: PostgreSQL).
 
 mod api;
+mod api_keys;
 mod assertion;
 mod attacks;
 mod avatar;

@@ -3,6 +3,7 @@
 //! routes (`/api/auth/…`). Each family mounts its own routes, at the paths the config gives.
 
 pub mod altogic;
+pub mod api_keys;
 pub mod avatar;
 pub mod email_change;
 pub mod jwks;
@@ -278,6 +279,33 @@ pub fn mfa(m: &mut Mount, state: &State) {
         &at("/webauthn/{id}"),
         delete(webauthn::remove),
         &[signed(M::DELETE, "Remove a passkey").answer(A::AnyJson)],
+    );
+}
+
+/// API keys, under the `/api/auth` prefix.
+pub fn keys(m: &mut Mount, state: &State) {
+    use crate::control::openapi::{Answer as A, Auth, Body as B, Op};
+    use axum::routing::delete;
+    use http::Method as M;
+    let Some(p) = &state.config().api.auth else {
+        return;
+    };
+    let t = "API keys";
+    let signed = |m: Method, summary| Op::new(m, t, summary).auth(Auth::Session);
+    m.add(
+        &Some(format!("{p}/api-keys")),
+        post(api_keys::create).get(api_keys::list),
+        &[
+            signed(M::POST, "Create a key (shown once)")
+                .body(B::Json("NewApiKey"))
+                .answer(A::AnyJson),
+            signed(M::GET, "The caller's keys").answer(A::AnyJson),
+        ],
+    );
+    m.add(
+        &Some(format!("{p}/api-keys/{{id}}")),
+        delete(api_keys::revoke),
+        &[signed(M::DELETE, "Revoke a key").answer(A::AnyJson)],
     );
 }
 

@@ -57,10 +57,27 @@ pub async fn create(
 ) -> Result<Json<Value>, Reject> {
     require_admin(&id)?;
     let mut f = Fields::new(&body);
-    f.only(&["email", "name", "password", "role"], &[]);
+    f.only(&["email", "name", "password", "role", "kind"], &[]);
+    let service = match body.get("kind") {
+        None | Some(Value::Null) => false,
+        Some(Value::String(k)) if k == "service" => true,
+        Some(Value::String(k)) if k == "user" => false,
+        Some(_) => {
+            f.error("kind", "must be \"user\" or \"service\"");
+            false
+        }
+    };
+    if service && body.contains_key("password") {
+        f.error("password", "a service account has no password");
+    }
     let email = f.email("email");
     let name = name_field(&mut f, "name", true);
-    let password = f.new_password("password", state.config().passwords.min_length);
+    // A service account cannot sign in: only its keys act for it.
+    let password = if service {
+        None
+    } else {
+        f.new_password("password", state.config().passwords.min_length)
+    };
     let role = f
         .opt_string("role")
         .map(|r| r.trim().to_string())
@@ -69,20 +86,29 @@ pub async fn create(
         f.error("role", "must not be empty");
     }
     f.finish_400()?;
-    let (Some(email), Some(name), Some(password)) = (email, name, password) else {
+    let (Some(email), Some(name)) = (email, name) else {
         return Err(Reject::Internal);
     };
-    let hash = state.passwords.hash(&SecretString::from(password)).await?;
+    let hash = match password {
+        Some(p) => Some(state.passwords.hash(&SecretString::from(p)).await?),
+        None if service => None,
+        None => return Err(Reject::Internal),
+    };
     let new = NewUser {
         email,
         name,
         role,
-        password_hash: Some(hash),
+        password_hash: hash,
         active: true,
         email_verified: true,
         now: now(),
     };
     match state.store.create_user(new).await {
+        Ok(mut u) if service => {
+            state.store.set_user_kind(u.id, "service").await?;
+            u.kind = "service".into();
+            Ok(Json(user_envelope(&u)))
+        }
         Ok(u) => Ok(Json(user_envelope(&u))),
         Err(StoreError::Conflict) => Err(Reject::Conflict(
             "A user with this email already exists".into(),

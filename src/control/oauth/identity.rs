@@ -64,7 +64,8 @@ pub async fn resolve(state: &State, p: &Provider, prof: &Profile) -> Result<User
         // unverified sign-in belongs to whoever made it, not to the address.
         if !(state.config().oauth.link_by_verified_email
             && prof.email_verified
-            && existing.email_verified)
+            && existing.email_verified
+            && !existing.is_service())
         {
             return Err(Refusal::EmailTaken);
         }

@@ -1,0 +1,222 @@
+//! API keys: `pck_<8-character prefix>_<secret>`, the secret 32 random bytes in base62. The
+//! store keeps the prefix (to find the key) and the secret's SHA-256 (a high-entropy secret
+//! needs no slow hash); a key is checked from memory like a session, compared in constant
+//! time. Revocations reach every instance by polling the store (see `tasks.rs`).
+
+use http::HeaderValue;
+use rand::Rng;
+use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+pub const MARK: &str = "pck_";
+const PREFIX_LEN: usize = 8;
+const SECRET_LEN: usize = 43; // 32 bytes in base62
+const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+fn base62(n: usize) -> String {
+    let mut rng = rand::rng();
+    (0..n)
+        .map(|_| BASE62[rng.random_range(0..BASE62.len())] as char)
+        .collect()
+}
+
+/// A new key: (the whole key, shown once; its prefix; the hash to store).
+pub fn generate() -> (String, String, String) {
+    let prefix = base62(PREFIX_LEN);
+    let secret = base62(SECRET_LEN);
+    let hash = hash(&secret);
+    (format!("{MARK}{prefix}_{secret}"), prefix, hash)
+}
+
+/// Whether a credential is shaped as one of our keys at all (the rest of it may be wrong).
+pub fn looks_like_key(token: &str) -> bool {
+    token.starts_with(MARK)
+}
+
+/// `(prefix, secret)` of a well-formed key.
+pub fn parse(token: &str) -> Option<(&str, &str)> {
+    let rest = token.strip_prefix(MARK)?;
+    let (prefix, secret) = rest.split_at_checked(PREFIX_LEN)?;
+    let secret = secret.strip_prefix('_')?;
+    let ok = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric());
+    (ok(prefix) && secret.len() == SECRET_LEN && ok(secret)).then_some((prefix, secret))
+}
+
+pub fn hash(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Equal, in time that does not depend on where they differ.
+pub fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// What a key lets its holder do, as the proxy forwards it.
+#[derive(Debug)]
+pub struct KeyGrant {
+    pub id: String,
+    pub scopes: Vec<String>,
+    pub id_header: HeaderValue,
+    pub scopes_header: HeaderValue,
+}
+
+impl KeyGrant {
+    pub fn new(id: &str, scopes: Vec<String>) -> KeyGrant {
+        let joined = scopes.join(" ");
+        KeyGrant {
+            id_header: HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("")),
+            scopes_header: HeaderValue::from_str(&joined).unwrap_or(HeaderValue::from_static("")),
+            id: id.to_string(),
+            scopes,
+        }
+    }
+
+    pub fn holds(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+/// A key as the cache holds it.
+#[derive(Debug)]
+pub struct KeyEntry {
+    pub user_id: i64,
+    pub secret_hash: String,
+    pub expires_at: Option<i64>,
+    pub revoked: bool,
+    pub grant: Arc<KeyGrant>,
+    /// When its use was last noted for `lastUsedAt` (seconds), so a busy key costs one note
+    /// a minute.
+    pub noted_at: AtomicI64,
+}
+
+impl KeyEntry {
+    pub fn from_row(r: &crate::store::ApiKeyRow) -> KeyEntry {
+        KeyEntry {
+            user_id: r.user_id,
+            secret_hash: r.secret_hash.clone(),
+            expires_at: r.expires_at,
+            revoked: r.revoked_at.is_some(),
+            grant: Arc::new(KeyGrant::new(&r.id, scopes(&r.scopes))),
+            noted_at: AtomicI64::new(r.last_used_at.unwrap_or(0)),
+        }
+    }
+
+    /// Whether this use should be written as `lastUsedAt` (at most once a minute).
+    pub fn note_use(&self, now: i64) -> bool {
+        let last = self.noted_at.load(Ordering::Relaxed);
+        now - last >= 60
+            && self
+                .noted_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+}
+
+pub fn scopes(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_string).collect()
+}
+
+/// Keys by prefix, and the uses waiting to be written.
+#[derive(Default)]
+pub struct KeyCache {
+    keys: scc::HashMap<String, Arc<KeyEntry>>,
+    used: scc::HashMap<String, i64>,
+}
+
+impl KeyCache {
+    pub fn get(&self, prefix: &str) -> Option<Arc<KeyEntry>> {
+        self.keys.read_sync(prefix, |_, e| e.clone())
+    }
+
+    pub fn put(&self, prefix: &str, e: Arc<KeyEntry>) {
+        let _ = self.keys.upsert_sync(prefix.to_string(), e);
+    }
+
+    /// Forgets a key (revoked, here or elsewhere): the next use reads the store.
+    pub fn evict(&self, prefix: &str) {
+        let _ = self.keys.remove_sync(prefix);
+    }
+
+    pub fn used(&self, id: &str, now: i64) {
+        let _ = self.used.upsert_sync(id.to_string(), now);
+    }
+
+    /// The uses noted since the last call.
+    pub fn take_used(&self) -> Vec<(String, i64)> {
+        let mut out = Vec::new();
+        self.used.retain_sync(|k, v| {
+            out.push((k.clone(), *v));
+            false
+        });
+        out
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_parse_and_hash() {
+        let (key, prefix, h) = generate();
+        assert!(
+            key.starts_with("pck_") && key.len() == 4 + 8 + 1 + 43,
+            "{key}"
+        );
+        let (p, s) = parse(&key).unwrap();
+        assert_eq!(p, prefix);
+        assert!(same(&hash(s), &h));
+        assert!(!same(&hash("other"), &h));
+        for bad in [
+            "pck_",
+            "pck_abc",
+            &key[..key.len() - 1],
+            &format!("{key}x"),
+            &key.replacen('_', "-", 2),
+            &format!("pck_{}-{}", &key[4..12], &key[13..]),
+            "pck_abcdefgh_!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!",
+        ] {
+            assert!(parse(bad).is_none(), "{bad}");
+        }
+        assert_ne!(generate().0, key);
+    }
+
+    #[test]
+    fn a_busy_key_is_noted_once_a_minute() {
+        let row = crate::store::ApiKeyRow {
+            id: "k".into(),
+            user_id: 1,
+            name: "n".into(),
+            prefix: "p".into(),
+            secret_hash: "h".into(),
+            scopes: "a:read  b:write".into(),
+            created_at: 0,
+            expires_at: None,
+            last_used_at: Some(1000),
+            revoked_at: None,
+        };
+        let e = KeyEntry::from_row(&row);
+        assert_eq!(e.grant.scopes, vec!["a:read", "b:write"]);
+        assert_eq!(e.grant.scopes_header, "a:read b:write");
+        assert!(!e.note_use(1059));
+        assert!(e.note_use(1060));
+        assert!(!e.note_use(1100));
+        assert!(e.note_use(1120));
+    }
+}
