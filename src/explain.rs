@@ -159,6 +159,10 @@ fn describe(
         if r.mfa {
             e.requires.push_str(", signed in with a second factor");
         }
+        if !r.scopes.is_empty() {
+            e.requires
+                .push_str(&format!(", an API key with scopes {}", r.scopes.join(" ")));
+        }
     }
     let upstream = e.upstream.clone().unwrap_or_default();
     match d {

@@ -46,6 +46,7 @@ targets = [
     ("Bearer (warm cache) CPU / HAProxy jwt_verify CPU", ratio("gateway bearer (cached)", "haproxy jwt_verify HS256"), "≤ 1.0", lambda v: v <= 1.0),
     ("public route CPU / HAProxy plain CPU", ratio("gateway public route", "haproxy proxy"), "≤ 1.3", lambda v: v <= 1.3),
     ("Bearer throughput / public-route throughput", ratio("gateway bearer (cached)", "gateway public route", "requests_per_s"), "≥ 0.9", lambda v: v >= 0.9),
+    ("API key CPU / Bearer (cached) CPU", ratio("gateway api key", "gateway bearer (cached)"), "≤ 1.05", lambda v: v <= 1.05),
     ("fresh-token CPU / Bearer (cached) CPU", ratio("gateway fresh token (miss)", "gateway bearer (cached)"), "(information)", None),
 ]
 if "gateway bearer (HTTPS)" in by:

@@ -145,6 +145,10 @@ GW_PID=$(start_gateway "$BIN" "$GW" "$ADMIN" gateway 1 \
   ", tls: { listen: \"127.0.0.1:$GWS\", cert_file: \"$work/tls.pem\", key_file: \"$work/tls.key\" }")
 TOKEN=$(login_token "$GW" "$ADMIN")
 [ -n "$TOKEN" ] || { echo "login failed"; cat "$work/gateway/gateway.log"; exit 1; }
+# An API key of the same user, for the key row beside Bearer.
+APIKEY=$(curl -sf "127.0.0.1:$GW/api/auth/api-keys" -H "Authorization: Bearer $TOKEN" \
+  -H 'content-type: application/json' -d '{"name":"load"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+[ -n "$APIKEY" ] || { echo "API key creation failed"; exit 1; }
 if [ -n "${BASELINE:-}" ]; then
   GWB_PID=$(start_gateway "$BASELINE" "$GWB" "$ADMINB" baseline)
   TOKENB=$(login_token "$GWB" "$ADMINB")
@@ -201,6 +205,7 @@ scenarios() { # round
   measure "$1" "gateway public route" "$GW_PID" "http://127.0.0.1:$GW/public/x"
   measure "$1" "gateway bearer (cached)" "$GW_PID" "http://127.0.0.1:$GW/app/x" "${AUTH[@]}"
   measure "$1" "gateway session cookie" "$GW_PID" "http://127.0.0.1:$GW/app/x" "${COOKIE[@]}"
+  measure "$1" "gateway api key" "$GW_PID" "http://127.0.0.1:$GW/app/x" -H "Authorization: Bearer $APIKEY"
   measure "$1" "haproxy jwt_verify HS256 (HTTPS)" "$HAP_PID" "https://127.0.0.1:$HAPS/x" "${AUTH[@]}"
   measure "$1" "gateway bearer (HTTPS)" "$GW_PID" "https://127.0.0.1:$GWS/app/x" "${AUTH[@]}"
   TOKENS_FILE="$work/tokens.$1" measure "$1" "gateway fresh token (miss)" "$GW_PID" \
@@ -221,6 +226,7 @@ FLOOD=${FLOOD:-1}
 [ "$ROUNDS" = 0 ] || for url in "$UP/x" "$NGX/x" "$HAP/x" "$GW/public/x"; do wrk -t1 -c8 -d2s "http://127.0.0.1:$url" >/dev/null; done
 wrk -t1 -c8 -d2s "${AUTH[@]}" "http://127.0.0.1:$HAPJ/x" >/dev/null
 wrk -t1 -c8 -d2s "${AUTH[@]}" "http://127.0.0.1:$GW/app/x" >/dev/null
+wrk -t1 -c8 -d2s -H "Authorization: Bearer $APIKEY" "http://127.0.0.1:$GW/app/x" >/dev/null
 wrk -t1 -c8 -d2s "${AUTH[@]}" "https://127.0.0.1:$HAPS/x" >/dev/null
 wrk -t1 -c8 -d2s "${AUTH[@]}" "https://127.0.0.1:$GWS/app/x" >/dev/null
 [ -z "${BASELINE:-}" ] || wrk -t1 -c8 -d2s -H "Authorization: Bearer $TOKENB" "http://127.0.0.1:$GWB/app/x" >/dev/null

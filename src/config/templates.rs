@@ -47,6 +47,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../templates/pages/mfa_setup.html"),
     ),
     (
+        "api_key_created.html",
+        include_str!("../../templates/pages/api_key_created.html"),
+    ),
+    (
         "recovery_codes.html",
         include_str!("../../templates/pages/recovery_codes.html"),
     ),

@@ -258,3 +258,67 @@ async fn a_revocation_reaches_another_instance_within_a_second_and_the_cli_withi
     .await;
     eprintln!("the CLI's revocation reached the gateway in {took:?}");
 }
+
+#[tokio::test]
+async fn the_account_page_lists_creates_and_revokes_keys() {
+    let (_up, g) = start().await;
+    let admin = g.admin_token().await;
+    let browser = no_redirects();
+    let r = browser.get(g.url("/account")).bearer_auth(&admin).send().await.unwrap();
+    let (csrf_cookie, _) = set_cookie(&r);
+    let csrf = crate::mfa::field_value(&r.text().await.unwrap(), "csrf");
+    let post = |path: &str, fields: Vec<(&'static str, String)>| {
+        let r = browser
+            .post(g.url(path))
+            .bearer_auth(&admin)
+            .header("cookie", &csrf_cookie)
+            .form(&fields);
+        async move { r.send().await.unwrap() }
+    };
+    let r = post("/account/api-keys", vec![("csrf", csrf.clone()), ("name", "laptop script".into()), ("scopes", "reports:read".into()), ("expires", "30d".into())]).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let html = r.text().await.unwrap();
+    let at = html.find("id=\"new-key\"").unwrap();
+    let start = at + html[at..].find('>').unwrap() + 1;
+    let key = html[start..start + html[start..].find('<').unwrap()].to_string();
+    assert!(key.starts_with("pck_"), "{key}");
+    assert!(html.contains("data-copy=\"new-key\""), "a copy button");
+    assert_eq!(g.get("/anything", Some(&key)).await.status(), 200);
+    let page = browser.get(g.url("/account")).bearer_auth(&admin).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("laptop script") && page.contains(&format!("pck_{}_", &key[4..12])), "listed");
+    assert!(!page.contains(&key[13..]), "never the secret again");
+    let listed: Value = g.get(KEYS, Some(&admin)).await.json().await.unwrap();
+    let id = listed[0]["id"].as_str().unwrap().to_string();
+    let r = post("/account/api-keys/revoke", vec![("csrf", csrf.clone()), ("id", id)]).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/account?done=key-revoked");
+    assert_eq!(g.get("/anything", Some(&key)).await.status(), 401);
+    let r = post("/account/api-keys", vec![("csrf", csrf), ("name", "".into())]).await;
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn explain_understands_keys() {
+    let (_up, g) = start_with(key_routes).await;
+    let admin = g.admin_token().await;
+    let scoped = create(&g, &admin, json!({"name": "s", "scopes": ["billing:read"]})).await;
+    let plain = create(&g, &admin, json!({"name": "p"})).await;
+    let explain = |args: &[&str]| -> Value {
+        let out = std::process::Command::new(bin())
+            .args(["explain", "--json", "--config"])
+            .arg(&g.config)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let v = explain(&["GET", "/billing/x", "--token", scoped["key"].as_str().unwrap()]);
+    assert_eq!(v["decision"], "forward", "{v}");
+    let v = explain(&["GET", "/billing/x", "--token", plain["key"].as_str().unwrap()]);
+    assert_eq!(v["status"], 403, "{v}");
+    let v = explain(&["GET", "/x", "--token", "pck_AAAAAAAA_0000000000000000000000000000000000000000000"]);
+    assert_eq!(v["status"], 401, "{v}");
+    assert!(v["reason"].as_str().unwrap().contains("API key"), "{v}");
+}

@@ -544,7 +544,7 @@ async fn the_sign_in_page_asks_for_the_code_on_a_page_of_its_own() {
 }
 
 /// The value of a hidden form field in a page.
-fn field_value(html: &str, name: &str) -> String {
+pub fn field_value(html: &str, name: &str) -> String {
     let at = html.find(&format!("name=\"{name}\" value=\"")).unwrap_or_else(|| panic!("{name} in {html}"));
     let rest = &html[at + name.len() + 15..];
     rest[..rest.find('"').unwrap()].to_string()

@@ -73,6 +73,20 @@ async fn show(
         "{}/logout",
         state.config().api.auth.as_deref().unwrap_or("/api/auth")
     );
+    let keys = match state.store.api_keys(user.id).await {
+        Ok(keys) => keys
+            .iter()
+            .map(|k| {
+                context! {
+                    id => k.id, name => k.name, prefix => k.prefix, scopes => k.scopes,
+                    created => crate::control::web::views::rfc3339(k.created_at),
+                    expires => k.expires_at.map(crate::control::web::views::rfc3339),
+                    last_used => k.last_used_at.map(crate::control::web::views::rfc3339),
+                }
+            })
+            .collect::<Vec<_>>(),
+        Err(e) => return Reject::from(e).into_response(),
+    };
     let security = match crate::accounts::mfa::status(state, user.id).await {
         Ok(st) => context! {
             totp => st.totp,
@@ -93,7 +107,7 @@ async fn show(
         status,
         context! {
             name => user.name, email => user.email, picture => user.picture, sessions,
-            notice, error, base => base(state), logout, security,
+            notice, error, base => base(state), logout, security, keys,
         },
     )
 }
@@ -126,6 +140,7 @@ pub async fn page(
         Some("session") => Some("That device is signed out."),
         Some("totp-off") => Some("The authenticator app is turned off."),
         Some("passkey-removed") => Some("The passkey is removed."),
+        Some("key-revoked") => Some("The API key is revoked."),
         _ => None,
     };
     show(&state, &headers, &id, StatusCode::OK, notice, None).await
@@ -354,6 +369,57 @@ pub async fn passkey_remove(S(state): S<Arc<State>>, headers: HeaderMap, body: B
     let pk = f.get("id").map(String::as_str).unwrap_or("");
     match crate::accounts::passkeys::remove(&state, &user, pk).await {
         Ok(true) => back(&state, "passkey-removed"),
+        Ok(false) => refused(&state, &headers, &id, Reject::NotFound).await,
+        Err(r) => r.into_response(),
+    }
+}
+
+/// `POST …/api-keys`: a new key of the signed-in user, shown once with a copy button.
+pub async fn key_create(S(state): S<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
+    let (id, user, f) = match form(&state, &headers, &body).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let name = f.get("name").map(|n| n.trim()).unwrap_or("");
+    let scopes = crate::auth::api_keys::scopes(f.get("scopes").map(String::as_str).unwrap_or(""));
+    let expires = match f.get("expires").map(|e| e.trim()).filter(|e| !e.is_empty()) {
+        None => None,
+        Some(e) => match crate::config::parse_duration(e) {
+            Ok(d) if d.as_secs() >= 60 => Some(d),
+            _ => {
+                let why = Reject::BadRequest("Expires after must be a duration like 90d.".into());
+                return refused(&state, &headers, &id, why).await;
+            }
+        },
+    };
+    match crate::accounts::api_keys::create(&state, &user, name, &scopes, expires).await {
+        Ok((_, key)) => {
+            let mut r = render(
+                &state.config(),
+                &headers,
+                "api_key_created.html",
+                StatusCode::OK,
+                context! { key, next => base(&state) },
+            );
+            r.headers_mut().insert(
+                header::CACHE_CONTROL,
+                http::HeaderValue::from_static("no-store"),
+            );
+            r
+        }
+        Err(r) => refused(&state, &headers, &id, r).await,
+    }
+}
+
+/// `POST …/api-keys/revoke` with the key's `id`.
+pub async fn key_revoke(S(state): S<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
+    let (id, user, f) = match form(&state, &headers, &body).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let key = f.get("id").map(String::as_str).unwrap_or("");
+    match crate::accounts::api_keys::revoke(&state, key, Some(user.id)).await {
+        Ok(true) => back(&state, "key-revoked"),
         Ok(false) => refused(&state, &headers, &id, Reject::NotFound).await,
         Err(r) => r.into_response(),
     }

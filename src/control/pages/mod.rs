@@ -37,7 +37,7 @@ pub fn render(
         logo => cfg.pages.logo_url,
         primary => cfg.pages.primary_color,
         csrf,
-        passkey_script => PASSKEY_SCRIPT,
+        page_script => PAGE_SCRIPT,
         api => cfg.api.auth.as_deref().unwrap_or("/api/auth"),
         webauthn => cfg.mfa.webauthn.is_some(),
     };
@@ -69,15 +69,15 @@ pub fn render(
     r
 }
 
-/// The one script the pages run (passkey buttons), inline; the policy allows it by its hash
-/// and nothing else.
-pub const PASSKEY_SCRIPT: &str = include_str!("../../../templates/pages/passkeys.js");
+/// The one script the pages run (passkey and copy buttons), inline; the policy allows it by
+/// its hash and nothing else.
+pub const PAGE_SCRIPT: &str = include_str!("../../../templates/pages/pages.js");
 
 static POLICY: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {
     use base64::Engine;
     use sha2::Digest;
     let hash = base64::engine::general_purpose::STANDARD
-        .encode(sha2::Sha256::digest(PASSKEY_SCRIPT.as_bytes()));
+        .encode(sha2::Sha256::digest(PAGE_SCRIPT.as_bytes()));
     HeaderValue::from_str(&format!(
         "default-src 'none'; script-src 'sha256-{hash}'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ))
@@ -253,6 +253,12 @@ pub fn mount(m: &mut Mount, state: &State) {
                 "/passkeys/delete",
                 post(account::passkey_remove),
                 "Remove a passkey",
+            ),
+            ("/api-keys", post(account::key_create), "Create an API key"),
+            (
+                "/api-keys/revoke",
+                post(account::key_revoke),
+                "Revoke an API key",
             ),
         ] {
             m.add(

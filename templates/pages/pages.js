@@ -62,6 +62,16 @@
       location.assign(b.dataset.next || "/");
     },
   };
+  // Copy buttons: the text of the element the button names.
+  document.querySelectorAll("button[data-copy]").forEach(function (b) {
+    b.addEventListener("click", function (e) {
+      e.preventDefault();
+      const from = document.getElementById(b.dataset.copy);
+      navigator.clipboard.writeText(from ? from.textContent.trim() : "").then(
+        function () { b.textContent = "Copied"; },
+        function () { b.textContent = "Select the key and copy it"; });
+    });
+  });
   document.querySelectorAll("button[data-passkey]").forEach(function (b) {
     b.addEventListener("click", function (e) {
       e.preventDefault();
