@@ -44,19 +44,29 @@ pub fn parse(token: &str) -> Option<(&str, &str)> {
 }
 
 pub fn hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    digest(secret).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The SHA-256 of a secret, as compared on every request (no hex on the request path).
+pub fn digest(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+/// The digest a stored hex hash stands for (`None` for a damaged row: no key matches it).
+fn unhex(h: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    if h.len() != 64 {
+        return None;
+    }
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(h.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
 }
 
 /// Equal, in time that does not depend on where they differ.
-pub fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// What a key lets its holder do, as the proxy forwards it.
@@ -88,7 +98,8 @@ impl KeyGrant {
 #[derive(Debug)]
 pub struct KeyEntry {
     pub user_id: i64,
-    pub secret_hash: String,
+    /// `None` when the stored hash is damaged: nothing matches it.
+    pub digest: Option<[u8; 32]>,
     pub expires_at: Option<i64>,
     pub revoked: bool,
     pub grant: Arc<KeyGrant>,
@@ -101,7 +112,7 @@ impl KeyEntry {
     pub fn from_row(r: &crate::store::ApiKeyRow) -> KeyEntry {
         KeyEntry {
             user_id: r.user_id,
-            secret_hash: r.secret_hash.clone(),
+            digest: unhex(&r.secret_hash),
             expires_at: r.expires_at,
             revoked: r.revoked_at.is_some(),
             grant: Arc::new(KeyGrant::new(&r.id, scopes(&r.scopes))),
@@ -181,8 +192,11 @@ mod tests {
         );
         let (p, s) = parse(&key).unwrap();
         assert_eq!(p, prefix);
-        assert!(same(&hash(s), &h));
-        assert!(!same(&hash("other"), &h));
+        assert_eq!(hash(s), h);
+        assert_eq!(unhex(&h), Some(digest(s)));
+        assert!(same(&digest(s), &unhex(&h).unwrap()));
+        assert!(!same(&digest("other"), &unhex(&h).unwrap()));
+        assert_eq!(unhex("zz"), None);
         for bad in [
             "pck_",
             "pck_abc",

@@ -323,7 +323,10 @@ impl Authenticator {
                 }
             }
         };
-        if !super::api_keys::same(&super::api_keys::hash(secret), &entry.secret_hash) {
+        let matches = entry
+            .digest
+            .is_some_and(|d| super::api_keys::same(&super::api_keys::digest(secret), &d));
+        if !matches {
             return key_rejected("unknown", Rejection::Invalid);
         }
         if entry.revoked {
