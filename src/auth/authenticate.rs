@@ -191,7 +191,9 @@ impl Authenticator {
             {
                 Some(Authn::Rejected(Rejection::KeyNotAllowed))
             }
-            _ if headers.contains_key(crate::request::credentials::API_KEY) => {
+            crate::request::credentials::Credentials::None
+                if headers.contains_key(crate::request::credentials::API_KEY) =>
+            {
                 Some(Authn::Rejected(Rejection::KeyNotAllowed))
             }
             other => self.credentials(other, now).await,

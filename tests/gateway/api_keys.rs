@@ -169,6 +169,16 @@ async fn keys_cannot_touch_the_account_api() {
         let r = g.client.request(method.clone(), g.url(path)).header("x-api-key", key).send().await.unwrap();
         assert_eq!(r.status(), 403, "{method} {path} with X-API-Key");
     }
+    // A session beside a stray X-API-Key header is still the session.
+    let r = g
+        .client
+        .get(g.url("/api/auth/mfa"))
+        .bearer_auth(&admin)
+        .header("x-api-key", key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     // Bad input to creation: 400 naming the field.
     for body in [json!({}), json!({"name": ""}), json!({"name": "x", "scopes": "a"}), json!({"name": "x", "scopes": ["a b"]}), json!({"name": "x", "expiresIn": "soon"}), json!({"name": "x", "owner": "me"}), json!({"name": "x", "extra": 1})] {
         let r = g.post_json(KEYS, body.clone(), Some(&admin)).await;
