@@ -6,7 +6,8 @@
 use crate::harness::*;
 use http::Method;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use crate::cluster::within;
+use std::time::Duration;
 
 const KEYS: &str = "/api/auth/api-keys";
 
@@ -27,22 +28,6 @@ async fn create(g: &Gateway, session: &str, body: Value) -> Value {
 
 async fn with_key_header(g: &Gateway, path: &str, key: &str) -> reqwest::Response {
     g.client.get(g.url(path)).header("x-api-key", key).send().await.unwrap()
-}
-
-/// Waits until `check` holds, up to `limit`; how long it took.
-async fn within<F, Fut>(limit: Duration, what: &str, mut check: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    loop {
-        if check().await {
-            return start.elapsed();
-        }
-        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 const P: &str = "/api/nuxt-users";
 
 /// Polls `check` until it holds; how long that took, or `None` once `limit` has passed.
-async fn eventually<F, Fut>(limit: Duration, mut check: F) -> Option<Duration>
+pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> Option<Duration>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -29,7 +29,7 @@ where
 }
 
 /// [`eventually`], failing the test after `limit`.
-async fn within<F, Fut>(limit: Duration, what: &str, check: F) -> Duration
+pub async fn within<F, Fut>(limit: Duration, what: &str, check: F) -> Duration
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
