@@ -14,10 +14,15 @@ pub fn now() -> i64 {
 
 /// Unix time in milliseconds.
 pub fn now_ms() -> i64 {
-    let system = std::time::SystemTime::now()
+    system_ms() + OFFSET_MS.load(Ordering::Relaxed)
+}
+
+/// The system's own time in milliseconds, never moved by a test: for what must agree with
+/// other processes' clocks (the change feed's stamps, revocations polled from the store).
+pub fn system_ms() -> i64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    system + OFFSET_MS.load(Ordering::Relaxed)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Moves the clock forward. Reachable only from a debug build started with

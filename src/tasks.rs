@@ -79,25 +79,19 @@ pub struct KeyRevocations {
     pub every: Duration,
 }
 
-fn wall_clock() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 #[async_trait::async_trait]
 impl BackgroundService for KeyRevocations {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         let mut tick = tokio::time::interval(self.every);
         // Revocations are stamped in whole seconds, perhaps by another machine's clock: each
         // poll looks a few seconds back (a key evicted twice is only read again).
-        let mut since = wall_clock() - 5;
+        let mut since = crate::clock::system_ms() / 1000 - 5;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = shutdown.changed() => return,
             }
-            let started = wall_clock();
+            let started = crate::clock::system_ms() / 1000;
             match self.state.store.revoked_api_keys_since(since).await {
                 Ok(prefixes) => {
                     for p in prefixes {

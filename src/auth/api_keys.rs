@@ -44,7 +44,7 @@ pub fn parse(token: &str) -> Option<(&str, &str)> {
 }
 
 pub fn hash(secret: &str) -> String {
-    digest(secret).iter().map(|b| format!("{b:02x}")).collect()
+    super::one_time::hash(secret)
 }
 
 /// The SHA-256 of a secret, as compared on every request (no hex on the request path).
@@ -168,14 +168,6 @@ impl KeyCache {
             false
         });
         out
-    }
-
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
     }
 }
 

@@ -19,7 +19,7 @@ pub async fn follow(auth: &Authenticator, store: Arc<dyn Store>) {
             FeedEvent::Change { row, fresh } => {
                 apply(auth, store.as_ref(), &row).await;
                 if fresh {
-                    let lag_ms = (now_ms() - row.at_ms).max(0);
+                    let lag_ms = (crate::clock::system_ms() - row.at_ms).max(0);
                     crate::metrics::METRICS
                         .revocation_lag
                         .observe(lag_ms as f64 / 1000.0);
@@ -84,11 +84,4 @@ async fn apply(auth: &Authenticator, store: &dyn Store, row: &ChangeRow) {
         },
         _ => {}
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

@@ -3,7 +3,6 @@
 //! checking one costs no hashing queue.
 
 use rand::Rng;
-use sha2::{Digest, Sha256};
 
 pub const COUNT: usize = 10;
 const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
@@ -34,8 +33,9 @@ pub fn hash(user_id: i64, code: &str) -> Option<String> {
     if norm.len() != 12 || !norm.bytes().all(|b| ALPHABET.contains(&b)) {
         return None;
     }
-    let digest = Sha256::digest(format!("portcullis-recovery:{user_id}:{norm}").as_bytes());
-    Some(digest.iter().map(|b| format!("{b:02x}")).collect())
+    Some(crate::auth::one_time::hash(&format!(
+        "portcullis-recovery:{user_id}:{norm}"
+    )))
 }
 
 #[cfg(test)]
