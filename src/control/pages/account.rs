@@ -4,7 +4,7 @@
 use super::{csrf_ok, render};
 use crate::accounts::avatar::store_avatar;
 use crate::accounts::sessions::end_own;
-use crate::auth::{Authn, Identity};
+use crate::auth::Identity;
 use crate::control::web::views::describe;
 use crate::error::Reject;
 use crate::state::State;
@@ -23,26 +23,9 @@ fn base(state: &State) -> String {
 
 /// The signed-in user, or the way to the sign-in page and back here.
 async fn signed_in(state: &State, headers: &HeaderMap) -> Result<Identity, Response> {
-    match state
-        .auth
-        .from_headers(headers, &state.config().cookie.name, now())
+    super::session(state, headers)
         .await
-    {
-        Some(Authn::Authenticated(id)) => Ok(id),
-        _ => {
-            let login = state
-                .config()
-                .pages
-                .login_path
-                .clone()
-                .unwrap_or_else(|| "/".into());
-            let to = format!(
-                "{login}?returnTo={}",
-                crate::redirect::escape_query(&base(state))
-            );
-            Err((StatusCode::FOUND, [(header::LOCATION, to)]).into_response())
-        }
-    }
+        .ok_or_else(|| super::to_sign_in(state, &base(state)))
 }
 
 fn back(state: &State, done: &str) -> Response {

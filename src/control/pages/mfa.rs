@@ -3,14 +3,14 @@
 //! second factor; and enrolment for accounts that must have one. Plain forms; the passkey
 //! button is the pages' one script.
 
-use super::{csrf_ok, render, return_to, signed_in_redirect};
+use super::{csrf_ok, render, return_to, session, signed_in_redirect, to_sign_in};
 use crate::accounts::mfa::{self, Challenge, Pending};
-use crate::auth::{Amr, Authn, Identity};
+use crate::auth::Amr;
 use crate::control::web::extract::Client;
 use crate::error::Reject;
 use crate::request::ClientInfo;
 use crate::state::State;
-use crate::store::{now, User};
+use crate::store::User;
 use axum::body::Bytes;
 use axum::extract::{Query, State as S};
 use axum::response::{IntoResponse, Response};
@@ -102,23 +102,6 @@ async fn enrolment(
             secret => setup.as_ref().map(|s| s.secret.clone()),
         },
     )
-}
-
-async fn session(state: &State, headers: &HeaderMap) -> Option<Identity> {
-    match state
-        .auth
-        .from_headers(headers, &state.config().cookie.name, now())
-        .await
-    {
-        Some(Authn::Authenticated(id)) => Some(id),
-        _ => None,
-    }
-}
-
-fn to_sign_in(state: &State, back: &str) -> Response {
-    let login = state.config().pages.login_path.clone().unwrap_or_default();
-    let to = format!("{login}?returnTo={}", crate::redirect::escape_query(back));
-    (StatusCode::FOUND, [(header::LOCATION, to)]).into_response()
 }
 
 async fn methods_of(state: &State, user_id: i64) -> Result<Vec<&'static str>, Reject> {

@@ -158,12 +158,36 @@ pub async fn guest_rule(
     headers: &HeaderMap,
     back: &str,
 ) -> Option<Response> {
+    session(state, headers)
+        .await
+        .map(|_| (StatusCode::FOUND, [(header::LOCATION, back.to_string())]).into_response())
+}
+
+/// The page's signed-in caller, if any.
+pub async fn session(
+    state: &crate::state::State,
+    headers: &HeaderMap,
+) -> Option<crate::auth::Identity> {
     let authn = state
         .auth
         .from_headers(headers, &state.config().cookie.name, crate::store::now())
         .await;
-    matches!(authn, Some(crate::auth::Authn::Authenticated(_)))
-        .then(|| (StatusCode::FOUND, [(header::LOCATION, back.to_string())]).into_response())
+    match authn {
+        Some(crate::auth::Authn::Authenticated(id)) => Some(id),
+        _ => None,
+    }
+}
+
+/// To the sign-in page, and on to `back` afterwards.
+pub fn to_sign_in(state: &crate::state::State, back: &str) -> Response {
+    let login = state
+        .config()
+        .pages
+        .login_path
+        .clone()
+        .unwrap_or_else(|| "/".into());
+    let to = format!("{login}?returnTo={}", crate::redirect::escape_query(back));
+    (StatusCode::FOUND, [(header::LOCATION, to)]).into_response()
 }
 
 /// A place to go back to that the redirect rule allows, or `/`.
