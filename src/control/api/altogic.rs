@@ -31,6 +31,17 @@ pub async fn signed_in(
     client: &ClientInfo,
     amr: Amr,
 ) -> Result<Response, Reject> {
+    let (cookie, body) = signed_in_body(state, user, client, amr).await?;
+    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+/// [`signed_in`] as data: the session cookie and `{user, session}`.
+pub async fn signed_in_body(
+    state: &State,
+    user: &User,
+    client: &ClientInfo,
+    amr: Amr,
+) -> Result<(http::HeaderValue, serde_json::Value), Reject> {
     let started = state
         .start_session_with(user, false, client, &serde_json::Map::new(), None, amr)
         .await?;
@@ -44,10 +55,9 @@ pub async fn signed_in(
     });
     let cookie = cookies::session(&state.config(), &started.token, false);
     Ok((
-        [(header::SET_COOKIE, cookie)],
-        Json(json!({ "user": NuxtUser::from(user), "session": session })),
-    )
-        .into_response())
+        cookie,
+        json!({ "user": NuxtUser::from(user), "session": session }),
+    ))
 }
 
 pub async fn register(

@@ -2,7 +2,7 @@
 //! step of a sign-in (`verify`) — with an `mfaToken` from a password step, or with a session
 //! that must step up (a route with `mfa: true`).
 
-use super::signed_in::answer;
+use super::signed_in;
 use crate::accounts::mfa::{self, Pending};
 use crate::accounts::passkeys;
 use crate::auth::{Amr, Identity};
@@ -101,23 +101,6 @@ fn code_field(body: &Map<String, Value>, name: &str) -> Result<String, Reject> {
     code.ok_or(Reject::Internal)
 }
 
-/// Adds `extra` to a JSON answer (a bare token string becomes `{token}`).
-async fn with_fields(resp: Response, extra: Map<String, Value>) -> Result<Response, Reject> {
-    let (mut parts, body) = resp.into_parts();
-    let bytes = axum::body::to_bytes(body, 1 << 20)
-        .await
-        .map_err(|_| Reject::Internal)?;
-    let mut v = match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(o)) => o,
-        Ok(token @ Value::String(_)) => Map::from_iter([("token".to_string(), token)]),
-        _ => Map::new(),
-    };
-    v.extend(extra);
-    let out = serde_json::to_vec(&v).map_err(|_| Reject::Internal)?;
-    parts.headers.remove(http::header::CONTENT_LENGTH);
-    Ok(Response::from_parts(parts, axum::body::Body::from(out)))
-}
-
 /// `POST /mfa/totp/enable {code}` → `{recoveryCodes}`; with an enrolment `mfaToken`, also
 /// what the sign-in would have given.
 pub async fn totp_enable(
@@ -149,8 +132,18 @@ pub async fn enrolled(
             pending,
             user,
         } => {
-            let resp = finish_sign_in(state, client, &token, &pending, &user, factor).await?;
-            with_fields(resp, answer).await
+            mfa::complete(state, &token).await?;
+            let amr = Amr::parse(&pending.first).with(factor);
+            let (cookie, body) =
+                signed_in::body(state, &user, client, pending.surface, pending.remember, amr)
+                    .await?;
+            // The sign-in's answer with the enrolment's fields (a bare token becomes `{token}`).
+            let mut out = match body {
+                Value::Object(o) => o,
+                token => Map::from_iter([("token".to_string(), token)]),
+            };
+            out.extend(answer);
+            Ok(signed_in::respond(cookie, Value::Object(out)))
         }
     }
 }
@@ -166,7 +159,7 @@ pub async fn finish_sign_in(
 ) -> Result<Response, Reject> {
     mfa::complete(state, token).await?;
     let amr = Amr::parse(&pending.first).with(second);
-    answer(state, user, client, pending.surface, pending.remember, amr).await
+    signed_in::answer(state, user, client, pending.surface, pending.remember, amr).await
 }
 
 /// `POST /mfa/totp/disable {code}`.
