@@ -135,6 +135,7 @@ sql_store!(
     sqlx::Postgres,
     // One lock for every admin-guarded change, held to the end of its transaction.
     "SELECT pg_advisory_xact_lock(7263001)",
+    "FOR UPDATE SKIP LOCKED",
     async fn follow_changes(&self, tx: mpsc::Sender<FeedEvent>) {
         self.follow(tx).await
     }

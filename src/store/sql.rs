@@ -22,9 +22,11 @@ pub(super) fn conflict_or(e: sqlx::Error) -> super::StoreError {
 /// `impl Store for $store` over its `pool` field, whose database is `$db`. `$admin_lock` is
 /// run first in the transaction of every change guarded by the last-admin rule, so two such
 /// changes cannot both pass the check on different rows (PostgreSQL's READ COMMITTED would
-/// allow that write skew; SQLite serialises writers already).
+/// allow that write skew; SQLite serialises writers already). `$skip_locked` ends a row
+/// selection that must pass over rows another transaction holds rather than wait for them
+/// (PostgreSQL's `FOR UPDATE SKIP LOCKED`; empty on SQLite, whose writers never interleave).
 macro_rules! sql_store {
-    ($store:ty, $db:ty, $admin_lock:expr $(, $($extra:tt)*)?) => {
+    ($store:ty, $db:ty, $admin_lock:expr, $skip_locked:expr $(, $($extra:tt)*)?) => {
         impl $store {
             /// Why a guarded change matched no row: the user is gone, or it is the last admin.
             async fn why_not<T>(&self, id: i64) -> $crate::store::StoreResult<$crate::store::Guarded<T>> {
@@ -389,15 +391,24 @@ macro_rules! sql_store {
             }
 
             async fn touch_sessions(&self, seen: &[(String, i64)]) -> $crate::store::StoreResult<()> {
+                // One transaction holds each touched row to its end, in no particular order;
+                // waiting for another row then could close a cycle with a revocation locking
+                // the same user's sessions in its own order (PostgreSQL would abort one of
+                // the two, and a password change would fail). So a row held elsewhere is
+                // passed over: its holder is renewing or ending it, and a last-seen time is
+                // a hint.
+                let sql = format!(
+                    "UPDATE sessions SET last_seen_at = $1 WHERE id IN \
+                     (SELECT id FROM sessions WHERE id = $2 AND last_seen_at < $1 {})",
+                    $skip_locked
+                );
                 let mut tx = self.pool.begin().await?;
                 for (id, at) in seen {
-                    sqlx::query(
-                        "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1",
-                    )
-                    .bind(at)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                    sqlx::query(&sql)
+                        .bind(at)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 tx.commit().await?;
                 Ok(())

@@ -37,7 +37,7 @@ impl SqliteStore {
     }
 }
 
-sql_store!(SqliteStore, sqlx::Sqlite, "SELECT 1");
+sql_store!(SqliteStore, sqlx::Sqlite, "SELECT 1", "");
 sql_oauth_store!(SqliteStore, sqlx::Sqlite);
 sql_mfa_store!(SqliteStore, sqlx::Sqlite);
 sql_api_key_store!(SqliteStore);
@@ -64,6 +64,43 @@ mod tests {
             .await
             .unwrap();
         (dir, s, u.id)
+    }
+
+    #[tokio::test]
+    async fn last_seen_times_are_recorded_and_never_go_back() {
+        let (_d, s, uid) = store().await;
+        let session = |id: &str| crate::store::NewSession {
+            id: id.into(),
+            user_id: uid,
+            token_id: format!("t-{id}"),
+            now: 1_000,
+            expires_at: 9_000,
+            remember: false,
+            user_agent: None,
+            ip: None,
+            amr: "pwd".into(),
+        };
+        for id in ["a", "b"] {
+            s.create_session(session(id)).await.unwrap().unwrap();
+        }
+        s.touch_sessions(&[
+            ("a".into(), 1_500),
+            ("b".into(), 1_200),
+            ("gone".into(), 1_300),
+        ])
+        .await
+        .unwrap();
+        s.touch_sessions(&[("a".into(), 1_100)]).await.unwrap();
+        let seen = |id: &'static str| {
+            let s = &s;
+            async move { s.session(id).await.unwrap().unwrap().last_seen_at }
+        };
+        assert_eq!(
+            seen("a").await,
+            1_500,
+            "an older time does not overwrite a newer one"
+        );
+        assert_eq!(seen("b").await, 1_200);
     }
 
     #[tokio::test]

@@ -319,3 +319,84 @@ async fn revocation_speed_across_instances() {
         if pct(0.99) <= Duration::from_millis(100) { "met" } else { "not met" }
     );
 }
+
+/// The upkeep's batch of last-seen times never deadlocks with a revocation. The batch used to
+/// hold each touched session row to its end and wait for the next; a revocation holding the
+/// user's second session and then wanting the first closed the cycle, and PostgreSQL aborted
+/// one of them (in CI: a password change answered 500). Here psql plays the revocation: it
+/// holds session B, then, while the batch runs, updates session A.
+#[tokio::test]
+async fn recording_last_seen_times_never_deadlocks_with_a_revocation() {
+    if !crate::ON_POSTGRES {
+        return; // runs in the PostgreSQL pass (`gateway_pg`)
+    }
+    let Some(shared) = pg::shared() else {
+        eprintln!("SKIPPED: no PostgreSQL on this machine");
+        return;
+    };
+    let url = shared.database("last_seen_locks");
+    let store = portcullis::store::open(&url, 2).await.unwrap();
+    let now = portcullis::store::now();
+    let user = store
+        .create_user(portcullis::store::NewUser {
+            email: "seen@example.test".into(),
+            name: "Seen".into(),
+            role: "user".into(),
+            password_hash: None,
+            active: true,
+            email_verified: true,
+            now,
+        })
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let id = uuid::Uuid::new_v4().to_string();
+        store
+            .create_session(portcullis::store::NewSession {
+                id: id.clone(),
+                user_id: user.id,
+                token_id: uuid::Uuid::new_v4().to_string(),
+                now,
+                expires_at: now + 3600,
+                remember: false,
+                user_agent: None,
+                ip: None,
+                amr: "pwd".into(),
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        ids.push(id);
+    }
+    let (a, b) = (ids[0].clone(), ids[1].clone());
+    let holder = {
+        let sql = format!(
+            "BEGIN; SELECT 1 FROM sessions WHERE id = '{b}' FOR UPDATE; SELECT pg_sleep(1.5); \
+             UPDATE sessions SET revoked_at = {now} WHERE id = '{a}'; \
+             UPDATE sessions SET revoked_at = {now} WHERE id = '{b}'; COMMIT;"
+        );
+        let db = url.rsplit('/').next().unwrap().to_owned();
+        tokio::task::spawn_blocking(move || {
+            let out = shared.run_psql(&db, &sql);
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
+    };
+    // The holder has B by now; the batch takes A and comes to B while B is held.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let touched = store
+        .touch_sessions(&[(a.clone(), now + 10), (b.clone(), now + 10)])
+        .await;
+    let (held_ok, held_err) = holder.await.unwrap();
+    assert!(touched.is_ok(), "the batch failed: {touched:?}");
+    assert!(held_ok, "the revocation failed: {held_err}");
+    for id in [&a, &b] {
+        let s = store.session(id).await.unwrap().unwrap();
+        assert_eq!(s.revoked_at, Some(now), "{id} not revoked");
+    }
+    // A was recorded; B, held at the time, was passed over rather than waited for.
+    assert_eq!(store.session(&a).await.unwrap().unwrap().last_seen_at, now + 10);
+}

@@ -146,7 +146,7 @@ impl Postgres {
             .output();
     }
 
-    fn run_psql(&self, db: &str, sql: &str) -> std::process::Output {
+    pub fn run_psql(&self, db: &str, sql: &str) -> std::process::Output {
         Command::new(self.bin.join("psql"))
             .args([
                 "-h",

@@ -68,7 +68,20 @@ async fn rounds(g: Arc<Gateway>, admin: String, n: usize, worker: usize) -> usiz
                 .await
             }
         };
-        assert_eq!(ack.status(), 200, "{kind:?} round {round}");
+        if ack.status() != 200 {
+            let status = ack.status();
+            let body = ack.text().await.unwrap_or_default();
+            let errors: Vec<_> = g
+                .log()
+                .lines()
+                .filter(|l| l.contains("ERROR") || l.contains("WARN"))
+                .map(str::to_owned)
+                .collect();
+            panic!(
+                "{kind:?} round {round}: {status} {body}\n{}",
+                errors.join("\n")
+            );
+        }
         // Acknowledged: from here on nothing issued before may pass, nor anything a
         // renewal still in flight hands out.
         let mut issued = vec![renewed];
