@@ -301,6 +301,13 @@ macro_rules! sql_store {
                 Ok(r.rows_affected() == 1)
             }
 
+            async fn revoked_sessions_since(&self, since: i64) -> $crate::store::StoreResult<Vec<String>> {
+                Ok(sqlx::query_scalar("SELECT id FROM sessions WHERE revoked_at >= $1")
+                    .bind(since)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
             async fn revoke_user_sessions(
                 &self,
                 user_id: i64,
