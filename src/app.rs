@@ -191,8 +191,8 @@ pub fn serve(config_path: &Path, upgrade: bool) -> Result<(), StartError> {
         ));
     }
     server.add_service(background_service(
-        "key revocations",
-        crate::tasks::KeyRevocations {
+        "revocations",
+        crate::tasks::Revocations {
             state: state.clone(),
             every: Duration::from_millis(500),
         },

@@ -84,7 +84,7 @@ pub fn user_add(
 }
 
 /// Removes a user's second factors and ends their sessions (audited in the log). A running
-/// gateway on PostgreSQL hears of the ended sessions through the change feed.
+/// gateway drops the ended sessions from its cache within a second (`tasks::Revocations`).
 pub fn user_reset_mfa(path: &Path, email: &str) -> anyhow::Result<()> {
     let cfg = crate::app::load_config(path)?;
     let rt = crate::app::control_runtime()?;

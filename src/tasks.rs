@@ -74,17 +74,49 @@ impl BackgroundService for Upkeep {
 /// Revoked API keys reach every instance's cache by polling the store twice a second: a key
 /// revoked through another instance, or by the CLI (another process, on SQLite too), is
 /// refused here within a second.
-pub struct KeyRevocations {
+/// Revocations made elsewhere — another instance, the CLI (another process), on SQLite as on
+/// PostgreSQL — reach this instance's caches within one period: sessions and API keys
+/// revoked lately are read back and dropped from the caches. (On PostgreSQL the change feed
+/// is faster for sessions; this also covers a listener that was away.)
+pub struct Revocations {
     pub state: Arc<State>,
     pub every: Duration,
 }
 
+impl Revocations {
+    /// One poll of revocations at or after `since`; false when the store could not answer.
+    async fn poll(&self, since: i64) -> bool {
+        let keys = match self.state.store.revoked_api_keys_since(since).await {
+            Ok(prefixes) => prefixes,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading revoked API keys failed");
+                return false;
+            }
+        };
+        for p in keys {
+            self.state.auth.api_keys.evict(&p);
+        }
+        match self.state.store.revoked_sessions_since(since).await {
+            Ok(ids) => {
+                for id in ids.iter().filter_map(|id| uuid::Uuid::parse_str(id).ok()) {
+                    self.state.auth.cache.revoked_elsewhere(id);
+                }
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading revoked sessions failed");
+                false
+            }
+        }
+    }
+}
+
 #[async_trait::async_trait]
-impl BackgroundService for KeyRevocations {
+impl BackgroundService for Revocations {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         let mut tick = tokio::time::interval(self.every);
         // Revocations are stamped in whole seconds, perhaps by another machine's clock: each
-        // poll looks a few seconds back (a key evicted twice is only read again).
+        // poll looks a few seconds back (what is dropped twice is only read again).
         let mut since = crate::clock::system_ms() / 1000 - 5;
         loop {
             tokio::select! {
@@ -92,14 +124,8 @@ impl BackgroundService for KeyRevocations {
                 _ = shutdown.changed() => return,
             }
             let started = crate::clock::system_ms() / 1000;
-            match self.state.store.revoked_api_keys_since(since).await {
-                Ok(prefixes) => {
-                    for p in prefixes {
-                        self.state.auth.api_keys.evict(&p);
-                    }
-                    since = started - 5;
-                }
-                Err(e) => tracing::warn!(error = %e, "reading revoked API keys failed"),
+            if self.poll(since).await {
+                since = started - 5;
             }
         }
     }

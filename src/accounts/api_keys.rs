@@ -1,5 +1,5 @@
 //! API keys over the store: create (the key shown once), list, revoke (refused at once here,
-//! within a second on every other instance: see `tasks::KeyRevocations`).
+//! within a second on every other instance: see `tasks::Revocations`).
 
 use crate::auth::api_keys;
 use crate::error::Reject;

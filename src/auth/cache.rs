@@ -176,6 +176,13 @@ impl SessionCache {
         self.tunnels.cut_session(&id, crate::tunnels::Why::Revoked);
     }
 
+    /// Marks a session revoked elsewhere, if this cache holds it (a miss reads the store,
+    /// which knows already), and cuts its tunnels.
+    pub fn revoked_elsewhere(&self, id: Uuid) {
+        self.sessions.update_sync(&id, |_, e| e.revoked = true);
+        self.tunnels.cut_session(&id, crate::tunnels::Why::Revoked);
+    }
+
     /// Notes that a session was used now; a shared read unless a minute has passed.
     pub fn touch(&self, id: Uuid, now: i64) {
         let stale = self

@@ -449,7 +449,10 @@ async fn an_admin_reset_removes_every_factor_and_ends_sessions() {
     assert!(r.json::<Value>().await.unwrap().is_string(), "no second step any more");
     g.wait_log("second factors reset").await;
 
-    // The CLI does the same.
+    // The CLI does the same, and the running gateway hears of the ended sessions (on SQLite
+    // too: it polls recent revocations).
+    let signed_in = g.login(email, PASSWORD, false).await;
+    assert_eq!(g.get("/anything", Some(&signed_in)).await.status(), 200, "cached now");
     let (_, secret2, _) = {
         let token = g.login(email, PASSWORD, false).await;
         let s: Value = g.post_json("/api/auth/mfa/totp/setup", json!({}), Some(&token)).await.json().await.unwrap();
@@ -468,6 +471,10 @@ async fn an_admin_reset_removes_every_factor_and_ends_sessions() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("removed every second factor"));
+    crate::cluster::within(Duration::from_secs(2), "the CLI's revocation reaching the gateway", || async {
+        g.get("/anything", Some(&signed_in)).await.status() == 401
+    })
+    .await;
     let r = g.post_json("/api/login", json!({"email": email, "password": PASSWORD}), None).await;
     assert!(r.json::<Value>().await.unwrap().is_string());
 }
