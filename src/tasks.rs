@@ -87,14 +87,14 @@ impl Revocations {
     /// One poll of revocations at or after `since`; false when the store could not answer.
     async fn poll(&self, since: i64) -> bool {
         let keys = match self.state.store.revoked_api_keys_since(since).await {
-            Ok(prefixes) => prefixes,
+            Ok(keys) => keys,
             Err(e) => {
                 tracing::warn!(error = %e, "reading revoked API keys failed");
                 return false;
             }
         };
-        for p in keys {
-            self.state.auth.api_keys.evict(&p);
+        for (prefix, id) in keys {
+            self.state.auth.key_revoked(&prefix, &id);
         }
         match self.state.store.revoked_sessions_since(since).await {
             Ok(ids) => {

@@ -81,7 +81,7 @@ pub async fn revoke(state: &State, id: &str, owner: Option<i64>) -> Result<bool,
     }
     match state.store.revoke_api_key(id, now()).await? {
         Some(prefix) => {
-            state.auth.api_keys.evict(&prefix);
+            state.auth.key_revoked(&prefix, id);
             tracing::info!(target: "audit", key = %id, "API key revoked");
             Ok(true)
         }

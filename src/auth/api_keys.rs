@@ -73,6 +73,9 @@ pub fn same(a: &[u8], b: &[u8]) -> bool {
 #[derive(Debug)]
 pub struct KeyGrant {
     pub id: String,
+    /// The id as a UUID: what the key's tunnels are held under (a session's id for a
+    /// session), so that revoking the key closes them.
+    pub holder: uuid::Uuid,
     pub scopes: Vec<String>,
     pub id_header: HeaderValue,
     pub scopes_header: HeaderValue,
@@ -85,6 +88,8 @@ impl KeyGrant {
             id_header: HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("")),
             scopes_header: HeaderValue::from_str(&joined).unwrap_or(HeaderValue::from_static("")),
             id: id.to_string(),
+            // Key ids are v4 UUIDs (`accounts::api_keys`); a damaged one holds nothing.
+            holder: uuid::Uuid::parse_str(id).unwrap_or_else(|_| uuid::Uuid::new_v4()),
             scopes,
         }
     }

@@ -20,6 +20,13 @@ pub struct Identity {
     pub key: Option<Arc<super::api_keys::KeyGrant>>,
 }
 
+impl Identity {
+    /// What a tunnel opened by this identity is held under: its session, or its API key.
+    pub fn holder(&self) -> Uuid {
+        self.key.as_ref().map_or(self.session_id, |k| k.holder)
+    }
+}
+
 /// Why a presented token does not authenticate anyone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
@@ -285,6 +292,16 @@ impl Authenticator {
             session,
             key: None,
         })
+    }
+
+    /// Forgets a revoked key (revoked here, or news of it from elsewhere) and closes the
+    /// tunnels it opened. A revoked mark under the key's id stays a while, so a tunnel whose
+    /// request passed just before is closed as it registers (see `SessionCache::hold_tunnel`).
+    pub fn key_revoked(&self, prefix: &str, id: &str) {
+        self.api_keys.evict(prefix);
+        if let Ok(holder) = Uuid::parse_str(id) {
+            self.cache.revoke(holder, crate::clock::now() + 3600);
+        }
     }
 
     /// A token or an API key, as the proxy checks either (for `explain`).

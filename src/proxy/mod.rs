@@ -150,7 +150,7 @@ impl ProxyHttp for Gateway {
             Decision::Deny(d) => ctx.reason = Some(d.reject.message()),
             Decision::Forward(f) => {
                 ctx.user = f.identity.as_ref().map(|i| i.user.id);
-                ctx.session = f.identity.as_ref().map(|i| (i.session_id, i.session));
+                ctx.session = f.identity.as_ref().map(|i| (i.holder(), i.session));
                 if session.is_upgrade_req() {
                     ctx.tunnel = self.hold_tunnel(session, ctx.session);
                 }

@@ -29,8 +29,8 @@ pub trait ApiKeyStore {
     async fn api_keys(&self, user_id: i64) -> StoreResult<Vec<ApiKeyRow>>;
     /// Revokes a live key; its prefix, or `None` when there was none to revoke.
     async fn revoke_api_key(&self, id: &str, now: i64) -> StoreResult<Option<String>>;
-    /// Prefixes of keys revoked at or after `since` (every instance polls this).
-    async fn revoked_api_keys_since(&self, since: i64) -> StoreResult<Vec<String>>;
+    /// `(prefix, id)` of keys revoked at or after `since` (every instance polls this).
+    async fn revoked_api_keys_since(&self, since: i64) -> StoreResult<Vec<(String, String)>>;
     /// Records last-use times in one batch (never earlier than what is stored).
     async fn touch_api_keys(&self, used: &[(String, i64)]) -> StoreResult<()>;
     async fn set_user_kind(&self, user_id: i64, kind: &str) -> StoreResult<()>;

@@ -54,8 +54,8 @@ macro_rules! sql_api_key_store {
                 .await?)
             }
 
-            async fn revoked_api_keys_since(&self, since: i64) -> $crate::store::StoreResult<Vec<String>> {
-                Ok(sqlx::query_scalar("SELECT prefix FROM api_keys WHERE revoked_at >= $1")
+            async fn revoked_api_keys_since(&self, since: i64) -> $crate::store::StoreResult<Vec<(String, String)>> {
+                Ok(sqlx::query_as("SELECT prefix, id FROM api_keys WHERE revoked_at >= $1")
                     .bind(since)
                     .fetch_all(&self.pool)
                     .await?)

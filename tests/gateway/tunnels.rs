@@ -337,3 +337,74 @@ async fn an_event_stream_ends_within_a_second_of_logout() {
     assert!(!matches!(end, Ok(Some(_))), "more data after the logout: {end:?}");
     eprintln!("event stream ended {:?} after the logout", start.elapsed());
 }
+
+/// Creates an API key for the admin; `(id, key)`.
+async fn api_key(g: &Gateway, session: &str, name: &str) -> (String, String) {
+    let r = g
+        .post_json("/api/auth/api-keys", json!({ "name": name }), Some(session))
+        .await;
+    assert_eq!(r.status(), 201);
+    let k: serde_json::Value = r.json().await.unwrap();
+    (
+        k["id"].as_str().unwrap().to_owned(),
+        k["key"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn revoking_an_api_key_closes_its_websockets_only_here_or_from_the_cli() {
+    let (up, echo) = (Upstream::start().await, EchoServer::start().await);
+    let g = Gateway::start(options(&up, &echo)).await;
+    let admin = g.admin_token().await;
+    let (id, key) = api_key(&g, &admin, "socket script").await;
+    let (cli_id, cli_key) = api_key(&g, &admin, "another script").await;
+    let (_, kept_key) = api_key(&g, &admin, "kept").await;
+    // By either header; the admin's own session holds a tunnel too.
+    let mut by_key = open(&g, Some(&key)).await.unwrap();
+    let mut by_cli_key = {
+        let url = g.url("/ws/chat").replace("http://", "ws://");
+        let mut req = url.into_client_request().unwrap();
+        req.headers_mut()
+            .insert("x-api-key", cli_key.parse().unwrap());
+        tokio_tungstenite::connect_async(req).await.unwrap().0
+    };
+    let mut kept = open(&g, Some(&kept_key)).await.unwrap();
+    let mut session = open(&g, Some(&admin)).await.unwrap();
+    for ws in [&mut by_key, &mut by_cli_key, &mut kept, &mut session] {
+        assert!(echoes(ws, "hi").await);
+    }
+    let seen = echo.identities.lock().unwrap()[0].clone();
+    assert_eq!(seen["x-auth-key-id"], id.as_str());
+
+    let r = g
+        .call(
+            Method::DELETE,
+            &format!("/api/auth/api-keys/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let took = closed_within(&mut by_key, Duration::from_secs(1)).await;
+    eprintln!("the key's tunnel closed {took:?} after its revocation");
+    assert!(echoes(&mut by_cli_key, "still").await && echoes(&mut kept, "still").await);
+    assert!(echoes(&mut session, "still").await);
+
+    // Revoked from the CLI (another process): the gateway's poll closes the tunnel too.
+    let out = std::process::Command::new(bin())
+        .args(["key", "revoke", &cli_id, "--config"])
+        .arg(g.dir.path().join("portcullis.yaml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let took = closed_within(&mut by_cli_key, Duration::from_secs(2)).await;
+    eprintln!("the key's tunnel closed {took:?} after the CLI's revocation");
+    assert!(echoes(&mut kept, "still").await && echoes(&mut session, "still").await);
+    assert_eq!(
+        metric(
+            &g.metrics().await,
+            "portcullis_tunnels_closed_total{reason=\"revoked\"}"
+        ),
+        2.0
+    );
+}
