@@ -52,6 +52,19 @@ impl Cut {
     }
 }
 
+/// Resolves once `cut` is cut. The waker is kept only once the cut is registered
+/// ([`Tunnels::register`]); Pingora polls this beside a request's proxying
+/// (`Session::abort`, a patch: `vendor/PATCHES.md`) to end one HTTP/2 stream.
+pub fn until_cut(cut: Arc<Cut>) -> impl std::future::Future<Output = ()> + Send + Sync {
+    std::future::poll_fn(move |cx| {
+        if cut.poll_cut(cx) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+}
+
 /// Why a tunnel was cut (a metric label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Why {

@@ -31,15 +31,23 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Registers the request's connection under its session (none for an anonymous request
-    /// or over HTTP/2), so that revoking the session closes it.
+    /// Registers the request under its session or API key (none for an anonymous request), so
+    /// that revoking it closes the connection (HTTP/1.1) or ends the one stream (HTTP/2, whose
+    /// connection carries other requests too).
     fn hold_tunnel(
         &self,
-        session: &Session,
+        session: &mut Session,
         by: Option<(uuid::Uuid, crate::auth::SessionEntry)>,
     ) -> Option<crate::tunnels::Registration> {
         let (sid, entry) = by?;
-        let cut = head_deadline::connection_cut(session)?;
+        let cut = match head_deadline::connection_cut(session) {
+            Some(cut) => cut,
+            None => {
+                let cut = crate::tunnels::Cut::new();
+                session.abort = Some(Box::pin(crate::tunnels::until_cut(cut.clone())));
+                cut
+            }
+        };
         Some(self.state.auth.cache.hold_tunnel(sid, &entry, cut))
     }
 

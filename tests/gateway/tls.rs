@@ -254,3 +254,77 @@ async fn check_config_names_bad_certificates_and_serve_refuses_them() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("warning:") && text.contains("soon.pem expires on"), "{text}");
 }
+
+/// Over HTTP/2 one connection carries many requests, so an event stream whose session ends
+/// cannot be ended by closing the connection: that one stream is reset within a second, and
+/// another stream on the same connection (another session's) goes on.
+#[tokio::test]
+async fn an_event_stream_over_http2_ends_with_its_session_and_only_that_stream() {
+    if !have("openssl") {
+        eprintln!("SKIPPED: openssl is needed");
+        return;
+    }
+    let certs = tempfile::tempdir().unwrap();
+    let dir = certs.path();
+    certificate(dir, "a", "a.test", 90);
+    certificate(dir, "b", "b.test", 90);
+    let events = crate::tunnels::raw_app(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n8\r\ndata: 1\n\r\n",
+        Duration::from_secs(60),
+        b"0\r\n\r\n",
+    )
+    .await;
+    let tls = free_port();
+    let (_up, g) = start_with(|o| {
+        o.server_extra = tls_config(dir, tls, "");
+        o.public_url = Some(format!("https://a.test:{tls}"));
+        o.routes = r#"
+  - { name: events, path: "/events/**", upstream: events, auth: required }
+  - { name: app, path: "/**", upstream: app, auth: required }
+"#
+        .into();
+        o.more_upstreams = format!("  events: {{ addrs: [\"{events}\"], read_timeout: 120s }}");
+    })
+    .await;
+    let (ended, kept) = (g.admin_token().await, g.admin_token().await);
+    let client = https_client(&dir.join("a.pem"), tls);
+    let url = format!("https://a.test:{tls}/events/feed");
+    let mut streams = Vec::new();
+    for token in [&ended, &kept] {
+        let mut r = client.get(&url).bearer_auth(token).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.version(), http::Version::HTTP_2);
+        assert_eq!(&r.chunk().await.unwrap().unwrap()[..], b"data: 1\n");
+        streams.push(r);
+    }
+    let mut kept_stream = streams.pop().unwrap();
+    let mut ended_stream = streams.pop().unwrap();
+    let m = g.metrics().await;
+    assert_eq!(crate::tunnels::metric(&m, "portcullis_tunnels_open"), 2.0);
+
+    assert_eq!(g.post("/api/logout", Some(&ended)).await.status(), 200);
+    let start = std::time::Instant::now();
+    let end = tokio::time::timeout(Duration::from_secs(1), ended_stream.chunk())
+        .await
+        .expect("the stream was still open a second after the logout");
+    assert!(!matches!(end, Ok(Some(_))), "more data after the logout: {end:?}");
+    eprintln!("HTTP/2 event stream ended {:?} after the logout", start.elapsed());
+    // The other stream is still open, and the connection still serves requests.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), kept_stream.chunk()).await.is_err(),
+        "the other session's stream ended too"
+    );
+    let r = client
+        .get(format!("https://a.test:{tls}/app/x"))
+        .bearer_auth(&kept)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((r.status().as_u16(), r.version()), (200, http::Version::HTTP_2));
+    let m = g.metrics().await;
+    assert_eq!(
+        crate::tunnels::metric(&m, "portcullis_tunnels_closed_total{reason=\"revoked\"}"),
+        1.0
+    );
+    assert_eq!(crate::tunnels::metric(&m, "portcullis_tunnels_open"), 1.0);
+}

@@ -100,7 +100,7 @@ async fn closed_within(ws: &mut Socket, limit: Duration) -> Duration {
     }
 }
 
-fn metric(text: &str, name: &str) -> f64 {
+pub fn metric(text: &str, name: &str) -> f64 {
     text.lines()
         .find(|l| l.starts_with(name))
         .and_then(|l| l.rsplit(' ').next())
@@ -222,7 +222,7 @@ async fn a_logout_on_one_instance_closes_a_tunnel_held_by_another() {
 }
 
 /// An app answering every request with `head` and then, after `pause`, `tail`, raw.
-async fn raw_app(head: &'static [u8], pause: Duration, tail: &'static [u8]) -> SocketAddr {
+pub async fn raw_app(head: &'static [u8], pause: Duration, tail: &'static [u8]) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {

@@ -624,6 +624,12 @@ pub struct Session {
     upstream_write_pending_time: Duration,
     /// Flag that is set when the shutdown process has begun.
     shutdown_flag: Arc<AtomicBool>,
+    /// PATCH(portcullis: stream-abort): a future the application may set (in a filter) that
+    /// ends this request's proxying with an error when it resolves, whatever the request is
+    /// waiting for. A long-lived response (an event stream) over HTTP/2 shares its connection
+    /// with other requests, so the connection cannot be closed to end it; this ends the one
+    /// stream (the downstream sees it reset) and leaves the others alone.
+    pub abort: Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send + Sync>>>,
 }
 
 impl Session {
@@ -651,6 +657,7 @@ impl Session {
             downstream_task_seen_upgraded: false,
             upstream_write_pending_time: Duration::ZERO,
             shutdown_flag,
+            abort: None,
         }
     }
 

@@ -791,6 +791,15 @@ where
                     }
                 }
 
+                // PATCH(portcullis: stream-abort): the application ended this request. Only
+                // while the upstream response goes on: then `rx.recv()` or the buffered task
+                // is enabled too, so this branch never keeps the loop from its `else`.
+                _ = futures::future::OptionFuture::from(session.abort.as_mut()),
+                    if session.abort.is_some() && !response_state.upstream_done() => {
+                    return Error::e_explain(ConnectionClosed, "the proxy ended this stream")
+                        .map_err(|e| e.into_down());
+                },
+
                 data = custom_reader_next, if downstream_custom_read && !downstream_state.is_errored()  => {
                     let Some(data) = data.flatten() else {
                         downstream_custom_read = false;
