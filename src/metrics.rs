@@ -32,6 +32,7 @@ pub struct Metrics {
     pub tunnels_closed: IntCounterVec,
     pub auth_kinds: IntCounterVec,
     pub api_key_rejections: IntCounterVec,
+    pub api_key_lookups: IntCounterVec,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -186,6 +187,12 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
             "API keys refused, by reason (malformed, unknown, expired, revoked, owner_inactive)",
             &["reason"],
         ),
+        api_key_lookups: counter(
+            &r,
+            "portcullis_api_key_cache_lookups_total",
+            "API key lookups by prefix: hit (cached), miss (read from the store), absent (a prefix the store lately had no key for)",
+            &["result"],
+        ),
         tunnels_closed: counter(
             &r,
             "portcullis_tunnels_closed_total",
@@ -248,6 +255,10 @@ pub fn api_key_rejected(reason: &'static str) {
         .api_key_rejections
         .with_label_values(&[reason])
         .inc();
+}
+
+pub fn api_key_lookup(result: &'static str) {
+    METRICS.api_key_lookups.with_label_values(&[result]).inc();
 }
 
 pub fn tunnels_cut(reason: &'static str, n: usize) {

@@ -35,6 +35,7 @@ impl Upkeep {
                 tracing::warn!(error = %e, "recording API keys' last use failed");
             }
         }
+        self.state.auth.api_keys.sweep_absent(now);
         if let Some((_, l)) = &self.state.config().api_key_limiter {
             l.shrink();
         }

@@ -29,7 +29,9 @@ pub async fn create(
     scopes: &[String],
     expires_in: Option<std::time::Duration>,
 ) -> Result<(ApiKeyRow, String), Reject> {
-    create_in(&*state.store, owner, name, scopes, expires_in).await
+    let made = create_in(&*state.store, owner, name, scopes, expires_in).await?;
+    state.auth.api_keys.created(&made.0.prefix);
+    Ok(made)
 }
 
 /// [`create`] on a store alone (the CLI has no running gateway).

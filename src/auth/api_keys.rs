@@ -145,15 +145,66 @@ pub fn scopes(s: &str) -> Vec<String> {
 pub struct KeyCache {
     keys: scc::HashMap<String, Arc<KeyEntry>>,
     used: scc::HashMap<String, i64>,
+    /// Prefixes the store had no key for, until when (seconds): a flood of made-up keys
+    /// costs one store read per prefix a minute, not one per request. Bounded by
+    /// [`ABSENT_MAX`]; past it, lookups go to the store again. A prefix is 47 random bits, so
+    /// a key created elsewhere meanwhile is never one of them in practice (and one created
+    /// here clears its prefix).
+    absent: scc::HashMap<String, i64>,
+    absent_count: std::sync::atomic::AtomicUsize,
 }
 
+/// How many unknown prefixes are remembered at most (about 100 bytes each).
+pub const ABSENT_MAX: usize = 65_536;
+/// How long an unknown prefix is remembered (seconds).
+pub const ABSENT_FOR: i64 = 60;
+
 impl KeyCache {
+    /// Whether the store had no key with this prefix a moment ago.
+    pub fn known_absent(&self, prefix: &str, now: i64) -> bool {
+        self.absent
+            .read_sync(prefix, |_, until| *until > now)
+            .unwrap_or(false)
+    }
+
+    /// Remembers that the store has no key with this prefix (unless the record is full).
+    pub fn note_absent(&self, prefix: &str, now: i64) {
+        if self.absent_count.load(Ordering::Relaxed) >= ABSENT_MAX {
+            return;
+        }
+        if self
+            .absent
+            .insert_sync(prefix.to_string(), now + ABSENT_FOR)
+            .is_ok()
+        {
+            self.absent_count.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Forgets unknown prefixes whose time is up (the upkeep's sweep).
+    pub fn sweep_absent(&self, now: i64) {
+        let mut gone = 0;
+        self.absent.retain_sync(|_, until| {
+            let keep = *until > now;
+            gone += usize::from(!keep);
+            keep
+        });
+        self.absent_count.fetch_sub(gone, Ordering::Relaxed);
+    }
+
     pub fn get(&self, prefix: &str) -> Option<Arc<KeyEntry>> {
         self.keys.read_sync(prefix, |_, e| e.clone())
     }
 
     pub fn put(&self, prefix: &str, e: Arc<KeyEntry>) {
         let _ = self.keys.upsert_sync(prefix.to_string(), e);
+    }
+
+    /// A key was just created with this prefix: it is no longer unknown.
+    pub fn created(&self, prefix: &str) {
+        if self.absent.remove_sync(prefix).is_some() {
+            self.absent_count.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     /// Forgets a key (revoked, here or elsewhere): the next use reads the store.
@@ -179,6 +230,31 @@ impl KeyCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_prefixes_are_remembered_for_a_while_within_a_bound() {
+        let c = KeyCache::default();
+        assert!(!c.known_absent("aaaaaaaa", 100));
+        c.note_absent("aaaaaaaa", 100);
+        assert!(c.known_absent("aaaaaaaa", 100 + ABSENT_FOR - 1));
+        assert!(
+            !c.known_absent("aaaaaaaa", 100 + ABSENT_FOR),
+            "only for a while"
+        );
+        // A key created here with that prefix is not refused.
+        c.created("aaaaaaaa");
+        assert!(!c.known_absent("aaaaaaaa", 101));
+        // Bounded: past the limit nothing more is remembered; the sweep makes room again.
+        for i in 0..ABSENT_MAX + 10 {
+            c.note_absent(&format!("{i:08}"), 100);
+        }
+        assert_eq!(c.absent_count.load(Ordering::Relaxed), ABSENT_MAX);
+        assert!(!c.known_absent(&format!("{:08}", ABSENT_MAX + 5), 100));
+        c.sweep_absent(100 + ABSENT_FOR);
+        assert_eq!(c.absent_count.load(Ordering::Relaxed), 0);
+        c.note_absent("bbbbbbbb", 200);
+        assert!(c.known_absent("bbbbbbbb", 200));
+    }
 
     #[test]
     fn keys_parse_and_hash() {

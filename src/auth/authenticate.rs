@@ -320,8 +320,16 @@ impl Authenticator {
             return key_rejected("malformed", Rejection::Malformed);
         };
         let entry = match self.api_keys.get(prefix) {
-            Some(e) => e,
+            Some(e) => {
+                metrics::api_key_lookup("hit");
+                e
+            }
+            None if self.api_keys.known_absent(prefix, now) => {
+                metrics::api_key_lookup("absent");
+                return key_rejected("unknown", Rejection::Invalid);
+            }
             None => {
+                metrics::api_key_lookup("miss");
                 let store = &self.store;
                 let cache = &self.api_keys;
                 let loaded = single_flight(&self.loading_keys, prefix.to_string(), || async move {
@@ -338,7 +346,10 @@ impl Authenticator {
                 }
                 match self.api_keys.get(prefix) {
                     Some(e) => e,
-                    None => return key_rejected("unknown", Rejection::Invalid),
+                    None => {
+                        self.api_keys.note_absent(prefix, now);
+                        return key_rejected("unknown", Rejection::Invalid);
+                    }
                 }
             }
         };

@@ -95,6 +95,21 @@ async fn keys_are_made_once_listed_without_secrets_used_with_scopes_and_revoked_
     assert!(m.contains("portcullis_authenticated_requests_total{kind=\"session\"}"), "{m}");
     g.wait_log("API key revoked").await;
     assert!(!g.log().contains(&key[13..]), "a key in the log");
+
+    // A flood of one made-up key reads the store once: the prefix is then known to be absent.
+    let value = |m: &str, result: &str| -> f64 {
+        let name = format!("portcullis_api_key_cache_lookups_total{{result=\"{result}\"}} ");
+        m.lines().find_map(|l| l.strip_prefix(name.as_str())).map_or(0.0, |v| v.parse().unwrap())
+    };
+    let before = g.metrics().await;
+    let made_up = "pck_ZZZZZZZZ_0000000000000000000000000000000000000000000";
+    for _ in 0..5 {
+        assert_eq!(g.get("/anything", Some(made_up)).await.status(), 401);
+    }
+    let after = g.metrics().await;
+    assert_eq!(value(&after, "miss") - value(&before, "miss"), 1.0, "{after}");
+    assert_eq!(value(&after, "absent") - value(&before, "absent"), 4.0, "{after}");
+    assert_eq!(up.count(), seen);
 }
 
 #[tokio::test]
