@@ -6,6 +6,8 @@
 
 use crate::harness::*;
 use fantoccini::{Client, ClientBuilder, Locator};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -425,6 +427,12 @@ impl Authenticator {
         }
     }
 
+    /// Takes the authenticator out of the browser (a device that is gone).
+    async fn remove(&self) {
+        let r = reqwest::Client::new().delete(&self.base).send().await.unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap_or_default());
+    }
+
     async fn credentials(&self) -> Vec<serde_json::Value> {
         let r: serde_json::Value = reqwest::get(format!("{}/credentials", self.base))
             .await
@@ -569,6 +577,34 @@ async fn a_passkey_is_registered_signs_in_alone_serves_as_a_second_factor_and_is
         .await
         .unwrap();
     passkey_click(&b, "#passkey-login", "/account").await;
+
+    // A second passkey on another device (the first device gone from this browser: its
+    // credential would be in the exclude list); it signs in alone too.
+    authenticator.remove().await;
+    let phone = Authenticator::add(&driver, &b).await;
+    fill(&b, "#passkey-name", "Phone").await;
+    passkey_click(&b, "#passkey-add", "/account").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while b.find_all(Locator::Css("#passkeys li.passkey")).await.unwrap().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "{}", text(&b).await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(text(&b).await.contains("Work laptop") && text(&b).await.contains("Phone"));
+    assert_eq!(phone.credentials().await.len(), 1);
+    sign_out(&b, &g).await;
+    b.goto(&format!("{}/login?returnTo=%2Faccount", origin(&g)))
+        .await
+        .unwrap();
+    passkey_click(&b, "#passkey-login", "/account").await;
+
+    // Removed one by one from the account page: a factor is left after the first.
+    click(&b, "#passkeys li.passkey form button").await;
+    assert_eq!(at(&b).await, "/account?done=passkey-removed");
+    assert_eq!(b.find_all(Locator::Css("#passkeys li.passkey")).await.unwrap().len(), 1);
+    let r = g
+        .post_json("/api/login", serde_json::json!({"email": email, "password": password}), None)
+        .await;
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["mfaRequired"], true, "one passkey left");
     click(&b, "#passkeys li.passkey form button").await;
     assert_eq!(at(&b).await, "/account?done=passkey-removed");
     assert!(b.find_all(Locator::Css("#passkeys li.passkey")).await.unwrap().is_empty());
@@ -589,8 +625,27 @@ async fn assertion(b: &Client, options: &serde_json::Value) -> serde_json::Value
     v
 }
 
+/// `answer` (a `toJSON()` assertion) signed again with the credential's PKCS#8 ES256 `key`;
+/// with `rp_id`, its authenticator data first names that RP ID (its SHA-256) instead.
+fn resigned(answer: &serde_json::Value, key: &[u8], rp_id: Option<&str>) -> serde_json::Value {
+    use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+    let field = |name: &str| URL_SAFE_NO_PAD.decode(answer["response"][name].as_str().unwrap()).unwrap();
+    let mut data = field("authenticatorData");
+    if let Some(rp) = rp_id {
+        data[..32].copy_from_slice(&aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, rp.as_bytes()).as_ref()[..32]);
+    }
+    let client_data = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &field("clientDataJSON"));
+    let signed = [data.as_slice(), client_data.as_ref()].concat();
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, key).expect("an ES256 key");
+    let signature = pair.sign(&aws_lc_rs::rand::SystemRandom::new(), &signed).unwrap();
+    let mut out = answer.clone();
+    out["response"]["authenticatorData"] = URL_SAFE_NO_PAD.encode(&data).into();
+    out["response"]["signature"] = URL_SAFE_NO_PAD.encode(signature.as_ref()).into();
+    out
+}
+
 #[tokio::test]
-async fn passkey_answers_for_another_challenge_or_origin_or_used_twice_are_refused() {
+async fn passkey_answers_for_another_challenge_or_origin_or_rp_id_or_used_twice_are_refused() {
     let Some(driver) = Driver::start().await else {
         return;
     };
@@ -599,7 +654,7 @@ async fn passkey_answers_for_another_challenge_or_origin_or_used_twice_are_refus
     let password = "correct horse battery";
     g.add_user(email, "user", password);
     let b = driver.browser().await;
-    let _authenticator = Authenticator::add(&driver, &b).await;
+    let authenticator = Authenticator::add(&driver, &b).await;
     assert_eq!(sign_in(&b, &g, "/account", email, password).await, "/account");
     passkey_click(&b, "#passkey-add", "/account").await;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -642,6 +697,23 @@ async fn passkey_answers_for_another_challenge_or_origin_or_used_twice_are_refus
         let r = finish(&g, &three, &bad).await;
         assert_eq!(error_body(r, 400).await["statusCode"], 400, "{bad}");
     }
+
+    // Another RP ID. A browser signs for no RP ID but the page's, so the test signs itself,
+    // with the credential's own key (the WebDriver authenticator hands it over): the
+    // browser's answer re-signed as it is is accepted (the re-signing is sound), the same
+    // with authenticator data naming another RP ID is refused.
+    let key = {
+        let creds = authenticator.credentials().await;
+        URL_SAFE_NO_PAD.decode(creds[0]["privateKey"].as_str().unwrap()).unwrap()
+    };
+    let four = start(&g).await;
+    let forged = resigned(&assertion(&b, &four).await, &key, Some("evil.example"));
+    let r = finish(&g, &four, &forged).await;
+    assert_eq!(error_body(r, 401).await["statusCode"], 401, "another RP ID");
+    g.wait_log("relying party id hash does not match").await;
+    let five = start(&g).await;
+    let same = resigned(&assertion(&b, &five).await, &key, None);
+    assert_eq!(finish(&g, &five, &same).await.status(), 200, "re-signed as it was");
 
     // Another gateway on the same store, whose origin is not this page's: the browser's
     // answer (origin http://localhost:<first>) is refused there.
