@@ -75,6 +75,10 @@ impl BackgroundService for Upkeep {
 /// Revoked API keys reach every instance's cache by polling the store twice a second: a key
 /// revoked through another instance, or by the CLI (another process, on SQLite too), is
 /// refused here within a second.
+/// How far back each poll of revocations looks (seconds): the clock skew between instances
+/// it tolerates.
+const LOOKBACK: i64 = 30;
+
 /// Revocations made elsewhere — another instance, the CLI (another process), on SQLite as on
 /// PostgreSQL — reach this instance's caches within one period: sessions and API keys
 /// revoked lately are read back and dropped from the caches. (On PostgreSQL the change feed
@@ -116,9 +120,11 @@ impl Revocations {
 impl BackgroundService for Revocations {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         let mut tick = tokio::time::interval(self.every);
-        // Revocations are stamped in whole seconds, perhaps by another machine's clock: each
-        // poll looks a few seconds back (what is dropped twice is only read again).
-        let mut since = crate::clock::system_ms() / 1000 - 5;
+        // Revocations are stamped in whole seconds by the clock of whichever machine made
+        // them: each poll looks LOOKBACK seconds back, so another instance whose clock is up
+        // to that much behind ours is still heard (what is dropped twice is only read again;
+        // the rows are few and indexed).
+        let mut since = crate::clock::system_ms() / 1000 - LOOKBACK;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
@@ -126,7 +132,7 @@ impl BackgroundService for Revocations {
             }
             let started = crate::clock::system_ms() / 1000;
             if self.poll(since).await {
-                since = started - 5;
+                since = started - LOOKBACK;
             }
         }
     }

@@ -400,3 +400,49 @@ async fn recording_last_seen_times_never_deadlocks_with_a_revocation() {
     // A was recorded; B, held at the time, was passed over rather than waited for.
     assert_eq!(store.session(&a).await.unwrap().unwrap().last_seen_at, now + 10);
 }
+
+/// An instance whose clock is behind ours stamps its revocations in our past: they are still
+/// heard. Here the row is revoked directly, stamped 20 seconds ago (the poll looks 30 back).
+#[tokio::test]
+async fn a_revocation_stamped_by_a_slower_clock_is_still_heard() {
+    if !crate::ON_POSTGRES {
+        return; // runs in the PostgreSQL pass (`gateway_pg`)
+    }
+    let Some(shared) = pg::shared() else {
+        eprintln!("SKIPPED: no PostgreSQL on this machine");
+        return;
+    };
+    let up = Upstream::start().await;
+    let url = shared.database("cluster_skew");
+    let db = url.rsplit('/').next().unwrap().to_owned();
+    let mut o = Options::new(up.addr);
+    o.database_url = Some(url.clone());
+    let g = Gateway::start(o).await;
+    let admin = g.admin_token().await;
+    let r = g
+        .post_json("/api/auth/api-keys", json!({"name": "skewed"}), Some(&admin))
+        .await;
+    assert_eq!(r.status(), 201);
+    let k: serde_json::Value = r.json().await.unwrap();
+    let key = k["key"].as_str().unwrap();
+    assert_eq!(status(&g, "/app", key).await, 200, "cached as valid");
+    // Well after the gateway started, so the stamp is behind every poll's own time.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let slow_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 20;
+    let out = shared.psql(
+        &db,
+        &format!(
+            "UPDATE api_keys SET revoked_at = {slow_now} WHERE id = '{}'",
+            k["id"].as_str().unwrap()
+        ),
+    );
+    assert!(!out.contains("ERROR"), "{out}");
+    within(Duration::from_secs(2), "a revocation from a slower clock", || async {
+        status(&g, "/app", key).await == 401
+    })
+    .await;
+}
