@@ -195,6 +195,10 @@ pub fn serve(config_path: &Path, upgrade: bool) -> Result<(), StartError> {
         crate::tasks::Revocations {
             state: state.clone(),
             every: Duration::from_millis(500),
+            // PostgreSQL's change feed carries session revocations already (by row id, not
+            // by time); SQLite has no feed.
+            sessions: crate::config::backend(&cfg.database.url)
+                == Some(crate::config::Backend::Sqlite),
         },
     ));
     server.add_service(background_service(

@@ -84,7 +84,8 @@ pub fn user_add(
 }
 
 /// Removes a user's second factors and ends their sessions (audited in the log). A running
-/// gateway drops the ended sessions from its cache within a second (`tasks::Revocations`).
+/// gateway drops the ended sessions from its cache within a second (the change feed on
+/// PostgreSQL, `tasks::Revocations` on SQLite).
 pub fn user_reset_mfa(path: &Path, email: &str) -> anyhow::Result<()> {
     let cfg = crate::app::load_config(path)?;
     let rt = crate::app::control_runtime()?;

@@ -80,12 +80,13 @@ impl BackgroundService for Upkeep {
 const LOOKBACK: i64 = 30;
 
 /// Revocations made elsewhere — another instance, the CLI (another process), on SQLite as on
-/// PostgreSQL — reach this instance's caches within one period: sessions and API keys
-/// revoked lately are read back and dropped from the caches. (On PostgreSQL the change feed
-/// is faster for sessions; this also covers a listener that was away.)
+/// PostgreSQL — reach this instance's caches within one period: API keys (and, where there
+/// is no change feed, sessions) revoked lately are read back and dropped from the caches.
 pub struct Revocations {
     pub state: Arc<State>,
     pub every: Duration,
+    /// Whether to poll sessions too: on SQLite, which has no change feed.
+    pub sessions: bool,
 }
 
 impl Revocations {
@@ -100,6 +101,9 @@ impl Revocations {
         };
         for (prefix, id) in keys {
             self.state.auth.key_revoked(&prefix, &id);
+        }
+        if !self.sessions {
+            return true;
         }
         match self.state.store.revoked_sessions_since(since).await {
             Ok(ids) => {

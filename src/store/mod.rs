@@ -110,8 +110,8 @@ pub trait Store: OAuthStore + MfaStore + ApiKeyStore + Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// True when this call revoked it (it was live).
     async fn revoke_session(&self, id: &str, now: i64) -> StoreResult<bool>;
-    /// Ids of sessions revoked at or after `since`: every instance polls this, so a
-    /// revocation made by another process (the CLI, another instance) reaches its cache.
+    /// Ids of sessions revoked at or after `since`: an instance on SQLite (no change feed)
+    /// polls this, so a revocation made by another process (the CLI) reaches its cache.
     async fn revoked_sessions_since(&self, since: i64) -> StoreResult<Vec<String>>;
     /// Revokes every live session of a user except `keep`; returns the revoked ids.
     async fn revoke_user_sessions(
