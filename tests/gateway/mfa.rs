@@ -245,23 +245,41 @@ async fn wrong_codes_back_off_per_user_across_new_tokens_and_right_passwords() {
     let (_, secret, _) = enrolled(&g, &mut clock, email, "user").await;
     let right = totp(&secret, clock.now());
     let wrong = |i: u32| format!("{:06}", (right.parse::<u32>().unwrap() + 1 + i) % 1_000_000);
+    // Every sign-in step (a right password: slow, it hashes) is taken while no wait is due,
+    // and the codes then follow one another at once: the first wait is one second, which a
+    // loaded machine may spend on a single password check. A refusal is answered after a
+    // one-second pause (`proxy::control::REFUSAL_PAUSE`), so the attempt after it is admitted
+    // (and fails: a two-second wait), and the right code straight after that waits.
+    let tokens = |n: usize| {
+        let g = &g;
+        async move {
+            let mut out = Vec::new();
+            for _ in 0..n {
+                out.push(challenge(g, "/api/login", email).await["mfaToken"].clone());
+            }
+            out
+        }
+    };
+    let verify = |token: Value, code: String| {
+        let g = &g;
+        async move {
+            let r = g.post_json("/api/auth/mfa/verify", json!({"mfaToken": token, "code": code}), None).await;
+            (r.status().as_u16(), r.headers().contains_key("retry-after"))
+        }
+    };
     let mut statuses = Vec::new();
-    for i in 0..8 {
-        // A fresh sign-in (right password) each time: neither resets the count.
-        let c = challenge(&g, "/api/login", email).await;
-        let r = g
-            .post_json("/api/auth/mfa/verify", json!({"mfaToken": c["mfaToken"], "code": wrong(i)}), None)
-            .await;
-        statuses.push(r.status().as_u16());
+    for (i, t) in tokens(3).await.into_iter().enumerate() {
+        statuses.push(verify(t, wrong(i as u32)).await.0);
     }
-    assert!(statuses.starts_with(&[401, 401, 401, 401, 401]), "{statuses:?}");
-    assert!(statuses[5..].contains(&429), "backing off after five: {statuses:?}");
-    let c = challenge(&g, "/api/login", email).await;
-    let r = g
-        .post_json("/api/auth/mfa/verify", json!({"mfaToken": c["mfaToken"], "code": right}), None)
-        .await;
-    assert_eq!(r.status(), 429, "even the right code waits");
-    assert!(r.headers().contains_key("retry-after"));
+    // Fresh sign-ins (right passwords) after three failures: they reset nothing.
+    let mut more = tokens(5).await.into_iter();
+    for i in 3..7 {
+        statuses.push(verify(more.next().unwrap(), wrong(i)).await.0);
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 401], "backing off after five");
+    let (status, retry_after) = verify(more.next().unwrap(), right).await;
+    assert_eq!(status, 429, "even the right code waits");
+    assert!(retry_after);
 }
 
 #[tokio::test]
