@@ -28,11 +28,17 @@ pub const REFUSAL_PAUSE: std::time::Duration = std::time::Duration::from_secs(1)
 pub struct ControlPlane {
     router: Router,
     runtime: tokio::runtime::Handle,
+    /// Turns for HTTP/2 connections (this worker's).
+    streams: std::sync::Arc<super::streams::Streams>,
 }
 
 impl ControlPlane {
     pub fn new(router: Router, runtime: tokio::runtime::Handle) -> Self {
-        ControlPlane { router, runtime }
+        ControlPlane {
+            router,
+            runtime,
+            streams: Default::default(),
+        }
     }
 
     /// The router's answer, rendered, from the control runtime. A handler that panicked is a
@@ -105,6 +111,8 @@ pub async fn serve(
         return Ok(400);
     };
     req.extensions_mut().insert(client);
+    // Held through the answer, its pause for a refusal included.
+    let _turn = control.streams.turn(session).await;
     let rendered = control.answer(req).await;
     respond::write(session, &rendered).await?;
     Ok(rendered.status.as_u16())

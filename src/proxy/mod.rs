@@ -11,6 +11,7 @@ mod observe;
 pub mod request_id;
 pub mod respond;
 pub mod shutdown;
+mod streams;
 pub mod tls;
 
 use crate::decision::{self, Decision, RequestFacts};

@@ -328,3 +328,70 @@ async fn an_event_stream_over_http2_ends_with_its_session_and_only_that_stream()
     );
     assert_eq!(crate::tunnels::metric(&m, "portcullis_tunnels_open"), 1.0);
 }
+
+/// Every refusal for load is answered after a one-second pause, so a client retrying at once
+/// draws one a second per HTTP/1.1 connection. An HTTP/2 connection carries up to 100
+/// streams: at most four auth-API requests of one connection are served at a time, the rest
+/// wait, and the connection's proxied requests go on meanwhile.
+#[tokio::test]
+async fn an_http2_connection_draws_refusals_no_faster_than_four_at_a_time() {
+    if !have("openssl") {
+        eprintln!("SKIPPED: openssl is needed");
+        return;
+    }
+    let certs = tempfile::tempdir().unwrap();
+    let dir = certs.path();
+    certificate(dir, "a", "a.test", 90);
+    certificate(dir, "b", "b.test", 90);
+    let tls = free_port();
+    let (_up, g) = start_with(|o| {
+        o.server_extra = tls_config(dir, tls, "");
+        o.public_url = Some(format!("https://a.test:{tls}"));
+        o.extra = "rate_limits: { login: { per_minute: 1, burst: 1 } }".into();
+    })
+    .await;
+    let token = g.admin_token().await;
+    let client = https_client(&dir.join("a.pem"), tls);
+    let base = format!("https://a.test:{tls}");
+    // One request first, so the flood shares its (HTTP/2) connection.
+    let r = client.get(format!("{base}/app/x")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), r.version()), (200, http::Version::HTTP_2));
+    let start = std::time::Instant::now();
+    let flood: Vec<_> = (0..40)
+        .map(|_| {
+            let r = client
+                .post(format!("{base}/api/login"))
+                .json(&serde_json::json!({"email": "nobody@example.test", "password": "wrong-password"}))
+                .send();
+            tokio::spawn(async move {
+                let r = r.await.unwrap();
+                (r.status().as_u16(), r.version(), start.elapsed())
+            })
+        })
+        .collect();
+    // The connection's other requests are not held up behind the queue.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let asked = std::time::Instant::now();
+    let r = client.get(format!("{base}/app/y")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let proxied = asked.elapsed();
+    assert!(proxied < Duration::from_millis(900), "a proxied request waited {proxied:?}");
+    tokio::time::sleep(Duration::from_millis(2500).saturating_sub(start.elapsed())).await;
+    let mut answered = Vec::new();
+    for t in flood {
+        if t.is_finished() {
+            answered.push(t.await.unwrap());
+        } else {
+            t.abort();
+        }
+    }
+    eprintln!(
+        "{} of 40 login attempts answered in 2.5 s on one connection; a proxied request {proxied:?}",
+        answered.len()
+    );
+    assert!((4..=14).contains(&answered.len()), "{answered:?}");
+    for (status, version, _) in &answered {
+        assert!([401, 429].contains(status), "{answered:?}");
+        assert_eq!(*version, http::Version::HTTP_2);
+    }
+}
