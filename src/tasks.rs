@@ -72,9 +72,6 @@ impl BackgroundService for Upkeep {
     }
 }
 
-/// Revoked API keys reach every instance's cache by polling the store twice a second: a key
-/// revoked through another instance, or by the CLI (another process, on SQLite too), is
-/// refused here within a second.
 /// How far back each poll of revocations looks (seconds): the clock skew between instances
 /// it tolerates.
 const LOOKBACK: i64 = 30;
