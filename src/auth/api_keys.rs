@@ -52,18 +52,6 @@ pub fn digest(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
 
-/// The digest a stored hex hash stands for (`None` for a damaged row: no key matches it).
-fn unhex(h: &str) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    if h.len() != 64 {
-        return None;
-    }
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(h.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
-
 /// Equal, in time that does not depend on where they differ.
 pub fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -117,7 +105,8 @@ impl KeyEntry {
     pub fn from_row(r: &crate::store::ApiKeyRow) -> KeyEntry {
         KeyEntry {
             user_id: r.user_id,
-            digest: unhex(&r.secret_hash),
+            // `None` for a damaged row: no key matches it.
+            digest: super::one_time::unhex32(&r.secret_hash),
             expires_at: r.expires_at,
             revoked: r.revoked_at.is_some(),
             grant: Arc::new(KeyGrant::new(&r.id, scopes(&r.scopes))),
@@ -266,10 +255,16 @@ mod tests {
         let (p, s) = parse(&key).unwrap();
         assert_eq!(p, prefix);
         assert_eq!(hash(s), h);
-        assert_eq!(unhex(&h), Some(digest(s)));
-        assert!(same(&digest(s), &unhex(&h).unwrap()));
-        assert!(!same(&digest("other"), &unhex(&h).unwrap()));
-        assert_eq!(unhex("zz"), None);
+        assert_eq!(crate::auth::one_time::unhex32(&h), Some(digest(s)));
+        assert!(same(
+            &digest(s),
+            &crate::auth::one_time::unhex32(&h).unwrap()
+        ));
+        assert!(!same(
+            &digest("other"),
+            &crate::auth::one_time::unhex32(&h).unwrap()
+        ));
+        assert_eq!(crate::auth::one_time::unhex32("zz"), None);
         for bad in [
             "pck_",
             "pck_abc",

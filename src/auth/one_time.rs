@@ -56,6 +56,19 @@ pub async fn issue(
     Ok(token)
 }
 
+/// 32 bytes written as 64 hex digits (as [`hash`] writes a digest, or a key file holds a
+/// key); `None` for anything else.
+pub fn unhex32(h: &str) -> Option<[u8; 32]> {
+    if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&h[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
 /// What the store keeps: a leaked table cannot be turned back into working links.
 pub fn hash(token: &str) -> String {
     Sha256::digest(token.as_bytes())

@@ -90,12 +90,8 @@ fn read_key(path: &std::path::Path) -> Result<Vec<u8>, SealError> {
     if bytes.len() == 32 {
         return Ok(bytes);
     }
-    let text = String::from_utf8_lossy(&bytes);
-    let hex = text.trim();
-    if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Ok((0..32)
-            .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
-            .collect());
+    if let Some(key) = crate::auth::one_time::unhex32(String::from_utf8_lossy(&bytes).trim()) {
+        return Ok(key.to_vec());
     }
     Err(err(
         "must hold 32 random bytes, raw or as 64 hex characters".into(),
