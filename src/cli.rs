@@ -54,9 +54,7 @@ pub fn user_add(
     let password = password.trim_end_matches(['\r', '\n']).to_string();
     policy::check(&password, cfg.passwords.min_length)
         .map_err(|why| anyhow::anyhow!("the password {why}"))?;
-    let rt = crate::app::control_runtime()?;
-    rt.block_on(async {
-        let store = store::open(&cfg.database.url, 1).await?;
+    on_store(&cfg, |store| async move {
         let hash = PasswordHasher::new(1)?
             .hash(&SecretString::from(password))
             .await?;
@@ -88,9 +86,7 @@ pub fn user_add(
 /// PostgreSQL, `tasks::Revocations` on SQLite).
 pub fn user_reset_mfa(path: &Path, email: &str) -> anyhow::Result<()> {
     let cfg = crate::app::load_config(path)?;
-    let rt = crate::app::control_runtime()?;
-    rt.block_on(async {
-        let store = store::open(&cfg.database.url, 1).await?;
+    on_store(&cfg, |store| async move {
         let user = store
             .user_by_email(email)
             .await?
@@ -110,9 +106,7 @@ pub fn user_reset_mfa(path: &Path, email: &str) -> anyhow::Result<()> {
 
 pub fn user_list(path: &Path) -> anyhow::Result<()> {
     let cfg = crate::app::load_config(path)?;
-    let rt = crate::app::control_runtime()?;
-    rt.block_on(async {
-        let store = store::open(&cfg.database.url, 1).await?;
+    on_store(&cfg, |store| async move {
         println!(
             "{:>5}  {:<32} {:<24} {:<10} {:<7} created",
             "id", "email", "name", "role", "active"
@@ -130,6 +124,18 @@ pub fn user_list(path: &Path) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// Runs `f` with the config's database, on a runtime of its own (the commands are not async).
+fn on_store<T, F>(
+    cfg: &crate::config::Config,
+    f: impl FnOnce(std::sync::Arc<dyn crate::store::Store>) -> F,
+) -> anyhow::Result<T>
+where
+    F: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let rt = crate::app::control_runtime()?;
+    rt.block_on(async { f(store::open(&cfg.database.url, 1).await?).await })
 }
 
 async fn user_named(
@@ -158,9 +164,7 @@ pub fn key_create(
                 .map_err(|_| anyhow::anyhow!("--expires {e:?} is not a duration like 90d"))
         })
         .transpose()?;
-    let rt = crate::app::control_runtime()?;
-    rt.block_on(async {
-        let store = store::open(&cfg.database.url, 1).await?;
+    on_store(&cfg, |store| async move {
         let user = user_named(&*store, email).await?;
         let (row, key) =
             crate::accounts::api_keys::create_in(&*store, &user, name, scopes, expires)
@@ -177,9 +181,7 @@ pub fn key_create(
 
 pub fn key_list(path: &Path, email: &str) -> anyhow::Result<()> {
     let cfg = crate::app::load_config(path)?;
-    let rt = crate::app::control_runtime()?;
-    rt.block_on(async {
-        let store = store::open(&cfg.database.url, 1).await?;
+    on_store(&cfg, |store| async move {
         let user = user_named(&*store, email).await?;
         println!(
             "{:<36}  {:<8}  {:<24} {:<20} {:<20} scopes",
@@ -205,9 +207,7 @@ pub fn key_list(path: &Path, email: &str) -> anyhow::Result<()> {
 /// `key revoke`: running gateways poll revocations and refuse the key within a second.
 pub fn key_revoke(path: &Path, id: &str) -> anyhow::Result<()> {
     let cfg = crate::app::load_config(path)?;
-    let rt = crate::app::control_runtime()?;
-    rt.block_on(async {
-        let store = store::open(&cfg.database.url, 1).await?;
+    on_store(&cfg, |store| async move {
         match store.revoke_api_key(id, now()).await? {
             Some(_) => {
                 tracing::info!(target: "audit", key = %id, by = "cli", "API key revoked");
