@@ -3,7 +3,7 @@
 //! a restart.
 
 use crate::harness::*;
-use crate::pg::{self, Postgres};
+use crate::pg::Postgres;
 use http::Method;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -59,12 +59,8 @@ async fn status(g: &Gateway, path: &str, token: &str) -> u16 {
 
 #[tokio::test]
 async fn changes_made_on_one_instance_reach_the_other_within_a_second() {
-    if !crate::ON_POSTGRES {
+    let Some(shared) = crate::pg::for_this_pass() else {
         return; // runs in the PostgreSQL pass (`gateway_pg`)
-    }
-    let Some(shared) = pg::shared() else {
-        eprintln!("SKIPPED: no PostgreSQL on this machine");
-        return;
     };
     let up = Upstream::start().await;
     let url = shared.database("cluster_follow");
@@ -242,12 +238,8 @@ async fn a_revocation_made_while_an_instance_was_reconnecting_is_not_missed() {
 #[tokio::test]
 #[ignore = "benchmark: run with --ignored"]
 async fn revocation_speed_across_instances() {
-    if !crate::ON_POSTGRES {
+    let Some(shared) = crate::pg::for_this_pass() else {
         return; // runs in the PostgreSQL pass (`gateway_pg`)
-    }
-    let Some(shared) = pg::shared() else {
-        eprintln!("SKIPPED: no PostgreSQL on this machine");
-        return;
     };
     let n: usize = std::env::var("REVOCATIONS")
         .ok()
@@ -327,12 +319,8 @@ async fn revocation_speed_across_instances() {
 /// holds session B, then, while the batch runs, updates session A.
 #[tokio::test]
 async fn recording_last_seen_times_never_deadlocks_with_a_revocation() {
-    if !crate::ON_POSTGRES {
+    let Some(shared) = crate::pg::for_this_pass() else {
         return; // runs in the PostgreSQL pass (`gateway_pg`)
-    }
-    let Some(shared) = pg::shared() else {
-        eprintln!("SKIPPED: no PostgreSQL on this machine");
-        return;
     };
     let url = shared.database("last_seen_locks");
     let store = portcullis::store::open(&url, 2).await.unwrap();
@@ -405,12 +393,8 @@ async fn recording_last_seen_times_never_deadlocks_with_a_revocation() {
 /// heard. Here the row is revoked directly, stamped 20 seconds ago (the poll looks 30 back).
 #[tokio::test]
 async fn a_revocation_stamped_by_a_slower_clock_is_still_heard() {
-    if !crate::ON_POSTGRES {
+    let Some(shared) = crate::pg::for_this_pass() else {
         return; // runs in the PostgreSQL pass (`gateway_pg`)
-    }
-    let Some(shared) = pg::shared() else {
-        eprintln!("SKIPPED: no PostgreSQL on this machine");
-        return;
     };
     let up = Upstream::start().await;
     let url = shared.database("cluster_skew");

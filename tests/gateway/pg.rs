@@ -198,6 +198,19 @@ impl Drop for Postgres {
     }
 }
 
+/// The suite-wide cluster for a test only the PostgreSQL pass (`gateway_pg`) runs: `None` in
+/// the SQLite pass, and, saying so, where PostgreSQL is not installed.
+pub fn for_this_pass() -> Option<&'static Postgres> {
+    if !crate::ON_POSTGRES {
+        return None;
+    }
+    let pg = shared();
+    if pg.is_none() {
+        eprintln!("SKIPPED: no PostgreSQL on this machine");
+    }
+    pg
+}
+
 /// The suite-wide cluster, started on first use. It is never dropped, so it runs under a
 /// watchdog shell that stops it when this test process exits and closes the shell's stdin.
 pub fn shared() -> Option<&'static Postgres> {

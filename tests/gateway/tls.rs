@@ -70,6 +70,27 @@ fn https_client(ca: &Path, port: u16) -> reqwest::Client {
         .unwrap()
 }
 
+/// An HTTPS gateway: certificates for `a.test` (the default) and `b.test` made in a directory
+/// of their own, the TLS listener on a free port with `tls_extra` lines, `change` for the
+/// rest. `(certificates' directory, TLS port, upstream, gateway)`.
+async fn https_gateway(
+    tls_extra: &str,
+    change: impl FnOnce(&mut Options),
+) -> (tempfile::TempDir, u16, Upstream, Gateway) {
+    let certs = tempfile::tempdir().unwrap();
+    let dir = certs.path();
+    certificate(dir, "a", "a.test", 90);
+    certificate(dir, "b", "b.test", 90);
+    let tls = free_port();
+    let (up, g) = start_with(|o| {
+        o.server_extra = tls_config(dir, tls, tls_extra);
+        o.public_url = Some(format!("https://a.test:{tls}"));
+        change(o);
+    })
+    .await;
+    (certs, tls, up, g)
+}
+
 // Several threads: curl runs blocking, and the recording app lives on the test's runtime.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_with_http2_sni_reload_and_modern_protocols_only() {
@@ -77,16 +98,8 @@ async fn https_with_http2_sni_reload_and_modern_protocols_only() {
         eprintln!("SKIPPED: openssl and curl are needed");
         return;
     }
-    let certs = tempfile::tempdir().unwrap();
+    let (certs, tls, _up, mut g) = https_gateway("", |_| {}).await;
     let dir = certs.path();
-    certificate(dir, "a", "a.test", 90);
-    certificate(dir, "b", "b.test", 90);
-    let tls = free_port();
-    let (_up, mut g) = start_with(|o| {
-        o.server_extra = tls_config(dir, tls, "");
-        o.public_url = Some(format!("https://a.test:{tls}"));
-    })
-    .await;
 
     // ALPN: HTTP/2 for clients that offer it, HTTP/1.1 for the others.
     assert_eq!(curl(tls, "a.test", &dir.join("a.pem"), "/public/x", &["--http2"]).unwrap(), "200 2");
@@ -162,16 +175,7 @@ async fn the_plain_listener_can_send_everyone_to_https() {
     if !have("openssl") {
         return;
     }
-    let certs = tempfile::tempdir().unwrap();
-    let dir = certs.path();
-    certificate(dir, "a", "a.test", 90);
-    certificate(dir, "b", "b.test", 90);
-    let tls = free_port();
-    let (up, g) = start_with(|o| {
-        o.server_extra = tls_config(dir, tls, "  redirect_to_https: true\n");
-        o.public_url = Some(format!("https://a.test:{tls}"));
-    })
-    .await;
+    let (_certs, tls, up, g) = https_gateway("  redirect_to_https: true\n", |_| {}).await;
     let r = no_redirects()
         .get(g.url("/app/x?y=1"))
         .send()
@@ -264,20 +268,13 @@ async fn an_event_stream_over_http2_ends_with_its_session_and_only_that_stream()
         eprintln!("SKIPPED: openssl is needed");
         return;
     }
-    let certs = tempfile::tempdir().unwrap();
-    let dir = certs.path();
-    certificate(dir, "a", "a.test", 90);
-    certificate(dir, "b", "b.test", 90);
     let events = crate::tunnels::raw_app(
         b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n8\r\ndata: 1\n\r\n",
         Duration::from_secs(60),
         b"0\r\n\r\n",
     )
     .await;
-    let tls = free_port();
-    let (_up, g) = start_with(|o| {
-        o.server_extra = tls_config(dir, tls, "");
-        o.public_url = Some(format!("https://a.test:{tls}"));
+    let (certs, tls, _up, g) = https_gateway("", |o| {
         o.routes = r#"
   - { name: events, path: "/events/**", upstream: events, auth: required }
   - { name: app, path: "/**", upstream: app, auth: required }
@@ -287,7 +284,7 @@ async fn an_event_stream_over_http2_ends_with_its_session_and_only_that_stream()
     })
     .await;
     let (ended, kept) = (g.admin_token().await, g.admin_token().await);
-    let client = https_client(&dir.join("a.pem"), tls);
+    let client = https_client(&certs.path().join("a.pem"), tls);
     let url = format!("https://a.test:{tls}/events/feed");
     let mut streams = Vec::new();
     for token in [&ended, &kept] {
@@ -339,19 +336,12 @@ async fn an_http2_connection_draws_refusals_no_faster_than_four_at_a_time() {
         eprintln!("SKIPPED: openssl is needed");
         return;
     }
-    let certs = tempfile::tempdir().unwrap();
-    let dir = certs.path();
-    certificate(dir, "a", "a.test", 90);
-    certificate(dir, "b", "b.test", 90);
-    let tls = free_port();
-    let (_up, g) = start_with(|o| {
-        o.server_extra = tls_config(dir, tls, "");
-        o.public_url = Some(format!("https://a.test:{tls}"));
+    let (certs, tls, _up, g) = https_gateway("", |o| {
         o.extra = "rate_limits: { login: { per_minute: 1, burst: 1 } }".into();
     })
     .await;
     let token = g.admin_token().await;
-    let client = https_client(&dir.join("a.pem"), tls);
+    let client = https_client(&certs.path().join("a.pem"), tls);
     let base = format!("https://a.test:{tls}");
     // One request first, so the flood shares its (HTTP/2) connection.
     let r = client.get(format!("{base}/app/x")).bearer_auth(&token).send().await.unwrap();
