@@ -376,20 +376,14 @@ pub async fn key_create(S(state): S<Arc<State>>, headers: HeaderMap, body: Bytes
         },
     };
     match crate::accounts::api_keys::create(&state, &user, name, &scopes, expires).await {
-        Ok((_, key)) => {
-            let mut r = render(
-                &state.config(),
-                &headers,
-                "api_key_created.html",
-                StatusCode::OK,
-                context! { key, next => base(&state) },
-            );
-            r.headers_mut().insert(
-                header::CACHE_CONTROL,
-                http::HeaderValue::from_static("no-store"),
-            );
-            r
-        }
+        // Shown once: `render` marks every page `no-store` already.
+        Ok((_, key)) => render(
+            &state.config(),
+            &headers,
+            "api_key_created.html",
+            StatusCode::OK,
+            context! { key, next => base(&state) },
+        ),
         Err(r) => refused(&state, &headers, &id, r).await,
     }
 }

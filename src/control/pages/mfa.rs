@@ -14,7 +14,7 @@ use crate::store::User;
 use axum::body::Bytes;
 use axum::extract::{Query, State as S};
 use axum::response::{IntoResponse, Response};
-use http::{header, HeaderMap, HeaderValue, StatusCode};
+use http::{header, HeaderMap, StatusCode};
 use minijinja::context;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -301,21 +301,19 @@ pub async fn enroll(
     }
 }
 
-/// The recovery codes, once, with a download and the way on.
+/// The recovery codes, once, with a download and the way on (`render` marks every page
+/// `no-store`).
 pub fn recovery_codes(
     state: &State,
     headers: &HeaderMap,
     codes: &[String],
     next: &str,
 ) -> Response {
-    let mut r = render(
+    render(
         &state.config(),
         headers,
         "recovery_codes.html",
         StatusCode::OK,
         context! { codes, next },
-    );
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
+    )
 }
