@@ -18,7 +18,8 @@ pub struct Live {
     /// One per route, by index; `None` where the route has no `rate_limit`.
     pub route_limiters: Vec<Option<Limiter>>,
     /// Requests per API key (`rate_limits.api_key`), by key id.
-    pub api_key_limiter: Option<(Limit, Arc<KeyedLimiter<String>>)>,
+    /// Per API key, by the key's id as a UUID (`KeyGrant::holder`: no allocation per request).
+    pub api_key_limiter: Option<(Limit, Arc<KeyedLimiter<uuid::Uuid>>)>,
 }
 
 /// A rate limit and the per-client state counted against it.

@@ -62,7 +62,7 @@ pub fn same(a: &[u8], b: &[u8]) -> bool {
 pub struct KeyGrant {
     pub id: String,
     /// The id as a UUID: what the key's tunnels are held under (a session's id for a
-    /// session), so that revoking the key closes them.
+    /// session), so that revoking the key closes them, and its rate limit's key.
     pub holder: uuid::Uuid,
     pub scopes: Vec<String>,
     pub id_header: HeaderValue,

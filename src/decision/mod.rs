@@ -219,7 +219,7 @@ fn key_rules(live: &Live, route: usize, id: &Identity) -> Result<(), Reject> {
     }
     if let (Some(key), Some((_, limiter))) = (&id.key, &live.api_key_limiter) {
         limiter
-            .check(key.id.clone())
+            .check(key.holder)
             .map_err(|retry_after_secs| Reject::RateLimited { retry_after_secs })?;
     }
     Ok(())
