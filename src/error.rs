@@ -54,6 +54,11 @@ impl Reject {
         Reject::Validation(BTreeMap::from([(field.to_string(), message.into())]))
     }
 
+    /// One field's problem, for 400 ([`Reject::Invalid`]).
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Reject::Invalid(BTreeMap::from([(field.to_string(), message.into())]))
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Reject::Unauthenticated { .. } | Reject::StepUpRequired => StatusCode::UNAUTHORIZED,

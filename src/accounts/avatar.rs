@@ -6,13 +6,12 @@ use crate::state::State;
 use crate::store::{now, Guarded, UserChanges};
 use image::{ImageFormat, ImageReader, Limits};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
 use std::io::Cursor;
 
 const MAX_SIDE: u32 = 512;
 
 pub fn invalid(msg: &str) -> Reject {
-    Reject::Invalid(BTreeMap::from([("avatar".to_string(), msg.to_string())]))
+    Reject::invalid("avatar", msg)
 }
 
 /// Checks, re-encodes and stores an avatar for `user_id`; the updated user.

@@ -27,13 +27,6 @@ fn view(k: &ApiKeyRow) -> Value {
     })
 }
 
-fn field_error(field: &str, message: &str) -> Reject {
-    Reject::Invalid(std::collections::BTreeMap::from([(
-        field.to_string(),
-        message.to_string(),
-    )]))
-}
-
 /// `POST /api-keys {name, scopes?, expiresIn?, owner?}` → 201 with the key, shown only here.
 pub async fn create(
     S(state): S<Arc<State>>,
@@ -42,12 +35,12 @@ pub async fn create(
 ) -> Result<Response, Reject> {
     for k in body.keys() {
         if !["name", "scopes", "expiresIn", "owner"].contains(&k.as_str()) {
-            return Err(field_error(k, "is not a known field"));
+            return Err(Reject::invalid(k, "is not a known field"));
         }
     }
     let name = match body.get("name") {
         Some(Value::String(n)) => n.clone(),
-        _ => return Err(field_error("name", "is required (a string)")),
+        _ => return Err(Reject::invalid("name", "is required (a string)")),
     };
     let scopes: Vec<String> = match body.get("scopes") {
         None | Some(Value::Null) => Vec::new(),
@@ -55,28 +48,33 @@ pub async fn create(
             .iter()
             .map(|s| s.as_str().map(str::to_string))
             .collect::<Option<_>>()
-            .ok_or_else(|| field_error("scopes", "must be a list of strings"))?,
-        Some(_) => return Err(field_error("scopes", "must be a list of strings")),
+            .ok_or_else(|| Reject::invalid("scopes", "must be a list of strings"))?,
+        Some(_) => return Err(Reject::invalid("scopes", "must be a list of strings")),
     };
     let expires_in = match body.get("expiresIn") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => match crate::config::parse_duration(s) {
             Ok(d) if d.as_secs() >= 60 && d.as_secs() <= 10 * 366 * 86_400 => Some(d),
             _ => {
-                return Err(field_error(
+                return Err(Reject::invalid(
                     "expiresIn",
                     "must be a duration from 1 minute to 10 years, like \"90d\"",
                 ))
             }
         },
-        Some(_) => return Err(field_error("expiresIn", "must be a duration like \"90d\"")),
+        Some(_) => {
+            return Err(Reject::invalid(
+                "expiresIn",
+                "must be a duration like \"90d\"",
+            ))
+        }
     };
     let owner = match body.get("owner") {
         None | Some(Value::Null) => None,
         Some(v) => Some(
             v.as_i64()
                 .filter(|o| *o > 0)
-                .ok_or_else(|| field_error("owner", "must be a user id"))?,
+                .ok_or_else(|| Reject::invalid("owner", "must be a user id"))?,
         ),
     };
     let owner = match owner {
@@ -84,7 +82,7 @@ pub async fn create(
             require_admin(&id)?;
             match state.store.user_by_id(o).await? {
                 Some(u) if u.active && u.deleted_at.is_none() => u,
-                _ => return Err(field_error("owner", "is not an active user")),
+                _ => return Err(Reject::invalid("owner", "is not an active user")),
             }
         }
         _ => state
@@ -96,7 +94,7 @@ pub async fn create(
     let (row, key) = api_keys::create(&state, &owner, &name, &scopes, expires_in)
         .await
         .map_err(|e| match e {
-            Reject::BadRequest(m) => field_error("name", &m),
+            Reject::BadRequest(m) => Reject::invalid("name", m),
             e => e,
         })?;
     let mut out = view(&row);

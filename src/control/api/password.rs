@@ -8,7 +8,6 @@ use crate::state::State;
 use axum::extract::State as S;
 use axum::Json;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub async fn change(
@@ -35,10 +34,7 @@ pub async fn change(
         .await?
         .ok_or(Reject::NotFound)?;
     if !crate::accounts::login::check_current_password(&state, &user, current).await? {
-        return Err(Reject::Invalid(BTreeMap::from([(
-            "currentPassword".to_string(),
-            "is incorrect".to_string(),
-        )])));
+        return Err(Reject::invalid("currentPassword", "is incorrect"));
     }
     set_password(&state, user.id, new, Some(id.session_id)).await?;
     Ok(Json(json!({ "message": "Password updated successfully" })))
