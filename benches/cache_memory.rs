@@ -81,6 +81,8 @@ fn main() {
             role: "user".into(),
             active: true,
             picture: None,
+            email_verified: true,
+            groups: Vec::new(),
             header_values: Default::default(),
         });
     }

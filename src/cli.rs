@@ -37,9 +37,12 @@ pub fn user_add(
     email: &str,
     name: &str,
     role: &str,
+    groups: &[String],
     password_stdin: bool,
 ) -> anyhow::Result<()> {
     let cfg = crate::app::load_config(path)?;
+    let groups =
+        crate::groups::normalize(groups).map_err(|why| anyhow::anyhow!("--group: {why}"))?;
     let email = normalize_email(email)
         .ok_or_else(|| anyhow::anyhow!("{email:?} is not a valid email address"))?;
     let name = name.trim();
@@ -73,10 +76,59 @@ pub fn user_add(
                 StoreError::Conflict => anyhow::anyhow!("a user with this email already exists"),
                 e => e.into(),
             })?;
+        if !groups.is_empty() {
+            store
+                .set_groups(user.id, crate::groups::LOCAL, &groups, now())
+                .await?;
+        }
         println!(
-            "created user {} <{}> with role {}",
-            user.id, user.email, user.role
+            "created user {} <{}> with role {}{}",
+            user.id,
+            user.email,
+            user.role,
+            if groups.is_empty() {
+                String::new()
+            } else {
+                format!(" in groups {}", groups.join(", "))
+            }
         );
+        Ok(())
+    })
+}
+
+/// `user groups EMAIL`: prints the user's groups and where each comes from; with `set`,
+/// replaces the local ones (the admin's) first. A running gateway applies the change within a
+/// second (the change feed on PostgreSQL, the poll of changed users on SQLite).
+pub fn user_groups(path: &Path, email: &str, set: Option<&[String]>) -> anyhow::Result<()> {
+    let cfg = crate::app::load_config(path)?;
+    let set = set
+        .map(crate::groups::normalize)
+        .transpose()
+        .map_err(|why| anyhow::anyhow!("--set: {why}"))?;
+    on_store(&cfg, |store| async move {
+        let user = user_named(&*store, email).await?;
+        if let Some(names) = &set {
+            if store
+                .set_groups(user.id, crate::groups::LOCAL, names, now())
+                .await?
+            {
+                tracing::info!(target: "audit", user = user.id, by = "cli", groups = %names.join(","), "local groups set");
+            }
+        }
+        let rows = store.user_groups(user.id).await?;
+        if rows.is_empty() {
+            println!("{} is in no group", user.email);
+        }
+        let mut i = 0;
+        while i < rows.len() {
+            let same: Vec<&str> = rows[i..]
+                .iter()
+                .take_while(|r| r.name == rows[i].name)
+                .map(|r| r.source.as_str())
+                .collect();
+            println!("{}\t({})", rows[i].name, same.join(", "));
+            i += same.len();
+        }
         Ok(())
     })
 }

@@ -15,6 +15,7 @@ pub mod control;
 pub mod decision;
 pub mod error;
 pub mod explain;
+pub mod groups;
 pub mod hosts;
 pub mod live;
 pub mod logbuf;

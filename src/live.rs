@@ -20,6 +20,8 @@ pub struct Live {
     /// Requests per API key (`rate_limits.api_key`), by key id.
     /// Per API key, by the key's id as a UUID (`KeyGrant::holder`: no allocation per request).
     pub api_key_limiter: Option<(Limit, Arc<KeyedLimiter<uuid::Uuid>>)>,
+    /// Per route, by index: its policy's verdict counters (`None` without a policy).
+    pub policy_counters: Vec<Option<crate::metrics::PolicyCounters>>,
 }
 
 /// A rate limit and the per-client state counted against it.
@@ -67,7 +69,19 @@ impl Live {
                 Limiter::kept(r.rate_limit, before)
             })
             .collect();
+        let policy_counters = config
+            .routes
+            .iter()
+            .map(|r| {
+                (!r.policy.is_empty()).then(|| {
+                    let labels: Vec<&str> =
+                        r.policy.blocks().map(|(_, b)| b.label.as_str()).collect();
+                    crate::metrics::PolicyCounters::new(&r.name, &labels)
+                })
+            })
+            .collect();
         Live {
+            policy_counters,
             upstreams: Upstreams::new(&config.upstreams),
             route_index: RouteIndex::new(&config.routes),
             login_limiter: Limiter::kept(

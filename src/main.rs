@@ -45,12 +45,28 @@ enum Cmd {
         method: String,
         /// The request target as a client sends it: a path, or a full URL (absolute-form).
         url: String,
-        /// As a signed-in user with this role.
+        /// As a signed-in user with this role (default `user` when --email, --group or
+        /// --mfa describe the caller).
         #[arg(long, conflicts_with = "token")]
         role: Option<String>,
+        /// As a signed-in user with this (proven) address.
+        #[arg(long, conflicts_with = "token")]
+        email: Option<String>,
+        /// As a signed-in user in this group (repeatable).
+        #[arg(long = "group", conflicts_with = "token")]
+        groups: Vec<String>,
+        /// As a signed-in user whose sign-in used a second factor.
+        #[arg(long, conflicts_with = "token")]
+        mfa: bool,
         /// As the bearer of this token (checked against the config's keys and database).
         #[arg(long)]
         token: Option<String>,
+        /// The client's address, as the gateway derives it (policies' `networks`).
+        #[arg(long)]
+        ip: Option<String>,
+        /// When, in RFC 3339 (policies' `time`; default now).
+        #[arg(long)]
+        at: Option<String>,
         /// A request header, `Name: value` (repeatable): `Accept`, `Origin`, `Sec-Fetch-*`,
         /// `Host`, `Cookie` take part in the decision.
         #[arg(long = "header", short = 'H')]
@@ -105,8 +121,20 @@ enum UserCmd {
         name: String,
         #[arg(long, default_value = "user")]
         role: String,
+        /// A group the admin puts the user in (repeat for more).
+        #[arg(long = "group")]
+        groups: Vec<String>,
         #[arg(long)]
         password_stdin: bool,
+    },
+    /// Print a user's groups and where each comes from; with --set (repeatable) or --clear,
+    /// replace the local ones first (groups from identity providers stay).
+    Groups {
+        email: String,
+        #[arg(long = "set", conflicts_with = "clear")]
+        set: Vec<String>,
+        #[arg(long)]
+        clear: bool,
     },
     /// List users.
     List,
@@ -159,9 +187,17 @@ fn main() -> ExitCode {
                     email,
                     name,
                     role,
+                    groups,
                     password_stdin,
                 },
-        } => portcullis::cli::user_add(&cli.config, &email, &name, &role, password_stdin),
+        } => portcullis::cli::user_add(&cli.config, &email, &name, &role, &groups, password_stdin),
+        Cmd::User {
+            cmd: UserCmd::Groups { email, set, clear },
+        } => portcullis::cli::user_groups(
+            &cli.config,
+            &email,
+            (clear || !set.is_empty()).then_some(set.as_slice()),
+        ),
         Cmd::User { cmd: UserCmd::List } => portcullis::cli::user_list(&cli.config),
         Cmd::User {
             cmd: UserCmd::ResetMfa { email },
@@ -185,16 +221,28 @@ fn main() -> ExitCode {
             method,
             url,
             role,
+            email,
+            groups,
+            mfa,
             token,
+            ip,
+            at,
             headers,
             json,
         } => portcullis::explain::cli(
             &cli.config,
-            &method,
-            &url,
-            &headers,
-            role.as_deref(),
-            token.as_deref(),
+            &portcullis::explain::CliArgs {
+                method: &method,
+                url: &url,
+                headers: &headers,
+                ip: ip.as_deref(),
+                at: at.as_deref(),
+                role: role.as_deref(),
+                email: email.as_deref(),
+                groups: &groups,
+                mfa,
+                token: token.as_deref(),
+            },
         )
         .map_err(anyhow::Error::from)
         .map(|e| {

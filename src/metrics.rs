@@ -33,6 +33,7 @@ pub struct Metrics {
     pub auth_kinds: IntCounterVec,
     pub api_key_rejections: IntCounterVec,
     pub api_key_lookups: IntCounterVec,
+    pub policy_decisions: IntCounterVec,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -193,6 +194,12 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
             "API key lookups by prefix: hit (cached), miss (read from the store), absent (a prefix the store lately had no key for)",
             &["result"],
         ),
+        policy_decisions: counter(
+            &r,
+            "portcullis_policy_decisions_total",
+            "Route policy verdicts (allow, deny, sign_in, step_up), by route and the block that decided (none: no allow block held)",
+            &["route", "block", "result"],
+        ),
         tunnels_closed: counter(
             &r,
             "portcullis_tunnels_closed_total",
@@ -295,6 +302,55 @@ pub fn bad_target(reason: &'static str) {
 
 pub fn auth_failure(reason: &'static str) {
     METRICS.auth_failures.with_label_values(&[reason]).inc();
+}
+
+/// The policy-verdict counters of one route, made when its config loads and each looked up
+/// once, on first use: counting a verdict is one atomic add, no label lookup.
+pub struct PolicyCounters {
+    route: String,
+    /// Block labels; the last is `none`.
+    blocks: Vec<String>,
+    /// `blocks.len() × POLICY_RESULTS.len()` slots.
+    slots: Vec<std::sync::OnceLock<prometheus::IntCounter>>,
+}
+
+/// The `result` label values.
+pub const POLICY_RESULTS: [&str; 4] = ["allow", "deny", "sign_in", "step_up"];
+
+impl PolicyCounters {
+    /// `blocks`: the route's block labels, allow blocks then deny blocks.
+    pub fn new(route: &str, blocks: &[&str]) -> Self {
+        let mut blocks: Vec<String> = blocks.iter().map(|b| b.to_string()).collect();
+        blocks.push("none".into());
+        PolicyCounters {
+            route: route.to_string(),
+            slots: (0..blocks.len() * POLICY_RESULTS.len())
+                .map(|_| std::sync::OnceLock::new())
+                .collect(),
+            blocks,
+        }
+    }
+
+    /// Counts a verdict (one of [`POLICY_RESULTS`]) of block `block` (an index into the
+    /// labels given, `None` for no block).
+    pub fn count(&self, block: Option<usize>, result: &str) {
+        let b = block
+            .filter(|b| *b + 1 < self.blocks.len())
+            .unwrap_or(self.blocks.len() - 1);
+        let Some(r) = POLICY_RESULTS.iter().position(|x| *x == result) else {
+            return;
+        };
+        if let Some(slot) = self.slots.get(b * POLICY_RESULTS.len() + r) {
+            slot.get_or_init(|| {
+                METRICS.policy_decisions.with_label_values(&[
+                    self.route.as_str(),
+                    self.blocks[b].as_str(),
+                    POLICY_RESULTS[r],
+                ])
+            })
+            .inc();
+        }
+    }
 }
 
 /// What a status says about an attempt at one of our endpoints.

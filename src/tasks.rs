@@ -78,7 +78,8 @@ const LOOKBACK: i64 = 30;
 
 /// Revocations made elsewhere — another instance, the CLI (another process), on SQLite as on
 /// PostgreSQL — reach this instance's caches within one period: API keys (and, where there
-/// is no change feed, sessions) revoked lately are read back and dropped from the caches.
+/// is no change feed, sessions and changed users) revoked lately are read back and dropped
+/// from the caches, or refreshed in them.
 pub struct Revocations {
     pub state: Arc<State>,
     pub every: Duration,
@@ -107,10 +108,25 @@ impl Revocations {
                 for id in ids.iter().filter_map(|id| uuid::Uuid::parse_str(id).ok()) {
                     self.state.auth.cache.revoked_elsewhere(id);
                 }
-                true
             }
             Err(e) => {
                 tracing::warn!(error = %e, "reading revoked sessions failed");
+                return false;
+            }
+        }
+        // Users another process changed (groups, role, name): the cached copies follow.
+        match self.state.store.users_changed_since(since).await {
+            Ok(users) => {
+                for u in &users {
+                    self.state
+                        .auth
+                        .cache
+                        .refresh_user(crate::auth::CachedUser::from(u));
+                }
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading changed users failed");
                 false
             }
         }

@@ -158,7 +158,7 @@ fn now_ms() -> i64 {
 /// What a right password leads to.
 pub enum Step {
     /// Signed in: the user and the session's token.
-    Session(User, String),
+    Session(Box<User>, String),
     /// The user has (or must enrol) a second factor: no session yet.
     Second(Challenge),
 }
@@ -185,5 +185,5 @@ pub async fn password_login(
         .start_session(&user, remember, client, Amr::PWD)
         .await
         .map_err(LoginFailure::Failed)?;
-    Ok(Step::Session(user, token))
+    Ok(Step::Session(Box::new(user), token))
 }

@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod avatar;
 pub mod email_change;
+pub mod groups;
 pub mod links;
 pub mod login;
 pub mod magic;

@@ -27,6 +27,11 @@ impl Amr {
         Amr(self.0 | other.0)
     }
 
+    /// Whether the sign-in used every method of `m`.
+    pub fn has(self, m: Amr) -> bool {
+        self.0 & m.0 == m.0 && m.0 != 0
+    }
+
     /// Whether the sign-in proved a second factor (or a passkey, which is possession plus
     /// the authenticator's own user verification).
     pub fn second_factor(self) -> bool {

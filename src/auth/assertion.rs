@@ -32,6 +32,8 @@ struct AssertionClaims<'a> {
     email: &'a str,
     name: &'a str,
     role: &'a str,
+    /// Sorted; empty when the user is in none.
+    groups: &'a [String],
     iat: u64,
     nbf: u64,
     exp: u64,
@@ -114,6 +116,7 @@ impl Asserter {
             email: &u.email,
             name: &u.name,
             role: &u.role,
+            groups: &u.groups,
             iat: now,
             nbf: now,
             exp: now + LIFETIME,
@@ -194,6 +197,8 @@ mod tests {
                 role: role.into(),
                 active: true,
                 picture: None,
+                email_verified: true,
+                groups: vec!["eng".into(), "ops".into()],
                 header_values: Default::default(),
             }),
             session_id: uuid::Uuid::new_v4(),
@@ -206,6 +211,7 @@ mod tests {
                 amr: crate::auth::Amr::PWD,
             },
             key: None,
+            claims: None,
         }
     }
 
@@ -226,6 +232,7 @@ mod tests {
             .claims;
         assert_eq!(claims["sub"], "7");
         assert_eq!(claims["role"], "admin");
+        assert_eq!(claims["groups"], serde_json::json!(["eng", "ops"]));
         assert!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap() <= 60);
         v.set_audience(&["other"]);
         assert!(jsonwebtoken::decode::<serde_json::Value>(&*t, &key, &v).is_err());
@@ -235,6 +242,12 @@ mod tests {
         let mut changed = id.clone();
         changed.user = Arc::new(CachedUser {
             role: "user".into(),
+            ..(*id.user).clone()
+        });
+        assert_ne!(a.assert(&changed, "billing", now), Some(t.clone()));
+        // So is one whose groups changed: the cache publishes a new user record.
+        changed.user = Arc::new(CachedUser {
+            groups: vec!["eng".into()],
             ..(*id.user).clone()
         });
         assert_ne!(a.assert(&changed, "billing", now), Some(t));

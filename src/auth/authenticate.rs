@@ -18,6 +18,8 @@ pub struct Identity {
     pub session: SessionEntry,
     /// The API key that authenticated the request (no session then).
     pub key: Option<Arc<super::api_keys::KeyGrant>>,
+    /// The access token's claims beyond the core ones (`None`: it has none, or a key).
+    pub claims: Option<super::verified::Claims>,
 }
 
 impl Identity {
@@ -159,7 +161,7 @@ impl Authenticator {
         if let Some(hit) = self.verified.get(token, now) {
             return hit;
         }
-        let claims = self.keys.verify(token)?;
+        let (claims, extra) = self.keys.verify_all(token)?;
         let (Ok(sid), Ok(jti), Ok(uid)) = (
             Uuid::parse_str(&claims.sid),
             Uuid::parse_str(&claims.jti),
@@ -173,8 +175,9 @@ impl Authenticator {
             uid,
             nbf: claims.nbf as i64,
             exp: claims.exp as i64,
+            extra: (!extra.is_empty()).then(|| Arc::new(extra)),
         };
-        self.verified.put(token, v);
+        self.verified.put(token, v.clone());
         Ok(v)
     }
 
@@ -252,7 +255,13 @@ impl Authenticator {
     }
 
     pub async fn authenticate(&self, token: &str, now: i64) -> Authn {
-        let Verified { sid, jti, uid, .. } = match self.verify(token, now) {
+        let Verified {
+            sid,
+            jti,
+            uid,
+            extra,
+            ..
+        } = match self.verify(token, now) {
             Ok(v) => v,
             Err(TokenError::Expired) => return Authn::Rejected(Rejection::Expired),
             Err(_) => return Authn::Rejected(Rejection::Invalid),
@@ -291,6 +300,7 @@ impl Authenticator {
             session_id: sid,
             session,
             key: None,
+            claims: extra,
         })
     }
 
@@ -386,6 +396,7 @@ impl Authenticator {
                 amr: Default::default(),
             },
             key: Some(entry.grant.clone()),
+            claims: None,
         })
     }
 

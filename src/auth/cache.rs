@@ -28,6 +28,11 @@ pub struct CachedUser {
     pub role: String,
     pub active: bool,
     pub picture: Option<String>,
+    /// Whether someone proved the address (route policies match `users` and `email_domains`
+    /// on proven addresses only).
+    pub email_verified: bool,
+    /// Its groups from every source, sorted, no repeats.
+    pub groups: Vec<String>,
     /// The fields above as identity-header values, encoded by the proxy on the first request
     /// that forwards them and reused by every later one (a changed user is a new entry).
     pub header_values: std::sync::OnceLock<Box<HeaderValues>>,
@@ -43,7 +48,18 @@ impl PartialEq for CachedUser {
             &self.role,
             self.active,
             &self.picture,
-        ) == (o.id, &o.email, &o.name, &o.role, o.active, &o.picture)
+            self.email_verified,
+            &self.groups,
+        ) == (
+            o.id,
+            &o.email,
+            &o.name,
+            &o.role,
+            o.active,
+            &o.picture,
+            o.email_verified,
+            &o.groups,
+        )
     }
 }
 
@@ -56,6 +72,8 @@ pub struct HeaderValues {
     pub email: http::HeaderValue,
     pub name: http::HeaderValue,
     pub role: http::HeaderValue,
+    /// Comma-joined, sorted.
+    pub groups: http::HeaderValue,
     pub picture: Option<http::HeaderValue>,
 }
 
@@ -68,8 +86,24 @@ impl From<&crate::store::User> for CachedUser {
             role: u.role.clone(),
             active: u.active,
             picture: u.picture.clone(),
+            email_verified: u.email_verified,
+            groups: u.groups.0.clone(),
             header_values: Default::default(),
         }
+    }
+}
+
+impl CachedUser {
+    /// Whether the user is in group `name` (the list is sorted: a binary search, no allocation).
+    pub fn in_group(&self, name: &str) -> bool {
+        self.groups
+            .binary_search_by(|g| g.as_str().cmp(name))
+            .is_ok()
+    }
+
+    /// The address, when someone proved it.
+    pub fn verified_email(&self) -> Option<&str> {
+        self.email_verified.then_some(self.email.as_str())
     }
 }
 
@@ -226,6 +260,16 @@ impl SessionCache {
         if !active {
             self.tunnels.cut_user(id, crate::tunnels::Why::Deactivated);
         }
+    }
+
+    /// Applies a user re-read from the store where this cache holds a different copy (a poll
+    /// reads the same rows again and again: an unchanged user keeps its encoded values).
+    pub fn refresh_user(&self, user: CachedUser) -> bool {
+        let differs = self.users.read_sync(&user.id, |_, u| **u != user);
+        if differs == Some(true) {
+            self.put_user(user);
+        }
+        differs == Some(true)
     }
 
     /// Holds a tunnel opened by a session until the registration is dropped. A session revoked

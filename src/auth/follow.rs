@@ -77,6 +77,8 @@ async fn apply(auth: &Authenticator, store: &dyn Store, row: &ChangeRow) {
                 role: String::new(),
                 active: false,
                 picture: None,
+                email_verified: false,
+                groups: Vec::new(),
                 header_values: Default::default(),
             }),
             // Unknown state: drop the copy; the next request reads the user afresh.

@@ -4,6 +4,7 @@
 use crate::config::Tokens;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -182,12 +183,19 @@ impl TokenKeys {
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        self.verify_all(token).map(|(claims, _)| claims)
+    }
+
+    /// Verifies like [`verify`](Self::verify); also the claims beyond the core ones (an OAuth
+    /// sign-in's provider, profile and mapped claims), which route policies can match. One
+    /// decoding either way.
+    pub fn verify_all(&self, token: &str) -> Result<(Claims, Map<String, Value>), TokenError> {
         // Bounded work whatever arrives: an oversized token is refused before any decoding.
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Invalid);
         }
         let data =
-            decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
+            decode::<Map<String, Value>>(token, &self.decoding, &self.validation).map_err(|e| {
                 match e.kind() {
                     jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                     _ => TokenError::Invalid,
@@ -197,7 +205,8 @@ impl TokenKeys {
         if !plain_header(&data.header) {
             return Err(TokenError::Invalid);
         }
-        let claims = data.claims;
+        let mut extra = data.claims;
+        let claims = Claims::take(&mut extra).ok_or(TokenError::Invalid)?;
         let (now, leeway) = (crate::clock::now().max(0) as u64, self.validation.leeway);
         if claims.exp.saturating_add(leeway) < now {
             return Err(TokenError::Expired);
@@ -207,7 +216,38 @@ impl TokenKeys {
         if claims.nbf > now + leeway || claims.iat > now + leeway {
             return Err(TokenError::Invalid);
         }
-        Ok(claims)
+        Ok((claims, extra))
+    }
+}
+
+impl Claims {
+    /// Takes the core claims out of a token's claims, leaving the others; `None` when one is
+    /// missing or of the wrong type.
+    fn take(all: &mut Map<String, Value>) -> Option<Claims> {
+        let mut string = |k: &str| match all.remove(k)? {
+            Value::String(s) => Some(s),
+            _ => None,
+        };
+        let (sub, sid, role, iss, aud, jti) = (
+            string("sub")?,
+            string("sid")?,
+            string("role")?,
+            string("iss")?,
+            string("aud")?,
+            string("jti")?,
+        );
+        let mut number = |k: &str| all.remove(k)?.as_u64();
+        Some(Claims {
+            iat: number("iat")?,
+            nbf: number("nbf")?,
+            exp: number("exp")?,
+            sub,
+            sid,
+            role,
+            iss,
+            aud,
+            jti,
+        })
     }
 }
 
@@ -265,7 +305,18 @@ mod tests {
     fn round_trip() {
         let k = keys();
         let c = k.claims(1, "s", "admin", "j", Duration::from_secs(60));
-        assert_eq!(k.verify(&k.sign(&c).unwrap()), Ok(c));
+        assert_eq!(k.verify(&k.sign(&c).unwrap()), Ok(c.clone()));
+        let (_, extra) = k.verify_all(&k.sign(&c).unwrap()).unwrap();
+        assert!(extra.is_empty());
+        // Extra claims come back apart from the core ones.
+        let more = serde_json::json!({"provider": "kc", "dept": {"id": 7}});
+        let t = k.sign_with(&c, more.as_object().unwrap()).unwrap();
+        let (core, extra) = k.verify_all(&t).unwrap();
+        assert_eq!((core, Value::Object(extra)), (c.clone(), more));
+        // A core claim of the wrong type is no token of ours.
+        let mut bad = serde_json::to_value(&c).unwrap();
+        bad["exp"] = serde_json::json!("soon");
+        assert_eq!(k.verify(&k.sign(&bad).unwrap()), Err(TokenError::Invalid));
     }
 
     #[test]

@@ -10,14 +10,20 @@ use arc_swap::ArcSwap;
 use std::sync::Arc;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
     pub sid: Uuid,
     pub jti: Uuid,
     pub uid: i64,
     pub nbf: i64,
     pub exp: i64,
+    /// The token's claims beyond the core ones (an OAuth sign-in's), for route policies;
+    /// `None` for a token that has none (a clone then costs nothing).
+    pub extra: Option<Claims>,
 }
+
+/// Claims, shared by every request that presents the same token.
+pub type Claims = Arc<serde_json::Map<String, serde_json::Value>>;
 
 type Map = papaya::HashMap<Box<str>, Verified, foldhash::fast::RandomState>;
 
@@ -65,10 +71,10 @@ impl VerifiedTokens {
     pub fn get(&self, token: &str, now: i64) -> Option<Result<Verified, TokenError>> {
         let (current, previous) = {
             let gens = self.gens.load();
-            let current = gens.current.pin().get(token).copied();
+            let current = gens.current.pin().get(token).cloned();
             let previous = match current {
                 Some(_) => None,
-                None => gens.previous.pin().get(token).copied(),
+                None => gens.previous.pin().get(token).cloned(),
             };
             (current, previous)
         };
@@ -76,7 +82,7 @@ impl VerifiedTokens {
             (Some(v), _) => v,
             (None, Some(v)) => {
                 // Still in use: carry it into the current generation.
-                self.put(token, v);
+                self.put(token, v.clone());
                 v
             }
             (None, None) => return None,
@@ -138,6 +144,7 @@ mod tests {
             uid: 3,
             nbf,
             exp,
+            extra: None,
         }
     }
 

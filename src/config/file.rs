@@ -20,6 +20,9 @@ pub struct FileConfig {
     pub upstreams: BTreeMap<String, UpstreamFile>,
     #[serde(default)]
     pub routes: Vec<RouteFile>,
+    /// Named lists of CIDR blocks, for the routes' `networks` criteria.
+    #[serde(default)]
+    pub networks: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub identity_headers: IdentityHeadersFile,
     #[serde(default)]
@@ -264,7 +267,13 @@ pub struct RouteFile {
     pub host: Option<String>,
     pub methods: Option<Vec<String>>,
     pub upstream: String,
-    pub auth: AuthFile,
+    /// `none`, `optional`, `required` or `{ roles, mfa, scopes }` (one allow block); with an
+    /// allow list, `optional` unless given.
+    pub auth: Option<AuthFile>,
+    /// Blocks of criteria: one that holds lets the request through.
+    pub allow: Option<Vec<super::file_policy::BlockFile>>,
+    /// Blocks of criteria: one that holds refuses the request (403), whatever `allow` says.
+    pub deny: Option<Vec<super::file_policy::BlockFile>>,
     /// `redirect` (browsers go to the sign-in page; the default) or `deny` (always 401).
     pub on_unauthenticated: Option<String>,
     /// Requests per client IP on this route; 429 with `Retry-After` beyond it.

@@ -47,6 +47,8 @@ pub struct ProviderFile {
     /// Extra access-token claims: `{ value: ... }` or `{ from: provider_claim }`.
     #[serde(default)]
     pub claims: BTreeMap<String, ClaimFile>,
+    /// Where the provider says which groups the user is in: `{ from: "/realm_access/roles" }`.
+    pub groups: Option<GroupsClaimFile>,
     #[serde(default)]
     pub personas: Vec<PersonaFile>,
     /// GitHub (Enterprise): where to authorize, exchange codes, and read the user.
@@ -62,12 +64,24 @@ pub struct ClaimFile {
     pub from: Option<String>,
 }
 
+/// `groups: { from: ... }`: an RFC 6901 JSON pointer into the ID token's and userinfo's
+/// claims (a bare name is a top-level claim), naming a string or a list of strings.
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
+pub struct GroupsClaimFile {
+    pub from: String,
+}
+
+/// A mock provider's persona. Any other key is a claim of its own, delivered in the ID token
+/// and from userinfo (`groups: [eng]`, `realm_access: { roles: [editor] }`), so a provider's
+/// claims can be tried locally; hence no `deny_unknown_fields` here.
+#[derive(Debug, Deserialize, Clone)]
 pub struct PersonaFile {
     pub sub: String,
     pub email: String,
     pub name: String,
     pub picture: Option<String>,
     pub email_verified: Option<bool>,
+    #[serde(flatten)]
+    pub claims: BTreeMap<String, serde_json::Value>,
 }

@@ -4,18 +4,24 @@ mod duration;
 mod error;
 pub mod file;
 pub mod file_oauth;
+pub mod file_policy;
+mod nearest;
+pub mod pointer;
 mod runtime;
 mod runtime_oauth;
+mod runtime_policy;
 pub mod templates;
 mod validate;
 mod validate_mfa;
 mod validate_oauth;
+mod validate_policy;
 mod validate_routing;
 
 pub use duration::{parse as parse_duration, HumanDuration};
 pub use error::{ConfigError, ConfigErrors, Where};
 pub use runtime::*;
 pub use runtime_oauth::*;
+pub use runtime_policy::*;
 
 use std::path::Path;
 
@@ -100,16 +106,39 @@ fn parse_file(text: &str) -> Result<file::FileConfig, Vec<ConfigError>> {
         // once.
         let text = inner.to_string();
         let mut text = text.strip_prefix(&format!("{path}: ")).unwrap_or(&text);
+        // Or the path of the map around the key (an unknown key's error names its map).
+        if let Some((head, tail)) = text.split_once(": ") {
+            if !head.is_empty() && path.starts_with(head) {
+                text = tail;
+            }
+        }
         if let (Where::Position { .. }, Some(i)) = (&at, text.rfind(" at line ")) {
             text = &text[..i];
         }
+        let text = with_suggestion(text);
         let message = if path.is_empty() || path == "." {
-            text.to_string()
+            text
         } else {
             format!("{path}: {text}")
         };
         vec![ConfigError { at, message }]
     })
+}
+
+/// serde's "unknown field `grups`, expected one of `groups`, …" with the nearest known key
+/// named at the end.
+fn with_suggestion(text: &str) -> String {
+    let Some(rest) = text.strip_prefix("unknown field `") else {
+        return text.to_string();
+    };
+    let Some((word, known)) = rest.split_once('`') else {
+        return text.to_string();
+    };
+    let candidates: Vec<&str> = known.split('`').skip(1).step_by(2).collect();
+    match nearest::closest(word, &candidates) {
+        Some(near) => format!("{text} (did you mean `{near}`?)"),
+        None => text.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -173,6 +202,26 @@ mod tests {
                 "missing {want} in {paths:?}"
             );
         }
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_the_nearest_known_one() {
+        let errs = parse(&format!(
+            "{UPSTREAM}routes:\n  - path: \"/**\"\n    upstream: app\n    allow:\n      - {{ grups: [eng] }}\n"
+        ))
+        .unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].message.contains("unknown field `grups`")
+                && errs[0].message.ends_with("(did you mean `groups`?)"),
+            "{}",
+            errs[0].message
+        );
+        assert!(
+            errs[0].message.starts_with("routes[0].allow[0]"),
+            "{}",
+            errs[0].message
+        );
     }
 
     #[test]

@@ -237,16 +237,16 @@ pub struct Upstream {
     pub assertion: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Whether a route looks at credentials, and whether it needs them. Who among the callers
+/// may come is its [`super::Policy`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthRule {
     /// Public: never authenticates, never injects identity.
     None,
-    /// Injects identity when a valid token comes along; never denies.
+    /// Injects identity when a valid token comes along; denies only what its policy denies.
     Optional,
-    /// Any valid session.
+    /// Any valid session (or API key), and what its policy asks.
     Required,
-    /// A valid session whose role is one of these.
-    Roles(Vec<String>),
 }
 
 #[derive(Debug, Clone)]
@@ -257,10 +257,9 @@ pub struct Route {
     pub methods: Option<Vec<Method>>,
     pub upstream: String,
     pub auth: AuthRule,
-    /// Step-up: the session's sign-in must have used a second factor.
-    pub mfa: bool,
-    /// Only an API key holding every one of these scopes (sessions hold none).
-    pub scopes: Vec<String>,
+    /// Who may come: `allow` and `deny` blocks (`auth: { roles, mfa, scopes }` is one allow
+    /// block).
+    pub policy: super::Policy,
     /// Whether a browser without a session is sent to the sign-in page.
     pub redirect_browsers: bool,
     /// Requests per client IP, checked before authentication.
@@ -277,6 +276,8 @@ pub struct IdentityHeaders {
     pub email: HeaderName,
     pub name: HeaderName,
     pub role: HeaderName,
+    /// The user's groups, sorted and comma-joined.
+    pub groups: HeaderName,
     pub session_id: HeaderName,
     /// How the session's sign-in was made (RFC 8176 names, comma-separated).
     pub amr: HeaderName,

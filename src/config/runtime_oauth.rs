@@ -30,6 +30,8 @@ pub struct Persona {
     pub name: String,
     pub picture: Option<String>,
     pub email_verified: bool,
+    /// Every other claim the persona carries (ID token and userinfo).
+    pub claims: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -61,4 +63,7 @@ pub struct Provider {
     pub scopes: Vec<String>,
     pub role: String,
     pub claims: BTreeMap<String, ClaimSource>,
+    /// An RFC 6901 pointer to the claim naming the user's groups; `None`: the provider's
+    /// sign-ins leave groups alone.
+    pub groups: Option<String>,
 }

@@ -41,7 +41,14 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
     let cookie = cookie(f.cookie, &server.public_url, &mut errs);
     let upstreams = upstreams(f.upstreams, &mut errs);
     let identity = identity(f.identity_headers, &mut errs);
-    let routes = routes(f.routes, &upstreams, identity.forward_token, &mut errs);
+    let networks = super::validate_policy::networks(f.networks, &mut errs);
+    let routes = routes(
+        f.routes,
+        &upstreams,
+        identity.forward_token,
+        &networks,
+        &mut errs,
+    );
     server.redirect_hosts = routes.iter().filter_map(|r| r.host.clone()).collect();
     let api = api_routes(f.api, &mut errs);
     for (key, on) in [

@@ -84,6 +84,7 @@ fn provider(
                     name: x.name.clone(),
                     picture: x.picture.clone(),
                     email_verified: x.email_verified.unwrap_or(true),
+                    claims: x.claims.clone().into_iter().collect(),
                 })
                 .collect(),
         },
@@ -133,7 +134,24 @@ fn provider(
         if personas.is_empty() {
             errs.push(ConfigError::at(at("personas"), "list at least one persona"));
         }
+        for (i, persona) in personas.iter().enumerate() {
+            for k in persona.claims.keys() {
+                if RESERVED_CLAIMS.contains(&k.as_str()) {
+                    errs.push(ConfigError::at(
+                        at(&format!("personas[{i}].{k}")),
+                        "is set by the mock provider itself (issuer, audience, times, nonce)",
+                    ));
+                }
+            }
+        }
     }
+    let groups = p.groups.and_then(|g| match super::pointer::parse(&g.from) {
+        Ok(ptr) => Some(ptr),
+        Err(why) => {
+            errs.push(ConfigError::at(at("groups.from"), why));
+            None
+        }
+    });
     let client_secret = match p
         .client_secret
         .as_ref()
@@ -173,8 +191,24 @@ fn provider(
         scopes: p.scopes.unwrap_or(default_scopes),
         role: p.role.unwrap_or_else(|| "user".into()),
         claims,
+        groups,
     })
 }
+
+/// The ID-token claims the mock provider sets itself; a persona cannot carry them.
+const RESERVED_CLAIMS: &[&str] = &[
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "nonce",
+    "azp",
+    "at_hash",
+    "c_hash",
+    "auth_time",
+    "jti",
+];
 
 /// An environment variable a setting names (`${NAME}`) that is not set.
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,7 @@
 //! Validation of how requests are routed: upstreams, routes, identity headers, API paths.
 
 use super::error::ConfigError;
-use super::file::{self, AuthFile, RouteSetting};
+use super::file::{self, RouteSetting};
 use super::runtime::*;
 use super::validate::socket;
 use crate::path::pattern::PathPattern;
@@ -70,6 +70,7 @@ pub(super) fn routes(
     rs: Vec<file::RouteFile>,
     upstreams: &BTreeMap<String, Upstream>,
     forward_token: bool,
+    networks: &super::validate_policy::Networks,
     errs: &mut Vec<ConfigError>,
 ) -> Vec<Route> {
     let mut out = Vec::new();
@@ -105,49 +106,8 @@ pub(super) fn routes(
                 )
                 .collect()
         });
-        let mfa = matches!(&r.auth, AuthFile::Roles(a) if a.mfa);
-        let scopes = match &r.auth {
-            AuthFile::Roles(a) => a.scopes.clone(),
-            AuthFile::Keyword(_) => Vec::new(),
-        };
-        if scopes
-            .iter()
-            .any(|s| s.is_empty() || s.contains(char::is_whitespace))
-        {
-            errs.push(ConfigError::at(
-                at("auth.scopes"),
-                "each scope is one word without spaces",
-            ));
-        }
-        let auth = match r.auth {
-            AuthFile::Keyword(k) => {
-                match k.as_str() {
-                    "none" => AuthRule::None,
-                    "optional" => AuthRule::Optional,
-                    "required" => AuthRule::Required,
-                    other => {
-                        errs.push(ConfigError::at(
-                        at("auth"),
-                        format!("{other:?} is not one of none, optional, required, {{ roles: [...] }}"),
-                    ));
-                        AuthRule::Required
-                    }
-                }
-            }
-            // `{ mfa: true }` alone: any session whose sign-in used a second factor.
-            AuthFile::Roles(r) if r.roles.is_empty() && (r.mfa || !r.scopes.is_empty()) => {
-                AuthRule::Required
-            }
-            AuthFile::Roles(r) => {
-                if r.roles.is_empty() || r.roles.iter().any(|x| x.trim().is_empty()) {
-                    errs.push(ConfigError::at(
-                        at("auth.roles"),
-                        "list at least one non-empty role",
-                    ));
-                }
-                AuthRule::Roles(r.roles)
-            }
-        };
+        let (auth, policy) =
+            super::validate_policy::route_policy(&at, r.auth, r.allow, r.deny, networks, errs);
         let rate_limit = r
             .rate_limit
             .and_then(|l| super::validate::limit(l, &at("rate_limit"), errs));
@@ -165,8 +125,7 @@ pub(super) fn routes(
                     why.is_none()
                 }),
                 methods,
-                mfa,
-                scopes,
+                policy,
                 upstream: r.upstream,
                 auth,
                 redirect_browsers: match r.on_unauthenticated.as_deref() {
@@ -203,6 +162,7 @@ pub(super) fn identity(
         make("Amr"),
         make("Key-Id"),
         make("Scopes"),
+        make("Groups"),
     ) {
         (
             Ok(user_id),
@@ -213,8 +173,10 @@ pub(super) fn identity(
             Ok(amr),
             Ok(key_id),
             Ok(scopes),
+            Ok(groups),
         ) if !prefix.is_empty() => IdentityHeaders {
             amr,
+            groups,
             key_id,
             scopes,
             prefix: prefix.to_ascii_lowercase(),

@@ -29,6 +29,8 @@ pub struct User {
     active: bool,
     created_at: String,
     updated_at: String,
+    /// Its groups from every source (the admin's, identity providers'), sorted.
+    groups: Vec<String>,
     /// An email change waiting for its confirmation link (Nuxt Users answers only).
     pending_email: Option<String>,
 }
@@ -102,6 +104,9 @@ pub struct UserPatch {
     email: Option<String>,
     role: Option<String>,
     active: Option<bool>,
+    /// Replaces the groups the admin gave the user (1-64 characters of `A-Za-z0-9._:@/-`
+    /// each); groups from identity providers stay.
+    groups: Option<Vec<String>>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -118,15 +118,24 @@ pub fn verdict<'a>(
             identity: f.identity.as_ref(),
             assertion: f.assertion,
         },
-        Decision::Redirect { .. } => match &live.pages.login_path {
-            Some(login) => Verdict::SignIn {
+        Decision::Redirect { failure, .. } => match (&live.pages.login_path, live.pages.mfa_path())
+        {
+            // A session without the second step a route asks for: to the second-step page.
+            (Some(_), Some(page)) if *failure == super::STEP_UP => Verdict::SignIn {
+                location: format!(
+                    "{}{page}?returnTo={}",
+                    live.config.server.public_url.trim_end_matches('/'),
+                    crate::redirect::escape_query(&original.url)
+                ),
+            },
+            (Some(login), _) => Verdict::SignIn {
                 location: format!(
                     "{}{login}?returnTo={}",
                     live.config.server.public_url.trim_end_matches('/'),
                     crate::redirect::escape_query(&original.url)
                 ),
             },
-            None => {
+            (None, _) => {
                 return Err(Reject::Unauthenticated {
                     invalid_token: false,
                     message: "Authentication is required",

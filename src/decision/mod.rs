@@ -9,6 +9,7 @@
 mod facts;
 pub mod forwarded;
 mod outcome;
+pub mod policy;
 
 pub use facts::RequestFacts;
 pub use outcome::{failure_label, Check, Decision, Denial, Forward};
@@ -41,6 +42,7 @@ fn deny(route: Option<usize>, check: Check, reject: Reject) -> Decision {
         check,
         failure: None,
         html: false,
+        policy: None,
     })
 }
 
@@ -105,9 +107,10 @@ fn checks(live: &Live, facts: &RequestFacts) -> Result<Needs, Box<Decision>> {
     };
     // Counted before any token is looked at, so a flood of bad tokens costs no verification.
     // Clients without a known address are not limited here.
-    if let (Some(limiter), Some(ip)) = (
+    if let (Some(limiter), Some(ip), true) = (
         live.route_limiters.get(route).and_then(Option::as_ref),
         facts.client_ip,
+        facts.count,
     ) {
         if let Err(retry_after_secs) = limiter.keys.check(ip) {
             let reject = Reject::RateLimited { retry_after_secs };
@@ -132,11 +135,21 @@ fn checks(live: &Live, facts: &RequestFacts) -> Result<Needs, Box<Decision>> {
             deny(Some(route), Check::CrossSite, reject),
         ));
     }
+    // A policy that refuses whoever signs in refuses now, before any credential is read.
+    if let Some(r) = policy::refused_before_sign_in(&live.routes[route].policy, &facts.policy()) {
+        let reject = Reject::Forbidden(policy_refusal(&live.routes[route], Some(r)));
+        let mut d = deny(Some(route), Check::Policy, reject);
+        if let Decision::Deny(denial) = &mut d {
+            denial.failure = Some("forbidden");
+            denial.policy = Some(r);
+        }
+        return Err(page(Some(route), d));
+    }
     Ok(Needs { route, target })
 }
 
-/// The route's rule applied to what authentication found (`None`: no credentials, or none
-/// looked up because the route does not need them).
+/// The route's rule and policy applied to what authentication found (`None`: no credentials,
+/// or none looked up because the route does not need them).
 pub fn authorize(
     live: &Live,
     needs: Needs,
@@ -145,34 +158,91 @@ pub fn authorize(
 ) -> Decision {
     let route = &live.routes[needs.route];
     let failure = failure_label(authn.as_ref());
-    let outcome = rule_outcome(&route.auth, authn).and_then(|id| match &id {
-        Some(i) => key_rules(live, needs.route, i).map(|()| id),
-        None => Ok(id),
-    });
-    let denied = match outcome {
-        // A key signed nobody in: like a password-only session, it cannot pass a step-up.
-        Ok(Some(id)) if route.mfa && !id.session.amr.second_factor() => {
-            return step_up(live, needs, facts)
+    let navigation = crate::request::is_navigation(facts.method, facts.headers);
+    // Who is asking: a required route without a caller stops here; an optional one takes a
+    // failed credential as nobody.
+    let (identity, no_identity) = match (route.auth, authn) {
+        (AuthRule::None, _) => (None, crate::auth::NoIdentity::Missing),
+        (_, Some(Authn::Authenticated(id))) => (Some(id), crate::auth::NoIdentity::Missing),
+        (AuthRule::Optional, other) => (None, no_identity(other)),
+        (AuthRule::Required, other) => {
+            let reject = Reject::from(no_identity(other));
+            return sign_in(live, needs, facts, reject, failure, None);
         }
-        Ok(identity) => {
-            return Decision::Forward(Forward {
-                route: needs.route,
-                identity,
-                assertion: live
-                    .config
-                    .upstreams
-                    .get(&route.upstream)
-                    .is_some_and(|u| u.assertion),
-                drop_credentials: !route.forward_token,
-                public: route.auth == AuthRule::None,
-                target: needs.target,
-            })
-        }
-        Err(reject) => reject,
     };
+    let policy = (!route.policy.is_empty()).then(|| {
+        let who = identity
+            .as_ref()
+            .map_or(policy::Who::Unknown, policy::Who::Known);
+        policy::judge(&route.policy, who, &facts.policy())
+    });
+    match policy.map(|r| r.verdict) {
+        None | Some(policy::Verdict::Allow) => {}
+        Some(policy::Verdict::SignIn) => {
+            let reject = Reject::from(no_identity);
+            return sign_in(live, needs, facts, reject, failure, policy);
+        }
+        // A key signed nobody in: like a password-only session, it cannot pass a step-up.
+        Some(policy::Verdict::StepUp) => return step_up(live, needs, facts, policy),
+        Some(policy::Verdict::Deny) => {
+            let reject = Reject::Forbidden(policy_refusal(route, policy));
+            return Decision::Deny(Denial {
+                route: Some(needs.route),
+                failure: Some("forbidden"),
+                reject,
+                check: Check::Policy,
+                html: navigation && route.redirect_browsers,
+                policy,
+            });
+        }
+    }
+    if let Some(retry_after_secs) = identity.as_ref().and_then(|id| key_limited(live, id)) {
+        return Decision::Deny(Denial {
+            route: Some(needs.route),
+            failure: Some(failure),
+            reject: Reject::RateLimited { retry_after_secs },
+            check: Check::RateLimit,
+            html: navigation && route.redirect_browsers,
+            policy,
+        });
+    }
+    Decision::Forward(Forward {
+        route: needs.route,
+        identity,
+        assertion: live
+            .config
+            .upstreams
+            .get(&route.upstream)
+            .is_some_and(|u| u.assertion),
+        drop_credentials: !route.forward_token,
+        public: route.auth == AuthRule::None,
+        target: needs.target,
+        policy,
+    })
+}
+
+/// Why a request carries no identity, from what authentication found.
+fn no_identity(authn: Option<Authn>) -> crate::auth::NoIdentity {
+    match crate::auth::require(authn) {
+        Ok(_) => crate::auth::NoIdentity::Missing,
+        Err(why) => why,
+    }
+}
+
+/// A caller the route needs signed in: a browser's page load goes to the sign-in page and
+/// back; anyone else gets the refusal (401, or 503 when the store could not be asked).
+fn sign_in(
+    live: &Live,
+    needs: Needs,
+    facts: &RequestFacts,
+    reject: Reject,
+    failure: &'static str,
+    policy: Option<policy::Ruling>,
+) -> Decision {
+    let route = &live.routes[needs.route];
     let navigation = crate::request::is_navigation(facts.method, facts.headers);
     if let (Reject::Unauthenticated { .. }, true, Some(login)) = (
-        &denied,
+        &reject,
         route.redirect_browsers && navigation,
         &live.pages.login_path,
     ) {
@@ -183,51 +253,57 @@ pub fn authorize(
                 crate::redirect::escape_query(&needs.target.origin_form())
             ),
             failure,
+            policy,
         };
     }
-    let check = match denied {
-        Reject::Forbidden(_) => Check::Role,
-        Reject::RateLimited { .. } => Check::RateLimit,
-        _ => Check::Credentials,
-    };
     Decision::Deny(Denial {
         route: Some(needs.route),
-        failure: Some(if check == Check::Role {
-            "forbidden"
-        } else {
-            failure
-        }),
-        reject: denied,
-        check,
+        failure: Some(failure),
+        reject,
+        check: Check::Credentials,
         html: navigation && route.redirect_browsers,
+        policy,
     })
 }
 
-/// What an API key may do here: a route with `scopes` takes only a key holding all of them
-/// (sessions hold none); a key's requests count against `rate_limits.api_key`.
-fn key_rules(live: &Live, route: usize, id: &Identity) -> Result<(), Reject> {
-    let scopes = &live.routes[route].scopes;
-    if !scopes.is_empty()
-        && !id
-            .key
-            .as_ref()
-            .is_some_and(|k| scopes.iter().all(|s| k.holds(s)))
-    {
-        return Err(Reject::Forbidden(
-            "This route takes an API key holding its scopes",
-        ));
+/// The words of a policy's 403: what the nearest allow block missed, where it is plain.
+fn policy_refusal(route: &crate::config::Route, ruling: Option<policy::Ruling>) -> &'static str {
+    let Some(r) = ruling else {
+        return "The route's policy does not allow this";
+    };
+    if r.block.is_some_and(|b| b.deny) {
+        return "A deny rule of this route refuses the request";
     }
-    if let (Some(key), Some((_, limiter))) = (&id.key, &live.api_key_limiter) {
-        limiter
-            .check(key.holder)
-            .map_err(|retry_after_secs| Reject::RateLimited { retry_after_secs })?;
+    let only = |key: &str| {
+        route.policy.allow.len() == 1
+            && route.policy.allow[0]
+                .all
+                .iter()
+                .all(|c| c.key() == key || c.key() == "mfa")
+    };
+    if only("roles") {
+        "Your role does not allow this"
+    } else if only("scopes") {
+        "This route takes an API key holding its scopes"
+    } else {
+        "The route's policy does not allow this"
     }
-    Ok(())
+}
+
+/// An API key's requests count against `rate_limits.api_key`: the wait, when over it.
+fn key_limited(live: &Live, id: &Identity) -> Option<u64> {
+    let (key, (_, limiter)) = (id.key.as_ref()?, live.api_key_limiter.as_ref()?);
+    limiter.check(key.holder).err()
 }
 
 /// A session without a second factor on a route that demands one: a browser goes to the
 /// second-step page and back; an API client gets 401 `insufficient_user_authentication`.
-fn step_up(live: &Live, needs: Needs, facts: &RequestFacts) -> Decision {
+fn step_up(
+    live: &Live,
+    needs: Needs,
+    facts: &RequestFacts,
+    policy: Option<policy::Ruling>,
+) -> Decision {
     let route = &live.routes[needs.route];
     let navigation = crate::request::is_navigation(facts.method, facts.headers);
     if let (true, Some(page)) = (
@@ -241,6 +317,7 @@ fn step_up(live: &Live, needs: Needs, facts: &RequestFacts) -> Decision {
                 crate::redirect::escape_query(&needs.target.origin_form())
             ),
             failure: STEP_UP,
+            policy,
         };
     }
     Decision::Deny(Denial {
@@ -249,6 +326,7 @@ fn step_up(live: &Live, needs: Needs, facts: &RequestFacts) -> Decision {
         reject: Reject::StepUpRequired,
         check: Check::SecondFactor,
         html: navigation && route.redirect_browsers,
+        policy,
     })
 }
 
@@ -262,27 +340,6 @@ fn bad_target(why: target::BadTarget) -> Decision {
         Check::Target(why),
         Reject::BadRequest(format!("The request target is refused: {why}")),
     )
-}
-
-/// A rule applied to what authentication found: the identity to forward (if any), or the
-/// refusal.
-pub fn rule_outcome(rule: &AuthRule, authn: Option<Authn>) -> Result<Option<Identity>, Reject> {
-    match rule {
-        AuthRule::None => Ok(None),
-        AuthRule::Optional => Ok(match authn {
-            Some(Authn::Authenticated(id)) => Some(id),
-            _ => None,
-        }),
-        AuthRule::Required => Ok(Some(crate::auth::require(authn).map_err(Reject::from)?)),
-        AuthRule::Roles(roles) => {
-            let id = crate::auth::require(authn).map_err(Reject::from)?;
-            if roles.contains(&id.user.role) {
-                Ok(Some(id))
-            } else {
-                Err(Reject::Forbidden("Your role does not allow this"))
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! needs (the canonical target, the identity, what to strip), which [`Check`] decided, and the
 //! metric labels it is counted under. Nothing here counts or writes anything.
 
+use super::policy::Ruling;
 use crate::auth::{Authn, Identity, Rejection};
 use crate::error::Reject;
 use crate::path::target::{BadTarget, Target};
@@ -21,8 +22,8 @@ pub enum Check {
     CrossSite,
     /// Credentials: none, or not valid, or the store could not be asked.
     Credentials,
-    /// The route's roles.
-    Role,
+    /// The route's `allow`/`deny` blocks (roles, groups, networks, …).
+    Policy,
     /// The route's `mfa: true`: the session's sign-in used no second factor.
     SecondFactor,
 }
@@ -36,7 +37,7 @@ impl Check {
             Check::RateLimit => "rate limit",
             Check::CrossSite => "cross-site",
             Check::Credentials => "credentials",
-            Check::Role => "role",
+            Check::Policy => "policy",
             Check::SecondFactor => "second factor",
         }
     }
@@ -59,6 +60,8 @@ pub enum Decision {
         location: String,
         /// Why there was no session, for the failure metric.
         failure: &'static str,
+        /// The policy's ruling, when the route has a policy.
+        policy: Option<Ruling>,
     },
     Deny(Denial),
 }
@@ -77,6 +80,8 @@ pub struct Forward {
     pub drop_credentials: bool,
     /// The route asks for nothing (`auth: none`): credentials were not even looked at.
     pub public: bool,
+    /// The policy's ruling, when the route has a policy.
+    pub policy: Option<Ruling>,
 }
 
 #[derive(Debug)]
@@ -88,6 +93,8 @@ pub struct Denial {
     pub failure: Option<&'static str>,
     /// A page (rather than JSON) for a browser's page load.
     pub html: bool,
+    /// The policy's ruling, when the route's policy decided.
+    pub policy: Option<Ruling>,
 }
 
 impl Decision {
@@ -107,7 +114,7 @@ impl Decision {
                 Check::Route => "deny_no_route",
                 Check::RateLimit => "deny_rate_limited",
                 Check::CrossSite => "deny_cross_site",
-                Check::Role => "deny_forbidden",
+                Check::Policy => "deny_forbidden",
                 Check::SecondFactor => "deny_step_up",
                 Check::Credentials => match d.reject {
                     Reject::Unavailable => "deny_unavailable",
@@ -139,6 +146,16 @@ impl Decision {
             Decision::Forward(f) => Some(f.route),
             Decision::Redirect { route, .. } => Some(*route),
             Decision::Deny(d) => d.route,
+        }
+    }
+
+    /// The route's policy's ruling, if its policy was consulted.
+    pub fn ruling(&self) -> Option<Ruling> {
+        match self {
+            Decision::Forward(f) => f.policy,
+            Decision::Redirect { policy, .. } => *policy,
+            Decision::Deny(d) => d.policy,
+            _ => None,
         }
     }
 }

@@ -12,6 +12,8 @@ fn id(role: &str) -> Authn {
             role: role.into(),
             active: true,
             picture: None,
+            email_verified: true,
+            groups: Vec::new(),
             header_values: Default::default(),
         }),
         session_id: uuid::Uuid::nil(),
@@ -24,12 +26,13 @@ fn id(role: &str) -> Authn {
             amr: crate::auth::Amr::PWD,
         },
         key: None,
+        claims: None,
     })
 }
 
 fn live() -> Live {
     let cfg = crate::config::from_yaml(
-        "upstreams: { a: { addrs: [\"127.0.0.1:1\"], assertion: true } }\nroutes:\n  - { name: public, path: \"/public/**\", upstream: a, auth: none }\n  - { name: admin, path: \"/admin/**\", upstream: a, auth: { roles: [admin] } }\n  - { name: api, path: \"/data/**\", upstream: a, auth: required, on_unauthenticated: deny }\n  - { name: limited, path: \"/limited/**\", upstream: a, auth: none, rate_limit: { per_minute: 1, burst: 1 } }\n  - { name: app, path: \"/**\", upstream: a, auth: required }\n",
+        "upstreams: { a: { addrs: [\"127.0.0.1:1\"], assertion: true } }\nroutes:\n  - { name: public, path: \"/public/**\", upstream: a, auth: none }\n  - { name: admin, path: \"/admin/**\", upstream: a, auth: { roles: [admin] } }\n  - { name: api, path: \"/data/**\", upstream: a, auth: required, on_unauthenticated: deny }\n  - { name: limited, path: \"/limited/**\", upstream: a, auth: none, rate_limit: { per_minute: 1, burst: 1 } }\n  - { name: maybe, path: \"/maybe/**\", upstream: a, auth: optional }\n  - { name: app, path: \"/**\", upstream: a, auth: required }\n",
         &Default::default(),
         std::path::Path::new("."),
     )
@@ -63,6 +66,8 @@ fn decide(
         headers: h,
         client_ip: Some("192.0.2.1".parse().unwrap()),
         forwarded: false,
+        at: crate::clock::now(),
+        count: true,
     };
     match pre_auth(live, &facts) {
         PreAuth::Decided(d) => d,
@@ -114,7 +119,13 @@ fn each_check_decides_in_turn() {
             200,
             None,
         ),
-        ("/admin/x", &none, Some(id("user")), 403, Some(Check::Role)),
+        (
+            "/admin/x",
+            &none,
+            Some(id("user")),
+            403,
+            Some(Check::Policy),
+        ),
         ("/admin/x", &none, Some(id("admin")), 200, None),
         ("/app/x", &none, None, 401, Some(Check::Credentials)),
         ("/app/x", &page, None, 302, None),
@@ -197,40 +208,49 @@ fn a_forward_carries_what_to_do_with_it() {
 
 #[test]
 fn rules() {
-    let admins = AuthRule::Roles(vec!["admin".into()]);
-    assert!(matches!(rule_outcome(&AuthRule::None, None), Ok(None)));
-    assert!(matches!(rule_outcome(&AuthRule::Optional, None), Ok(None)));
+    let l = live();
+    let get = Method::GET;
+    let none = HeaderMap::new();
+    let d = |target: &str, authn: Option<Authn>| decide(&l, &get, target, &none, authn);
+    let forwarded_as = |d: Decision| match d {
+        Decision::Forward(f) => Ok(f.identity.map(|i| i.user.role.clone())),
+        Decision::Deny(denial) => Err(denial.reject),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(forwarded_as(d("/maybe/x", None)), Ok(None));
+    assert_eq!(
+        forwarded_as(d("/maybe/x", Some(id("user")))),
+        Ok(Some("user".into()))
+    );
+    assert_eq!(
+        forwarded_as(d("/maybe/x", Some(Authn::Rejected(Rejection::Revoked)))),
+        Ok(None),
+        "a failed credential on an optional route is nobody"
+    );
     assert!(matches!(
-        rule_outcome(&AuthRule::Optional, Some(id("user"))),
-        Ok(Some(_))
-    ));
-    assert!(matches!(
-        rule_outcome(&AuthRule::Required, None),
+        forwarded_as(d("/app/x", None)),
         Err(Reject::Unauthenticated {
             invalid_token: false,
             ..
         })
     ));
     assert!(matches!(
-        rule_outcome(
-            &AuthRule::Required,
-            Some(Authn::Rejected(Rejection::Revoked))
-        ),
+        forwarded_as(d("/app/x", Some(Authn::Rejected(Rejection::Revoked)))),
         Err(Reject::Unauthenticated {
             invalid_token: true,
             ..
         })
     ));
     assert!(matches!(
-        rule_outcome(&admins, Some(id("user"))),
-        Err(Reject::Forbidden(_))
+        forwarded_as(d("/admin/x", Some(id("user")))),
+        Err(Reject::Forbidden("Your role does not allow this"))
     ));
+    assert_eq!(
+        forwarded_as(d("/admin/x", Some(id("admin")))),
+        Ok(Some("admin".into()))
+    );
     assert!(matches!(
-        rule_outcome(&admins, Some(id("admin"))),
-        Ok(Some(_))
-    ));
-    assert!(matches!(
-        rule_outcome(&AuthRule::Required, Some(Authn::Unavailable)),
+        forwarded_as(d("/app/x", Some(Authn::Unavailable))),
         Err(Reject::Unavailable)
     ));
 }

@@ -43,9 +43,11 @@ pub async fn serve(
         headers: &req.headers,
         client_ip,
         forwarded: true,
+        at: crate::clock::now(),
+        count: true,
     };
     let inner = super::decide(state, live, &facts).await;
-    super::observe::decided(&inner);
+    super::observe::decided(live, &inner);
     let answer = match forwarded::verdict(live, &original, &inner) {
         Ok(v) => render(state, live, asker, v),
         Err(reject) => refusal(asker, &reject, false),

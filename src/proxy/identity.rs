@@ -89,6 +89,7 @@ pub fn names(names: &IdentityHeaders) -> impl Iterator<Item = &http::HeaderName>
         &names.email,
         &names.name,
         &names.role,
+        &names.groups,
         &names.session_id,
         &names.amr,
         &names.key_id,
@@ -111,6 +112,7 @@ pub fn pairs<'a>(
             email: header_value(&u.email),
             name: header_value(&u.name),
             role: header_value(&u.role),
+            groups: header_value(&u.groups.join(",")),
             picture: u.picture.as_deref().map(header_value),
         })
     });
@@ -127,6 +129,7 @@ pub fn pairs<'a>(
         (&names.email, v.email.clone()),
         (&names.name, v.name.clone()),
         (&names.role, v.role.clone()),
+        (&names.groups, v.groups.clone()),
         (&names.amr, id.session.amr.header_value().clone()),
     ]
     .into_iter()
@@ -232,6 +235,7 @@ mod tests {
             email: http::HeaderName::from_static("x-auth-email"),
             name: http::HeaderName::from_static("x-auth-name"),
             role: http::HeaderName::from_static("x-auth-role"),
+            groups: http::HeaderName::from_static("x-auth-groups"),
             session_id: http::HeaderName::from_static("x-auth-session-id"),
             amr: http::HeaderName::from_static("x-auth-amr"),
             key_id: http::HeaderName::from_static("x-auth-key-id"),
@@ -247,6 +251,8 @@ mod tests {
                 role: "admin".into(),
                 active: true,
                 picture: Some("https://p.example/z.png".into()),
+                email_verified: true,
+                groups: vec!["eng".into(), "ops".into()],
                 header_values: Default::default(),
             }),
             session_id: uuid::Uuid::from_u128(0xABCDEF),
@@ -259,6 +265,7 @@ mod tests {
                 amr: crate::auth::Amr::PWD,
             },
             key: None,
+            claims: None,
         };
         let headers = |id: &Identity| {
             let mut req = RequestHeader::build("GET", b"/", None).unwrap();
@@ -271,6 +278,7 @@ mod tests {
                 h("x-auth-role"),
                 h("x-auth-session-id"),
                 h("x-auth-picture"),
+                h("x-auth-groups"),
             ]
         };
         let zoe = id(i64::MIN, "Zoë\r\nX-Evil: 1");
@@ -284,6 +292,7 @@ mod tests {
                 "admin",
                 "00000000-0000-0000-0000-000000abcdef",
                 "https://p.example/z.png",
+                "eng,ops",
             ]
         );
         assert!(

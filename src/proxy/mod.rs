@@ -142,6 +142,8 @@ impl ProxyHttp for Gateway {
             headers: &req.headers,
             client_ip: ctx.client.ip,
             forwarded: false,
+            at: crate::clock::now(),
+            count: true,
         };
         let decision = decide(&self.state, &live, &facts).await;
         // Whatever the decision, nothing a client says about identity, the URL or the method
@@ -152,7 +154,7 @@ impl ProxyHttp for Gateway {
             let trusted = client_ip::peer_trusted(peer, &live.server.trusted_proxies);
             client_ip::strip_untrusted(session.req_header_mut(), trusted);
         }
-        observe::decided(&decision);
+        observe::decided(&live, &decision);
         ctx.decision = decision.kind();
         ctx.route = decision.route();
         match &decision {

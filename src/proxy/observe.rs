@@ -8,10 +8,14 @@ use crate::metrics;
 use pingora::proxy::Session;
 use pingora::Error;
 
-/// The decision's own metrics: its outcome, and why credentials or a target were refused.
-pub fn decided(d: &Decision) {
+/// The decision's own metrics: its outcome, its policy's verdict, and why credentials or a
+/// target were refused.
+pub fn decided(live: &crate::live::Live, d: &Decision) {
     if let Some(outcome) = d.outcome() {
         metrics::auth_decision(outcome);
+    }
+    if let (Some(route), Some(ruling)) = (d.route(), d.ruling()) {
+        count_policy(live, route, ruling);
     }
     match d {
         Decision::Redirect { failure, .. } => metrics::auth_failure(failure),
@@ -27,6 +31,19 @@ pub fn decided(d: &Decision) {
         }
         _ => {}
     }
+}
+
+/// Counts a policy's verdict on a request to route `route`, under the deciding block.
+fn count_policy(live: &crate::live::Live, route: usize, r: crate::decision::policy::Ruling) {
+    let Some(Some(counters)) = live.policy_counters.get(route) else {
+        return;
+    };
+    // Blocks are labelled allow first, then deny (`Live::policy_counters`).
+    let allow = live.routes[route].policy.allow.len();
+    let block = r
+        .block
+        .map(|b| b.index as usize + if b.deny { allow } else { 0 });
+    counters.count(block, r.verdict.label());
 }
 
 /// The path as the client sent it (a refused one included), without the query, which may

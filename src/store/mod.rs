@@ -3,20 +3,23 @@
 
 pub mod api_keys;
 mod changes;
+pub mod groups;
 pub mod mfa;
 mod models;
 pub mod oauth;
 mod postgres;
 mod sql;
 mod sql_api_keys;
+mod sql_groups;
 mod sql_mfa;
 mod sql_oauth;
 mod sqlite;
 
 pub use api_keys::{ApiKeyRow, ApiKeyStore};
 pub use changes::{ChangeRow, FeedEvent};
+pub use groups::{GroupRow, GroupStore};
 pub use mfa::{FlowRow, MfaStore, PasskeyRow, TotpRow};
-pub use models::{Guarded, NewSession, NewUser, Session, User, UserChanges};
+pub use models::{Groups, Guarded, NewSession, NewUser, Session, User, UserChanges};
 pub use oauth::{OAuthState, OAuthStore, RefreshToken};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -64,7 +67,7 @@ impl StoreError {
 }
 
 #[async_trait]
-pub trait Store: OAuthStore + MfaStore + ApiKeyStore + Send + Sync + 'static {
+pub trait Store: OAuthStore + MfaStore + ApiKeyStore + GroupStore + Send + Sync + 'static {
     async fn create_user(&self, user: NewUser) -> StoreResult<User>;
     async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>>;
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;

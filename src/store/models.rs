@@ -22,6 +22,28 @@ pub struct User {
     pub pending_email: Option<String>,
     /// `user`, or `service`: an account only its API keys act for (no password, no links).
     pub kind: String,
+    /// Its groups from every source (see [`crate::store::GroupStore`]), sorted, no repeats.
+    #[sqlx(rename = "group_names", try_from = "Option<String>")]
+    pub groups: Groups,
+}
+
+/// A user's group names, sorted and without repeats, as the store aggregates them
+/// (comma-joined: a group name has no comma).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Groups(pub Vec<String>);
+
+impl From<Option<String>> for Groups {
+    fn from(joined: Option<String>) -> Self {
+        let mut names: Vec<String> = joined
+            .iter()
+            .flat_map(|j| j.split(','))
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        names.dedup();
+        Groups(names)
+    }
 }
 
 impl User {

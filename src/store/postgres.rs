@@ -5,6 +5,7 @@
 use super::changes::{ChangeRow, FeedEvent};
 use super::sql::sql_store;
 use super::sql_api_keys::sql_api_key_store;
+use super::sql_groups::sql_group_store;
 use super::sql_mfa::sql_mfa_store;
 use super::sql_oauth::sql_oauth_store;
 use super::{now, StoreResult};
@@ -143,3 +144,4 @@ sql_store!(
 sql_oauth_store!(PgStore, sqlx::Postgres);
 sql_mfa_store!(PgStore, sqlx::Postgres);
 sql_api_key_store!(PgStore);
+sql_group_store!(PgStore);

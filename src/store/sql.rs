@@ -4,7 +4,8 @@
 //! their schemas differ only in their migrations.
 
 pub(super) const USER_COLS: &str =
-    "id, email, name, role, active, password_hash, created_at, updated_at, deleted_at, picture, email_verified, pending_email, kind";
+    "id, email, name, role, active, password_hash, created_at, updated_at, deleted_at, picture, email_verified, pending_email, kind, \
+     (SELECT string_agg(name, ',' ORDER BY name) FROM (SELECT DISTINCT name FROM user_groups g WHERE g.user_id = users.id) d) AS group_names";
 /// True when the row being changed is the only active admin left.
 pub(super) const LAST_ADMIN: &str = "role = 'admin' AND active AND deleted_at IS NULL \
      AND (SELECT COUNT(*) FROM users o WHERE o.role = 'admin' AND o.active \

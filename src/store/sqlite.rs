@@ -3,6 +3,7 @@
 
 use super::sql::sql_store;
 use super::sql_api_keys::sql_api_key_store;
+use super::sql_groups::sql_group_store;
 use super::sql_mfa::sql_mfa_store;
 use super::sql_oauth::sql_oauth_store;
 use super::{StoreError, StoreResult};
@@ -41,6 +42,7 @@ sql_store!(SqliteStore, sqlx::Sqlite, "SELECT 1", "");
 sql_oauth_store!(SqliteStore, sqlx::Sqlite);
 sql_mfa_store!(SqliteStore, sqlx::Sqlite);
 sql_api_key_store!(SqliteStore);
+sql_group_store!(SqliteStore);
 
 #[cfg(test)]
 mod tests {
@@ -101,6 +103,57 @@ mod tests {
             "an older time does not overwrite a newer one"
         );
         assert_eq!(seen("b").await, 1_200);
+    }
+
+    #[tokio::test]
+    async fn each_source_replaces_only_its_own_groups_and_every_change_moves_updated_at() {
+        use crate::store::GroupStore;
+        let (_d, s, uid) = store().await;
+        let names = |v: &[&str]| v.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert!(s
+            .set_groups(uid, "local", &names(&["eng", "ops"]), 1_000)
+            .await
+            .unwrap());
+        assert!(s
+            .set_groups(uid, "oauth:kc", &names(&["editor", "eng"]), 1_000)
+            .await
+            .unwrap());
+        let u = s.user_by_id(uid).await.unwrap().unwrap();
+        assert_eq!(
+            u.groups.0,
+            names(&["editor", "eng", "ops"]),
+            "the union, sorted, once each"
+        );
+        assert_eq!(
+            u.updated_at, 1_002,
+            "two changes in one second still move it twice"
+        );
+        assert!(
+            !s.set_groups(uid, "local", &names(&["eng", "ops"]), 2_000)
+                .await
+                .unwrap(),
+            "the same set again is no change"
+        );
+        assert_eq!(s.user_by_id(uid).await.unwrap().unwrap().updated_at, 1_002);
+        assert!(s.set_groups(uid, "local", &[], 2_000).await.unwrap());
+        let u = s.user_by_email("ann@example.test").await.unwrap().unwrap();
+        assert_eq!(u.groups.0, names(&["editor", "eng"]), "the provider's stay");
+        let rows = s.user_groups(uid).await.unwrap();
+        assert_eq!(
+            rows.iter()
+                .map(|r| (r.name.as_str(), r.source.as_str()))
+                .collect::<Vec<_>>(),
+            [("editor", "oauth:kc"), ("eng", "oauth:kc")]
+        );
+        let changed = s.users_changed_since(2_000).await.unwrap();
+        assert_eq!(changed.iter().map(|u| u.id).collect::<Vec<_>>(), [uid]);
+        assert!(s.users_changed_since(2_001).await.unwrap().is_empty());
+        assert!(
+            !s.set_groups(uid + 1, "local", &names(&["x"]), 3_000)
+                .await
+                .unwrap(),
+            "no such user"
+        );
     }
 
     #[tokio::test]

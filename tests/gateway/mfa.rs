@@ -8,10 +8,10 @@ use crate::harness::*;
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-const PASSWORD: &str = "mfa-password-1";
+pub const PASSWORD: &str = "mfa-password-1";
 
 /// RFC 4648 base32 (no padding), as authenticator apps read the secret.
-fn base32_decode(s: &str) -> Vec<u8> {
+pub fn base32_decode(s: &str) -> Vec<u8> {
     let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let mut bits: u64 = 0;
     let mut n = 0;
@@ -30,7 +30,7 @@ fn base32_decode(s: &str) -> Vec<u8> {
 }
 
 /// RFC 6238 TOTP (HMAC-SHA1, 30 s, 6 digits) at Unix time `t`.
-fn totp(secret: &[u8], t: i64) -> String {
+pub fn totp(secret: &[u8], t: i64) -> String {
     let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret);
     let tag = aws_lc_rs::hmac::sign(&key, &((t / 30) as u64).to_be_bytes());
     let h = tag.as_ref();
@@ -51,18 +51,18 @@ fn the_tests_own_totp_meets_rfc_6238() {
 }
 
 /// The gateway's clock as the test moves it.
-struct Clock {
-    offset: i64,
+pub struct Clock {
+    pub offset: i64,
 }
 
 impl Clock {
-    fn now(&self) -> i64 {
+    pub fn now(&self) -> i64 {
         SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64 + self.offset
     }
 
     /// Next time step (a code is accepted once per step), and away from its edges so the
     /// gateway reads the same step as the test.
-    async fn next_step(&mut self, g: &Gateway) {
+    pub async fn next_step(&mut self, g: &Gateway) {
         g.advance_clock(Duration::from_secs(30)).await;
         self.offset += 30;
         self.settle().await;
@@ -76,7 +76,7 @@ impl Clock {
 }
 
 /// A user (made by the admin) with TOTP on: their id, secret and recovery codes.
-async fn enrolled(g: &Gateway, clock: &mut Clock, email: &str, role: &str) -> (i64, Vec<u8>, Vec<String>) {
+pub async fn enrolled(g: &Gateway, clock: &mut Clock, email: &str, role: &str) -> (i64, Vec<u8>, Vec<String>) {
     let (id, secret, codes, _) = enrolled_with_session(g, clock, email, role).await;
     (id, secret, codes)
 }
@@ -121,7 +121,7 @@ async fn enrolled_with_session(
     (id, secret, codes, token)
 }
 
-async fn challenge(g: &Gateway, path: &str, email: &str) -> Value {
+pub async fn challenge(g: &Gateway, path: &str, email: &str) -> Value {
     let r = g.post_json(path, json!({"email": email, "password": PASSWORD}), None).await;
     assert_eq!(r.status(), 200);
     assert!(r.headers().get("set-cookie").is_none(), "no session before the second step");

@@ -30,6 +30,7 @@ mod operator;
 mod ops;
 mod pages;
 mod pg;
+mod policies;
 mod proxy;
 mod races;
 mod reload;

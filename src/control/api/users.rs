@@ -57,7 +57,11 @@ pub async fn create(
 ) -> Result<Json<Value>, Reject> {
     require_admin(&id)?;
     let mut f = Fields::new(&body);
-    f.only(&["email", "name", "password", "role", "kind"], &[]);
+    f.only(
+        &["email", "name", "password", "role", "kind", "groups"],
+        &[],
+    );
+    let groups = f.groups("groups");
     let service = match body.get("kind") {
         None | Some(Value::Null) => false,
         Some(Value::String(k)) if k == "service" => true,
@@ -103,18 +107,26 @@ pub async fn create(
         email_verified: true,
         now: now(),
     };
-    match state.store.create_user(new).await {
-        Ok(mut u) if service => {
-            state.store.set_user_kind(u.id, "service").await?;
-            u.kind = "service".into();
-            Ok(Json(user_envelope(&u)))
+    let mut user = match state.store.create_user(new).await {
+        Ok(u) => u,
+        Err(StoreError::Conflict) => {
+            return Err(Reject::Conflict(
+                "A user with this email already exists".into(),
+            ))
         }
-        Ok(u) => Ok(Json(user_envelope(&u))),
-        Err(StoreError::Conflict) => Err(Reject::Conflict(
-            "A user with this email already exists".into(),
-        )),
-        Err(e) => Err(e.into()),
+        Err(e) => return Err(e.into()),
+    };
+    if service {
+        state.store.set_user_kind(user.id, "service").await?;
+        user.kind = "service".into();
     }
+    if let Some(names) = groups.filter(|g| !g.is_empty()) {
+        let source = crate::groups::LOCAL;
+        if let Some(u) = crate::accounts::groups::set(&state, user.id, source, &names).await? {
+            user = u;
+        }
+    }
+    Ok(Json(user_envelope(&user)))
 }
 
 async fn live_user(state: &State, uid: i64) -> Result<User, Reject> {
@@ -151,9 +163,10 @@ pub async fn update(
     }
     let mut f = Fields::new(&body);
     f.only(
-        &["name", "email", "role", "active", "mfa"],
+        &["name", "email", "role", "active", "mfa", "groups"],
         &["password", "id"],
     );
+    let groups = f.groups("groups");
     let reset_mfa = match body.get("mfa") {
         None => false,
         Some(serde_json::Value::String(s)) if s == "reset" => true,
@@ -177,13 +190,19 @@ pub async fn update(
         f.error("role", "must not be empty");
     }
     f.finish_400()?;
-    let user = apply(
+    let mut user = apply(
         &state,
         uid,
         &changes,
         Reject::Conflict("A user with this email already exists".into()),
     )
     .await?;
+    if let Some(names) = groups {
+        let source = crate::groups::LOCAL;
+        if let Some(u) = crate::accounts::groups::set(&state, uid, source, &names).await? {
+            user = u;
+        }
+    }
     if reset_mfa {
         let by = format!("admin {}", id.user.id);
         crate::accounts::mfa::reset(&state, uid, &by).await?;

@@ -156,6 +156,19 @@ async fn finish(
                 )
             }
         })?;
+    if let Some(pointer) = &p.groups {
+        // The provider's say on groups replaces what it said at the last sign-in, and only that.
+        let names = crate::accounts::groups::from_claims(&p.name, pointer, &profile.raw);
+        let source = crate::groups::oauth_source(&p.name);
+        crate::accounts::groups::set(state, user.id, &source, &names)
+            .await
+            .map_err(|_| {
+                fail(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong on our side",
+                )
+            })?;
+    }
     let extra = Value::Object(identity::token_claims(p, &profile, &user)).to_string();
     let (code, code_hash) = crate::auth::one_time::generate();
     let expires = now() + state.config().oauth.code_ttl.as_secs() as i64;

@@ -247,6 +247,7 @@ pub async fn token(
         "nonce": code.nonce, "email": persona.email, "email_verified": persona.email_verified,
         "name": persona.name, "picture": persona.picture,
     });
+    with_own_claims(&mut claims, persona);
     let id_token = match code.tamper.as_deref() {
         None => idp.sign(&claims),
         Some(how) => {
@@ -295,6 +296,15 @@ pub async fn token(
     }
 }
 
+/// Adds the persona's own claims (`groups`, `realm_access`, ...) beside the standard ones.
+fn with_own_claims(claims: &mut serde_json::Value, persona: &Persona) {
+    if let Some(m) = claims.as_object_mut() {
+        for (k, v) in &persona.claims {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+}
+
 /// Client id and secret from HTTP Basic or the form body.
 fn client_credentials(headers: &HeaderMap, f: &TokenForm) -> (String, String) {
     let basic = headers
@@ -337,10 +347,13 @@ pub async fn userinfo(S(state): S<Arc<State>>, headers: HeaderMap) -> Response {
         );
     };
     match personas.iter().find(|p| p.sub == access.sub) {
-        Some(p) => Json(json!({
-            "sub": p.sub, "email": p.email, "email_verified": p.email_verified, "name": p.name, "picture": p.picture,
-        }))
-        .into_response(),
+        Some(p) => {
+            let mut info = json!({
+                "sub": p.sub, "email": p.email, "email_verified": p.email_verified, "name": p.name, "picture": p.picture,
+            });
+            with_own_claims(&mut info, p);
+            Json(info).into_response()
+        }
         None => oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "persona is gone"),
     }
 }

@@ -152,7 +152,24 @@ pub async fn oidc_profile(
             })?
         }
     };
-    profile(state, &client, &claims, token.access_token().secret()).await
+    // The verified token's every claim: the typed claims above drop the ones OIDC does not
+    // name (`groups`, `realm_access`, ...), which group and claim mappings read.
+    let all = verified_payload(&id_token.to_string());
+    profile(state, &client, &claims, all, token.access_token().secret()).await
+}
+
+/// The claims of an ID token that has just been verified, every one of them.
+fn verified_payload(jwt: &str) -> Map<String, Value> {
+    use base64::Engine;
+    jwt.split('.')
+        .nth(1)
+        .and_then(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .unwrap_or_default()
 }
 
 async fn client_for_retry(
@@ -167,12 +184,15 @@ async fn profile(
     state: &State,
     client: &Client,
     claims: &CoreIdTokenClaims,
+    mut raw: Map<String, Value>,
     access_token: &str,
 ) -> Result<Profile, Failure> {
-    let mut raw: Map<String, Value> = serde_json::to_value(claims)
-        .ok()
-        .and_then(|v| v.as_object().cloned())
-        .unwrap_or_default();
+    if raw.is_empty() {
+        raw = serde_json::to_value(claims)
+            .ok()
+            .and_then(|v| v.as_object().cloned())
+            .unwrap_or_default();
+    }
     if let Some(url) = client.user_info_url() {
         let info = state
             .oauth

@@ -232,6 +232,7 @@ pub async fn me(
         claims.remove(drop);
     }
     claims.insert("role".into(), Value::String(id.user.role.clone()));
+    claims.insert("groups".into(), json!(id.user.groups));
     if let Some(p) = &id.user.picture {
         // An uploaded avatar wins over the provider's picture; relative paths become URLs.
         let url = if p.starts_with('/') {

@@ -115,6 +115,30 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A list of group names, as a sorted set; `None` when absent (or on a bad value).
+    pub fn groups(&mut self, field: &str) -> Option<Vec<String>> {
+        let items = match self.obj.get(field) {
+            None | Some(Value::Null) => return None,
+            Some(Value::Array(items)) => items,
+            Some(_) => {
+                self.error(field, "must be a list of group names");
+                return None;
+            }
+        };
+        let names: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
+        let Some(names) = names else {
+            self.error(field, "must be a list of group names");
+            return None;
+        };
+        match crate::groups::normalize(&names) {
+            Ok(set) => Some(set),
+            Err(why) => {
+                self.error(field, why.to_string());
+                None
+            }
+        }
+    }
+
     /// Refuses any field not in `allowed`, naming why for the ones in `forbidden`.
     pub fn only(&mut self, allowed: &[&str], forbidden_here: &[&str]) {
         let keys: Vec<String> = self.obj.keys().cloned().collect();

@@ -18,6 +18,8 @@ pub struct UserView {
     pub active: bool,
     pub created_at: String,
     pub updated_at: String,
+    /// From every source, sorted.
+    pub groups: Vec<String>,
 }
 
 pub fn rfc3339(secs: i64) -> String {
@@ -35,6 +37,7 @@ impl From<&User> for UserView {
             active: u.active,
             created_at: rfc3339(u.created_at),
             updated_at: rfc3339(u.updated_at),
+            groups: u.groups.0.clone(),
         }
     }
 }
@@ -50,6 +53,8 @@ pub struct NuxtUser {
     pub active: bool,
     pub created_at: String,
     pub updated_at: String,
+    /// From every source, sorted.
+    pub groups: Vec<String>,
     #[serde(rename = "pendingEmail", skip_serializing_if = "Option::is_none")]
     pub pending_email: Option<String>,
 }
@@ -64,6 +69,7 @@ impl From<&User> for NuxtUser {
             active: u.active,
             created_at: rfc3339(u.created_at),
             updated_at: rfc3339(u.updated_at),
+            groups: u.groups.0.clone(),
             pending_email: u.pending_email.clone(),
         }
     }
