@@ -86,13 +86,12 @@ impl Criterion {
         }
     }
 
-    /// Whether a second step (a code or a passkey, step-up) could make it hold.
-    pub fn about_second_factor(&self) -> bool {
+    /// Whether it reads how the caller signed in (`mfa`, `amr`), here or inside a `not`: only
+    /// then can a second step change whether a block holds.
+    pub fn about_sign_in_methods(&self) -> bool {
         match self {
-            Criterion::Mfa => true,
-            Criterion::Amr(names) => names
-                .iter()
-                .any(|n| matches!(n, AmrName::Otp | AmrName::Hwk | AmrName::Mfa)),
+            Criterion::Mfa | Criterion::Amr(_) => true,
+            Criterion::Not(inner) => inner.iter().any(Criterion::about_sign_in_methods),
             _ => false,
         }
     }

@@ -173,7 +173,7 @@ pub fn authorize(
     let policy = (!route.policy.is_empty()).then(|| {
         let who = identity
             .as_ref()
-            .map_or(policy::Who::Unknown, policy::Who::Known);
+            .map_or(policy::Who::Unknown, policy::Who::known);
         policy::judge(&route.policy, who, &facts.policy())
     });
     match policy.map(|r| r.verdict) {
@@ -182,7 +182,7 @@ pub fn authorize(
             let reject = Reject::from(no_identity);
             return sign_in(live, needs, facts, reject, failure, policy);
         }
-        // A key signed nobody in: like a password-only session, it cannot pass a step-up.
+        // A session a second step would let through (never a key: `policy::judge`).
         Some(policy::Verdict::StepUp) => return step_up(live, needs, facts, policy),
         Some(policy::Verdict::Deny) => {
             let reject = Reject::Forbidden(policy_refusal(route, policy));

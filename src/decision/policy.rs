@@ -7,8 +7,8 @@
 //! that needs to know the caller applies once they are known; for a caller not signed in it
 //! is judged as holding for "nobody" only if signing in could lift it (then: sign in).
 //! Allow blocks are alternatives: one that holds lets the request through; else one that
-//! would hold once signed in asks for a sign-in; else one that fails only on `mfa`/`amr`
-//! asks for the second step; else 403.
+//! would hold once signed in asks for a sign-in; else one that would hold for the same
+//! caller after a second step (a code or a passkey) asks for that step; else 403.
 
 use crate::auth::{Amr, Identity};
 use crate::config::{AmrName, Block, Criterion, Policy};
@@ -35,7 +35,16 @@ pub enum Who<'a> {
     Unknown,
     /// Nobody, taken as such: no criterion about the caller holds.
     Nobody,
-    Known(&'a Identity),
+    /// A caller, and how their sign-in was made (their session's methods, or those a second
+    /// step would add).
+    Known(&'a Identity, Amr),
+}
+
+impl<'a> Who<'a> {
+    /// A caller as they signed in.
+    pub fn known(id: &'a Identity) -> Self {
+        Who::Known(id, id.session.amr)
+    }
 }
 
 /// One criterion's outcome.
@@ -64,7 +73,7 @@ pub enum Held {
     Miss,
     /// Would hold, or could, once the caller signs in.
     SignIn,
-    /// Fails only on `mfa`/`amr`: would hold after a second step.
+    /// Would hold for the same caller after a second step (a code or a passkey).
     StepUp,
 }
 
@@ -142,16 +151,16 @@ fn at(deny: bool, i: usize) -> Option<BlockRef> {
 pub fn judge(p: &Policy, who: Who<'_>, f: &Facts<'_>) -> Ruling {
     let mut deny_unless_signed_in = None;
     for (i, b) in p.deny.iter().enumerate() {
-        match held(&b.all, who, f) {
-            Held::Hit => {
+        match truth(&b.all, who, f) {
+            Met::Hit => {
                 return Ruling {
                     verdict: Verdict::Deny,
                     block: at(true, i),
                 }
             }
             // Holds against "nobody", and who the caller is could lift it: they may sign in.
-            Held::SignIn
-                if deny_unless_signed_in.is_none() && held(&b.all, Who::Nobody, f) == Held::Hit =>
+            Met::NeedsSignIn
+                if deny_unless_signed_in.is_none() && truth(&b.all, Who::Nobody, f) == Met::Hit =>
             {
                 deny_unless_signed_in = at(true, i);
             }
@@ -175,34 +184,32 @@ fn allow(p: &Policy, who: Who<'_>, f: &Facts<'_>) -> Ruling {
             block: None,
         };
     }
-    let (mut sign_in, mut step_up) = (None, None);
+    let mut sign_in = None;
     for (i, b) in p.allow.iter().enumerate() {
-        match held(&b.all, who, f) {
-            Held::Hit => {
+        match truth(&b.all, who, f) {
+            Met::Hit => {
                 return Ruling {
                     verdict: Verdict::Allow,
                     block: at(false, i),
                 }
             }
-            Held::SignIn => {
-                sign_in = sign_in.or(at(false, i));
-            }
-            Held::StepUp => {
-                step_up = step_up.or(at(false, i));
-            }
-            Held::Miss => {}
+            Met::NeedsSignIn => sign_in = sign_in.or(at(false, i)),
+            Met::Miss => {}
         }
     }
-    match (sign_in, step_up) {
-        (Some(b), _) => Ruling {
+    if let Some(b) = sign_in {
+        return Ruling {
             verdict: Verdict::SignIn,
             block: Some(b),
-        },
-        (None, Some(b)) => Ruling {
+        };
+    }
+    // Only once no block holds: would one, after a second step?
+    match p.allow.iter().position(|b| steps_up(&b.all, who, f)) {
+        Some(i) => Ruling {
             verdict: Verdict::StepUp,
-            block: Some(b),
+            block: at(false, i),
         },
-        (None, None) => Ruling {
+        None => Ruling {
             verdict: Verdict::Deny,
             block: None,
         },
@@ -217,24 +224,45 @@ pub fn refused_before_sign_in(p: &Policy, f: &Facts<'_>) -> Option<Ruling> {
     (r.verdict == Verdict::Deny).then_some(r)
 }
 
-/// A block's outcome: every criterion must hold.
+/// A block's outcome, as `explain` shows it.
 pub fn held(all: &[Criterion], who: Who<'_>, f: &Facts<'_>) -> Held {
-    let (mut sign_in, mut step_up) = (false, false);
+    match truth(all, who, f) {
+        Met::Hit => Held::Hit,
+        Met::NeedsSignIn => Held::SignIn,
+        Met::Miss if steps_up(all, who, f) => Held::StepUp,
+        Met::Miss => Held::Miss,
+    }
+}
+
+/// Whether every criterion holds (three-valued: a miss decides; else an unknown).
+fn truth(all: &[Criterion], who: Who<'_>, f: &Facts<'_>) -> Met {
+    let mut unknown = false;
     for c in all {
         match met(c, who, f) {
             Met::Hit => {}
-            Met::Miss if c.about_second_factor() && matches!(who, Who::Known(_)) => step_up = true,
-            Met::Miss => return Held::Miss,
-            Met::NeedsSignIn => sign_in = true,
+            Met::Miss => return Met::Miss,
+            Met::NeedsSignIn => unknown = true,
         }
     }
-    if sign_in {
-        Held::SignIn
-    } else if step_up {
-        Held::StepUp
+    if unknown {
+        Met::NeedsSignIn
     } else {
-        Held::Hit
+        Met::Hit
     }
+}
+
+/// Whether criteria that miss for a signed-in caller would all hold for the same caller after
+/// a second step: with a code (`otp`) or a passkey (`hwk`) added to their sign-in. An API key
+/// signs nobody in: it has no second step to take.
+fn steps_up(all: &[Criterion], who: Who<'_>, f: &Facts<'_>) -> bool {
+    let Who::Known(id, amr) = who else {
+        return false;
+    };
+    id.key.is_none()
+        && all.iter().any(Criterion::about_sign_in_methods)
+        && [Amr::OTP, Amr::HWK]
+            .into_iter()
+            .any(|m| truth(all, Who::Known(id, amr.with(m)), f) == Met::Hit)
 }
 
 /// One criterion's outcome.
@@ -250,21 +278,21 @@ pub fn met(c: &Criterion, who: Who<'_>, f: &Facts<'_>) -> Met {
         }
         Criterion::Methods(ms) => yes(ms.contains(f.method)),
         Criterion::Time(w) => yes(w.holds(f.at)),
-        Criterion::Not(inner) => match held(inner, who, f) {
-            Held::Hit => Met::Miss,
-            Held::Miss | Held::StepUp => Met::Hit,
-            Held::SignIn => Met::NeedsSignIn,
+        Criterion::Not(inner) => match truth(inner, who, f) {
+            Met::Hit => Met::Miss,
+            Met::Miss => Met::Hit,
+            Met::NeedsSignIn => Met::NeedsSignIn,
         },
         _ => match who {
             Who::Unknown => Met::NeedsSignIn,
             Who::Nobody => Met::Miss,
-            Who::Known(id) => yes(about(c, id)),
+            Who::Known(id, amr) => yes(about(c, id, amr)),
         },
     }
 }
 
-/// A criterion about the caller, for a known caller.
-fn about(c: &Criterion, id: &Identity) -> bool {
+/// A criterion about the caller, for a known caller who signed in by `amr`.
+fn about(c: &Criterion, id: &Identity, amr: Amr) -> bool {
     let u = &id.user;
     match c {
         Criterion::Users(emails) => u
@@ -273,7 +301,7 @@ fn about(c: &Criterion, id: &Identity) -> bool {
         Criterion::EmailDomains(domains) => u
             .verified_email()
             .and_then(|e| e.rsplit_once('@'))
-            .is_some_and(|(_, d)| domains.iter().any(|p| crate::hosts::matches(p, d))),
+            .is_some_and(|(_, d)| domains.iter().any(|p| domain_matches(p, d))),
         Criterion::Roles(roles) => roles.iter().any(|r| *r == u.role),
         Criterion::Groups(groups) => groups.iter().any(|g| u.in_group(g)),
         Criterion::Claim {
@@ -283,12 +311,23 @@ fn about(c: &Criterion, id: &Identity) -> bool {
             .key
             .as_ref()
             .is_some_and(|k| scopes.iter().any(|s| k.holds(s))),
-        Criterion::Mfa => id.session.amr.second_factor(),
-        Criterion::Amr(names) => names.iter().any(|n| amr_holds(id.session.amr, *n)),
+        Criterion::Mfa => amr.second_factor(),
+        Criterion::Amr(names) => names.iter().any(|n| amr_holds(amr, *n)),
         // The request's own facts are judged in `met`.
         Criterion::Networks(_) | Criterion::Methods(_) | Criterion::Time(_) | Criterion::Not(_) => {
             false
         }
+    }
+}
+
+/// Whether an address's domain is `pattern`, or, for `*.example.com`, under it at any depth.
+/// Both are lower-case (addresses are stored so).
+fn domain_matches(pattern: &str, domain: &str) -> bool {
+    match pattern.strip_prefix("*.") {
+        Some(parent) => domain
+            .strip_suffix(parent)
+            .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
+        None => domain == pattern,
     }
 }
 

@@ -107,18 +107,29 @@ fn blocks_are_alternatives_and_criteria_all_hold() {
         (Verdict::SignIn, "allow[1]")
     );
     let ann = identity(ANN);
-    assert_eq!(verdict(&p, Who::Known(&ann), &outside), Verdict::Allow);
+    assert_eq!(verdict(&p, Who::known(&ann), &outside), Verdict::Allow);
     let bob = identity(Person {
         groups: &["sales"],
         ..ANN
     });
-    assert_eq!(verdict(&p, Who::Known(&bob), &outside), Verdict::Deny);
+    assert_eq!(verdict(&p, Who::known(&bob), &outside), Verdict::Deny);
+    // `*.` is any depth below the domain, never the domain itself.
+    let p2 = policy("    allow:\n      - { email_domains: [\"*.example.com\"] }\n");
+    for (email, want) in [
+        ("a@dev.example.com", Verdict::Allow),
+        ("a@x.dev.example.com", Verdict::Allow),
+        ("a@example.com", Verdict::Deny),
+        ("a@badexample.com", Verdict::Deny),
+    ] {
+        let who = identity(Person { email, ..ANN });
+        assert_eq!(verdict(&p2, Who::known(&who), &outside), want, "{email}");
+    }
     // An address nobody proved is no address at example.com.
     let unproven = identity(Person {
         verified: false,
         ..ANN
     });
-    assert_eq!(verdict(&p, Who::Known(&unproven), &outside), Verdict::Deny);
+    assert_eq!(verdict(&p, Who::known(&unproven), &outside), Verdict::Deny);
 }
 
 #[test]
@@ -151,7 +162,7 @@ fn a_deny_about_the_caller_asks_for_a_sign_in_only_where_that_could_lift_it() {
         groups: &["contractors"],
         ..ANN
     });
-    assert_eq!(verdict(&p, Who::Known(&c), &inside), Verdict::Deny);
+    assert_eq!(verdict(&p, Who::known(&c), &inside), Verdict::Deny);
     // Everyone outside eng is refused: somebody not signed in might be in eng.
     let p = policy("    allow:\n      - { networks: [office] }\n    deny:\n      - name: eng only\n        not: { groups: [eng] }\n");
     let r = judge(&p, Who::Unknown, &inside);
@@ -160,10 +171,10 @@ fn a_deny_about_the_caller_asks_for_a_sign_in_only_where_that_could_lift_it() {
         (Verdict::SignIn, "eng only")
     );
     assert_eq!(
-        verdict(&p, Who::Known(&identity(ANN)), &inside),
+        verdict(&p, Who::known(&identity(ANN)), &inside),
         Verdict::Allow
     );
-    assert_eq!(verdict(&p, Who::Known(&c), &inside), Verdict::Deny);
+    assert_eq!(verdict(&p, Who::known(&c), &inside), Verdict::Deny);
 }
 
 #[test]
@@ -173,7 +184,7 @@ fn a_block_failing_only_on_its_second_factor_asks_for_the_second_step() {
     );
     let f = facts(&GET, "198.51.100.1", 0);
     let ann = identity(ANN);
-    let r = judge(&p, Who::Known(&ann), &f);
+    let r = judge(&p, Who::known(&ann), &f);
     assert_eq!(
         (r.verdict, r.block_label(&p)),
         (Verdict::StepUp, "allow[0]")
@@ -182,23 +193,33 @@ fn a_block_failing_only_on_its_second_factor_asks_for_the_second_step() {
         amr: Amr::PWD.with(Amr::OTP),
         ..ANN
     });
-    assert_eq!(verdict(&p, Who::Known(&stepped), &f), Verdict::Allow);
+    assert_eq!(verdict(&p, Who::known(&stepped), &f), Verdict::Allow);
     let passkey = identity(Person {
         amr: Amr::HWK,
         groups: &["ops"],
         ..ANN
     });
-    assert_eq!(verdict(&p, Who::Known(&passkey), &f), Verdict::Allow);
+    assert_eq!(verdict(&p, Who::known(&passkey), &f), Verdict::Allow);
     // No group of either block: a second step would not help.
     let bob = identity(Person {
         groups: &["sales"],
         ..ANN
     });
-    assert_eq!(verdict(&p, Who::Known(&bob), &f), Verdict::Deny);
-    // A second factor the route must not see: `not` never asks for a step-up.
+    assert_eq!(verdict(&p, Who::known(&bob), &f), Verdict::Deny);
+    // A block no second step can satisfy asks for none.
+    let p = policy("    allow:\n      - { mfa: true, not: { amr: [otp, hwk] } }\n");
+    assert_eq!(verdict(&p, Who::known(&ann), &f), Verdict::Deny);
+    // An API key has no second step to take.
+    let p = policy("    allow:\n      - { mfa: true }\n");
+    let key = identity(Person {
+        key_scopes: Some(&[]),
+        ..ANN
+    });
+    assert_eq!(verdict(&p, Who::known(&key), &f), Verdict::Deny);
+    // A second factor the route must not see.
     let p = policy("    allow:\n      - not: { mfa: true }\n");
-    assert_eq!(verdict(&p, Who::Known(&ann), &f), Verdict::Allow);
-    assert_eq!(verdict(&p, Who::Known(&stepped), &f), Verdict::Deny);
+    assert_eq!(verdict(&p, Who::known(&ann), &f), Verdict::Allow);
+    assert_eq!(verdict(&p, Who::known(&stepped), &f), Verdict::Deny);
 }
 
 #[test]
@@ -214,21 +235,21 @@ fn claims_are_read_by_pointer_from_the_token_and_the_caller() {
     let ok = with(
         serde_json::json!({"realm_access": {"roles": ["viewer", "editor"]}, "dept": {"id": 8}}),
     );
-    assert_eq!(judge(&p, Who::Known(&ok), &f).block_label(&p), "allow[0]");
+    assert_eq!(judge(&p, Who::known(&ok), &f).block_label(&p), "allow[0]");
     let viewer =
         with(serde_json::json!({"realm_access": {"roles": ["viewer"]}, "dept": {"id": 8}}));
     assert_eq!(
-        judge(&p, Who::Known(&viewer), &f).block_label(&p),
+        judge(&p, Who::known(&viewer), &f).block_label(&p),
         "allow[1]",
         "sub is the user's id, written as text"
     );
     let p = policy("    allow:\n      - claims: { sub: 43 }\n      - claims: { role: admin }\n");
-    assert_eq!(verdict(&p, Who::Known(&viewer), &f), Verdict::Deny);
+    assert_eq!(verdict(&p, Who::known(&viewer), &f), Verdict::Deny);
     let admin = identity(Person {
         role: "admin",
         ..ANN
     });
-    assert_eq!(verdict(&p, Who::Known(&admin), &f), Verdict::Allow);
+    assert_eq!(verdict(&p, Who::known(&admin), &f), Verdict::Allow);
     assert!(decimal_eq(&serde_json::json!("-12"), -12));
     for no in [
         serde_json::json!("042"),
@@ -284,19 +305,19 @@ fn scopes_users_roles_and_amr() {
         key_scopes: Some(&["billing:read"]),
         ..ANN
     });
-    assert_eq!(judge(&p, Who::Known(&key), &f).block_label(&p), "allow[0]");
+    assert_eq!(judge(&p, Who::known(&key), &f).block_label(&p), "allow[0]");
     let bob = identity(Person {
         email: "bob@example.com",
         ..ANN
     });
-    assert_eq!(judge(&p, Who::Known(&bob), &f).block_label(&p), "allow[1]");
+    assert_eq!(judge(&p, Who::known(&bob), &f).block_label(&p), "allow[1]");
     let auditor = identity(Person {
         role: "auditor",
         amr: Amr::FED,
         ..ANN
     });
     assert_eq!(
-        judge(&p, Who::Known(&auditor), &f).block_label(&p),
+        judge(&p, Who::known(&auditor), &f).block_label(&p),
         "allow[2]"
     );
     let by_password = identity(Person {
@@ -304,15 +325,15 @@ fn scopes_users_roles_and_amr() {
         ..ANN
     });
     assert_eq!(
-        verdict(&p, Who::Known(&by_password), &f),
+        verdict(&p, Who::known(&by_password), &f),
         Verdict::Deny,
         "no second step makes a password sign-in a federated one"
     );
     let p = policy("    allow:\n      - { roles: [auditor], amr: [fed, hwk] }\n");
     assert_eq!(
-        verdict(&p, Who::Known(&by_password), &f),
+        verdict(&p, Who::known(&by_password), &f),
         Verdict::StepUp,
         "a passkey would do"
     );
-    assert_eq!(verdict(&p, Who::Known(&identity(ANN)), &f), Verdict::Deny);
+    assert_eq!(verdict(&p, Who::known(&identity(ANN)), &f), Verdict::Deny);
 }

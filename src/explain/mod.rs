@@ -172,7 +172,7 @@ pub fn explain(live: &Live, asked: &Asked<'_>, caller: Caller) -> Explanation {
     };
     let mut e = describe(live, asked, &decided, why);
     if let Some(route) = decided.route().map(|i| &live.routes[i]) {
-        let who = identity.as_ref().map_or(Who::Unknown, Who::Known);
+        let who = identity.as_ref().map_or(Who::Unknown, Who::known);
         e.blocks = trace::blocks(route, who, &facts.policy());
         e.block = decided
             .ruling()

@@ -1,6 +1,7 @@
 //! `explain` tells the truth: a generated corpus of requests (the boundary corpus's targets,
-//! three callers, browser and API headers, a cross-site form post) goes through the proxy and
-//! through `GET /explain` on the admin listener, and every answer must have the same status.
+//! routes with policies, three callers, browser and API headers, a cross-site form post) goes
+//! through the proxy and through `GET /explain` on the admin listener, and every answer must
+//! have the same status.
 
 use crate::client::Client;
 use crate::harness::*;
@@ -11,10 +12,21 @@ async fn explain_and_the_proxy_agree_on_every_request_of_the_corpus() {
     if crate::ON_POSTGRES {
         return; // store-independent: the SQLite pass runs it
     }
-    let (_up, g) = start().await;
-    g.add_user("user@example.test", "user", "user-password-1");
-    let user = g.login("user@example.test", "user-password-1", false).await;
+    let (_up, g) = start_with(|o| o.routes = format!("{POLICY_ROUTES}{DEFAULT_ROUTES}")).await;
     let admin = g.admin_token().await;
+    let id = g
+        .create_user(&admin, "user@example.test", "user", "user-password-1")
+        .await;
+    let r = g
+        .call(
+            http::Method::PATCH,
+            &format!("/api/nuxt-users/{id}"),
+            Some(&admin),
+            Some(serde_json::json!({"groups": ["eng"]})),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let user = g.login("user@example.test", "user-password-1", false).await;
     // Every third target of the boundary corpus, and a few that reach each kind of route.
     let mut targets: Vec<String> = crate::corpus::targets("localhost")
         .into_iter()
@@ -30,6 +42,12 @@ async fn explain_and_the_proxy_agree_on_every_request_of_the_corpus() {
             "/app/x",
             "/api/profile",
             "*",
+            "/pol/net/x",
+            "/pol/eng/x",
+            "/pol/out/x",
+            "/pol/mfa/x",
+            "/pol/not/x",
+            "/pol/time/x",
         ]
         .map(String::from),
     );
@@ -58,6 +76,17 @@ async fn explain_and_the_proxy_agree_on_every_request_of_the_corpus() {
         disagreements.join("\n")
     );
 }
+
+/// Routes with policies of every kind of criterion the loopback caller can meet: networks,
+/// methods, groups, roles with a second factor, `not`, and a time window.
+const POLICY_ROUTES: &str = r#"
+  - { name: pol-net, path: "/pol/net/**", upstream: app, auth: optional, allow: [{ networks: ["127.0.0.0/8"] }], deny: [{ methods: [POST] }] }
+  - { name: pol-eng, path: "/pol/eng/**", upstream: app, allow: [{ groups: [eng] }, { networks: ["10.0.0.0/8"] }] }
+  - { name: pol-out, path: "/pol/out/**", upstream: app, auth: required, deny: [{ networks: ["127.0.0.0/8", "::1"] }] }
+  - { name: pol-mfa, path: "/pol/mfa/**", upstream: app, auth: required, allow: [{ roles: [admin], mfa: true }, { roles: [user], groups: [eng] }] }
+  - { name: pol-not, path: "/pol/not/**", upstream: app, auth: optional, allow: [{ networks: ["127.0.0.0/8"] }], deny: [{ not: { groups: [eng] } }] }
+  - { name: pol-time, path: "/pol/time/**", upstream: app, auth: none, allow: [{ time: { days: mon-sun, from: "00:00", to: "24:00", tz: Europe/Berlin } }], deny: [{ methods: [POST] }] }
+"#;
 
 /// Sends each target in every variant through the proxy and through `explain`; how many were
 /// compared, and the disagreements.
@@ -106,7 +135,10 @@ async fn compare(
                 let answer = proxy.send(method, target, &headers).await;
                 let query = {
                     let mut q = url::form_urlencoded::Serializer::new(String::new());
-                    q.append_pair("method", method).append_pair("url", target);
+                    // The proxy sees this test's requests from loopback.
+                    q.append_pair("method", method)
+                        .append_pair("url", target)
+                        .append_pair("ip", "127.0.0.1");
                     if let Some(t) = token {
                         q.append_pair("token", t);
                     }

@@ -2,6 +2,7 @@
 //! and the structured access log.
 
 use crate::harness::*;
+use serde_json::Value;
 use std::process::Command;
 
 #[tokio::test]
@@ -42,8 +43,10 @@ async fn explain_says_which_route_matched_what_it_requires_and_why() {
     assert_eq!(v["requires"], "a valid session with role admin");
     assert_eq!(v["decision"], "deny");
     assert_eq!(v["status"], 403);
-    assert_eq!(v["check"], "role");
-    assert!(v["reason"].as_str().unwrap().contains("role"));
+    assert_eq!(v["check"], "policy");
+    assert!(v["reason"].as_str().unwrap().contains("role admin"), "{v}");
+    assert_eq!(v["block"], Value::Null, "no allow block held");
+    assert_eq!(v["blocks"][0]["criteria"][0]["result"], "miss", "{v}");
 
     let v = explain(&g, &["GET", "/admin/users", "--role", "admin"]);
     assert_eq!(
