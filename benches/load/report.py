@@ -47,6 +47,7 @@ targets = [
     ("public route CPU / HAProxy plain CPU", ratio("gateway public route", "haproxy proxy"), "≤ 1.3", lambda v: v <= 1.3),
     ("Bearer throughput / public-route throughput", ratio("gateway bearer (cached)", "gateway public route", "requests_per_s"), "≥ 0.9", lambda v: v >= 0.9),
     ("API key CPU / Bearer (cached) CPU", ratio("gateway api key", "gateway bearer (cached)"), "≤ 1.05", lambda v: v <= 1.05),
+    ("Bearer + policy CPU / Bearer (cached) CPU (median of per-round ratios)", paired("gateway bearer + policy", "gateway bearer (cached)"), "≤ 1.05", lambda v: v <= 1.05),
     ("fresh-token CPU / Bearer (cached) CPU", ratio("gateway fresh token (miss)", "gateway bearer (cached)"), "(information)", None),
 ]
 if "gateway bearer (HTTPS)" in by:

@@ -123,8 +123,21 @@ server: { listen: "127.0.0.1:$2", admin_listen: "127.0.0.1:$3", data_dir: "$dir/
 database: { url: "sqlite://$dir/data/load.db" }
 tokens: { secret: "$SECRET" }
 upstreams: { app: { addrs: ["127.0.0.1:$UP"] } }
+networks: { office: ["203.0.113.0/24", "2001:db8::/32"] }
 routes:
   - { name: public, path: "/public/**", upstream: app, auth: none }
+  # The policy row: three allow blocks (the load user is in no group, so the second decides)
+  # and a deny block, beside the same Bearer request on a plain route.
+  - name: policy
+    path: "/policy/**"
+    upstream: app
+    auth: required
+    allow:
+      - { groups: [eng] }
+      - { email_domains: [example.test] }
+      - { networks: [office] }
+    deny:
+      - { methods: [DELETE] }
   - { name: app, path: "/**", upstream: app, auth: required }
 # The login flood below measures the argon2 queue, not the per-IP limit.
 rate_limits: { login: { per_minute: 1000000, burst: 100000 } }
@@ -161,6 +174,8 @@ done
   { echo "HAProxy refused a valid token"; cat "$work/haproxy.log"; exit 1; }
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer nope" "127.0.0.1:$HAPJ/x")" = 401 ] ||
   { echo "HAProxy accepted a bad token"; exit 1; }
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "127.0.0.1:$GW/policy/x")" = 200 ] ||
+  { echo "the policy route refused the load user"; exit 1; }
 
 # Tokens never seen before, for the cache-miss scenario: a file per round.
 per_round=$((SECS * 60000))
@@ -204,6 +219,7 @@ scenarios() { # round
   measure "$1" "haproxy jwt_verify HS256" "$HAP_PID" "http://127.0.0.1:$HAPJ/x" "${AUTH[@]}"
   measure "$1" "gateway public route" "$GW_PID" "http://127.0.0.1:$GW/public/x"
   measure "$1" "gateway bearer (cached)" "$GW_PID" "http://127.0.0.1:$GW/app/x" "${AUTH[@]}"
+  measure "$1" "gateway bearer + policy" "$GW_PID" "http://127.0.0.1:$GW/policy/x" "${AUTH[@]}"
   measure "$1" "gateway session cookie" "$GW_PID" "http://127.0.0.1:$GW/app/x" "${COOKIE[@]}"
   measure "$1" "gateway api key" "$GW_PID" "http://127.0.0.1:$GW/app/x" -H "Authorization: Bearer $APIKEY"
   measure "$1" "haproxy jwt_verify HS256 (HTTPS)" "$HAP_PID" "https://127.0.0.1:$HAPS/x" "${AUTH[@]}"
@@ -226,6 +242,7 @@ FLOOD=${FLOOD:-1}
 [ "$ROUNDS" = 0 ] || for url in "$UP/x" "$NGX/x" "$HAP/x" "$GW/public/x"; do wrk -t1 -c8 -d2s "http://127.0.0.1:$url" >/dev/null; done
 wrk -t1 -c8 -d2s "${AUTH[@]}" "http://127.0.0.1:$HAPJ/x" >/dev/null
 wrk -t1 -c8 -d2s "${AUTH[@]}" "http://127.0.0.1:$GW/app/x" >/dev/null
+wrk -t1 -c8 -d2s "${AUTH[@]}" "http://127.0.0.1:$GW/policy/x" >/dev/null
 wrk -t1 -c8 -d2s -H "Authorization: Bearer $APIKEY" "http://127.0.0.1:$GW/app/x" >/dev/null
 wrk -t1 -c8 -d2s "${AUTH[@]}" "https://127.0.0.1:$HAPS/x" >/dev/null
 wrk -t1 -c8 -d2s "${AUTH[@]}" "https://127.0.0.1:$GWS/app/x" >/dev/null

@@ -33,8 +33,7 @@ pub async fn set(
 /// The groups a provider's claims name at `pointer` (a string or a list of strings). Names
 /// outside the group alphabet are left out, saying so in the log; a missing claim is no group.
 pub fn from_claims(provider: &str, pointer: &str, claims: &Map<String, Value>) -> Vec<String> {
-    let (top, rest) = crate::config::pointer::split(pointer);
-    let found = claims.get(&top).and_then(|v| v.pointer(rest));
+    let found = crate::config::pointer::resolve(claims, &crate::config::pointer::tokens(pointer));
     let names: Vec<&str> = match found {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(s)) => vec![s.as_str()],

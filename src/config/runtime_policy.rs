@@ -57,10 +57,8 @@ pub enum Criterion {
     Claim {
         /// As written (RFC 6901), for `explain`.
         pointer: String,
-        /// Its first reference token, unescaped: the top-level claim.
-        top: String,
-        /// The rest of the pointer below it (`""` for the claim itself).
-        rest: String,
+        /// Its reference tokens, unescaped; the first is the top-level claim.
+        path: Vec<String>,
         any_of: Vec<serde_json::Value>,
     },
     /// An API key holding one of these.

@@ -273,19 +273,18 @@ fn block(
             errs.push(ConfigError::at(here("claims"), "name at least one claim"));
         }
         for (ptr, v) in claims {
-            let path = format!("{at}.claims.{ptr}");
+            let place = format!("{at}.claims.{ptr}");
             let pointer = match super::pointer::parse(&ptr) {
                 Ok(p) => p,
                 Err(why) => {
-                    errs.push(ConfigError::at(&path, why));
+                    errs.push(ConfigError::at(&place, why));
                     continue;
                 }
             };
-            let (top, rest) = super::pointer::split(&pointer);
-            let rest = rest.to_string();
-            if TOKEN_MECHANICS.contains(&top.as_str()) {
+            let path = super::pointer::tokens(&pointer);
+            if TOKEN_MECHANICS.contains(&path[0].as_str()) {
                 errs.push(ConfigError::at(
-                    &path,
+                    &place,
                     "every token's issuer, audience, times and id are checked already; match the caller's claims (sub, role, or those a provider's `claims:` mapping adds)",
                 ));
                 continue;
@@ -300,15 +299,14 @@ fn block(
                     .any(|x| x.is_null() || x.is_array() || x.is_object())
             {
                 errs.push(ConfigError::at(
-                    &path,
+                    &place,
                     "give a value (a string, number or boolean) or a list of them",
                 ));
                 continue;
             }
             all.push(Criterion::Claim {
                 pointer,
-                top,
-                rest,
+                path,
                 any_of,
             });
         }

@@ -304,9 +304,7 @@ fn about(c: &Criterion, id: &Identity, amr: Amr) -> bool {
             .is_some_and(|(_, d)| domains.iter().any(|p| domain_matches(p, d))),
         Criterion::Roles(roles) => roles.iter().any(|r| *r == u.role),
         Criterion::Groups(groups) => groups.iter().any(|g| u.in_group(g)),
-        Criterion::Claim {
-            top, rest, any_of, ..
-        } => claim_holds(id, top, rest, any_of),
+        Criterion::Claim { path, any_of, .. } => claim_holds(id, path, any_of),
         Criterion::Scopes(scopes) => id
             .key
             .as_ref()
@@ -342,15 +340,14 @@ fn amr_holds(amr: Amr, name: AmrName) -> bool {
     }
 }
 
-/// Whether the caller's claim `top` (then `rest`, a pointer below it) equals one of `any_of`,
-/// or, a list, holds one. The token's own core claims are the caller's: `sub` (the user's
-/// id), `sid` (the session), `role` (the user's role now); the others are what an OAuth
-/// sign-in put in the token.
-fn claim_holds(id: &Identity, top: &str, rest: &str, any_of: &[Value]) -> bool {
-    match (top, rest) {
-        ("sub", "") => any_of.iter().any(|v| decimal_eq(v, id.user.id)),
-        ("role", "") => any_of.iter().any(|v| v.as_str() == Some(&id.user.role)),
-        ("sid", "") if id.key.is_none() => any_of.iter().any(|v| {
+/// Whether the caller's claim at `path` equals one of `any_of`, or, a list, holds one. The
+/// token's own core claims are the caller's: `sub` (the user's id), `sid` (the session),
+/// `role` (the user's role now); the others are what an OAuth sign-in put in the token.
+fn claim_holds(id: &Identity, path: &[String], any_of: &[Value]) -> bool {
+    match path {
+        [one] if one == "sub" => any_of.iter().any(|v| decimal_eq(v, id.user.id)),
+        [one] if one == "role" => any_of.iter().any(|v| v.as_str() == Some(&id.user.role)),
+        [one] if one == "sid" && id.key.is_none() => any_of.iter().any(|v| {
             v.as_str()
                 .and_then(|s| uuid::Uuid::parse_str(s).ok())
                 .is_some_and(|s| s == id.session_id)
@@ -358,9 +355,8 @@ fn claim_holds(id: &Identity, top: &str, rest: &str, any_of: &[Value]) -> bool {
         _ => {
             let found = id
                 .claims
-                .as_ref()
-                .and_then(|c| c.get(top))
-                .and_then(|v| v.pointer(rest));
+                .as_deref()
+                .and_then(|c| crate::config::pointer::resolve(c, path));
             match found {
                 Some(Value::Array(items)) => items.iter().any(|i| any_of.contains(i)),
                 Some(v) => any_of.contains(v),

@@ -192,7 +192,9 @@ fn describe(
         method: asked.method.to_string(),
         target: asked.target.to_string(),
         ip: asked.ip.map(|ip| ip.to_string()),
-        at: crate::control::web::views::rfc3339(asked.at),
+        at: jiff::Timestamp::from_second(asked.at)
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
         route: None,
         pattern: None,
         upstream: None,
