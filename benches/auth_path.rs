@@ -68,6 +68,37 @@ fn auth_path(c: &mut Criterion) {
     g.bench_function("jwt_verify_hs256", |b| {
         b.iter(|| state.auth.keys.verify(black_box(&token)).unwrap())
     });
+    // What reading every claim (policies' `claims` match the token's own) costs against
+    // decoding the fixed set: the same signature check, one JSON parse either way.
+    let key = jsonwebtoken::DecodingKey::from_secret(SECRET.as_bytes());
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    v.set_issuer(&["portcullis"]);
+    v.set_audience(&["portcullis"]);
+    g.bench_function("jwt_decode_fixed_claims", |b| {
+        b.iter(|| {
+            jsonwebtoken::decode::<portcullis::auth::Claims>(black_box(&token), &key, &v).unwrap()
+        })
+    });
+    g.bench_function("jwt_decode_all_claims_one_pass", |b| {
+        b.iter(|| {
+            jsonwebtoken::decode::<portcullis::auth::all_claims::AllClaims>(
+                black_box(&token),
+                &key,
+                &v,
+            )
+            .unwrap()
+        })
+    });
+    g.bench_function("jwt_decode_all_claims_as_map", |b| {
+        b.iter(|| {
+            jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
+                black_box(&token),
+                &key,
+                &v,
+            )
+            .unwrap()
+        })
+    });
     let sid = uuid::Uuid::parse_str(&state.auth.keys.verify(&token).unwrap().sid).unwrap();
     g.bench_function("cache_lookup", |b| {
         b.iter(|| state.auth.cache.session(black_box(&sid)).unwrap())
@@ -134,6 +165,71 @@ fn auth_path(c: &mut Criterion) {
                 .asserter
                 .assert(black_box(&identity), "billing", t0 + tick)
         })
+    });
+    g.finish();
+}
+
+/// A route policy judged for a signed-in caller: the load script's policy row (three allow
+/// blocks, the second holding; one deny block), and one whose time window and claims are read.
+fn policy(c: &mut Criterion) {
+    use portcullis::auth::{Amr, CachedUser, Identity, SessionEntry};
+    use portcullis::decision::policy::{judge, Facts, Who};
+    let yaml = r#"
+upstreams: { a: { addrs: ["127.0.0.1:1"] } }
+networks: { office: ["203.0.113.0/24", "2001:db8::/32"] }
+routes:
+  - path: "/p/**"
+    upstream: a
+    auth: required
+    allow:
+      - { groups: [eng] }
+      - { email_domains: [example.test] }
+      - { networks: [office] }
+    deny:
+      - { methods: [DELETE] }
+  - path: "/q/**"
+    upstream: a
+    auth: required
+    allow:
+      - { claims: { "/realm/roles": editor }, time: { days: mon-fri, from: "07:00", to: "19:00", tz: Europe/Berlin } }
+"#;
+    let cfg = from_yaml(yaml, &Overrides::default(), Path::new(".")).unwrap();
+    let claims = serde_json::json!({"realm": {"roles": ["viewer", "editor"]}});
+    let id = Identity {
+        user: std::sync::Arc::new(CachedUser {
+            id: 1,
+            email: "load@example.test".into(),
+            name: "Load".into(),
+            role: "admin".into(),
+            active: true,
+            picture: None,
+            email_verified: true,
+            groups: vec!["ops".into(), "sales".into()],
+            header_values: Default::default(),
+        }),
+        session_id: uuid::Uuid::from_u128(1),
+        session: SessionEntry {
+            user_id: 1,
+            token_id: uuid::Uuid::nil(),
+            expires_at: i64::MAX,
+            remember: false,
+            revoked: false,
+            amr: Amr::PWD,
+        },
+        key: None,
+        claims: Some(std::sync::Arc::new(claims.as_object().unwrap().clone())),
+    };
+    let facts = Facts {
+        method: &http::Method::GET,
+        ip: Some("127.0.0.1".parse().unwrap()),
+        at: portcullis::store::now(),
+    };
+    let mut g = c.benchmark_group("policy");
+    g.bench_function("three_allow_one_deny", |b| {
+        b.iter(|| judge(black_box(&cfg.routes[0].policy), Who::known(&id), &facts))
+    });
+    g.bench_function("claims_and_time_window", |b| {
+        b.iter(|| judge(black_box(&cfg.routes[1].policy), Who::known(&id), &facts))
     });
     g.finish();
 }
@@ -397,5 +493,12 @@ fn maps_contended(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, auth_path, route_matching, maps, maps_contended);
+criterion_group!(
+    benches,
+    auth_path,
+    policy,
+    route_matching,
+    maps,
+    maps_contended
+);
 criterion_main!(benches);

@@ -1,5 +1,6 @@
 //! Authentication: credentials, tokens, the session cache, passwords and their policy.
 
+pub mod all_claims;
 pub mod amr;
 pub mod api_keys;
 pub mod assertion;

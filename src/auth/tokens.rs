@@ -1,6 +1,7 @@
 //! JWT access tokens. The verifier pins the algorithm from config and never reads it from
 //! the token, so `alg: none` and HS/RS confusion cannot work.
 
+use super::all_claims::AllClaims;
 use crate::config::Tokens;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -195,7 +196,7 @@ impl TokenKeys {
             return Err(TokenError::Invalid);
         }
         let data =
-            decode::<Map<String, Value>>(token, &self.decoding, &self.validation).map_err(|e| {
+            decode::<AllClaims>(token, &self.decoding, &self.validation).map_err(|e| {
                 match e.kind() {
                     jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                     _ => TokenError::Invalid,
@@ -205,8 +206,10 @@ impl TokenKeys {
         if !plain_header(&data.header) {
             return Err(TokenError::Invalid);
         }
-        let mut extra = data.claims;
-        let claims = Claims::take(&mut extra).ok_or(TokenError::Invalid)?;
+        let AllClaims {
+            core: claims,
+            extra,
+        } = data.claims;
         let (now, leeway) = (crate::clock::now().max(0) as u64, self.validation.leeway);
         if claims.exp.saturating_add(leeway) < now {
             return Err(TokenError::Expired);
@@ -217,37 +220,6 @@ impl TokenKeys {
             return Err(TokenError::Invalid);
         }
         Ok((claims, extra))
-    }
-}
-
-impl Claims {
-    /// Takes the core claims out of a token's claims, leaving the others; `None` when one is
-    /// missing or of the wrong type.
-    fn take(all: &mut Map<String, Value>) -> Option<Claims> {
-        let mut string = |k: &str| match all.remove(k)? {
-            Value::String(s) => Some(s),
-            _ => None,
-        };
-        let (sub, sid, role, iss, aud, jti) = (
-            string("sub")?,
-            string("sid")?,
-            string("role")?,
-            string("iss")?,
-            string("aud")?,
-            string("jti")?,
-        );
-        let mut number = |k: &str| all.remove(k)?.as_u64();
-        Some(Claims {
-            iat: number("iat")?,
-            nbf: number("nbf")?,
-            exp: number("exp")?,
-            sub,
-            sid,
-            role,
-            iss,
-            aud,
-            jti,
-        })
     }
 }
 

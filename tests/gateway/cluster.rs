@@ -97,6 +97,22 @@ async fn changes_made_on_one_instance_reach_the_other_within_a_second() {
     eprintln!("role change reached B in {took:?}");
     assert_eq!(up.last().headers["x-auth-role"], "admin");
 
+    // So do groups: set through A, carried by B's next requests of a session B cached.
+    let r = a
+        .call(
+            Method::PATCH,
+            &format!("{P}/{uid}"),
+            Some(&admin),
+            Some(json!({"groups": ["eng"]})),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let took = within(Duration::from_secs(1), "groups on B", || async {
+        status(&b, "/app", &on_b).await == 200 && up.last().headers["x-auth-groups"] == "eng"
+    })
+    .await;
+    eprintln!("a change of groups reached B in {took:?}");
+
     // Logout-all through A ends B's own session on B too.
     assert_eq!(a.post("/api/logout-all", Some(&on_a)).await.status(), 200);
     let took = within(Duration::from_secs(1), "logout-all on B", || async {

@@ -359,6 +359,32 @@ async fn forward_auth_applies_policies_to_the_edges_original_request() {
     assert_eq!(ask("GET", "203.0.113.5").await.unwrap().status(), 200);
     assert_eq!(ask("DELETE", "203.0.113.5").await.unwrap().status(), 403);
     assert_eq!(ask("GET", "198.51.100.1").await.unwrap().status(), 401, "sign in first");
+    // A browser whose session lacks the second step a block asks for goes to the
+    // second-step page, and back to the edge's URL after it.
+    let admin = g.admin_token().await;
+    let id = g.create_user(&admin, "pw@example.test", "user", "pw-password-1").await;
+    assert_eq!(patch_groups(&g, &admin, id, json!(["eng"])).await.status(), 200);
+    let pw = g.login("pw@example.test", "pw-password-1", false).await;
+    let r = no_redirects()
+        .get(g.url("/auth/forward"))
+        .header("x-forwarded-uri", "/ops/report")
+        .header("x-forwarded-host", "ops.test")
+        .header("x-forwarded-proto", "https")
+        .header("accept", "text/html")
+        .header("sec-fetch-mode", "navigate")
+        .header("cookie", format!("portcullis_session={pw}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    assert_eq!(
+        r.headers()["location"],
+        format!(
+            "{}/login/mfa?returnTo=https%3A%2F%2Fops.test%2Fops%2Freport",
+            g.base.replace("127.0.0.1", "localhost")
+        )
+        .as_str()
+    );
 }
 
 #[tokio::test]
