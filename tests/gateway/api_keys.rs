@@ -314,16 +314,7 @@ async fn explain_understands_keys() {
     let admin = g.admin_token().await;
     let scoped = create(&g, &admin, json!({"name": "s", "scopes": ["billing:read"]})).await;
     let plain = create(&g, &admin, json!({"name": "p"})).await;
-    let explain = |args: &[&str]| -> Value {
-        let out = std::process::Command::new(bin())
-            .args(["explain", "--json", "--config"])
-            .arg(&g.config)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
+    let explain = |args: &[&str]| crate::operator::explain(&g, args);
     let v = explain(&["GET", "/billing/x", "--token", scoped["key"].as_str().unwrap()]);
     assert_eq!(v["decision"], "forward", "{v}");
     let v = explain(&["GET", "/billing/x", "--token", plain["key"].as_str().unwrap()]);

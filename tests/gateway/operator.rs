@@ -18,7 +18,8 @@ async fn readyz_checks_database_and_listener() {
     }
 }
 
-fn explain(g: &Gateway, args: &[&str]) -> serde_json::Value {
+/// `portcullis explain --json` on the gateway's config, as an operator runs it.
+pub fn explain(g: &Gateway, args: &[&str]) -> serde_json::Value {
     let out = Command::new(bin())
         .args(["explain", "--json", "--config"])
         .arg(&g.config)

@@ -390,16 +390,7 @@ async fn forward_auth_applies_policies_to_the_edges_original_request() {
 #[tokio::test]
 async fn explain_shows_every_block_for_an_address_and_a_time() {
     let (_up, g) = start_with(policy_routes).await;
-    let explain = |args: &[&str]| -> Value {
-        let out = std::process::Command::new(bin())
-            .args(["explain", "--json", "--config"])
-            .arg(&g.config)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
+    let explain = |args: &[&str]| crate::operator::explain(&g, args);
     let v = explain(&["GET", "/wiki/page", "--ip", "203.0.113.9"]);
     assert_eq!((v["decision"].as_str(), v["block"].as_str()), (Some("forward"), Some("allow[0]")), "{v}");
     assert_eq!(v["ip"], "203.0.113.9");

@@ -4,7 +4,7 @@
 
 use super::hash;
 use super::identity::{self, Refusal};
-use super::page::{fail, Failure};
+use super::page::{fail, ours, Failure};
 use crate::config::{Provider, ProviderKind};
 use crate::control::web::extract::Client;
 use crate::state::State;
@@ -86,10 +86,7 @@ async fn start(
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "saving oauth state failed");
-            fail(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong on our side",
-            )
+            ours()
         })?;
     let cookie = super::auth_cookie(state, STATE_COOKIE, &browser, STATE_TTL);
     Ok((
@@ -116,12 +113,7 @@ async fn finish(
         .store
         .take_oauth_state(&hash(state_param), now())
         .await
-        .map_err(|_| {
-            fail(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong on our side",
-            )
-        })?
+        .map_err(|_| ours())?
         .ok_or_else(|| bad("Unknown or expired sign-in state"))?;
     if saved.browser_hash != hash(&browser) || saved.provider != p.name {
         return Err(bad("This sign-in belongs to another browser"));
@@ -150,10 +142,7 @@ async fn finish(
             ),
             Refusal::Store(e) => {
                 tracing::error!(error = %e, "store error while signing in");
-                fail(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Something went wrong on our side",
-                )
+                ours()
             }
         })?;
     if let Some(pointer) = &p.groups {
@@ -162,12 +151,7 @@ async fn finish(
         let source = crate::groups::oauth_source(&p.name);
         crate::accounts::groups::set(state, user.id, &source, &names)
             .await
-            .map_err(|_| {
-                fail(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Something went wrong on our side",
-                )
-            })?;
+            .map_err(|_| ours())?;
     }
     let extra = Value::Object(identity::token_claims(p, &profile, &user)).to_string();
     let (code, code_hash) = crate::auth::one_time::generate();
@@ -176,12 +160,7 @@ async fn finish(
         .store
         .save_auth_code(&code_hash, user.id, &extra, expires, &saved.browser_hash)
         .await
-        .map_err(|_| {
-            fail(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong on our side",
-            )
-        })?;
+        .map_err(|_| ours())?;
     let mut location = format!("/auth/callback?code={code}");
     if let Some(r) = &saved.redirect_to {
         location.push_str(&format!("&redirectTo={}", crate::redirect::escape_query(r)));

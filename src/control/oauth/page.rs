@@ -32,6 +32,15 @@ pub fn fail(status: StatusCode, msg: impl Into<String>) -> Failure {
     Failure(status, msg.into())
 }
 
+/// A failure of ours (the store, mostly): a 500 page that says so and nothing more; the cause
+/// goes to the log where it happened.
+pub fn ours() -> Failure {
+    fail(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong on our side",
+    )
+}
+
 pub fn escape_html(s: &str) -> String {
     s.chars()
         .map(|c| match c {
