@@ -23,19 +23,60 @@ pub struct Loaded {
     pub key: Arc<CertifiedKey>,
     /// The leaf's `notAfter`, Unix seconds.
     pub not_after: i64,
-    /// The DNS names the leaf covers (subjectAltName; `*.` patterns as written).
+    /// The names and addresses the leaf covers (subjectAltName).
     pub names: Arc<Names>,
 }
 
-/// The host names a certificate covers.
-#[derive(Debug, Default)]
-pub struct Names(pub Vec<String>);
+/// What a certificate covers: DNS names (`*.` patterns as written, lower-cased) and IP
+/// addresses.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Names {
+    pub dns: Vec<String>,
+    pub ips: Vec<std::net::IpAddr>,
+}
 
 impl Names {
-    /// Whether a request for `host` (no port) belongs on a connection with this certificate.
+    /// Whether a request for `host` (no port; an IPv6 address in brackets or not) belongs on a
+    /// connection with this certificate. An address is covered only by an IP entry (RFC 6125
+    /// §1.7.2: never by a DNS name that spells it).
     pub fn cover(&self, host: &str) -> bool {
-        self.0.iter().any(|n| crate::hosts::matches(n, host))
+        let literal = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        match literal.parse::<std::net::IpAddr>() {
+            Ok(ip) => self
+                .ips
+                .iter()
+                .any(|c| c.to_canonical() == ip.to_canonical()),
+            Err(_) => self.dns.iter().any(|n| crate::hosts::matches(n, host)),
+        }
     }
+}
+
+/// The names and addresses of a certificate's subjectAltName.
+fn names(cert: &x509_parser::certificate::X509Certificate<'_>) -> Names {
+    use x509_parser::extensions::GeneralName;
+    let mut out = Names::default();
+    let Some(san) = cert.subject_alternative_name().ok().flatten() else {
+        return out;
+    };
+    for n in &san.value.general_names {
+        match n {
+            GeneralName::DNSName(d) => out.dns.push(d.to_ascii_lowercase()),
+            GeneralName::IPAddress(bytes) => match bytes.len() {
+                4 => out.ips.push(std::net::IpAddr::from(
+                    <[u8; 4]>::try_from(*bytes).unwrap_or_default(),
+                )),
+                16 => out.ips.push(std::net::IpAddr::from(
+                    <[u8; 16]>::try_from(*bytes).unwrap_or_default(),
+                )),
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Reads and checks one pair: a PEM chain (leaf first) and a PEM private key that belongs to
@@ -52,23 +93,7 @@ pub fn load(p: &Pair) -> Result<Loaded, String> {
     let (_, parsed) = x509_parser::parse_x509_certificate(leaf)
         .map_err(|e| format!("{}: not an X.509 certificate: {e}", shown(&p.cert_file)))?;
     let not_after = parsed.validity().not_after.timestamp();
-    let names = parsed
-        .subject_alternative_name()
-        .ok()
-        .flatten()
-        .map(|san| {
-            san.value
-                .general_names
-                .iter()
-                .filter_map(|n| match n {
-                    x509_parser::extensions::GeneralName::DNSName(d) => {
-                        Some(d.to_ascii_lowercase())
-                    }
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let names = names(&parsed);
     let der = PrivateKeyDer::from_pem_file(&p.key_file)
         .map_err(|e| format!("{}: no private key: {e}", shown(&p.key_file)))?;
     let signing = rustls::crypto::ring::sign::any_supported_type(&der)
@@ -84,7 +109,7 @@ pub fn load(p: &Pair) -> Result<Loaded, String> {
     Ok(Loaded {
         key: Arc::new(key),
         not_after,
-        names: Arc::new(Names(names)),
+        names: Arc::new(names),
     })
 }
 
@@ -162,5 +187,31 @@ impl std::fmt::Debug for Resolver {
 impl ResolvesServerCert for Resolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         Some(self.set.load().choose(hello.server_name()).0.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_covered_by_ip_entries_only() {
+        let n = Names {
+            dns: vec!["a.test".into(), "*.c.test".into(), "127.0.0.2".into()],
+            ips: vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()],
+        };
+        for yes in [
+            "a.test",
+            "x.c.test",
+            "127.0.0.1",
+            "[::1]",
+            "::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(n.cover(yes), "{yes}");
+        }
+        for no in ["b.test", "127.0.0.2", "[::2]", "10.0.0.1", "[127.0.0.1]x"] {
+            assert!(!n.cover(no), "{no}");
+        }
     }
 }

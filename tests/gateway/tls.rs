@@ -19,10 +19,15 @@ fn have(cmd: &str) -> bool {
 
 /// A self-signed certificate for `name` (P-256), valid `days`: `<stem>.pem`, `<stem>.key`.
 fn certificate(dir: &Path, stem: &str, name: &str, days: u32) {
+    certificate_for(dir, stem, name, &format!("DNS:{name}"), days);
+}
+
+/// A self-signed certificate whose subjectAltName is `san` (`DNS:a.test,IP:127.0.0.1`).
+fn certificate_for(dir: &Path, stem: &str, name: &str, san: &str, days: u32) {
     let ok = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
         .args(["-nodes", "-subj", &format!("/CN={name}")])
-        .args(["-addext", &format!("subjectAltName=DNS:{name}")])
+        .args(["-addext", &format!("subjectAltName={san}")])
         // A leaf, not a CA: rustls (webpki) refuses a CA certificate as a server's.
         .args(["-addext", "basicConstraints=critical,CA:FALSE"])
         .args(["-addext", "extendedKeyUsage=serverAuth"])
@@ -166,6 +171,74 @@ async fn https_with_http2_sni_reload_and_modern_protocols_only() {
     g.signal("HUP");
     g.wait_log("TLS certificates not reloaded").await;
     assert_eq!(curl(tls, "a.test", &dir.join("a2.pem"), "/public/x", &[]).unwrap(), "200 2");
+    g.signal("TERM");
+    g.wait_exit(Duration::from_secs(15)).await;
+}
+
+/// curl's answer for a URL as given (no `--resolve`): `<status> <http version>`, or its error.
+fn curl_url(url: &str, ca: &Path, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code} %{http_version}"])
+        .arg("--cacert")
+        .arg(ca)
+        .args(args)
+        .arg(url)
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).to_string())
+    }
+}
+
+// curl runs blocking, and the recording app lives on the test's runtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_clients_that_connect_by_ip_address_are_served() {
+    if !have("openssl") || !have("curl") {
+        eprintln!("SKIPPED: openssl and curl are needed");
+        return;
+    }
+    let certs = tempfile::tempdir().unwrap();
+    let dir = certs.path();
+    certificate_for(dir, "ip", "gateway", "DNS:localhost,IP:127.0.0.1,IP:::1", 90);
+    let tls = free_port();
+    // Both families on one listener: `[::]` takes IPv4 clients as mapped addresses.
+    let (_up, mut g) = start_with(|o| {
+        o.server_extra = format!(
+            "  tls:\n    listen: \"[::]:{tls}\"\n    cert_file: \"{d}/ip.pem\"\n    key_file: \"{d}/ip.key\"\n",
+            d = dir.display()
+        );
+        o.public_url = Some(format!("https://127.0.0.1:{tls}"));
+    })
+    .await;
+    let ca = dir.join("ip.pem");
+    for host in ["127.0.0.1", "[::1]", "localhost"] {
+        let url = format!("https://{host}:{tls}/public/x");
+        assert_eq!(curl_url(&url, &ca, &["--http2"]).unwrap(), "200 2", "{url}");
+        assert_eq!(curl_url(&url, &ca, &["--http1.1"]).unwrap(), "200 1.1", "{url}");
+    }
+    // An address the certificate does not name is still another host's: 421 over HTTP/2.
+    let url = format!("https://127.0.0.1:{tls}/public/x");
+    assert_eq!(
+        curl_url(&url, &ca, &["--http2", "-H", "Host: 10.0.0.1"]).unwrap(),
+        "421 2"
+    );
+    assert_eq!(
+        curl_url(&url, &ca, &["--http2", "-H", "Host: [::2]"]).unwrap(),
+        "421 2"
+    );
+    // A renewed certificate naming only the addresses, read the same way after SIGHUP.
+    certificate_for(dir, "ip2", "gateway", "IP:127.0.0.1,IP:::1", 90);
+    std::fs::copy(dir.join("ip2.pem"), dir.join("ip.pem")).unwrap();
+    std::fs::copy(dir.join("ip2.key"), dir.join("ip.key")).unwrap();
+    g.signal("HUP");
+    g.wait_log("TLS certificates reloaded").await;
+    let ca = dir.join("ip2.pem");
+    for host in ["127.0.0.1", "[::1]"] {
+        let url = format!("https://{host}:{tls}/public/x");
+        assert_eq!(curl_url(&url, &ca, &["--http2"]).unwrap(), "200 2", "{url}");
+    }
     g.signal("TERM");
     g.wait_exit(Duration::from_secs(15)).await;
 }
