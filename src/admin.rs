@@ -77,6 +77,7 @@ async fn readyz(S(state): S<Arc<State>>) -> impl IntoResponse {
         tokio::time::timeout(limit, state.store.count_users()).await,
         Ok(Ok(_))
     );
+    crate::metrics::database_answered(database);
     let listener = matches!(
         tokio::time::timeout(
             limit,

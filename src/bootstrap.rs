@@ -10,6 +10,8 @@ use secrecy::SecretString;
 /// Why the first admin could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
+    #[error("{0}")]
+    Env(String),
     #[error("PORTCULLIS_ADMIN_EMAIL is not a valid email address")]
     Email,
     #[error("PORTCULLIS_ADMIN_PASSWORD {0}")]
@@ -24,10 +26,10 @@ pub async fn ensure_admin(state: &State) -> Result<(), BootstrapError> {
     if state.store.count_users().await? > 0 {
         return Ok(());
     }
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let raw_email = env("PORTCULLIS_ADMIN_EMAIL").unwrap_or_else(|| "admin@localhost".into());
+    let env = |k: &str| crate::config::env::var(k).map_err(BootstrapError::Env);
+    let raw_email = env("PORTCULLIS_ADMIN_EMAIL")?.unwrap_or_else(|| "admin@localhost".into());
     let email = normalize_email(&raw_email).ok_or(BootstrapError::Email)?;
-    let (password, generated) = match env("PORTCULLIS_ADMIN_PASSWORD") {
+    let (password, generated) = match env("PORTCULLIS_ADMIN_PASSWORD")? {
         Some(p) => {
             policy::check(&p, state.config().passwords.min_length)
                 .map_err(BootstrapError::Password)?;

@@ -120,14 +120,18 @@ pub type Chosen = (Arc<CertifiedKey>, Arc<Names>);
 pub struct Set {
     default: Chosen,
     by_host: Vec<(String, Chosen)>,
+    /// The earliest leaf `notAfter` of the set (Unix seconds).
+    expires: i64,
 }
 
 impl Set {
     /// Loads the default pair and each `(hosts, pair)`.
     pub fn load(default: &Pair, more: &[(Vec<String>, Pair)]) -> Result<Set, String> {
         let mut by_host = Vec::new();
+        let mut expires = i64::MAX;
         for (hosts, pair) in more {
             let l = load(pair)?;
+            expires = expires.min(l.not_after);
             let chosen = (l.key, l.names);
             by_host.extend(
                 hosts
@@ -137,9 +141,15 @@ impl Set {
         }
         let l = load(default)?;
         Ok(Set {
+            expires: expires.min(l.not_after),
             default: (l.key, l.names),
             by_host,
         })
+    }
+
+    /// When the first of its certificates expires (Unix seconds).
+    pub fn expires(&self) -> i64 {
+        self.expires
     }
 
     /// The certificate (and its names) for a handshake naming `sni`: the default without SNI

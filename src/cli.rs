@@ -32,6 +32,41 @@ pub fn check_config(path: &Path) -> bool {
     }
 }
 
+/// `portcullis health`: asks the admin listener's `/healthz` as a container's `HEALTHCHECK`
+/// does (the image has no curl). Succeeds on a 200 within two seconds.
+pub fn health(path: &Path) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let cfg = crate::app::load_config(path)?;
+    let admin = cfg
+        .server
+        .admin_listen
+        .ok_or_else(|| anyhow::anyhow!("server.admin_listen is not set: nothing to ask"))?;
+    // A listener on every interface is asked on loopback.
+    let ip = match admin.ip() {
+        std::net::IpAddr::V4(v4) if v4.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(v6) if v6.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    let at = std::net::SocketAddr::new(ip, admin.port());
+    let limit = std::time::Duration::from_secs(2);
+    let mut s = std::net::TcpStream::connect_timeout(&at, limit)?;
+    s.set_read_timeout(Some(limit))?;
+    s.set_write_timeout(Some(limit))?;
+    write!(
+        s,
+        "GET /healthz HTTP/1.1\r\nHost: {at}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head)?;
+    anyhow::ensure!(
+        head.starts_with(b"HTTP/1.1 200"),
+        "{at}/healthz answered {}",
+        String::from_utf8_lossy(&head)
+    );
+    println!("healthy ({at}/healthz)");
+    Ok(())
+}
+
 pub fn user_add(
     path: &Path,
     email: &str,

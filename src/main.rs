@@ -38,6 +38,9 @@ enum Cmd {
     },
     /// Validate the config file and list every problem.
     CheckConfig,
+    /// Ask the running gateway's admin listener whether it is up (`/healthz`): a container's
+    /// health check, with nothing but this binary in the image.
+    Health,
     /// What the gateway does with a request and which check decided, by the proxy's own
     /// decision functions, e.g. `explain GET /admin/users --role user -H 'Accept: text/html'`.
     Explain {
@@ -174,6 +177,7 @@ fn main() -> ExitCode {
         Cmd::Serve { upgrade } => {
             portcullis::app::serve(&cli.config, upgrade).map_err(anyhow::Error::from)
         }
+        Cmd::Health => portcullis::cli::health(&cli.config),
         Cmd::CheckConfig => {
             return if portcullis::cli::check_config(&cli.config) {
                 ExitCode::SUCCESS

@@ -34,6 +34,8 @@ pub struct Metrics {
     pub api_key_rejections: IntCounterVec,
     pub api_key_lookups: IntCounterVec,
     pub policy_decisions: IntCounterVec,
+    pub certificate_expires: IntGauge,
+    pub database_up: IntGauge,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -194,6 +196,16 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
             "API key lookups by prefix: hit (cached), miss (read from the store), absent (a prefix the store lately had no key for)",
             &["result"],
         ),
+        database_up: gauge(
+            &r,
+            "portcullis_database_up",
+            "1 when the database answered the last check (each /readyz, and the upkeep every minute), 0 when it did not",
+        ),
+        certificate_expires: gauge(
+            &r,
+            "portcullis_tls_certificate_expires_timestamp_seconds",
+            "When the first of the TLS listener's certificates expires (its notAfter, Unix seconds), as loaded at start or the last SIGHUP",
+        ),
         policy_decisions: counter(
             &r,
             "portcullis_policy_decisions_total",
@@ -223,6 +235,16 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
 
 pub fn auth_decision(outcome: &'static str) {
     METRICS.auth_decisions.with_label_values(&[outcome]).inc();
+}
+
+/// Whether the database answered the last check.
+pub fn database_answered(up: bool) {
+    METRICS.database_up.set(i64::from(up));
+}
+
+/// The TLS listener's earliest certificate expiry, as just loaded.
+pub fn certificate_expires(at: i64) {
+    METRICS.certificate_expires.set(at);
 }
 
 pub fn login_attempt(outcome: &'static str) {

@@ -96,9 +96,11 @@ impl State {
             sealer,
             store,
             certs: match &config.server.tls {
-                Some(t) => Some(crate::certs::Resolver::new(
-                    t.load().map_err(StateError::Certificates)?,
-                )),
+                Some(t) => {
+                    let set = t.load().map_err(StateError::Certificates)?;
+                    crate::metrics::certificate_expires(set.expires());
+                    Some(crate::certs::Resolver::new(set))
+                }
                 None => None,
             },
             live: ArcSwap::from_pointee(Live::new(config)),
@@ -112,7 +114,9 @@ impl State {
         let (Some(resolver), Some(tls)) = (&self.certs, &self.config().server.tls) else {
             return Ok(());
         };
-        resolver.swap(tls.load()?);
+        let set = tls.load()?;
+        crate::metrics::certificate_expires(set.expires());
+        resolver.swap(set);
         Ok(())
     }
 

@@ -14,6 +14,14 @@ pub struct Upkeep {
 impl Upkeep {
     pub async fn run_once(&self) {
         let now = crate::store::now();
+        // Whether the database answers, for `portcullis_database_up` (and its alert) when
+        // nothing else asks it.
+        let limit = Duration::from_secs(5);
+        let up = matches!(
+            tokio::time::timeout(limit, self.state.store.count_users()).await,
+            Ok(Ok(_))
+        );
+        crate::metrics::database_answered(up);
         // Last-seen times first: one batch, however many requests there were.
         let seen: Vec<(String, i64)> = self
             .state

@@ -1,6 +1,7 @@
 //! Configuration: load the YAML file, apply environment overrides, validate into [`Config`].
 
 mod duration;
+pub mod env;
 mod error;
 pub mod file;
 pub mod file_oauth;
@@ -25,7 +26,8 @@ pub use runtime_policy::*;
 
 use std::path::Path;
 
-/// Deployment overrides read from the environment (secrets stay out of files).
+/// Deployment overrides read from the environment (secrets stay out of the config file): each
+/// `PORTCULLIS_X`, or the file `PORTCULLIS_X_FILE` names.
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
     pub jwt_secret: Option<secrecy::SecretString>,
@@ -33,17 +35,26 @@ pub struct Overrides {
     pub listen: Option<String>,
     pub admin_listen: Option<String>,
     pub smtp_password: Option<secrecy::SecretString>,
+    /// Files named by `…_FILE` that could not be read: the config is refused, naming them.
+    pub unreadable: Vec<String>,
 }
 
 impl Overrides {
     pub fn from_env() -> Self {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let mut unreadable = Vec::new();
+        let mut var = |k: &str| {
+            env::var(k).unwrap_or_else(|why| {
+                unreadable.push(why);
+                None
+            })
+        };
         Overrides {
             jwt_secret: var("PORTCULLIS_JWT_SECRET").map(secrecy::SecretString::from),
             database_url: var("PORTCULLIS_DATABASE_URL"),
             listen: var("PORTCULLIS_LISTEN"),
             admin_listen: var("PORTCULLIS_ADMIN_LISTEN"),
             smtp_password: var("PORTCULLIS_SMTP_PASSWORD").map(secrecy::SecretString::from),
+            unreadable,
         }
     }
 }
@@ -68,6 +79,16 @@ pub fn from_yaml(
     overrides: &Overrides,
     base: &Path,
 ) -> Result<Config, Vec<ConfigError>> {
+    if !overrides.unreadable.is_empty() {
+        return Err(overrides
+            .unreadable
+            .iter()
+            .map(|why| ConfigError {
+                at: Where::Path("environment".into()),
+                message: why.clone(),
+            })
+            .collect());
+    }
     let mut file = parse_file(text)?;
     if let Some(s) = &overrides.jwt_secret {
         file.tokens.secret = Some(s.clone());
@@ -232,6 +253,7 @@ mod tests {
             listen: Some("127.0.0.1:9999".into()),
             admin_listen: None,
             smtp_password: None,
+            unreadable: Vec::new(),
         };
         let c = from_yaml(
             &format!("{UPSTREAM}tokens: {{ expiration: 2 hours }}"),

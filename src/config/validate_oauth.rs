@@ -159,7 +159,7 @@ fn provider(
     {
         Some(Ok(s)) => SecretString::from(s),
         Some(Err(missing)) => {
-            errs.push(ConfigError::at(at("client_secret"), missing.to_string()));
+            errs.push(ConfigError::at(at("client_secret"), missing));
             SecretString::from(String::new())
         }
         None => SecretString::from(String::new()),
@@ -210,15 +210,11 @@ const RESERVED_CLAIMS: &[&str] = &[
     "jti",
 ];
 
-/// An environment variable a setting names (`${NAME}`) that is not set.
-#[derive(Debug, thiserror::Error)]
-#[error("environment variable {0} is not set")]
-struct MissingEnv(String);
-
-/// `${NAME}` → the value of env NAME.
-fn expand_env(v: &str) -> Result<String, MissingEnv> {
+/// `${NAME}` → the value of env NAME, or of the file NAME_FILE names; why not, when neither.
+fn expand_env(v: &str) -> Result<String, String> {
     match v.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
-        Some(var) => std::env::var(var).map_err(|_| MissingEnv(var.to_string())),
+        Some(var) => super::env::var(var)?
+            .ok_or_else(|| format!("environment variable {var} is not set (nor {var}_FILE)")),
         None => Ok(v.to_string()),
     }
 }

@@ -10,6 +10,7 @@ mod boundary;
 mod browser;
 mod bruteforce;
 mod cluster;
+mod container;
 mod edge;
 #[path = "../differential/client.rs"]
 #[allow(dead_code)]

@@ -228,6 +228,19 @@ async fn http2_clients_that_connect_by_ip_address_are_served() {
         curl_url(&url, &ca, &["--http2", "-H", "Host: [::2]"]).unwrap(),
         "421 2"
     );
+    // Its expiry is exported for the alert on certificates about to expire (90 days here).
+    let expires = |m: String| -> f64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix("portcullis_tls_certificate_expires_timestamp_seconds "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no certificate expiry in\n{m}"))
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let left = expires(g.metrics().await) - now;
+    assert!((89.0 * 86400.0..=90.0 * 86400.0).contains(&left), "{left}");
     // A renewed certificate naming only the addresses, read the same way after SIGHUP.
     certificate_for(dir, "ip2", "gateway", "IP:127.0.0.1,IP:::1", 90);
     std::fs::copy(dir.join("ip2.pem"), dir.join("ip.pem")).unwrap();
