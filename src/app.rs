@@ -201,6 +201,14 @@ pub fn serve(config_path: &Path, upgrade: bool) -> Result<(), StartError> {
                 == Some(crate::config::Backend::Sqlite),
         },
     ));
+    // Upstreams given by name (now, or after a reload) are resolved again every 5 s.
+    server.add_service(background_service(
+        "resolve",
+        crate::tasks::Resolve {
+            state: state.clone(),
+            every: Duration::from_secs(5),
+        },
+    ));
     server.add_service(background_service(
         "upkeep",
         Upkeep {

@@ -23,6 +23,14 @@ pub fn check_config(path: &Path) -> bool {
             for w in cfg.server.tls.iter().flat_map(|t| t.expiring(now())) {
                 println!("warning: {w}");
             }
+            // A name that does not resolve here may on the machine that runs the gateway.
+            for (name, u) in &cfg.upstreams {
+                if let crate::config::UpstreamTarget::Named(names) = &u.target {
+                    if let Err(why) = crate::upstream::resolve(names) {
+                        println!("warning: upstreams.{name}: {why} (requests to it get 502 until it resolves)");
+                    }
+                }
+            }
             true
         }
         Err(e) => {

@@ -82,7 +82,7 @@ impl Live {
             .collect();
         Live {
             policy_counters,
-            upstreams: Upstreams::new(&config.upstreams),
+            upstreams: Upstreams::new(&config.upstreams, previous.map(|p| &p.upstreams)),
             route_index: RouteIndex::new(&config.routes),
             login_limiter: Limiter::kept(
                 config.rate_limits.login,

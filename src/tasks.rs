@@ -162,3 +162,25 @@ impl BackgroundService for Revocations {
         }
     }
 }
+
+/// Upstreams given by name are resolved again every period, off the proxy's threads (the
+/// system resolver blocks): a Service whose addresses change is followed within a period.
+pub struct Resolve {
+    pub state: Arc<State>,
+    pub every: Duration,
+}
+
+#[async_trait::async_trait]
+impl BackgroundService for Resolve {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut tick = tokio::time::interval(self.every);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            let live = self.state.config();
+            let _ = tokio::task::spawn_blocking(move || live.upstreams.refresh()).await;
+        }
+    }
+}

@@ -224,6 +224,9 @@ pub struct Cookie {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpstreamTarget {
     Addrs(Vec<SocketAddr>),
+    /// Host names and ports (a Kubernetes Service, say), resolved when the config loads and
+    /// again every few seconds (`tasks::Resolve`); requests go to the addresses last found.
+    Named(Vec<(String, u16)>),
     /// The built-in echo upstream that shows what the app would receive.
     Whoami,
 }

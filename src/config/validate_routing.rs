@@ -3,10 +3,10 @@
 use super::error::ConfigError;
 use super::file::{self, RouteSetting};
 use super::runtime::*;
-use super::validate::socket;
 use crate::path::pattern::PathPattern;
 use http::{HeaderName, Method};
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 pub(super) fn upstreams(
@@ -39,15 +39,17 @@ pub(super) fn upstreams(
                 ));
                 continue;
             }
-            (None, false) => {
-                let addrs: Vec<_> = u
-                    .addrs
+            (None, false) if u.addrs.iter().all(|a| a.parse::<SocketAddr>().is_ok()) => {
+                UpstreamTarget::Addrs(u.addrs.iter().filter_map(|a| a.parse().ok()).collect())
+            }
+            // Names (or names and addresses): resolved at start and every few seconds after.
+            (None, false) => UpstreamTarget::Named(
+                u.addrs
                     .iter()
                     .enumerate()
-                    .filter_map(|(i, a)| socket(a, &format!("{path}.addrs[{i}]"), errs))
-                    .collect();
-                UpstreamTarget::Addrs(addrs)
-            }
+                    .filter_map(|(i, a)| host_port(a, &format!("{path}.addrs[{i}]"), errs))
+                    .collect(),
+            ),
         };
         let d = |v: Option<super::HumanDuration>, default: u64| {
             v.map(|d| d.0).unwrap_or(Duration::from_secs(default))
@@ -64,6 +66,34 @@ pub(super) fn upstreams(
         );
     }
     out
+}
+
+/// `host:port` (a name, or an address), or the problem named at `path`.
+fn host_port(text: &str, path: &str, errs: &mut Vec<ConfigError>) -> Option<(String, u16)> {
+    if let Ok(a) = text.parse::<SocketAddr>() {
+        return Some((a.ip().to_string(), a.port()));
+    }
+    let parsed = text.rsplit_once(':').and_then(|(host, port)| {
+        let name_ok = !host.is_empty()
+            && host.len() <= 253
+            && host.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        Some((
+            host.to_ascii_lowercase(),
+            port.parse::<u16>().ok().filter(|p| *p > 0)?,
+        ))
+        .filter(|_| name_ok)
+    });
+    if parsed.is_none() {
+        errs.push(ConfigError::at(
+            path,
+            format!("{text:?} is not an address like \"127.0.0.1:8080\" or a name like \"app.default.svc:3000\""),
+        ));
+    }
+    parsed
 }
 
 pub(super) fn routes(

@@ -193,7 +193,10 @@ impl ProxyHttp for Gateway {
             .upstreams
             .peer(name)
             .map(Box::new)
-            .ok_or_else(|| Error::explain(ErrorType::ConnectNoRoute, "upstream has no address"))
+            // An upstream whose name does not resolve (yet): the app's side failed, 502.
+            .ok_or_else(|| {
+                Error::explain(ErrorType::ConnectNoRoute, "upstream has no address").into_up()
+            })
     }
 
     async fn upstream_request_filter(

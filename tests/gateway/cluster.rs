@@ -179,6 +179,15 @@ async fn a_lost_database_keeps_cached_sessions_for_the_grace_then_503_and_recove
     assert!(!r.headers().contains_key("set-cookie"));
     let body = error_body(r, 503).await;
     assert_eq!(body["statusCode"], 503);
+    // The probes a Kubernetes deployment uses (deploy/helm): not ready, so no new traffic is
+    // routed here, but alive, so the pod is not restarted for an outage a restart would not
+    // mend; and the database's state is exported for its alert.
+    let r = g.admin_get("/readyz").await;
+    assert_eq!(r.status(), 503);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["checks"]["database"], "failing", "{v}");
+    assert_eq!(g.admin_get("/healthz").await.status(), 200);
+    assert!(g.metrics().await.contains("portcullis_database_up 0"));
 
     // Past the grace, cached sessions are no longer trusted: 503, not a logout.
     within(
@@ -199,6 +208,8 @@ async fn a_lost_database_keeps_cached_sessions_for_the_grace_then_503_and_recove
     .await;
     let again = g.login("ops@example.test", "ops-password-1", false).await;
     assert_eq!(status(&g, "/app", &again).await, 200);
+    assert_eq!(g.admin_get("/readyz").await.status(), 200);
+    assert!(g.metrics().await.contains("portcullis_database_up 1"));
     assert!(g.child.is_some());
 }
 

@@ -322,3 +322,28 @@ async fn eddsa_tokens_work_and_hs256_confusion_with_the_public_key_fails() {
         401
     );
 }
+
+#[tokio::test]
+async fn an_upstream_given_by_name_is_resolved_and_one_that_does_not_resolve_is_502() {
+    let up = Upstream::start().await;
+    let mut o = Options::new(up.addr);
+    // A name, as a Kubernetes Service is given; and one no resolver knows.
+    o.upstream = format!("\"localhost:{}\"", up.addr.port());
+    o.more_upstreams = "  nowhere: { addrs: [\"no-such-host.invalid:80\"] }\n".into();
+    o.routes = "\n  - { path: \"/gone/**\", upstream: nowhere, auth: none }\n  - { path: \"/**\", upstream: app, auth: none }\n".into();
+    let g = Gateway::start(o).await;
+    let r = g.get("/x", None).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(up.last().path, "/x");
+    let r = g.get("/gone/x", None).await;
+    assert_eq!(r.status(), 502);
+    assert!(g.log().contains("no-such-host.invalid:80"), "{}", g.log());
+    let out = std::process::Command::new(bin())
+        .args(["check-config", "--config"])
+        .arg(&g.config)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("warning: upstreams.nowhere: no-such-host.invalid:80"), "{said}");
+}

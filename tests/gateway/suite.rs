@@ -9,6 +9,7 @@ mod avatar;
 mod boundary;
 mod browser;
 mod bruteforce;
+mod chart;
 mod cluster;
 mod container;
 mod edge;
