@@ -12,6 +12,8 @@
 ARG BINARY=build
 
 FROM docker.io/library/rust:1.95.0-bookworm AS build
+# DL3008 (pin apt versions) is ignored: the dated base pins the Debian release, and pinning a
+# package version breaks the build as soon as a security update replaces it in the archive.
 # hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends cmake \
@@ -24,13 +26,15 @@ RUN cargo build --release --locked --bin portcullis
 FROM scratch AS prebuilt
 COPY target/release/portcullis /src/target/release/portcullis
 
-# The stage the binary comes from: `build` by default.
+# The stage the binary comes from: `build` by default. DL3006 (tag the image) is ignored: this
+# names one of the stages above, not an image.
 # hadolint ignore=DL3006
 FROM ${BINARY} AS binary
 
 FROM docker.io/library/debian:bookworm-20250811-slim AS runtime
 # ca-certificates for outgoing TLS (OIDC providers, SMTP); a base that has them already
-# (build.sh's) needs no package index. The user owns only its state directory.
+# (build.sh's) needs no package index. The user owns only its state directory. DL3008 is
+# ignored for the reason given in the build stage.
 # hadolint ignore=DL3008
 RUN if [ ! -s /etc/ssl/certs/ca-certificates.crt ]; then \
       apt-get update \
