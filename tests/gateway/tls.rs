@@ -47,22 +47,11 @@ fn tls_config(dir: &Path, port: u16, extra: &str) -> String {
     )
 }
 
-/// curl's answer: `<status> <http version>`, or its error.
+/// curl's answer for `host` resolved to loopback: `<status> <http version>`, or its error.
 fn curl(port: u16, host: &str, ca: &Path, path: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("curl")
-        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code} %{http_version}"])
-        .arg("--cacert")
-        .arg(ca)
-        .args(["--resolve", &format!("{host}:{port}:127.0.0.1")])
-        .args(args)
-        .arg(format!("https://{host}:{port}{path}"))
-        .output()
-        .unwrap();
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).to_string())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).to_string())
-    }
+    let resolve = format!("{host}:{port}:127.0.0.1");
+    let args: Vec<&str> = ["--resolve", resolve.as_str()].into_iter().chain(args.iter().copied()).collect();
+    curl_url(&format!("https://{host}:{port}{path}"), ca, &args)
 }
 
 fn https_client(ca: &Path, port: u16) -> reqwest::Client {
