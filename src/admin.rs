@@ -64,9 +64,18 @@ async fn openapi(S(state): S<Arc<State>>) -> impl IntoResponse {
 }
 
 /// The process is up and serving this listener; nothing else is checked, so a database
-/// outage never gets a healthy gateway restarted.
-async fn healthz() -> impl IntoResponse {
-    axum::Json(serde_json::json!({"status": "ok"}))
+/// outage never gets a healthy gateway restarted. A user directory that did not answer the
+/// last time it was asked is reported `degraded`, still 200: its users cannot sign in, but
+/// everyone's live sessions work, and a restart would not mend it.
+async fn healthz(S(state): S<Arc<State>>) -> impl IntoResponse {
+    let mut body = serde_json::json!({"status": "ok"});
+    if state.directory.is_some() {
+        let up = state
+            .directory_up
+            .load(std::sync::atomic::Ordering::Relaxed);
+        body["checks"] = serde_json::json!({"directory": if up { "ok" } else { "degraded" }});
+    }
+    axum::Json(body)
 }
 
 /// Ready for traffic: a valid config is loaded (it is, or we would not be running), the

@@ -209,6 +209,15 @@ pub fn serve(config_path: &Path, upgrade: bool) -> Result<(), StartError> {
             every: Duration::from_secs(5),
         },
     ));
+    if let Some(l) = &cfg.config.directory {
+        server.add_service(background_service(
+            "directory refresh",
+            crate::tasks::DirectoryRefresh {
+                state: state.clone(),
+                every: l.refresh,
+            },
+        ));
+    }
     server.add_service(background_service(
         "upkeep",
         Upkeep {

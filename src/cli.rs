@@ -23,6 +23,18 @@ pub fn check_config(path: &Path) -> bool {
             for w in cfg.server.tls.iter().flat_map(|t| t.expiring(now())) {
                 println!("warning: {w}");
             }
+            // The directory: its service account must bind; a server this machine cannot reach
+            // may be reachable where the gateway runs (a warning).
+            if let Some(l) = &cfg.directory {
+                match check_directory(l) {
+                    Ok(()) => println!("directory: {} answers, the service account binds", l.url),
+                    Err(crate::directory::DirError::ServiceAccount(why)) => {
+                        eprintln!("directory.ldap.bind_dn: {why}");
+                        return false;
+                    }
+                    Err(e) => println!("warning: directory.ldap.url: {e}"),
+                }
+            }
             // A name that does not resolve here may on the machine that runs the gateway.
             for (name, u) in &cfg.upstreams {
                 if let crate::config::UpstreamTarget::Named(names) = &u.target {
@@ -38,6 +50,16 @@ pub fn check_config(path: &Path) -> bool {
             false
         }
     }
+}
+
+/// Binds the directory's service account once.
+fn check_directory(l: &crate::config::Ldap) -> Result<(), crate::directory::DirError> {
+    use crate::directory::{DirError, Directory};
+    let rt = crate::app::control_runtime().map_err(|e| DirError::Failed(e.to_string()))?;
+    rt.block_on(async {
+        let dir = crate::directory::ldap::LdapDirectory::new(l)?;
+        dir.check().await
+    })
 }
 
 /// `portcullis health`: asks the admin listener's `/healthz` as a container's `HEALTHCHECK`

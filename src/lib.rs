@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod control;
 pub mod decision;
+pub mod directory;
 pub mod error;
 pub mod explain;
 pub mod groups;

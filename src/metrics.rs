@@ -36,6 +36,8 @@ pub struct Metrics {
     pub policy_decisions: IntCounterVec,
     pub certificate_expires: IntGauge,
     pub database_up: IntGauge,
+    pub directory_requests: IntCounterVec,
+    pub directory_seconds: HistogramVec,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -93,7 +95,26 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
     )
     .unwrap_or_else(|_| unreachable_metric());
     let _ = r.register(Box::new(revocation_lag.clone()));
+    let directory_seconds = HistogramVec::new(
+        HistogramOpts::new(
+            "portcullis_directory_request_seconds",
+            "Time of each request to the user directory (LDAP), by operation",
+        )
+        .buckets(vec![
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ]),
+        &["operation"],
+    )
+    .unwrap_or_else(|_| unreachable_metric());
+    let _ = r.register(Box::new(directory_seconds.clone()));
     Metrics {
+        directory_seconds,
+        directory_requests: counter(
+            &r,
+            "portcullis_directory_requests_total",
+            "Requests to the user directory (LDAP) by operation (search, bind_service, bind_user, groups, refresh) and result (ok, unreachable, refused, error)",
+            &["operation", "result"],
+        ),
         store_errors: counter(
             &r,
             "portcullis_store_errors_total",
@@ -235,6 +256,18 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
 
 pub fn auth_decision(outcome: &'static str) {
     METRICS.auth_decisions.with_label_values(&[outcome]).inc();
+}
+
+/// One request to the user directory, by operation and outcome.
+pub fn directory_request(operation: &'static str, result: &'static str, took: std::time::Duration) {
+    METRICS
+        .directory_requests
+        .with_label_values(&[operation, result])
+        .inc();
+    METRICS
+        .directory_seconds
+        .with_label_values(&[operation])
+        .observe(took.as_secs_f64());
 }
 
 /// Whether the database answered the last check.

@@ -120,6 +120,7 @@ pub fn keep_start_settings(running: &Config, next: &mut Config) -> Vec<&'static 
     keep!("database", database);
     keep!("mail", mail);
     keep!("oauth", oauth);
+    keep!("directory", directory);
     keep!("api", api);
     next.pages.login_path = running.pages.login_path.clone();
     keep!("session_cache.max_entries", session_cache_max_entries);

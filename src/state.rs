@@ -29,6 +29,8 @@ pub enum StateError {
     Certificates(String),
     #[error(transparent)]
     Seal(#[from] crate::mfa::seal::SealError),
+    #[error("directory.ldap: {0}")]
+    Directory(String),
 }
 
 pub struct State {
@@ -50,6 +52,10 @@ pub struct State {
     pub certs: Option<Arc<crate::certs::Resolver>>,
     /// Seals TOTP secrets at rest.
     pub sealer: crate::mfa::seal::Sealer,
+    /// The user directory, when `directory.ldap` is configured (a start setting).
+    pub directory: Option<Arc<dyn crate::directory::Directory>>,
+    /// Whether the directory answered the last time it was asked (`/healthz`).
+    pub directory_up: std::sync::atomic::AtomicBool,
 }
 
 impl State {
@@ -103,6 +109,14 @@ impl State {
                 }
                 None => None,
             },
+            directory: match &config.directory {
+                Some(l) => Some(Arc::new(
+                    crate::directory::ldap::LdapDirectory::new(l)
+                        .map_err(|e| StateError::Directory(e.to_string()))?,
+                ) as Arc<dyn crate::directory::Directory>),
+                None => None,
+            },
+            directory_up: std::sync::atomic::AtomicBool::new(true),
             live: ArcSwap::from_pointee(Live::new(config)),
         }))
     }

@@ -184,3 +184,33 @@ impl BackgroundService for Resolve {
         }
     }
 }
+
+/// The directory's users with live sessions or keys are read again every `refresh`
+/// (`accounts::directory::refresh`): removed or disabled ones lose their sessions and keys,
+/// changed groups reach the cached sessions.
+pub struct DirectoryRefresh {
+    pub state: Arc<State>,
+    pub every: Duration,
+}
+
+#[async_trait::async_trait]
+impl BackgroundService for DirectoryRefresh {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut tick = tokio::time::interval(self.every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            if let Ok(n) = crate::accounts::directory::refresh(&self.state).await {
+                if n > 0 {
+                    tracing::info!(
+                        ended = n,
+                        "directory refresh ended users the directory no longer has"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -90,3 +90,14 @@ pub async fn revoke(state: &State, id: &str, owner: Option<i64>) -> Result<bool,
         None => Ok(false),
     }
 }
+
+/// Revokes every live key of a user (the directory no longer has them); how many.
+pub async fn revoke_all(state: &State, owner: i64) -> Result<usize, Reject> {
+    let mut n = 0;
+    for k in state.store.api_keys(owner).await? {
+        if revoke(state, &k.id, Some(owner)).await? {
+            n += 1;
+        }
+    }
+    Ok(n)
+}

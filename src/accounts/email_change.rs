@@ -12,6 +12,9 @@ use crate::store::{now, User};
 /// Asks for `new_email` to become `user`'s address; returns the user with it pending. Asking
 /// for the current address withdraws a pending change.
 pub async fn request(state: &State, user: &User, new_email: &str) -> Result<User, Reject> {
+    if user.is_directory() {
+        return Err(super::directory::managed());
+    }
     let store = &state.store;
     if new_email == user.email {
         store.set_pending_email(user.id, None, now()).await?;

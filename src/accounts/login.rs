@@ -2,6 +2,7 @@
 //! page): the per-client and per-address limits, the account backoff, and a check that costs
 //! the same for unknown accounts.
 
+use super::directory::Found;
 use super::mfa::{after_password, Challenge, Surface};
 use crate::auth::policy::MAX_PASSWORD_CHARS;
 use crate::auth::Amr;
@@ -90,6 +91,23 @@ pub async fn check_password(
             return Err(LoginFailure::Failed(e.into()));
         }
     };
+    // The directory decides for its own users and for addresses no local account has.
+    let directory = state.directory.clone();
+    if let Some(dir) = directory.as_deref() {
+        if user.as_ref().is_none_or(User::is_directory) {
+            match super::directory::sign_in(state, dir, email, &password, None).await {
+                Ok(Found::User(u)) => return signed_in(*u, attempt),
+                // Nobody anywhere: checked below at the cost of an unknown local user.
+                Ok(Found::NotHere) if user.is_none() => {}
+                Ok(_) => return Err(refused(attempt)),
+                Err(reject) => {
+                    metrics::login_attempt("directory_unavailable");
+                    attempt.cancelled();
+                    return Err(LoginFailure::Failed(reject));
+                }
+            }
+        }
+    }
     let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let verified = match state.passwords.verify(&password, hash).await {
         Ok(v) => v,
@@ -99,22 +117,58 @@ pub async fn check_password(
         }
     };
     match user {
-        Some(u) if verified && u.active && u.deleted_at.is_none() && u.email_verified => {
-            metrics::login_attempt("success");
-            attempt.succeeded();
-            Ok(u)
-        }
-        Some(u) if verified && u.deleted_at.is_none() && u.email_verified => {
-            metrics::login_attempt("inactive");
-            attempt.succeeded();
-            Err(LoginFailure::Deactivated)
-        }
-        _ => {
-            metrics::login_attempt("bad_credentials");
-            attempt.failed(crate::clock::now_ms());
-            Err(LoginFailure::BadCredentials)
-        }
+        Some(u) if verified && u.deleted_at.is_none() && u.email_verified => signed_in(u, attempt),
+        // A local account whose password is not this one: the directory may have an entry
+        // with its address (taken over only with `link_by_email`).
+        Some(u) if !u.is_service() && u.deleted_at.is_none() => match directory.as_deref() {
+            Some(dir) => {
+                match super::directory::sign_in(state, dir, email, &password, Some(&u)).await {
+                    Ok(Found::User(u)) => signed_in(*u, attempt),
+                    Ok(_) => Err(refused(attempt)),
+                    // Without link_by_email the directory could not have let them in: the local
+                    // password was wrong, and that is the answer, outage or not.
+                    Err(_)
+                        if !state
+                            .config()
+                            .directory
+                            .as_ref()
+                            .is_some_and(|d| d.link_by_email) =>
+                    {
+                        Err(refused(attempt))
+                    }
+                    Err(reject) => {
+                        metrics::login_attempt("directory_unavailable");
+                        attempt.cancelled();
+                        Err(LoginFailure::Failed(reject))
+                    }
+                }
+            }
+            None => Err(refused(attempt)),
+        },
+        _ => Err(refused(attempt)),
     }
+}
+
+/// A right password (or a directory's bind): the user, unless deactivated.
+fn signed_in(
+    u: User,
+    attempt: crate::auth::backoff::Reservation<'_>,
+) -> Result<User, LoginFailure> {
+    attempt.succeeded();
+    if u.active {
+        metrics::login_attempt("success");
+        Ok(u)
+    } else {
+        metrics::login_attempt("inactive");
+        Err(LoginFailure::Deactivated)
+    }
+}
+
+/// A wrong password, or an unknown account: counted against the address's backoff.
+fn refused(attempt: crate::auth::backoff::Reservation<'_>) -> LoginFailure {
+    metrics::login_attempt("bad_credentials");
+    attempt.failed(crate::clock::now_ms());
+    LoginFailure::BadCredentials
 }
 
 /// Checks a signed-in user's current password (before a credential change), counted against
@@ -124,6 +178,11 @@ pub async fn check_current_password(
     user: &User,
     password: String,
 ) -> Result<bool, Reject> {
+    // Its only use is a password change, which the directory owns for its users: say so
+    // before asking, rather than "incorrect" for the password the directory accepts.
+    if user.is_directory() {
+        return Err(super::directory::managed());
+    }
     let attempt = state
         .backoff
         .reserve(&user.email.to_ascii_lowercase(), now_ms())

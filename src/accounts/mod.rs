@@ -4,6 +4,7 @@
 
 pub mod api_keys;
 pub mod avatar;
+pub mod directory;
 pub mod email_change;
 pub mod groups;
 pub mod links;

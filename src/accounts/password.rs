@@ -12,6 +12,15 @@ pub async fn set_password(
     password: String,
     keep: Option<uuid::Uuid>,
 ) -> Result<(), Reject> {
+    // The directory owns a directory user's password: a change here would be a second one.
+    if state
+        .store
+        .user_by_id(user_id)
+        .await?
+        .is_some_and(|u| u.is_directory())
+    {
+        return Err(super::directory::managed());
+    }
     let hash = state.passwords.hash(&SecretString::from(password)).await?;
     state.store.set_password(user_id, &hash, now()).await?;
     state

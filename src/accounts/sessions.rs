@@ -54,6 +54,14 @@ impl State {
         session_expires_at: Option<i64>,
         amr: Amr,
     ) -> Result<Started, Reject> {
+        // The directory just checked a password; any other way in asks it first.
+        let current;
+        let user = if user.is_directory() && !amr.has(Amr::PWD) {
+            current = super::directory::still_there(self, user).await?;
+            &current
+        } else {
+            user
+        };
         let lifetime = self.lifetime(remember);
         let (sid, jti) = (Uuid::new_v4(), Uuid::new_v4());
         let claims = self.auth.keys.claims(

@@ -22,6 +22,16 @@ pub fn var(name: &str) -> Result<Option<String>, String> {
     Ok((!value.is_empty()).then_some(value))
 }
 
+/// A setting written `${NAME}`: the value of env NAME, or of the file NAME_FILE names; any
+/// other text is itself. Why not, when neither is set.
+pub fn expand(v: &str) -> Result<String, String> {
+    match v.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
+        Some(name) => var(name)?
+            .ok_or_else(|| format!("environment variable {name} is not set (nor {name}_FILE)")),
+        None => Ok(v.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

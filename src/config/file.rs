@@ -45,6 +45,9 @@ pub struct FileConfig {
     pub pages: PagesFile,
     #[serde(default)]
     pub mfa: MfaFile,
+    /// A user directory beside the local users (LDAP, Active Directory).
+    #[serde(default)]
+    pub directory: super::file_directory::DirectoryFile,
 }
 
 /// Second factors and passkeys.

@@ -34,6 +34,8 @@ pub struct Config {
     pub oauth: super::runtime_oauth::OAuth,
     pub pages: Pages,
     pub mfa: Mfa,
+    /// The user directory, if one is configured.
+    pub directory: Option<super::Ldap>,
 }
 
 /// Second factors and passkeys (`mfa:`).

@@ -101,6 +101,7 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
     let oauth = super::validate_oauth::oauth(f.oauth, server.production, &mut errs);
     let pages = pages(f.pages, base, &mut errs);
     let mfa = super::validate_mfa::mfa(f.mfa, &server.public_url, base, &mut errs);
+    let directory = super::validate_directory::directory(f.directory, base, &mut errs);
     let mut api = api;
     api.login_page = pages.login_path.clone();
     api.magic_page = pages.login_path.as_ref().map(|_| "/magic-link".to_string());
@@ -153,6 +154,7 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
                 .unwrap_or(Duration::from_secs(86_400)),
             mail,
             mfa,
+            directory,
         })
     } else {
         Err(errs)

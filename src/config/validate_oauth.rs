@@ -155,7 +155,7 @@ fn provider(
     let client_secret = match p
         .client_secret
         .as_ref()
-        .map(|s| expand_env(secrecy::ExposeSecret::expose_secret(s)))
+        .map(|s| super::env::expand(secrecy::ExposeSecret::expose_secret(s)))
     {
         Some(Ok(s)) => SecretString::from(s),
         Some(Err(missing)) => {
@@ -209,12 +209,3 @@ const RESERVED_CLAIMS: &[&str] = &[
     "auth_time",
     "jti",
 ];
-
-/// `${NAME}` → the value of env NAME, or of the file NAME_FILE names; why not, when neither.
-fn expand_env(v: &str) -> Result<String, String> {
-    match v.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
-        Some(var) => super::env::var(var)?
-            .ok_or_else(|| format!("environment variable {var} is not set (nor {var}_FILE)")),
-        None => Ok(v.to_string()),
-    }
-}

@@ -52,12 +52,21 @@ impl User {
     /// for an address its provider did not vouch for is not, so whoever really holds that
     /// address cannot be led into it (and nobody can take it over through the address).
     pub fn reachable_by_email(&self) -> bool {
-        self.active && self.deleted_at.is_none() && self.email_verified && !self.is_service()
+        self.active
+            && self.deleted_at.is_none()
+            && self.email_verified
+            && !self.is_service()
+            && !self.is_directory()
     }
 
     /// A service account: it cannot sign in, only its keys act for it.
     pub fn is_service(&self) -> bool {
         self.kind == "service"
+    }
+
+    /// A user of the directory: its password and address are the directory's.
+    pub fn is_directory(&self) -> bool {
+        self.kind == "directory"
     }
 }
 

@@ -36,6 +36,15 @@ pub trait OAuthStore {
     async fn take_oauth_state(&self, state_hash: &str, now: i64)
         -> StoreResult<Option<OAuthState>>;
     async fn identity_user(&self, issuer: &str, subject: &str) -> StoreResult<Option<i64>>;
+    /// The subject `user_id` is linked under at `issuer` (the first, should there be several).
+    async fn identity_subject(&self, issuer: &str, user_id: i64) -> StoreResult<Option<String>>;
+    /// `(user, subject)` of the users linked under `issuer` that hold a live session or API
+    /// key at `now`: whom a directory refresh reads again.
+    async fn linked_users_with_sessions(
+        &self,
+        issuer: &str,
+        now: i64,
+    ) -> StoreResult<Vec<(i64, String)>>;
     async fn link_identity(
         &self,
         issuer: &str,

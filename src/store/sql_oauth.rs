@@ -75,6 +75,34 @@ macro_rules! sql_oauth_store {
                 .await?)
             }
 
+            async fn identity_subject(&self, issuer: &str, user_id: i64) -> $crate::store::StoreResult<Option<String>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT subject FROM identities WHERE issuer = $1 AND user_id = $2 ORDER BY created_at LIMIT 1",
+                )
+                .bind(issuer)
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn linked_users_with_sessions(
+                &self,
+                issuer: &str,
+                now: i64,
+            ) -> $crate::store::StoreResult<Vec<(i64, String)>> {
+                Ok(sqlx::query_as(
+                    "SELECT i.user_id, i.subject FROM identities i WHERE i.issuer = $1 AND ( \
+                       EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = i.user_id AND s.revoked_at IS NULL AND s.expires_at > $2) \
+                       OR EXISTS (SELECT 1 FROM api_keys k WHERE k.user_id = i.user_id AND k.revoked_at IS NULL \
+                                  AND (k.expires_at IS NULL OR k.expires_at > $2))) \
+                     ORDER BY i.user_id",
+                )
+                .bind(issuer)
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
             async fn link_identity(
                 &self,
                 issuer: &str,

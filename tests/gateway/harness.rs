@@ -134,6 +134,8 @@ pub struct Options {
     pub log_filter: &'static str,
     /// More keys of the `server:` section, each line indented two spaces.
     pub server_extra: String,
+    /// More environment for the process.
+    pub env: Vec<(String, String)>,
 }
 
 impl Options {
@@ -153,6 +155,7 @@ impl Options {
             database_extra: String::new(),
             log_filter: "info",
             server_extra: String::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -172,6 +175,7 @@ pub struct Gateway {
     pub config: PathBuf,
     pub client: reqwest::Client,
     pub log_filter: &'static str,
+    pub env: Vec<(String, String)>,
 }
 
 /// Waits until both listeners answer; fails with the process log if it exits or stalls.
@@ -293,6 +297,7 @@ impl Gateway {
             config,
             client: reqwest::Client::new(),
             log_filter: o.log_filter,
+            env: o.env.clone(),
         };
         g.spawn().await;
         g
@@ -311,6 +316,7 @@ impl Gateway {
             .env("PORTCULLIS_TEST_CLOCK", "1")
             // Structured logs, so tests can read the access log field by field.
             .env("PORTCULLIS_LOG_JSON", "true")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()

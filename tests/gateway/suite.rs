@@ -23,6 +23,7 @@ mod explain_agrees;
 mod faults;
 mod harness;
 mod hosts;
+mod ldap;
 mod logs;
 mod mfa;
 mod mail;

@@ -471,6 +471,39 @@ async fn sign_out(b: &Client, g: &Gateway) {
     click(b, "form[action$='/logout'] button").await;
 }
 
+/// Registers a passkey from the account page (its name already filled in) and waits until the
+/// page lists `n`.
+async fn add_passkey(b: &Client, n: usize) {
+    passkey_click(b, "#passkey-add", "/account").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while b.find_all(Locator::Css("#passkeys li.passkey")).await.unwrap().len() < n {
+        assert!(std::time::Instant::now() < deadline, "{}", text(b).await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A passkey sign-in from the sign-in page (sent back to `back`) that must be refused: the
+/// page says `why` and the browser stays on it.
+async fn passkey_refused(b: &Client, g: &Gateway, back: &str, why: &str) {
+    let url = format!("{}/login?returnTo={}", origin(g), back.replace('/', "%2F"));
+    b.goto(&url).await.unwrap();
+    b.find(Locator::Css("#passkey-login")).await.unwrap().click().await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let here = at(b).await;
+        assert!(here.starts_with("/login"), "signed in, though it must be refused: {here}");
+        let said = match b.find(Locator::Css("#passkey-status")).await {
+            Ok(s) => s.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if said.contains(why) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "no refusal shown: {said:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Clicks a passkey button and waits until the page it leads to has loaded.
 async fn passkey_click(b: &Client, css: &str, then_at: &str) {
     b.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
@@ -514,12 +547,7 @@ async fn a_passkey_is_registered_signs_in_alone_serves_as_a_second_factor_and_is
     // Register from the account page.
     b.goto(&format!("{}/account", origin(&g))).await.unwrap();
     fill(&b, "#passkey-name", "Work laptop").await;
-    passkey_click(&b, "#passkey-add", "/account").await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while b.find_all(Locator::Css("#passkeys li.passkey")).await.unwrap().is_empty() {
-        assert!(std::time::Instant::now() < deadline, "{}", text(&b).await);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    add_passkey(&b, 1).await;
     assert!(text(&b).await.contains("Work laptop"));
     let stored = authenticator.credentials().await;
     assert_eq!(stored.len(), 1);
@@ -552,21 +580,8 @@ async fn a_passkey_is_registered_signs_in_alone_serves_as_a_second_factor_and_is
     let count = used[0]["signCount"].as_u64().unwrap();
     authenticator.set_count(&used[0], 0).await;
     sign_out(&b, &g).await;
-    b.goto(&format!("{}/login?returnTo=%2Fapp%2Fclone", origin(&g)))
-        .await
-        .unwrap();
     let before = up.count();
-    b.find(Locator::Css("#passkey-login")).await.unwrap().click().await.unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let said = b.find(Locator::Css("#passkey-status")).await.unwrap().text().await.unwrap();
-        if said.contains("refused") {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "no refusal shown: {said:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(at(&b).await.starts_with("/login"));
+    passkey_refused(&b, &g, "/app/clone", "refused").await;
     assert_eq!(up.count(), before);
     g.wait_log("sign counter did not increase").await;
 
@@ -583,12 +598,7 @@ async fn a_passkey_is_registered_signs_in_alone_serves_as_a_second_factor_and_is
     authenticator.remove().await;
     let phone = Authenticator::add(&driver, &b).await;
     fill(&b, "#passkey-name", "Phone").await;
-    passkey_click(&b, "#passkey-add", "/account").await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while b.find_all(Locator::Css("#passkeys li.passkey")).await.unwrap().len() < 2 {
-        assert!(std::time::Instant::now() < deadline, "{}", text(&b).await);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    add_passkey(&b, 2).await;
     assert!(text(&b).await.contains("Work laptop") && text(&b).await.contains("Phone"));
     assert_eq!(phone.credentials().await.len(), 1);
     sign_out(&b, &g).await;
@@ -656,12 +666,7 @@ async fn passkey_answers_for_another_challenge_or_origin_or_rp_id_or_used_twice_
     let b = driver.browser().await;
     let authenticator = Authenticator::add(&driver, &b).await;
     assert_eq!(sign_in(&b, &g, "/account", email, password).await, "/account");
-    passkey_click(&b, "#passkey-add", "/account").await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while b.find_all(Locator::Css("#passkeys li.passkey")).await.unwrap().is_empty() {
-        assert!(std::time::Instant::now() < deadline, "{}", text(&b).await);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    add_passkey(&b, 1).await;
     let start = |g: &Gateway| {
         let url = g.url("/api/auth/webauthn/login/start");
         async move {
@@ -766,5 +771,52 @@ async fn a_role_that_must_enrol_can_choose_a_passkey_at_sign_in() {
     click(&b, "#continue").await;
     assert_eq!(at(&b).await, "/app/books");
     assert!(text(&b).await.contains("x-auth-amr: pwd,hwk"), "{}", text(&b).await);
+    b.close().await.unwrap();
+}
+
+/// A directory user's passkey: registered after a sign-in the directory checked, it signs
+/// them in alone with the directory's groups; once they are removed from the directory it
+/// opens nothing, even before the next refresh.
+#[tokio::test]
+async fn a_directory_users_passkey_signs_in_only_while_the_directory_still_has_them() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let Some(ldap) = crate::ldap::Slapd::start() else {
+        return;
+    };
+    let (up, g) = start_with(|o| {
+        o.extra = ldap.config("ldap", "    refresh: 1h\n");
+        o.env = vec![(
+            "PORTCULLIS_TEST_LDAP_BIND".into(),
+            crate::ldap::SERVICE_PW.into(),
+        )];
+    })
+    .await;
+    let b = driver.browser().await;
+    let _authenticator = Authenticator::add(&driver, &b).await;
+    let landed = sign_in(&b, &g, "/app/start", "ann@example.test", crate::ldap::ANN_PW).await;
+    assert_eq!(landed, "/app/start");
+    b.goto(&format!("{}/account", origin(&g))).await.unwrap();
+    fill(&b, "#passkey-name", "Laptop").await;
+    add_passkey(&b, 1).await;
+    sign_out(&b, &g).await;
+    b.goto(&format!("{}/login?returnTo=%2Fapp%2Fpasskey", origin(&g)))
+        .await
+        .unwrap();
+    passkey_click(&b, "#passkey-login", "/app/passkey").await;
+    let page = text(&b).await;
+    assert!(page.contains("x-auth-amr: hwk"), "{page}");
+    assert!(page.contains("x-auth-groups: eng,ops"), "{page}");
+
+    // Removed from the directory: the passkey is refused at once, and nothing reaches the app.
+    ldap.ldif(
+        "ldapdelete",
+        &format!("uid=ann,ou=people,{}\n", crate::ldap::SUFFIX),
+    );
+    sign_out(&b, &g).await;
+    let before = up.count();
+    passkey_refused(&b, &g, "/app/gone", "no longer in the directory").await;
+    assert_eq!(up.count(), before);
     b.close().await.unwrap();
 }
