@@ -188,7 +188,8 @@ pub async fn follow(state: &State, uid: i64, entry: &Entry) -> Result<User, Reje
 /// Reads again every directory user with a live session, in batches: one the directory no
 /// longer has (removed, or disabled) has its sessions and API keys ended; the others follow
 /// it (address, name, groups). An unreachable directory changes nothing: live sessions keep
-/// working. How many users were ended.
+/// working. With nobody to read, the service account binds, so health is known before the
+/// first sign-in. How many users were ended.
 pub async fn refresh(state: &State) -> Result<usize, Reject> {
     let Some(dir) = state.directory.clone() else {
         return Ok(0);
@@ -198,7 +199,12 @@ pub async fn refresh(state: &State) -> Result<usize, Reject> {
         .linked_users_with_sessions(ISSUER, now())
         .await?;
     if known.is_empty() {
-        return Ok(0);
+        // Nobody to read again: one bind of the service account keeps `/healthz` true.
+        let up = dir.check().await.is_ok();
+        state
+            .directory_up
+            .store(up, std::sync::atomic::Ordering::Relaxed);
+        return if up { Ok(0) } else { Err(Reject::Unavailable) };
     }
     let ids: Vec<String> = known.iter().map(|(_, id)| id.clone()).collect();
     let found = match dir.by_ids(&ids).await {

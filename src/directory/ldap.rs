@@ -347,6 +347,19 @@ impl Directory for LdapDirectory {
     }
 
     async fn check(&self) -> Result<(), DirError> {
-        self.with_service(|l| async move { (l, Ok(())) }).await
+        // A pooled connection may have died with the server: read the root DSE through it, so
+        // the answer is the server's now, not the pool's.
+        self.with_service(|mut l| async move {
+            let started = Instant::now();
+            let r = l
+                .with_timeout(self.cfg.timeout)
+                .search("", Scope::Base, "(objectClass=*)", vec!["1.1"])
+                .await
+                .map_err(classify)
+                .and_then(|found| found.success().map(|_| ()).map_err(classify));
+            counted("check", started, &r);
+            (l, r)
+        })
+        .await
     }
 }

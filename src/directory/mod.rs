@@ -53,6 +53,7 @@ pub trait Directory: Send + Sync {
     /// The entries of `ids` that the directory still has (and would still sign in), with
     /// their groups; an id missing from the answer is gone or disabled.
     async fn by_ids(&self, ids: &[String]) -> Result<Vec<Entry>, DirError>;
-    /// Binds the service account once: for `check-config`.
+    /// Asks the server something through a service connection (bound now if none is pooled):
+    /// `check-config`, and `/healthz` while nobody signs in.
     async fn check(&self) -> Result<(), DirError>;
 }

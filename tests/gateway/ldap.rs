@@ -601,6 +601,22 @@ async fn a_directory_that_goes_away_costs_no_live_session_and_is_asked_again_whe
 }
 
 #[tokio::test]
+async fn health_follows_the_directory_before_anyone_signs_in() {
+    let Some(mut ldap) = Slapd::start() else { return };
+    let (_up, g) = gateway(&ldap, "ldap", "    refresh: 1s\n").await;
+    let directory = || async {
+        let h: Value = g.admin_get("/healthz").await.json().await.unwrap();
+        h["checks"]["directory"].as_str().unwrap_or_default().to_string()
+    };
+    assert_eq!(directory().await, "ok");
+    ldap.stop();
+    eventually(Duration::from_secs(5), "degraded", || async { directory().await == "degraded" }).await;
+    assert_eq!(g.admin_get("/readyz").await.status(), 200);
+    ldap.run();
+    eventually(Duration::from_secs(5), "ok again", || async { directory().await == "ok" }).await;
+}
+
+#[tokio::test]
 async fn a_directory_restarted_between_sign_ins_is_reconnected_at_once() {
     let Some(mut ldap) = Slapd::start() else { return };
     let (_up, g) = gateway(&ldap, "ldap", "").await;
