@@ -99,7 +99,12 @@ pub async fn check_password(
                 Ok(Found::User(u)) => return signed_in(*u, attempt),
                 // Nobody anywhere: checked below at the cost of an unknown local user.
                 Ok(Found::NotHere) if user.is_none() => {}
-                Ok(_) => return Err(refused(attempt)),
+                Ok(_) => {
+                    // As slow as any wrong password (a hash is checked): how soon a refusal
+                    // comes must not tell who the directory knows.
+                    let _ = state.passwords.verify(&password, None).await;
+                    return Err(refused(attempt));
+                }
                 Err(reject) => {
                     metrics::login_attempt("directory_unavailable");
                     attempt.cancelled();

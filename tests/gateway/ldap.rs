@@ -687,6 +687,39 @@ async fn a_local_account_with_the_same_address_is_linked_only_when_allowed() {
 }
 
 #[tokio::test]
+async fn a_refusal_takes_as_long_whether_the_directory_knows_the_login_or_not() {
+    let Some(ldap) = Slapd::start() else { return };
+    let (_up, g) = gateway(&ldap, "ldap", "rate_limits: { login: { per_minute: 1000, burst: 1000 }, account: { free_failures: 100 } }\n").await;
+    login(&g, "warm@example.test", "x-password-1").await;
+    // Interleaved, alternating which goes first, as in bruteforce.rs: a bind that fails takes
+    // a fraction of a millisecond, an unknown login a whole (dummy) argon2 check; without a
+    // hash checked on the directory's refusal too, the ratio is about 0.1.
+    let mut times = [Vec::new(), Vec::new()];
+    for round in 0..15 {
+        for k in [round % 2, 1 - round % 2] {
+            let email = ["ann@example.test", "nobody@example.test"][k];
+            let t = Instant::now();
+            assert_eq!(login(&g, email, "wrong-password-1").await.status(), 400);
+            times[k].push(t.elapsed());
+        }
+    }
+    let median: Vec<f64> = times
+        .iter_mut()
+        .map(|t| {
+            t.sort();
+            t[t.len() / 2].as_secs_f64()
+        })
+        .collect();
+    let ratio = median[0] / median[1];
+    assert!(
+        (0.33..3.0).contains(&ratio),
+        "directory user {:.1} ms vs unknown {:.1} ms",
+        median[0] * 1e3,
+        median[1] * 1e3
+    );
+}
+
+#[tokio::test]
 async fn directory_users_get_backoff_and_second_factors_like_anyone() {
     let Some(ldap) = Slapd::start() else { return };
     let (_up, g) = gateway(&ldap, "ldap", "").await;
