@@ -123,13 +123,14 @@ impl Revocations {
             }
         }
         // Users another process changed (groups, role, name): the cached copies follow.
+        let mark = self.state.auth.cache.user_write_mark();
         match self.state.store.users_changed_since(since).await {
             Ok(users) => {
                 for u in &users {
                     self.state
                         .auth
                         .cache
-                        .refresh_user(crate::auth::CachedUser::from(u));
+                        .refresh_user(crate::auth::CachedUser::from(u), mark);
                 }
                 true
             }

@@ -111,6 +111,12 @@ impl CachedUser {
 /// busy session costs one map write a minute, and reach the store in batches.
 pub const LAST_SEEN_EVERY: i64 = 60;
 
+/// A cached user and when it was written here (see `SessionCache::refresh_user`).
+struct UserSlot {
+    user: Arc<CachedUser>,
+    written: u64,
+}
+
 // scc rather than papaya: papaya does not reuse the slots of removed entries, so a cache
 // evicting at its cap under a stream of new sessions kept doubling its table until the
 // process ran out of memory (found by `benches/cache_memory.rs`). scc frees and shrinks.
@@ -118,7 +124,9 @@ pub struct SessionCache {
     sessions: scc::HashMap<Uuid, SessionEntry>,
     /// Session → (last seen, not yet written to the store).
     seen: scc::HashMap<Uuid, (i64, bool)>,
-    users: scc::HashMap<i64, Arc<CachedUser>>,
+    users: scc::HashMap<i64, UserSlot>,
+    /// Counts writes of users here, so a poll can tell a copy published after its read began.
+    user_writes: std::sync::atomic::AtomicU64,
     max_entries: usize,
     /// Inserts since the size was last counted (counting is a scan in scc).
     since_count: std::sync::atomic::AtomicUsize,
@@ -135,6 +143,7 @@ impl SessionCache {
             sessions: scc::HashMap::with_capacity(max_entries),
             seen: scc::HashMap::with_capacity(max_entries),
             users: scc::HashMap::new(),
+            user_writes: Default::default(),
             max_entries,
             since_count: Default::default(),
             seen_every: LAST_SEEN_EVERY,
@@ -156,7 +165,7 @@ impl SessionCache {
     }
 
     pub fn user(&self, id: i64) -> Option<Arc<CachedUser>> {
-        self.users.read_sync(&id, |_, u| u.clone())
+        self.users.read_sync(&id, |_, s| s.user.clone())
     }
 
     /// Stores a session just created (a fresh random id: nothing to overwrite).
@@ -255,21 +264,72 @@ impl SessionCache {
     /// Publishes a change to a user (made here or reported by the change feed).
     pub fn put_user(&self, user: CachedUser) {
         let (id, active) = (user.id, user.active);
-        self.users.upsert_sync(id, Arc::new(user));
+        let slot = self.slot(user);
+        self.users.upsert_sync(id, slot);
         // Published first, cut second: a tunnel registering meanwhile sees one or the other.
         if !active {
             self.tunnels.cut_user(id, crate::tunnels::Why::Deactivated);
         }
     }
 
-    /// Applies a user re-read from the store where this cache holds a different copy (a poll
-    /// reads the same rows again and again: an unchanged user keeps its encoded values).
-    pub fn refresh_user(&self, user: CachedUser) -> bool {
-        let differs = self.users.read_sync(&user.id, |_, u| **u != user);
-        if differs == Some(true) {
-            self.put_user(user);
+    fn slot(&self, user: CachedUser) -> UserSlot {
+        let written = 1 + self
+            .user_writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        UserSlot {
+            user: Arc::new(user),
+            written,
         }
-        differs == Some(true)
+    }
+
+    /// Publishes a user the change feed re-read from the store, unless a copy was written here
+    /// after the read began (`mark`): that copy is newer than the read.
+    pub fn put_user_read(&self, user: CachedUser, mark: u64) {
+        let (id, active) = (user.id, user.active);
+        let applied = match self.users.entry_sync(id) {
+            scc::hash_map::Entry::Occupied(mut o) => {
+                let newer = o.get().written > mark;
+                if !newer {
+                    *o.get_mut() = self.slot(user);
+                }
+                !newer
+            }
+            scc::hash_map::Entry::Vacant(v) => {
+                v.insert_entry(self.slot(user));
+                true
+            }
+        };
+        if applied && !active {
+            self.tunnels.cut_user(id, crate::tunnels::Why::Deactivated);
+        }
+    }
+
+    /// Taken before a poll reads users from the store: see `refresh_user`.
+    pub fn user_write_mark(&self) -> u64 {
+        self.user_writes.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Applies a user re-read from the store where this cache holds a different copy (a poll
+    /// reads the same rows again and again: an unchanged user keeps its encoded values). A copy
+    /// published here after the poll's read began (`mark`) is newer than the read and stays:
+    /// a read taken before a reactivation must not deactivate the user again. The next poll
+    /// reads the row again, so a change made elsewhere is only put off, never lost.
+    pub fn refresh_user(&self, user: CachedUser, mark: u64) -> bool {
+        let (id, active) = (user.id, user.active);
+        let applied = self
+            .users
+            .update_sync(&id, |_, s| {
+                let apply = s.written <= mark && *s.user != user;
+                if apply {
+                    *s = self.slot(user);
+                }
+                apply
+            })
+            .unwrap_or(false);
+        if applied && !active {
+            self.tunnels.cut_user(id, crate::tunnels::Why::Deactivated);
+        }
+        applied
     }
 
     /// Holds a tunnel opened by a session until the registration is dropped. A session revoked
@@ -300,7 +360,12 @@ impl SessionCache {
     /// Stores a user read from the store unless a copy is cached: a read taken before a
     /// concurrent change (a deactivation) must not overwrite what that change published.
     pub fn fill_user(&self, user: CachedUser) {
-        let _ = self.users.insert_sync(user.id, Arc::new(user));
+        // Written 0: any later poll may replace it.
+        let slot = UserSlot {
+            user: Arc::new(user),
+            written: 0,
+        };
+        let _ = self.users.insert_sync(slot.user.id, slot);
     }
 
     /// Sessions neither revoked nor expired (a scan: for the metrics scrape, not the hot path).
@@ -382,6 +447,49 @@ mod tests {
             revoked: false,
             amr: crate::auth::Amr::PWD,
         }
+    }
+
+    fn user(active: bool) -> CachedUser {
+        CachedUser {
+            id: 7,
+            email: "u@example.test".into(),
+            name: "U".into(),
+            role: "user".into(),
+            active,
+            picture: None,
+            email_verified: true,
+            groups: vec![],
+            header_values: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_poll_read_before_a_reactivation_does_not_deactivate_again() {
+        let c = SessionCache::new(100);
+        c.put_user(user(false));
+        // The poll starts reading; meanwhile the user is reactivated here.
+        let mark = c.user_write_mark();
+        c.put_user(user(true));
+        assert!(!c.refresh_user(user(false), mark));
+        assert!(c.user(7).unwrap().active);
+        // The next poll (marked after that write) reads the row as it is now.
+        let mark = c.user_write_mark();
+        assert!(!c.refresh_user(user(true), mark));
+        // A change made elsewhere after the local write is applied.
+        assert!(c.refresh_user(user(false), mark));
+        assert!(!c.user(7).unwrap().active);
+        // A copy filled from the store may be replaced by any poll.
+        c.forget_user(7);
+        c.fill_user(user(true));
+        assert!(c.refresh_user(user(false), 0));
+        // The change feed's reads follow the same rule, and fill an absent copy.
+        let mark = c.user_write_mark();
+        c.put_user(user(true));
+        c.put_user_read(user(false), mark);
+        assert!(c.user(7).unwrap().active);
+        c.forget_user(7);
+        c.put_user_read(user(false), mark);
+        assert!(!c.user(7).unwrap().active);
     }
 
     #[test]

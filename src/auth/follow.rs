@@ -67,22 +67,25 @@ async fn apply(auth: &Authenticator, store: &dyn Store, row: &ChangeRow) {
                 );
             }
         }
-        "user" => match store.user_by_id(row.user_id).await {
-            Ok(Some(u)) => cache.put_user(CachedUser::from(&u)),
+        "user" => match (cache.user_write_mark(), store.user_by_id(row.user_id).await) {
+            (mark, Ok(Some(u))) => cache.put_user_read(CachedUser::from(&u), mark),
             // Deleted for good: an inactive placeholder, so no stale copy can be filled back.
-            Ok(None) => cache.put_user(CachedUser {
-                id: row.user_id,
-                email: String::new(),
-                name: String::new(),
-                role: String::new(),
-                active: false,
-                picture: None,
-                email_verified: false,
-                groups: Vec::new(),
-                header_values: Default::default(),
-            }),
+            (mark, Ok(None)) => cache.put_user_read(
+                CachedUser {
+                    id: row.user_id,
+                    email: String::new(),
+                    name: String::new(),
+                    role: String::new(),
+                    active: false,
+                    picture: None,
+                    email_verified: false,
+                    groups: Vec::new(),
+                    header_values: Default::default(),
+                },
+                mark,
+            ),
             // Unknown state: drop the copy; the next request reads the user afresh.
-            Err(_) => cache.forget_user(row.user_id),
+            (_, Err(_)) => cache.forget_user(row.user_id),
         },
         _ => {}
     }
