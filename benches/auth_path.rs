@@ -44,15 +44,18 @@ fn auth_path(c: &mut Criterion) {
         .block_on(State::build(config(&dir.path().join("bench.db"))))
         .unwrap();
     let user = rt
-        .block_on(state.store.create_user(NewUser {
-            email: "bench@example.test".into(),
-            name: "Bench".into(),
-            role: "admin".into(),
-            password_hash: None,
-            active: true,
-            email_verified: true,
-            now: portcullis::store::now(),
-        }))
+        .block_on(state.store.create_user(
+            NewUser {
+                email: "bench@example.test".into(),
+                name: "Bench".into(),
+                role: "admin".into(),
+                password_hash: None,
+                active: true,
+                email_verified: true,
+                now: portcullis::store::now(),
+            },
+            &[],
+        ))
         .unwrap();
     let token = rt
         .block_on(state.start_session(

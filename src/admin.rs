@@ -27,6 +27,7 @@ pub fn router(state: Arc<State>) -> axum::Router {
         .route("/api/openapi.json", get(openapi));
     let r = if crate::clock::movable() {
         r.route("/test/clock", axum::routing::post(advance_clock))
+            .route("/test/upkeep", axum::routing::post(upkeep_now))
     } else {
         r
     };
@@ -40,6 +41,18 @@ async fn advance_clock(
     let ms = q.get("advance_ms").copied().unwrap_or(0);
     crate::clock::advance(std::time::Duration::from_millis(ms));
     axum::Json(serde_json::json!({ "now_ms": crate::clock::now_ms() }))
+}
+
+/// `POST /test/upkeep`: one run of the upkeep now (with the moved clock: retention, expiry
+/// purges), instead of waiting for its minute.
+async fn upkeep_now(S(state): S<Arc<State>>) -> impl IntoResponse {
+    crate::tasks::Upkeep {
+        state,
+        every: std::time::Duration::from_secs(60),
+    }
+    .run_once()
+    .await;
+    axum::Json(serde_json::json!({ "done": true }))
 }
 
 async fn metrics(S(state): S<Arc<State>>) -> impl IntoResponse {

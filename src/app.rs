@@ -65,6 +65,15 @@ fn control_builder(threads: usize) -> tokio::runtime::Builder {
     b
 }
 
+/// This process in the audit trail's `instance`: the machine (a pod's name on Kubernetes) and
+/// the port it serves on.
+fn instance_name(cfg: &crate::config::Config) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{host}:{}", cfg.server.listen.port())
+}
+
 fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> StartError {
     move |source| StartError::Io { what, source }
 }
@@ -95,8 +104,27 @@ pub fn serve(config_path: &Path, upgrade: bool) -> Result<(), StartError> {
         None
     };
     let rt = serving_control_runtime(cfg.server.threads).map_err(io("the control runtime"))?;
+    crate::audit::event::set_instance(instance_name(&cfg));
     let state: Arc<State> = rt.block_on(async {
         let state = State::build(cfg).await?;
+        let hash = crate::reload::file_hash(config_path);
+        if let Ok(mut h) = state.config_hash.lock() {
+            h.clone_from(&hash);
+        }
+        let started = crate::audit::Event::new(crate::audit::kinds::SYSTEM_STARTED)
+            .by_system("gateway")
+            .reason(concat!("portcullis ", env!("CARGO_PKG_VERSION")))
+            .change("file_sha256", None::<String>, hash)
+            .build();
+        if let Ok((head, _)) = state.store.audit_head().await {
+            state
+                .audit
+                .started_after
+                .store(head, std::sync::atomic::Ordering::Relaxed);
+        }
+        if let Err(e) = state.store.append_audit(&[started]).await {
+            tracing::warn!(error = %e, "system.started could not be recorded");
+        }
         crate::bootstrap::ensure_admin(&state).await?;
         Ok::<_, StartError>(state)
     })?;
@@ -218,6 +246,12 @@ pub fn serve(config_path: &Path, upgrade: bool) -> Result<(), StartError> {
             },
         ));
     }
+    server.add_service(background_service(
+        "audit",
+        crate::tasks::AuditTrail {
+            state: state.clone(),
+        },
+    ));
     server.add_service(background_service(
         "upkeep",
         Upkeep {

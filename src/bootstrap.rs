@@ -41,18 +41,19 @@ pub async fn ensure_admin(state: &State) -> Result<(), BootstrapError> {
         .passwords
         .hash(&SecretString::from(password.clone()))
         .await?;
-    state
-        .store
-        .create_user(NewUser {
-            email: email.clone(),
-            name: "Administrator".into(),
-            role: "admin".into(),
-            password_hash: Some(hash),
-            active: true,
-            email_verified: true,
-            now: now(),
-        })
-        .await?;
+    let new_user = NewUser {
+        email: email.clone(),
+        name: "Administrator".into(),
+        role: "admin".into(),
+        password_hash: Some(hash),
+        active: true,
+        email_verified: true,
+        now: now(),
+    };
+    let event = crate::audit::changes::user_created("bootstrap", &new_user)
+        .by_system("bootstrap")
+        .build();
+    state.store.create_user(new_user, &[event]).await?;
     if generated {
         // Printed once to the terminal, never to the log.
         println!("Created the first admin: {email}  password: {password}");

@@ -126,16 +126,20 @@ pub fn user_add(
         let hash = PasswordHasher::new(1)?
             .hash(&SecretString::from(password))
             .await?;
+        let new_user = NewUser {
+            email,
+            name: name.to_string(),
+            role: role.trim().to_string(),
+            password_hash: Some(hash),
+            active: true,
+            email_verified: true,
+            now: now(),
+        };
+        let event = crate::audit::changes::user_created("cli", &new_user)
+            .by_system("cli")
+            .build();
         let user = store
-            .create_user(NewUser {
-                email,
-                name: name.to_string(),
-                role: role.trim().to_string(),
-                password_hash: Some(hash),
-                active: true,
-                email_verified: true,
-                now: now(),
-            })
+            .create_user(new_user, &[event])
             .await
             .map_err(|e| match e {
                 StoreError::Conflict => anyhow::anyhow!("a user with this email already exists"),
@@ -143,7 +147,17 @@ pub fn user_add(
             })?;
         if !groups.is_empty() {
             store
-                .set_groups(user.id, crate::groups::LOCAL, &groups, now())
+                .set_groups(
+                    user.id,
+                    crate::groups::LOCAL,
+                    &groups,
+                    now(),
+                    Some(&crate::audit::changes::of_groups(
+                        user.id,
+                        crate::groups::LOCAL,
+                        Some("cli"),
+                    )),
+                )
                 .await?;
         }
         println!(
@@ -174,10 +188,20 @@ pub fn user_groups(path: &Path, email: &str, set: Option<&[String]>) -> anyhow::
         let user = user_named(&*store, email).await?;
         if let Some(names) = &set {
             if store
-                .set_groups(user.id, crate::groups::LOCAL, names, now())
+                .set_groups(
+                    user.id,
+                    crate::groups::LOCAL,
+                    names,
+                    now(),
+                    Some(&crate::audit::changes::of_groups(
+                        user.id,
+                        crate::groups::LOCAL,
+                        Some("cli"),
+                    )),
+                )
                 .await?
             {
-                tracing::info!(target: "audit", user = user.id, by = "cli", groups = %names.join(","), "local groups set");
+                tracing::info!(user = user.id, by = "cli", groups = %names.join(","), "local groups set");
             }
         }
         let rows = store.user_groups(user.id).await?;
@@ -208,9 +232,26 @@ pub fn user_reset_mfa(path: &Path, email: &str) -> anyhow::Result<()> {
             .user_by_email(email)
             .await?
             .ok_or_else(|| anyhow::anyhow!("no user has the email {email:?}"))?;
-        store.reset_mfa(user.id).await?;
-        let ended = store.revoke_user_sessions(user.id, None, now()).await?;
-        tracing::info!(target: "audit", user = user.id, by = "cli", sessions_ended = ended.len(), "second factors reset");
+        store
+            .reset_mfa(
+                user.id,
+                Some(&crate::accounts::mfa::factors_removed(user.id, Some("cli"))),
+            )
+            .await?;
+        let revoked = crate::audit::Event::new(crate::audit::kinds::SESSION_REVOKED)
+            .by_system("cli")
+            .target_user(user.id)
+            .reason("mfa_reset")
+            .build();
+        let ended = store
+            .revoke_user_sessions(user.id, None, now(), Some(&revoked))
+            .await?;
+        tracing::info!(
+            user = user.id,
+            by = "cli",
+            sessions_ended = ended.len(),
+            "second factors reset"
+        );
         println!(
             "removed every second factor of user {} <{}> and ended {} session(s)",
             user.id,
@@ -244,6 +285,28 @@ pub fn user_list(path: &Path) -> anyhow::Result<()> {
 }
 
 /// Runs `f` with the config's database, on a runtime of its own (the commands are not async).
+/// `audit verify`: true when the chain holds (what was checked on stdout), false when it
+/// breaks (the first break on stderr).
+pub fn audit_verify(path: &Path) -> anyhow::Result<bool> {
+    let cfg = crate::app::load_config(path)?;
+    on_store(&cfg, |store| async move {
+        match crate::audit::verify::verify(&*store).await {
+            Ok(v) => {
+                println!(
+                    "audit trail verified: {} events, seq {} to {}, head {}",
+                    v.events, v.first_seq, v.last_seq, v.head_hash
+                );
+                Ok(true)
+            }
+            Err(crate::audit::verify::VerifyError::Broken(b)) => {
+                eprintln!("audit trail broken: {b}");
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    })
+}
+
 fn on_store<T, F>(
     cfg: &crate::config::Config,
     f: impl FnOnce(std::sync::Arc<dyn crate::store::Store>) -> F,
@@ -283,10 +346,16 @@ pub fn key_create(
         .transpose()?;
     on_store(&cfg, |store| async move {
         let user = user_named(&*store, email).await?;
-        let (row, key) =
-            crate::accounts::api_keys::create_in(&*store, &user, name, scopes, expires)
-                .await
-                .map_err(|r| anyhow::anyhow!("{}", r.message()))?;
+        let (row, key) = crate::accounts::api_keys::create_in(
+            &*store,
+            &user,
+            name,
+            scopes,
+            expires,
+            Some("cli"),
+        )
+        .await
+        .map_err(|r| anyhow::anyhow!("{}", r.message()))?;
         eprintln!(
             "created key {} ({}) for {}; it is shown only now:",
             row.id, row.name, user.email
@@ -325,9 +394,14 @@ pub fn key_list(path: &Path, email: &str) -> anyhow::Result<()> {
 pub fn key_revoke(path: &Path, id: &str) -> anyhow::Result<()> {
     let cfg = crate::app::load_config(path)?;
     on_store(&cfg, |store| async move {
-        match store.revoke_api_key(id, now()).await? {
+        let event = match store.api_key(id).await? {
+            Some(k) => crate::accounts::api_keys::revoked_event(&k)
+                .by_system("cli")
+                .build(),
+            None => return Err(anyhow::anyhow!("no live key has the id {id:?}")),
+        };
+        match store.revoke_api_key(id, now(), &[event]).await? {
             Some(_) => {
-                tracing::info!(target: "audit", key = %id, by = "cli", "API key revoked");
                 println!("revoked key {id}");
                 Ok(())
             }

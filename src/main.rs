@@ -88,6 +88,18 @@ enum Cmd {
         #[command(subcommand)]
         cmd: KeyCmd,
     },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        cmd: AuditCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Check the trail's hash chain: exits 0 when it holds, 1 naming the first event that
+    /// breaks it.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -221,6 +233,18 @@ fn main() -> ExitCode {
         Cmd::Key {
             cmd: KeyCmd::Revoke { id },
         } => portcullis::cli::key_revoke(&cli.config, &id),
+        Cmd::Audit {
+            cmd: AuditCmd::Verify,
+        } => {
+            return match portcullis::cli::audit_verify(&cli.config) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Cmd::Explain {
             method,
             url,

@@ -38,6 +38,15 @@ pub struct Metrics {
     pub database_up: IntGauge,
     pub directory_requests: IntCounterVec,
     pub directory_seconds: HistogramVec,
+    pub audit_events: IntCounterVec,
+    pub audit_dropped: prometheus::IntCounter,
+    pub audit_suppressed: prometheus::IntCounter,
+}
+
+fn plain_counter(r: &Registry, name: &str, help: &str) -> prometheus::IntCounter {
+    let c = prometheus::IntCounter::new(name, help).unwrap_or_else(|_| unreachable_metric());
+    let _ = r.register(Box::new(c.clone()));
+    c
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -108,6 +117,22 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
     .unwrap_or_else(|_| unreachable_metric());
     let _ = r.register(Box::new(directory_seconds.clone()));
     Metrics {
+        audit_events: counter(
+            &r,
+            "portcullis_audit_events_total",
+            "Audit events of the request path's queue by result: written (in the trail), failed (the store refused the batch)",
+            &["result"],
+        ),
+        audit_dropped: plain_counter(
+            &r,
+            "portcullis_audit_events_dropped_total",
+            "Audit events of the request path (failed sign-ins, denials) dropped because the queue to the store was full: the request never waits for the trail",
+        ),
+        audit_suppressed: plain_counter(
+            &r,
+            "portcullis_audit_denials_suppressed_total",
+            "authz.denied events not written because the same route and client had one within the second (the next one written says how many)",
+        ),
         directory_seconds,
         directory_requests: counter(
             &r,
@@ -256,6 +281,11 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
 
 pub fn auth_decision(outcome: &'static str) {
     METRICS.auth_decisions.with_label_values(&[outcome]).inc();
+}
+
+/// Audit events of the request path's queue written or failed.
+pub fn audit_events(result: &'static str, n: u64) {
+    METRICS.audit_events.with_label_values(&[result]).inc_by(n);
 }
 
 /// One request to the user directory, by operation and outcome.

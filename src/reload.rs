@@ -27,6 +27,7 @@ pub fn reload(state: &State, path: &Path) -> Outcome {
         Ok(next) => install(state, next),
         Err(errors) => Outcome::Rejected(errors),
     };
+    audit(state, path, &outcome);
     // Certificate files are read again whatever the config did: a renewed certificate is
     // installed by a SIGHUP with the config unchanged.
     match state.reload_certificates() {
@@ -65,6 +66,41 @@ pub fn reload(state: &State, path: &Path) -> Outcome {
         }
     }
     outcome
+}
+
+/// SHA-256 of the file at `path` (hex), if it can be read.
+pub fn file_hash(path: &Path) -> Option<String> {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).ok()?;
+    Some(
+        sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
+}
+
+/// `config.reloaded`: the file's hash before and after, applied or refused.
+fn audit(state: &State, path: &Path, outcome: &Outcome) {
+    let after = file_hash(path);
+    let Ok(mut running) = state.config_hash.lock() else {
+        return;
+    };
+    let mut e = crate::audit::Event::new(crate::audit::kinds::CONFIG_RELOADED)
+        .by_system("sighup")
+        .change("file_sha256", running.clone(), after.clone());
+    match outcome {
+        Outcome::Applied { needs_restart } => {
+            if !needs_restart.is_empty() {
+                e = e.reason(format!("needs a restart: {}", needs_restart.join(", ")));
+            }
+            *running = after;
+        }
+        Outcome::Rejected(errors) => {
+            e = e.failed(&format!("{} problem(s)", errors.errors.len()));
+        }
+    }
+    state.audit.record(e);
 }
 
 fn install(state: &State, mut next: Config) -> Outcome {
@@ -123,6 +159,8 @@ pub fn keep_start_settings(running: &Config, next: &mut Config) -> Vec<&'static 
     keep!("directory", directory);
     keep!("api", api);
     next.pages.login_path = running.pages.login_path.clone();
+    next.pages.admin_path = running.pages.admin_path.clone();
+    keep!("audit.output", audit.output);
     keep!("session_cache.max_entries", session_cache_max_entries);
     keep!(
         "passwords.max_concurrent_hashes",

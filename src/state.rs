@@ -56,6 +56,10 @@ pub struct State {
     pub directory: Option<Arc<dyn crate::directory::Directory>>,
     /// Whether the directory answered the last time it was asked (`/healthz`).
     pub directory_up: std::sync::atomic::AtomicBool,
+    /// The request path's audit events, queued for the store.
+    pub audit: crate::audit::Sink,
+    /// SHA-256 of the config file as last loaded (`config.reloaded` records before and after).
+    pub config_hash: std::sync::Mutex<Option<String>>,
 }
 
 impl State {
@@ -117,6 +121,8 @@ impl State {
                 None => None,
             },
             directory_up: std::sync::atomic::AtomicBool::new(true),
+            audit: crate::audit::Sink::default(),
+            config_hash: std::sync::Mutex::new(None),
             live: ArcSwap::from_pointee(Live::new(config)),
         }))
     }

@@ -60,6 +60,17 @@ impl Upkeep {
         if let Err(e) = self.state.store.purge_flows(now).await {
             tracing::warn!(error = %e, "purging expired second-step flows failed");
         }
+        // The trail's oldest events, past `audit.retention`.
+        let cutoff =
+            crate::clock::now_ms() - self.state.config().audit.retention.as_millis() as i64;
+        let record = crate::audit::Event::new(crate::audit::kinds::RETENTION_PURGED)
+            .by_system("upkeep")
+            .build();
+        match self.state.store.purge_audit(cutoff, record).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, "audit events past audit.retention purged"),
+            Err(e) => tracing::warn!(error = %e, "purging old audit events failed"),
+        }
         // Keep expired sessions a day for the audit trail, then delete them.
         if let Err(e) = self.state.store.purge_expired_sessions(now - 86_400).await {
             tracing::warn!(error = %e, "purging expired sessions failed");
@@ -213,5 +224,34 @@ impl BackgroundService for DirectoryRefresh {
                 }
             }
         }
+    }
+}
+
+/// The audit trail's writer and output for a running gateway (`audit::run`): the request
+/// path's queue into the store, the JSON-lines copy, and on shutdown `system.stopped` with
+/// everything flushed.
+pub struct AuditTrail {
+    pub state: Arc<State>,
+}
+
+#[async_trait::async_trait]
+impl BackgroundService for AuditTrail {
+    async fn start(&self, shutdown: ShutdownWatch) {
+        let cfg = self.state.config();
+        crate::audit::run(
+            self.state.store.clone(),
+            self.state.audit.take_receiver(),
+            cfg.audit.output.clone(),
+            crate::audit::event::instance(),
+            Some(
+                self.state
+                    .audit
+                    .started_after
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            )
+            .filter(|a| *a >= 0),
+            shutdown,
+        )
+        .await;
     }
 }

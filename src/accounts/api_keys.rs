@@ -1,6 +1,7 @@
 //! API keys over the store: create (the key shown once), list, revoke (refused at once here,
 //! within a second on every other instance: see `tasks::Revocations`).
 
+use crate::audit::{kinds, Event};
 use crate::auth::api_keys;
 use crate::error::Reject;
 use crate::state::State;
@@ -29,18 +30,20 @@ pub async fn create(
     scopes: &[String],
     expires_in: Option<std::time::Duration>,
 ) -> Result<(ApiKeyRow, String), Reject> {
-    let made = create_in(&*state.store, owner, name, scopes, expires_in).await?;
+    let made = create_in(&*state.store, owner, name, scopes, expires_in, None).await?;
     state.auth.api_keys.created(&made.0.prefix);
     Ok(made)
 }
 
-/// [`create`] on a store alone (the CLI has no running gateway).
+/// [`create`] on a store alone (the CLI has no running gateway); `by`: the system that
+/// makes it (else the request's caller).
 pub async fn create_in(
     store: &dyn crate::store::Store,
     owner: &User,
     name: &str,
     scopes: &[String],
     expires_in: Option<std::time::Duration>,
+    by: Option<&str>,
 ) -> Result<(ApiKeyRow, String), Reject> {
     check(name, scopes).map_err(Reject::BadRequest)?;
     let mut scopes: Vec<String> = scopes.to_vec();
@@ -62,11 +65,16 @@ pub async fn create_in(
             last_used_at: None,
             revoked_at: None,
         };
-        match store.create_api_key(&row).await {
-            Ok(()) => {
-                tracing::info!(target: "audit", user = owner.id, key = %row.id, "API key created");
-                return Ok((row, key));
-            }
+        let mut event = Event::new(kinds::API_KEY_CREATED)
+            .target_user(owner.id)
+            .change("key", None::<&str>, &row.id)
+            .change("name", None::<&str>, &row.name)
+            .change("scopes", None::<&str>, &row.scopes);
+        if let Some(by) = by {
+            event = event.by_system(by);
+        }
+        match store.create_api_key(&row, &[event.build()]).await {
+            Ok(()) => return Ok((row, key)),
             Err(StoreError::Conflict) => continue,
             Err(e) => return Err(e.into()),
         }
@@ -77,18 +85,25 @@ pub async fn create_in(
 /// Revokes key `id` (of `owner`, unless `None`: an admin's or the CLI's); false when there
 /// was no such live key.
 pub async fn revoke(state: &State, id: &str, owner: Option<i64>) -> Result<bool, Reject> {
-    match state.store.api_key(id).await? {
-        Some(k) if owner.is_none_or(|o| o == k.user_id) => {}
+    let key = match state.store.api_key(id).await? {
+        Some(k) if owner.is_none_or(|o| o == k.user_id) => k,
         _ => return Ok(false),
-    }
-    match state.store.revoke_api_key(id, now()).await? {
+    };
+    let event = revoked_event(&key).build();
+    match state.store.revoke_api_key(id, now(), &[event]).await? {
         Some(prefix) => {
             state.auth.key_revoked(&prefix, id);
-            tracing::info!(target: "audit", key = %id, "API key revoked");
             Ok(true)
         }
         None => Ok(false),
     }
+}
+
+/// `credential.api_key.revoked` for `key`.
+pub fn revoked_event(key: &ApiKeyRow) -> Event {
+    Event::new(kinds::API_KEY_REVOKED)
+        .target_user(key.user_id)
+        .change("key", Some(&key.id), None::<&str>)
 }
 
 /// Revokes every live key of a user (the directory no longer has them); how many.

@@ -55,7 +55,16 @@ pub async fn store_avatar(
         picture: Some(url),
         ..Default::default()
     };
-    let user = match state.store.update_user(user_id, &changes, now()).await? {
+    let user = match state
+        .store
+        .update_user(
+            user_id,
+            &changes,
+            now(),
+            Some(&crate::audit::changes::of_user(user_id)),
+        )
+        .await?
+    {
         Guarded::Done(u) => u,
         _ => return Err(Reject::NotFound),
     };

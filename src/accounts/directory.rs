@@ -96,9 +96,9 @@ pub async fn sign_in(
                     state.store.set_user_kind(u.id, KIND).await?;
                     state
                         .store
-                        .link_identity(ISSUER, &entry.id, u.id, "ldap", now())
+                        .link_identity(ISSUER, &entry.id, u.id, "ldap", now(), &[link_event(u.id)])
                         .await?;
-                    tracing::info!(target: "audit", user = u.id, entry = %entry.dn, "local account linked to its directory entry (link_by_email)");
+                    tracing::info!(user = u.id, entry = %entry.dn, "local account linked to its directory entry (link_by_email)");
                     u
                 }
                 Some(u) => {
@@ -110,19 +110,18 @@ pub async fn sign_in(
                     return Ok(Found::Refused);
                 }
                 None => {
-                    let created = state
-                        .store
-                        .create_user(NewUser {
-                            email,
-                            name: entry.name.clone().unwrap_or_else(|| login.to_string()),
-                            role: settings.role.clone(),
-                            password_hash: None,
-                            active: true,
-                            // The directory vouches for its people's addresses.
-                            email_verified: true,
-                            now: now(),
-                        })
-                        .await;
+                    let new_user = NewUser {
+                        email,
+                        name: entry.name.clone().unwrap_or_else(|| login.to_string()),
+                        role: settings.role.clone(),
+                        password_hash: None,
+                        active: true,
+                        // The directory vouches for its people's addresses.
+                        email_verified: true,
+                        now: now(),
+                    };
+                    let event = crate::audit::changes::user_created("directory", &new_user).build();
+                    let created = state.store.create_user(new_user, &[event]).await;
                     let u = match created {
                         Ok(u) => u,
                         Err(StoreError::Conflict) => return Ok(Found::Refused),
@@ -131,7 +130,7 @@ pub async fn sign_in(
                     state.store.set_user_kind(u.id, KIND).await?;
                     state
                         .store
-                        .link_identity(ISSUER, &entry.id, u.id, "ldap", now())
+                        .link_identity(ISSUER, &entry.id, u.id, "ldap", now(), &[link_event(u.id)])
                         .await?;
                     u
                 }
@@ -139,6 +138,16 @@ pub async fn sign_in(
         }
     };
     Ok(Found::User(Box::new(follow(state, user.id, &entry).await?)))
+}
+
+/// `identity.oauth.linked` for the directory: its entry now signs user `id` in.
+fn link_event(id: i64) -> crate::store::NewEvent {
+    crate::audit::Event::new(crate::audit::kinds::OAUTH_LINKED)
+        .by_system("directory")
+        .target_user(id)
+        .reason("directory")
+        .change("provider", None::<&str>, "ldap")
+        .build()
 }
 
 /// Copies what the directory says of a user (email, name, groups) into the local user, and
@@ -163,7 +172,16 @@ pub async fn follow(state: &State, uid: i64, entry: &Entry) -> Result<User, Reje
             name,
             ..Default::default()
         };
-        match state.store.update_user(uid, &changes, now()).await {
+        match state
+            .store
+            .update_user(
+                uid,
+                &changes,
+                now(),
+                Some(&crate::audit::changes::of_user_by(uid, "directory")),
+            )
+            .await
+        {
             Ok(Guarded::Done(u)) => user = u,
             Err(StoreError::Conflict) => {
                 tracing::warn!(user = uid, "the directory's new address for this user is another account's; kept the old one")
@@ -174,7 +192,17 @@ pub async fn follow(state: &State, uid: i64, entry: &Entry) -> Result<User, Reje
     }
     let changed = state
         .store
-        .set_groups(uid, GROUP_SOURCE, &entry.groups, now())
+        .set_groups(
+            uid,
+            GROUP_SOURCE,
+            &entry.groups,
+            now(),
+            Some(&crate::audit::changes::of_groups(
+                uid,
+                GROUP_SOURCE,
+                Some("directory"),
+            )),
+        )
         .await?;
     if changed {
         if let Some(u) = state.store.user_by_id(uid).await? {
@@ -240,7 +268,12 @@ pub async fn refresh(state: &State) -> Result<usize, Reject> {
 async fn gone(state: &State, uid: i64) -> Result<(), Reject> {
     let sessions = state.end_user_sessions(uid, None, "directory").await?;
     let keys = crate::accounts::api_keys::revoke_all(state, uid).await?;
-    tracing::info!(target: "audit", user = uid, sessions, keys, "directory user gone or disabled in the directory: sessions and API keys ended");
+    tracing::info!(
+        user = uid,
+        sessions,
+        keys,
+        "directory user gone or disabled in the directory: sessions and API keys ended"
+    );
     Ok(())
 }
 

@@ -9,16 +9,24 @@ use crate::store::{now, User};
 use serde_json::{Map, Value};
 
 /// Replaces the groups `source` gives the user with `names` (already a valid, sorted set);
-/// the user as now stored when that changed anything, `None` otherwise.
+/// the user as now stored when that changed anything, `None` otherwise. `by`: the system
+/// that changes them (a provider's sign-in), else the request's caller (an admin).
 pub async fn set(
     state: &State,
     user_id: i64,
     source: &str,
     names: &[String],
+    by: Option<&str>,
 ) -> Result<Option<User>, Reject> {
     if !state
         .store
-        .set_groups(user_id, source, names, now())
+        .set_groups(
+            user_id,
+            source,
+            names,
+            now(),
+            Some(&crate::audit::changes::of_groups(user_id, source, by)),
+        )
         .await?
     {
         return Ok(None);

@@ -4,6 +4,7 @@
 
 use super::directory::Found;
 use super::mfa::{after_password, Challenge, Surface};
+use crate::audit::{kinds, Event};
 use crate::auth::policy::MAX_PASSWORD_CHARS;
 use crate::auth::Amr;
 use crate::error::Reject;
@@ -60,6 +61,7 @@ pub async fn check_password(
     // No stored password can be this long (policy), so skip the hash and its cost.
     if password.chars().count() > MAX_PASSWORD_CHARS {
         metrics::login_attempt("bad_credentials");
+        login_failed(state, email, None, "bad_password");
         return Err(LoginFailure::BadCredentials);
     }
     // The account's backoff, before any hashing: waiting attempts test no password.
@@ -73,6 +75,7 @@ pub async fn check_password(
         .map_err(|retry_after_secs| {
             metrics::login_attempt("backoff");
             metrics::rate_limited("account");
+            login_failed(state, email, None, "backoff");
             LoginFailure::Failed(Reject::RateLimited { retry_after_secs })
         })?;
     // A place in the hashing queue first: a login flood is refused before any database work.
@@ -96,19 +99,24 @@ pub async fn check_password(
     if let Some(dir) = directory.as_deref() {
         if user.as_ref().is_none_or(User::is_directory) {
             match super::directory::sign_in(state, dir, email, &password, None).await {
-                Ok(Found::User(u)) => return signed_in(*u, attempt),
+                Ok(Found::User(u)) => return signed_in(state, *u, attempt),
                 // Nobody anywhere: checked below at the cost of an unknown local user.
                 Ok(Found::NotHere) if user.is_none() => {}
-                Ok(_) => {
+                Err(reject) => {
+                    metrics::login_attempt("directory_unavailable");
+                    login_failed(state, email, user.as_ref(), "directory_unavailable");
+                    attempt.cancelled();
+                    return Err(LoginFailure::Failed(reject));
+                }
+                Ok(found) => {
                     // As slow as any wrong password (a hash is checked): how soon a refusal
                     // comes must not tell who the directory knows.
                     let _ = state.passwords.verify(&password, None).await;
-                    return Err(refused(attempt));
-                }
-                Err(reject) => {
-                    metrics::login_attempt("directory_unavailable");
-                    attempt.cancelled();
-                    return Err(LoginFailure::Failed(reject));
+                    let reason = match found {
+                        Found::NotHere => "unknown_user",
+                        _ => "bad_password",
+                    };
+                    return Err(refused(state, email, user.as_ref(), reason, attempt));
                 }
             }
         }
@@ -122,14 +130,16 @@ pub async fn check_password(
         }
     };
     match user {
-        Some(u) if verified && u.deleted_at.is_none() && u.email_verified => signed_in(u, attempt),
+        Some(u) if verified && u.deleted_at.is_none() && u.email_verified => {
+            signed_in(state, u, attempt)
+        }
         // A local account whose password is not this one: the directory may have an entry
         // with its address (taken over only with `link_by_email`).
         Some(u) if !u.is_service() && u.deleted_at.is_none() => match directory.as_deref() {
             Some(dir) => {
                 match super::directory::sign_in(state, dir, email, &password, Some(&u)).await {
-                    Ok(Found::User(u)) => signed_in(*u, attempt),
-                    Ok(_) => Err(refused(attempt)),
+                    Ok(Found::User(u)) => signed_in(state, *u, attempt),
+                    Ok(_) => Err(refused(state, email, Some(&u), "bad_password", attempt)),
                     // Without link_by_email the directory could not have let them in: the local
                     // password was wrong, and that is the answer, outage or not.
                     Err(_)
@@ -139,23 +149,26 @@ pub async fn check_password(
                             .as_ref()
                             .is_some_and(|d| d.link_by_email) =>
                     {
-                        Err(refused(attempt))
+                        Err(refused(state, email, Some(&u), "bad_password", attempt))
                     }
                     Err(reject) => {
                         metrics::login_attempt("directory_unavailable");
+                        login_failed(state, email, Some(&u), "directory_unavailable");
                         attempt.cancelled();
                         Err(LoginFailure::Failed(reject))
                     }
                 }
             }
-            None => Err(refused(attempt)),
+            None => Err(refused(state, email, Some(&u), "bad_password", attempt)),
         },
-        _ => Err(refused(attempt)),
+        Some(u) => Err(refused(state, email, Some(&u), "bad_password", attempt)),
+        None => Err(refused(state, email, None, "unknown_user", attempt)),
     }
 }
 
 /// A right password (or a directory's bind): the user, unless deactivated.
 fn signed_in(
+    state: &State,
     u: User,
     attempt: crate::auth::backoff::Reservation<'_>,
 ) -> Result<User, LoginFailure> {
@@ -165,15 +178,51 @@ fn signed_in(
         Ok(u)
     } else {
         metrics::login_attempt("inactive");
+        login_failed(state, &u.email, Some(&u), "inactive");
         Err(LoginFailure::Deactivated)
     }
 }
 
-/// A wrong password, or an unknown account: counted against the address's backoff.
-fn refused(attempt: crate::auth::backoff::Reservation<'_>) -> LoginFailure {
+/// A wrong password, or an unknown account (`reason`): counted against the address's
+/// backoff, and recorded.
+fn refused(
+    state: &State,
+    email: &str,
+    user: Option<&User>,
+    reason: &str,
+    attempt: crate::auth::backoff::Reservation<'_>,
+) -> LoginFailure {
     metrics::login_attempt("bad_credentials");
-    attempt.failed(crate::clock::now_ms());
+    login_failed(state, email, user, reason);
+    if attempt.failed(crate::clock::now_ms()) {
+        backoff_applied(state, email, user);
+    }
     LoginFailure::BadCredentials
+}
+
+/// `authn.login.failed` by whoever typed `email`, on the request path's queue.
+fn login_failed(state: &State, email: &str, user: Option<&User>, reason: &str) {
+    let mut e = Event::new(kinds::LOGIN_FAILED)
+        .by_anonymous(Some(email))
+        .failed(reason);
+    if let Some(u) = user {
+        e = e.target_user(u.id);
+    }
+    state.audit.record(e);
+}
+
+/// `authn.backoff.applied`: from now on each attempt for `email` waits.
+fn backoff_applied(state: &State, email: &str, user: Option<&User>) {
+    let mut e = Event::new(kinds::BACKOFF_APPLIED)
+        .by_anonymous(Some(email))
+        .reason(format!(
+            "{} failed passwords",
+            state.config().rate_limits.account.free_failures
+        ));
+    if let Some(u) = user {
+        e = e.target_user(u.id);
+    }
+    state.audit.record(e);
 }
 
 /// Checks a signed-in user's current password (before a credential change), counted against
@@ -205,7 +254,10 @@ pub async fn check_current_password(
             Ok(true)
         }
         Ok(false) => {
-            attempt.failed(now_ms());
+            login_failed(state, &user.email, Some(user), "bad_current_password");
+            if attempt.failed(now_ms()) {
+                backoff_applied(state, &user.email, Some(user));
+            }
             Ok(false)
         }
         Err(e) => {

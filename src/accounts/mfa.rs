@@ -3,6 +3,7 @@
 //! per-user backoff (`mfa:<id>`) of the same policy as passwords; neither a new `mfaToken`
 //! nor a right password clears it.
 
+use crate::audit::{kinds, Event};
 use crate::auth::one_time;
 use crate::auth::Amr;
 use crate::error::Reject;
@@ -213,6 +214,11 @@ where
         .reserve(&key, crate::clock::now_ms())
         .map_err(|retry_after_secs| {
             metrics::rate_limited("mfa");
+            state.audit.record(
+                Event::new(kinds::MFA_FAILED)
+                    .target_user(user.id)
+                    .failed("backoff"),
+            );
             Reject::RateLimited { retry_after_secs }
         })?;
     match check.await {
@@ -224,6 +230,11 @@ where
         Ok(false) => {
             attempt.failed(crate::clock::now_ms());
             metrics::login_attempt("mfa_bad_code");
+            state.audit.record(
+                Event::new(kinds::MFA_FAILED)
+                    .target_user(user.id)
+                    .failed("bad_code"),
+            );
             Err(wrong_code())
         }
         Err(e) => {
@@ -277,11 +288,16 @@ pub async fn check_recovery(state: &State, user: &User, code: &str) -> Result<()
     let hash = recovery::hash(user.id, code).ok_or_else(|| {
         Reject::BadRequest("recoveryCode must be one of your recovery codes".into())
     })?;
+    let event = Event::new(kinds::RECOVERY_CODE_USED)
+        .target_user(user.id)
+        .build();
     counted(state, user, async {
-        Ok(state.store.use_recovery_code(user.id, &hash, now()).await?)
+        Ok(state
+            .store
+            .use_recovery_code(user.id, &hash, now(), &[event])
+            .await?)
     })
     .await?;
-    tracing::info!(target: "audit", user = user.id, "recovery code used");
     let cfg = state.config();
     let link = format!(
         "{}{}",
@@ -345,40 +361,89 @@ pub async fn enable_totp(state: &State, user: &User, code: &str) -> Result<Vec<S
     totp::normalize(code).map_err(|_| malformed_code())?;
     let (secret, _) = secret(state, user, false).await?;
     let (codes, hashes) = recovery::generate(user.id);
+    let events = [
+        Event::new(kinds::TOTP_ENROLLED)
+            .target_user(user.id)
+            .build(),
+        Event::new(kinds::RECOVERY_CODES_GENERATED)
+            .target_user(user.id)
+            .build(),
+    ];
     counted(state, user, async {
         match totp::check(&secret, code, now()) {
-            Ok(Some(step)) => Ok(state.store.enable_totp(user.id, step, &hashes).await?),
+            Ok(Some(step)) => Ok(state
+                .store
+                .enable_totp(user.id, step, &hashes, &events)
+                .await?),
             _ => Ok(false),
         }
     })
     .await?;
-    tracing::info!(target: "audit", user = user.id, "TOTP enabled");
     Ok(codes)
 }
 
 /// Turns TOTP off (proved by a current code); recovery codes go too unless a passkey is left.
 pub async fn disable_totp(state: &State, user: &User, code: &str) -> Result<(), Reject> {
     check_totp(state, user, code).await?;
-    state.store.delete_totp(user.id).await?;
+    let removed = Event::new(kinds::TOTP_REMOVED).target_user(user.id).build();
+    state.store.delete_totp(user.id, &[removed]).await?;
     if state.store.passkeys(user.id).await?.is_empty() {
-        state.store.replace_recovery_codes(user.id, &[]).await?;
+        state
+            .store
+            .replace_recovery_codes(user.id, &[], &[])
+            .await?;
     }
-    tracing::info!(target: "audit", user = user.id, "TOTP disabled");
     Ok(())
 }
 
 /// A new set of recovery codes; the old set dies.
 pub async fn new_recovery_codes(state: &State, user: &User) -> Result<Vec<String>, Reject> {
     let (codes, hashes) = recovery::generate(user.id);
-    state.store.replace_recovery_codes(user.id, &hashes).await?;
-    tracing::info!(target: "audit", user = user.id, "recovery codes replaced");
+    let event = Event::new(kinds::RECOVERY_CODES_GENERATED)
+        .target_user(user.id)
+        .build();
+    state
+        .store
+        .replace_recovery_codes(user.id, &hashes, &[event])
+        .await?;
     Ok(codes)
 }
 
 /// Removes every factor of a user and ends their sessions (an admin's reset).
-pub async fn reset(state: &State, user_id: i64, by: &str) -> Result<usize, Reject> {
-    state.store.reset_mfa(user_id).await?;
+pub async fn reset(state: &State, user_id: i64) -> Result<usize, Reject> {
+    state
+        .store
+        .reset_mfa(user_id, Some(&factors_removed(user_id, None)))
+        .await?;
     let ended = state.end_user_sessions(user_id, None, "mfa_reset").await?;
-    tracing::info!(target: "audit", user = user_id, by, sessions_ended = ended, "second factors reset");
     Ok(ended)
+}
+
+/// The events of removing every factor of `user_id` (`by`: the system that did, else the
+/// request's caller): TOTP and each passkey removed.
+pub fn factors_removed(
+    user_id: i64,
+    by: Option<&'static str>,
+) -> impl Fn(bool, &[String]) -> Vec<crate::store::NewEvent> + Send + Sync {
+    move |totp, passkeys| {
+        let base = |kind| {
+            let e = Event::new(kind).target_user(user_id).reason("reset");
+            match by {
+                Some(b) => e.by_system(b),
+                None => e,
+            }
+        };
+        let mut out = Vec::new();
+        if totp {
+            out.push(base(kinds::TOTP_REMOVED).build());
+        }
+        for p in passkeys {
+            out.push(
+                base(kinds::PASSKEY_REMOVED)
+                    .change("passkey", Some(p), None::<&str>)
+                    .build(),
+            );
+        }
+        out
+    }
 }

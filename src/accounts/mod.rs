@@ -13,6 +13,7 @@ pub mod magic;
 pub mod mfa;
 pub mod passkeys;
 pub mod password;
+pub mod profile;
 pub mod recovery;
 pub mod sessions;
 pub mod signup;

@@ -126,13 +126,20 @@ pub async fn register_finish(
         created_at: now(),
         last_used_at: None,
     };
-    state.store.add_passkey(&row).await.map_err(|e| match e {
-        crate::store::StoreError::Conflict => {
-            Reject::Conflict("This passkey is registered already".into())
-        }
-        e => e.into(),
-    })?;
-    tracing::info!(target: "audit", user = user.id, passkey = %row.id, "passkey registered");
+    let event = crate::audit::Event::new(crate::audit::kinds::PASSKEY_REGISTERED)
+        .target_user(user.id)
+        .change("passkey", None::<&str>, &row.id)
+        .build();
+    state
+        .store
+        .add_passkey(&row, &[event])
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::Conflict => {
+                Reject::Conflict("This passkey is registered already".into())
+            }
+            e => e.into(),
+        })?;
     Ok(row)
 }
 
@@ -173,9 +180,18 @@ async fn verified(
 ) -> Result<(), Reject> {
     let mut passkey: Passkey = serde_json::from_str(&row.passkey).map_err(internal)?;
     let result = check(&passkey).map_err(|e| {
-        if matches!(e, WebauthnError::CredentialPossibleCompromise) {
+        let cloned = matches!(e, WebauthnError::CredentialPossibleCompromise);
+        state.audit.record(
+            crate::audit::Event::new(crate::audit::kinds::LOGIN_FAILED)
+                .target_user(row.user_id)
+                .failed(if cloned {
+                    "passkey_counter"
+                } else {
+                    "passkey_refused"
+                }),
+        );
+        if cloned {
             tracing::warn!(
-                target: "audit",
                 user = row.user_id,
                 passkey = %row.id,
                 "passkey refused: its sign counter did not increase (a cloned authenticator?)"
@@ -289,12 +305,18 @@ pub async fn second_finish(
 
 /// Removes one of the user's passkeys; recovery codes go with the last factor.
 pub async fn remove(state: &State, user: &User, id: &str) -> Result<bool, Reject> {
-    let removed = state.store.delete_passkey(user.id, id).await?;
+    let event = crate::audit::Event::new(crate::audit::kinds::PASSKEY_REMOVED)
+        .target_user(user.id)
+        .change("passkey", Some(id), None::<&str>)
+        .build();
+    let removed = state.store.delete_passkey(user.id, id, &[event]).await?;
     if removed {
-        tracing::info!(target: "audit", user = user.id, passkey = %id, "passkey removed");
         let st = super::mfa::status(state, user.id).await?;
         if !st.any() {
-            state.store.replace_recovery_codes(user.id, &[]).await?;
+            state
+                .store
+                .replace_recovery_codes(user.id, &[], &[])
+                .await?;
         }
     }
     Ok(removed)

@@ -1,6 +1,7 @@
 //! Session lifecycle: start, renew, revoke. Every change goes to the store *and* the cache at
 //! once, so a revoked token is refused by the very next request on any route.
 
+use crate::audit::{kinds, Event};
 use crate::auth::{Amr, CachedUser, Identity, SessionEntry};
 use crate::error::Reject;
 use crate::metrics;
@@ -79,22 +80,35 @@ impl State {
         let expires_at = session_expires_at
             .unwrap_or(claims.exp as i64)
             .max(claims.exp as i64);
+        let signed_in = Event::new(kinds::LOGIN_SUCCEEDED)
+            .by_user(user.id, &user.email)
+            .target_user(user.id)
+            .client(client)
+            .reason(amr.to_string());
+        let created = signed_in.clone().with_kind(kinds::SESSION_CREATED).change(
+            "session",
+            None::<String>,
+            sid.to_string(),
+        );
         let session = self
             .store
-            .create_session(NewSession {
-                id: sid.to_string(),
-                user_id: user.id,
-                token_id: jti.to_string(),
-                now: now(),
-                expires_at,
-                remember,
-                user_agent: client
-                    .user_agent
-                    .as_ref()
-                    .map(|ua| ua.chars().take(512).collect()),
-                ip: client.ip.map(|ip| ip.to_string()),
-                amr: amr.to_string(),
-            })
+            .create_session(
+                NewSession {
+                    id: sid.to_string(),
+                    user_id: user.id,
+                    token_id: jti.to_string(),
+                    now: now(),
+                    expires_at,
+                    remember,
+                    user_agent: client
+                        .user_agent
+                        .as_ref()
+                        .map(|ua| ua.chars().take(512).collect()),
+                    ip: client.ip.map(|ip| ip.to_string()),
+                    amr: amr.to_string(),
+                },
+                &[signed_in.build(), created.build()],
+            )
             .await?
             // The user was deactivated between the password check and now.
             .ok_or(Reject::Forbidden("This account is deactivated"))?;
@@ -186,9 +200,23 @@ impl State {
         Ok((token, lifetime.as_secs()))
     }
 
-    /// Ends a session known only by id (refresh-token reuse, OAuth logout).
-    pub async fn end_session_by_id(&self, sid: Uuid) -> Result<(), Reject> {
-        self.store.revoke_session(&sid.to_string(), now()).await?;
+    /// Ends a session known only by id (refresh-token reuse, OAuth logout); `reason` for
+    /// the audit trail.
+    pub async fn end_session_by_id(&self, sid: Uuid, reason: &str) -> Result<(), Reject> {
+        let owner = self
+            .store
+            .session(&sid.to_string())
+            .await?
+            .map(|s| s.user_id);
+        let mut event = Event::new(kinds::SESSION_REVOKED)
+            .change("session", sid.to_string(), None::<String>)
+            .reason(reason);
+        if let Some(uid) = owner {
+            event = event.target_user(uid);
+        }
+        self.store
+            .revoke_session(&sid.to_string(), now(), &[event.build()])
+            .await?;
         let fallback_expiry = now() + self.config().tokens.expiration_long.as_secs() as i64;
         self.auth.cache.revoke(sid, fallback_expiry);
         metrics::revoked("logout", 1);
@@ -254,10 +282,17 @@ impl State {
         Ok(token)
     }
 
+    /// Signs the caller's own session out.
     pub async fn end_session(&self, id: &Identity) -> Result<bool, Reject> {
+        let event = Event::new(kinds::SESSION_REVOKED)
+            .by_user(id.user.id, &id.user.email)
+            .target_user(id.user.id)
+            .change("session", id.session_id.to_string(), None::<String>)
+            .reason("logout")
+            .build();
         let revoked = self
             .store
-            .revoke_session(&id.session_id.to_string(), now())
+            .revoke_session(&id.session_id.to_string(), now(), &[event])
             .await?;
         self.auth.cache.revoke(id.session_id, id.session.expires_at);
         metrics::revoked("logout", 1);
@@ -272,9 +307,13 @@ impl State {
         cause: &'static str,
     ) -> Result<usize, Reject> {
         let keep_s = keep.map(|k| k.to_string());
+        let event = Event::new(kinds::SESSION_REVOKED)
+            .target_user(user_id)
+            .reason(cause)
+            .build();
         let ids = self
             .store
-            .revoke_user_sessions(user_id, keep_s.as_deref(), now())
+            .revoke_user_sessions(user_id, keep_s.as_deref(), now(), Some(&event))
             .await?;
         let fallback_expiry = now() + self.config().tokens.expiration_long.as_secs() as i64;
         for id in &ids {
@@ -300,9 +339,20 @@ pub async fn end_own(state: &State, id: &crate::auth::Identity, raw: &str) -> Re
     match state.store.session(&sid.to_string()).await? {
         Some(s) if s.user_id == id.user.id && s.revoked_at.is_none() => {
             state.store.revoke_refresh_family(&s.id, now()).await?;
-            state.end_session_by_id(sid).await?;
+            state.end_session_by_id(sid, "logout").await?;
             Ok(true)
         }
         _ => Ok(false),
     }
+}
+
+/// Whether the caller signed in within `tokens.fresh_for` (what a password change without
+/// the current password, or an admin's destructive action, asks for).
+pub async fn signed_in_lately(state: &State, id: &crate::auth::Identity) -> Result<bool, Reject> {
+    let signed_in = state
+        .store
+        .session(&id.session_id.to_string())
+        .await?
+        .map_or(0, |s| s.created_at);
+    Ok(now() - signed_in <= state.config().tokens.fresh_for.as_secs() as i64)
 }

@@ -73,7 +73,16 @@ pub async fn confirm_email(state: &State, token: &str) -> Result<User, Reject> {
         active: Some(true),
         ..Default::default()
     };
-    match state.store.update_user(user_id, &activate, now()).await? {
+    match state
+        .store
+        .update_user(
+            user_id,
+            &activate,
+            now(),
+            Some(&crate::audit::changes::of_user(user_id)),
+        )
+        .await?
+    {
         Guarded::Done(user) => {
             state.user_changed(&user);
             Ok(user)

@@ -43,10 +43,16 @@ impl Reservation<'_> {
     /// The password was wrong (found out at `now_ms`): the failure stays counted, and the wait
     /// runs from now, not from when the attempt was admitted (hashing takes a while, longer
     /// under load).
-    pub fn failed(self, now_ms: i64) {
-        self.backoff.failures.update_sync(&self.key, |_, v| {
-            v.1 = v.1.max(now_ms);
-        });
+    /// True when this failure is the one that starts the waits (`authn.backoff.applied`).
+    pub fn failed(self, now_ms: i64) -> bool {
+        let free = self.backoff.policy.free_failures;
+        self.backoff
+            .failures
+            .update_sync(&self.key, |_, v| {
+                v.1 = v.1.max(now_ms);
+                v.0 == free
+            })
+            .unwrap_or(false)
     }
 
     /// No password was checked (the hashing queue was full, the database failed): the
@@ -180,6 +186,30 @@ impl AccountBackoff {
             keep
         });
         self.tracked.fetch_sub(dropped, Ordering::Relaxed);
+    }
+
+    /// The addresses (and `mfa:<user id>` keys) that must wait now: (key, failures, seconds
+    /// left), longest wait first; at most `limit`.
+    pub fn waiting_now(&self, now_ms: i64, limit: usize) -> Vec<(String, u32, u64)> {
+        let mut out = Vec::new();
+        self.failures.iter_sync(|k, v| {
+            if let Err(secs) = self.waiting(*v, now_ms) {
+                out.push((k.clone(), v.0, secs));
+            }
+            true
+        });
+        out.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        out.truncate(limit);
+        out
+    }
+
+    /// Forgets `key`'s failures (an admin's clearing); whether it had any.
+    pub fn clear(&self, key: &str) -> bool {
+        let removed = self.failures.remove_sync(key).is_some();
+        if removed {
+            self.tracked.fetch_sub(1, Ordering::Relaxed);
+        }
+        removed
     }
 
     pub fn tracked(&self) -> usize {

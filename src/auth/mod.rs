@@ -1,5 +1,8 @@
 //! Authentication: credentials, tokens, the session cache, passwords and their policy.
 
+/// The role that administers users (the users API, the admin console).
+pub const ADMIN_ROLE: &str = "admin";
+
 pub mod all_claims;
 pub mod amr;
 pub mod api_keys;

@@ -48,6 +48,19 @@ pub struct FileConfig {
     /// A user directory beside the local users (LDAP, Active Directory).
     #[serde(default)]
     pub directory: super::file_directory::DirectoryFile,
+    /// The audit trail.
+    #[serde(default)]
+    pub audit: AuditFile,
+}
+
+/// The audit trail: how long it is kept, and where else it goes.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AuditFile {
+    /// Events older than this are purged from the start of the chain (default 365d).
+    pub retention: Option<HumanDuration>,
+    /// `stdout`, or a file the events are appended to as JSON lines (default: neither).
+    pub output: Option<String>,
 }
 
 /// Second factors and passkeys.
@@ -92,6 +105,8 @@ pub struct PagesFile {
     pub primary_color: Option<String>,
     /// A directory whose `.html` files replace the built-in page templates of the same name.
     pub templates_dir: Option<String>,
+    /// The admin console (default `/account/admin`; `false` disables it).
+    pub admin_path: Option<RouteSetting>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -36,6 +36,21 @@ pub struct Config {
     pub mfa: Mfa,
     /// The user directory, if one is configured.
     pub directory: Option<super::Ldap>,
+    pub audit: Audit,
+}
+
+/// The audit trail (`audit:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audit {
+    pub retention: Duration,
+    pub output: Option<AuditOutput>,
+}
+
+/// Where `audit.output` copies the trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditOutput {
+    Stdout,
+    File(std::path::PathBuf),
 }
 
 /// Second factors and passkeys (`mfa:`).
@@ -68,6 +83,8 @@ pub struct Pages {
     pub primary_color: String,
     /// Built-in page templates overlaid with `templates_dir`'s files.
     pub templates: super::templates::Templates,
+    /// The admin console; `None` when disabled (or the gateway serves no pages).
+    pub admin_path: Option<String>,
 }
 
 impl Pages {
@@ -314,6 +331,8 @@ pub struct ApiRoutes {
     pub magic_page: Option<String>,
     /// The account page and its forms (`/account`, `/account/avatar`, `/account/sessions`).
     pub account_page: Option<String>,
+    /// The admin console and its forms (`/account/admin/...`).
+    pub admin_console: Option<String>,
     /// Other pages: forgot-password and the reset page the emailed link opens.
     pub other_pages: Vec<String>,
     /// Prefix of the browser-session family (`/api/auth`: sessions, magic links, avatar).
@@ -459,6 +478,7 @@ impl ApiRoutes {
             || self.login_page.as_deref() == Some(path)
             || self.magic_page.as_deref() == Some(path)
             || family(&self.account_page)
+            || family(&self.admin_console)
             || self.other_pages.iter().any(|p| p == path)
             || family(&self.auth)
             || path == JWKS_PATH

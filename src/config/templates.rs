@@ -10,6 +10,38 @@ use std::sync::Arc;
 const BUILT_IN: &[(&str, &str)] = &[
     ("base.html", include_str!("../../templates/pages/base.html")),
     (
+        "admin_base.html",
+        include_str!("../../templates/pages/admin_base.html"),
+    ),
+    (
+        "admin_message.html",
+        include_str!("../../templates/pages/admin_message.html"),
+    ),
+    (
+        "admin_users.html",
+        include_str!("../../templates/pages/admin_users.html"),
+    ),
+    (
+        "admin_user.html",
+        include_str!("../../templates/pages/admin_user.html"),
+    ),
+    (
+        "admin_keys.html",
+        include_str!("../../templates/pages/admin_keys.html"),
+    ),
+    (
+        "admin_audit.html",
+        include_str!("../../templates/pages/admin_audit.html"),
+    ),
+    (
+        "admin_event.html",
+        include_str!("../../templates/pages/admin_event.html"),
+    ),
+    (
+        "admin_backoffs.html",
+        include_str!("../../templates/pages/admin_backoffs.html"),
+    ),
+    (
         "login.html",
         include_str!("../../templates/pages/login.html"),
     ),

@@ -106,6 +106,8 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
     api.login_page = pages.login_path.clone();
     api.magic_page = pages.login_path.as_ref().map(|_| "/magic-link".to_string());
     api.account_page = pages.login_path.as_ref().map(|_| "/account".to_string());
+    api.admin_console = pages.admin_path.clone();
+    let audit = audit(f.audit, base, &mut errs);
     if pages.login_path.is_some() {
         api.other_pages = vec!["/forgot-password".to_string(), mail.reset_path.clone()];
         if let Some(m) = pages.mfa_path() {
@@ -155,10 +157,34 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
             mail,
             mfa,
             directory,
+            audit,
         })
     } else {
         Err(errs)
     }
+}
+
+fn audit(a: file::AuditFile, base: &Path, errs: &mut Vec<ConfigError>) -> crate::config::Audit {
+    let retention = a
+        .retention
+        .map(|d| d.0)
+        .unwrap_or(Duration::from_secs(365 * 86_400));
+    if retention < Duration::from_secs(86_400) {
+        errs.push(ConfigError::at("audit.retention", "must be at least 1d"));
+    }
+    let output = match a.output.as_deref() {
+        None | Some("none") => None,
+        Some("stdout") => Some(crate::config::AuditOutput::Stdout),
+        Some("") => {
+            errs.push(ConfigError::at(
+                "audit.output",
+                "stdout, or a file path (or leave it out)",
+            ));
+            None
+        }
+        Some(path) => Some(crate::config::AuditOutput::File(base.join(path))),
+    };
+    crate::config::Audit { retention, output }
 }
 
 pub(super) fn socket(text: &str, path: &str, errs: &mut Vec<ConfigError>) -> Option<SocketAddr> {
@@ -623,9 +649,24 @@ fn pages(p: file::PagesFile, base: &Path, errs: &mut Vec<ConfigError>) -> Pages 
         }
         Default::default()
     });
+    let enabled = p.enabled.unwrap_or(true);
+    let admin_path = match p.admin_path {
+        None | Some(file::RouteSetting::Enabled(true)) => Some("/account/admin".to_string()),
+        Some(file::RouteSetting::Enabled(false)) => None,
+        Some(file::RouteSetting::Path(path)) => {
+            if !crate::redirect::is_local_path(&path) || path.len() < 2 || path.ends_with('/') {
+                errs.push(ConfigError::at(
+                    "pages.admin_path",
+                    "must be a path like \"/account/admin\" (or false)",
+                ));
+            }
+            Some(path)
+        }
+    };
     Pages {
         templates,
-        login_path: p.enabled.unwrap_or(true).then_some(login_path),
+        admin_path: admin_path.filter(|_| enabled),
+        login_path: enabled.then_some(login_path),
         product_name: p.product_name.unwrap_or_else(|| "Portcullis".into()),
         logo_url: p.logo_url,
         primary_color,

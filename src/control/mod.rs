@@ -5,6 +5,7 @@
 //! config and may be renamed or disabled.
 
 pub mod api;
+pub mod console;
 pub mod oauth;
 pub mod openapi;
 pub mod pages;
@@ -66,6 +67,7 @@ pub fn routes(state: Arc<State>) -> (Router, openapi::Doc) {
     api::mfa(&mut m, &state);
     api::keys(&mut m, &state);
     pages::mount(&mut m, &state);
+    console::mount(&mut m, &state);
     oauth::mount(&mut m, &state);
     let Mount { router: r, doc } = m;
     let r = r
@@ -77,8 +79,25 @@ pub fn routes(state: Arc<State>) -> (Router, openapi::Doc) {
         ))
         .layer(DefaultBodyLimit::max(state.config().server.max_body_size))
         .layer(axum::middleware::from_fn(no_store))
+        .layer(axum::middleware::from_fn(audit_scope))
         .with_state(state);
     (r, doc)
+}
+
+/// Runs the request inside its audit context: the client as the proxy saw it and the
+/// request's id, method, host and path (never its query), for the events it causes.
+async fn audit_scope(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let client = req
+        .extensions()
+        .get::<crate::request::ClientInfo>()
+        .cloned()
+        .unwrap_or_default();
+    let meta =
+        crate::audit::context::RequestMeta::from_parts(req.method(), req.uri(), req.headers());
+    crate::audit::context::scope(crate::audit::context::Ctx::new(client, meta), next.run(req)).await
 }
 
 /// Auth answers carry tokens, user data and one-time links: no cache may keep them. A

@@ -12,7 +12,7 @@ mod outcome;
 pub mod policy;
 
 pub use facts::RequestFacts;
-pub use outcome::{failure_label, Check, Decision, Denial, Forward};
+pub use outcome::{failure_label, Caller, Check, Decision, Denial, Forward};
 
 use crate::auth::{Authn, Identity};
 use crate::config::AuthRule;
@@ -43,6 +43,7 @@ fn deny(route: Option<usize>, check: Check, reject: Reject) -> Decision {
         failure: None,
         html: false,
         policy: None,
+        caller: None,
     })
 }
 
@@ -193,6 +194,7 @@ pub fn authorize(
                 check: Check::Policy,
                 html: navigation && route.redirect_browsers,
                 policy,
+                caller: identity.as_ref().map(outcome::Caller::of),
             });
         }
     }
@@ -204,6 +206,7 @@ pub fn authorize(
             check: Check::RateLimit,
             html: navigation && route.redirect_browsers,
             policy,
+            caller: None,
         });
     }
     Decision::Forward(Forward {
@@ -263,6 +266,7 @@ fn sign_in(
         check: Check::Credentials,
         html: navigation && route.redirect_browsers,
         policy,
+        caller: None,
     })
 }
 
@@ -327,6 +331,7 @@ fn step_up(
         check: Check::SecondFactor,
         html: navigation && route.redirect_browsers,
         policy,
+        caller: None,
     })
 }
 

@@ -95,6 +95,26 @@ pub struct Denial {
     pub html: bool,
     /// The policy's ruling, when the route's policy decided.
     pub policy: Option<Ruling>,
+    /// Who was refused, when a caller was known (for the audit trail's `authz.denied`).
+    pub caller: Option<Caller>,
+}
+
+/// A refused caller: the user, their address, and the API key they used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: i64,
+    pub email: String,
+    pub key_id: Option<String>,
+}
+
+impl Caller {
+    pub fn of(id: &crate::auth::Identity) -> Caller {
+        Caller {
+            user_id: id.user.id,
+            email: id.user.email.clone(),
+            key_id: id.key.as_ref().map(|k| k.id.clone()),
+        }
+    }
 }
 
 impl Decision {

@@ -155,6 +155,13 @@ impl ProxyHttp for Gateway {
             client_ip::strip_untrusted(session.req_header_mut(), trusted);
         }
         observe::decided(&live, &decision);
+        observe::audit_denial(
+            &self.state,
+            &live,
+            &decision,
+            &ctx.client,
+            session.req_header(),
+        );
         ctx.decision = decision.kind();
         ctx.route = decision.route();
         match &decision {

@@ -33,6 +33,60 @@ pub fn decided(live: &crate::live::Live, d: &Decision) {
     }
 }
 
+/// `authz.denied` for a request a route's policy (or the cross-site rule) refused: at most
+/// one a second per route and client (`audit::Sink::denied`), on the request path's queue.
+pub fn audit_denial(
+    state: &crate::state::State,
+    live: &crate::live::Live,
+    d: &Decision,
+    client: &crate::request::ClientInfo,
+    req: &pingora::http::RequestHeader,
+) {
+    let Decision::Deny(denial) = d else { return };
+    let why = match denial.check {
+        Check::Policy => "policy",
+        Check::CrossSite => "cross_site",
+        _ => return,
+    };
+    let Some(route) = denial.route.map(|r| &live.routes[r]) else {
+        return;
+    };
+    let block = denial
+        .policy
+        .map(|r| r.block_label(&route.policy).to_string());
+    let meta = crate::audit::context::RequestMeta {
+        id: super::request_id::of(req)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        method: Some(req.method.as_str().to_string()),
+        host: super::request_host(req).map(|h| h.chars().take(256).collect()),
+        path: Some(logged_path(req.raw_path())),
+    };
+    state.audit.denied(&route.name, client.ip, |suppressed| {
+        let mut reason = match &block {
+            Some(b) => format!("{why}: block {b}"),
+            None => why.to_string(),
+        };
+        if suppressed > 0 {
+            reason.push_str(&format!(
+                " ({suppressed} more in the last second not recorded)"
+            ));
+        }
+        let e = crate::audit::Event::new(crate::audit::kinds::AUTHZ_DENIED)
+            .target("route", &route.name)
+            .client(client)
+            .request(meta)
+            .failed(&reason);
+        match &denial.caller {
+            Some(c) => match &c.key_id {
+                Some(k) => e.by_key(&c.email, k),
+                None => e.by_user(c.user_id, &c.email),
+            },
+            None => e.by_anonymous(None),
+        }
+    });
+}
+
 /// Counts a policy's verdict on a request to route `route`, under the deciding block.
 fn count_policy(live: &crate::live::Live, route: usize, r: crate::decision::policy::Ruling) {
     let Some(Some(counters)) = live.policy_counters.get(route) else {

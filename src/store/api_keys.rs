@@ -22,13 +22,18 @@ pub struct ApiKeyRow {
 #[async_trait]
 pub trait ApiKeyStore {
     /// `Conflict` on a prefix taken already (a one in 62⁸ chance: the caller draws again).
-    async fn create_api_key(&self, row: &ApiKeyRow) -> StoreResult<()>;
+    async fn create_api_key(&self, row: &ApiKeyRow, audit: &[super::NewEvent]) -> StoreResult<()>;
     async fn api_key_by_prefix(&self, prefix: &str) -> StoreResult<Option<ApiKeyRow>>;
     async fn api_key(&self, id: &str) -> StoreResult<Option<ApiKeyRow>>;
     /// A user's keys not revoked, newest first.
     async fn api_keys(&self, user_id: i64) -> StoreResult<Vec<ApiKeyRow>>;
     /// Revokes a live key; its prefix, or `None` when there was none to revoke.
-    async fn revoke_api_key(&self, id: &str, now: i64) -> StoreResult<Option<String>>;
+    async fn revoke_api_key(
+        &self,
+        id: &str,
+        now: i64,
+        audit: &[super::NewEvent],
+    ) -> StoreResult<Option<String>>;
     /// `(prefix, id)` of keys revoked at or after `since` (every instance polls this).
     async fn revoked_api_keys_since(&self, since: i64) -> StoreResult<Vec<(String, String)>>;
     /// Records last-use times in one batch (never earlier than what is stored).

@@ -25,6 +25,7 @@ pub trait GroupStore {
         source: &str,
         names: &[String],
         now: i64,
+        audit: Option<&super::GroupEvents>,
     ) -> StoreResult<bool>;
     /// Users whose row changed at or after `since` (an instance without a change feed polls
     /// this so that changes another process made reach its cache).

@@ -1,7 +1,11 @@
 //! Storage for second factors: TOTP secrets (sealed), recovery-code hashes, passkeys, and the
 //! short flows (second-step tokens, WebAuthn challenges) that any instance may finish.
 
-use super::StoreResult;
+use super::{NewEvent, StoreResult};
+
+/// Makes the audit events of removing a user's factors from what they had: whether TOTP was
+/// on, and their passkeys' ids.
+pub type FactorEvents = dyn Fn(bool, &[String]) -> Vec<NewEvent> + Send + Sync;
 use async_trait::async_trait;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -46,25 +50,38 @@ pub trait MfaStore {
         user_id: i64,
         step: i64,
         code_hashes: &[String],
+        audit: &[NewEvent],
     ) -> StoreResult<bool>;
     /// Accepts time step `step` once: false when it (or a later one) was used already.
     async fn use_totp_step(&self, user_id: i64, step: i64) -> StoreResult<bool>;
-    async fn delete_totp(&self, user_id: i64) -> StoreResult<()>;
-    async fn replace_recovery_codes(&self, user_id: i64, code_hashes: &[String])
-        -> StoreResult<()>;
-    /// Consumes an unused code once.
-    async fn use_recovery_code(&self, user_id: i64, code_hash: &str, now: i64)
-        -> StoreResult<bool>;
+    async fn delete_totp(&self, user_id: i64, audit: &[NewEvent]) -> StoreResult<()>;
+    async fn replace_recovery_codes(
+        &self,
+        user_id: i64,
+        code_hashes: &[String],
+        audit: &[NewEvent],
+    ) -> StoreResult<()>;
+    /// Consumes an unused code once (`audit` appended only then).
+    async fn use_recovery_code(
+        &self,
+        user_id: i64,
+        code_hash: &str,
+        now: i64,
+        audit: &[NewEvent],
+    ) -> StoreResult<bool>;
     async fn recovery_codes_left(&self, user_id: i64) -> StoreResult<i64>;
     /// `Conflict` when the credential id is registered already (to anyone).
-    async fn add_passkey(&self, row: &PasskeyRow) -> StoreResult<()>;
+    async fn add_passkey(&self, row: &PasskeyRow, audit: &[NewEvent]) -> StoreResult<()>;
     async fn passkeys(&self, user_id: i64) -> StoreResult<Vec<PasskeyRow>>;
     async fn passkey_by_credential(&self, credential_id: &str) -> StoreResult<Option<PasskeyRow>>;
     /// Stores the credential's new state (counter) after a sign-in.
     async fn passkey_used(&self, id: &str, passkey: &str, now: i64) -> StoreResult<()>;
-    async fn delete_passkey(&self, user_id: i64, id: &str) -> StoreResult<bool>;
-    /// Removes every factor of a user (TOTP, recovery codes, passkeys, flows).
-    async fn reset_mfa(&self, user_id: i64) -> StoreResult<()>;
+    /// `audit` appended only when it was there.
+    async fn delete_passkey(&self, user_id: i64, id: &str, audit: &[NewEvent])
+        -> StoreResult<bool>;
+    /// Removes every factor of a user (TOTP, recovery codes, passkeys, flows); `audit`
+    /// makes the events from what there was: (TOTP on, passkey ids).
+    async fn reset_mfa(&self, user_id: i64, audit: Option<&FactorEvents>) -> StoreResult<()>;
     async fn put_flow(
         &self,
         flow_hash: &str,

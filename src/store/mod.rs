@@ -2,7 +2,9 @@
 //! interchangeable. Times are Unix seconds.
 
 pub mod api_keys;
+pub mod audit;
 mod changes;
+pub mod console;
 pub mod groups;
 pub mod mfa;
 mod models;
@@ -10,13 +12,17 @@ pub mod oauth;
 mod postgres;
 mod sql;
 mod sql_api_keys;
+mod sql_audit;
+mod sql_console;
 mod sql_groups;
 mod sql_mfa;
 mod sql_oauth;
 mod sqlite;
 
 pub use api_keys::{ApiKeyRow, ApiKeyStore};
+pub use audit::{AuditQuery, AuditRow, AuditStore, NewEvent};
 pub use changes::{ChangeRow, FeedEvent};
+pub use console::{ConsoleStore, KeyListing, UserSearch};
 pub use groups::{GroupRow, GroupStore};
 pub use mfa::{FlowRow, MfaStore, PasskeyRow, TotpRow};
 pub use models::{Groups, Guarded, NewSession, NewUser, Session, User, UserChanges};
@@ -41,6 +47,11 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Makes the audit events of a user's change from the user before and after it.
+pub type UserEvents = dyn Fn(&User, &User) -> Vec<NewEvent> + Send + Sync;
+/// Makes the audit events of a change of groups from the names before and after it.
+pub type GroupEvents = dyn Fn(&[String], &[String]) -> Vec<NewEvent> + Send + Sync;
 
 impl StoreError {
     /// The database could not be reached (down, restarting, pool exhausted), as opposed to a
@@ -67,21 +78,34 @@ impl StoreError {
 }
 
 #[async_trait]
-pub trait Store: OAuthStore + MfaStore + ApiKeyStore + GroupStore + Send + Sync + 'static {
-    async fn create_user(&self, user: NewUser) -> StoreResult<User>;
+pub trait Store:
+    OAuthStore + MfaStore + ApiKeyStore + GroupStore + AuditStore + ConsoleStore + Send + Sync + 'static
+{
+    /// `audit`: appended in the same transaction; an event whose target is `user` with no id
+    /// gets the new user's.
+    async fn create_user(&self, user: NewUser, audit: &[NewEvent]) -> StoreResult<User>;
     async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>>;
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
     async fn list_users(&self) -> StoreResult<Vec<User>>;
     async fn count_users(&self) -> StoreResult<i64>;
     /// Applies `changes` unless that would leave no active admin. Conflict on a taken email.
+    /// `audit` makes the change's events from the user before and after, appended in the
+    /// change's transaction.
     async fn update_user(
         &self,
         id: i64,
         changes: &UserChanges,
         now: i64,
+        audit: Option<&UserEvents>,
     ) -> StoreResult<Guarded<User>>;
     /// Soft delete (deactivate and mark) or hard delete, unless it removes the last active admin.
-    async fn delete_user(&self, id: i64, hard: bool, now: i64) -> StoreResult<Guarded<()>>;
+    async fn delete_user(
+        &self,
+        id: i64,
+        hard: bool,
+        now: i64,
+        audit: &[NewEvent],
+    ) -> StoreResult<Guarded<()>>;
     /// A page of users not deleted, by id; with `only_inactive`, inactive ones. Also the total.
     async fn list_users_page(
         &self,
@@ -89,17 +113,33 @@ pub trait Store: OAuthStore + MfaStore + ApiKeyStore + GroupStore + Send + Sync 
         offset: i64,
         limit: i64,
     ) -> StoreResult<(Vec<User>, i64)>;
-    async fn set_password(&self, id: i64, hash: &str, now: i64) -> StoreResult<()>;
+    async fn set_password(
+        &self,
+        id: i64,
+        hash: &str,
+        now: i64,
+        audit: &[NewEvent],
+    ) -> StoreResult<()>;
     /// A provider has now vouched for the user's address.
     async fn set_email_verified(&self, id: i64, now: i64) -> StoreResult<()>;
     /// Sets (or with `None` clears) the address waiting for its confirmation.
     async fn set_pending_email(&self, id: i64, email: Option<&str>, now: i64) -> StoreResult<()>;
     /// Makes the pending address the user's, if it is still `email`; `Conflict` when another
     /// account took it meanwhile.
-    async fn apply_pending_email(&self, id: i64, email: &str, now: i64) -> StoreResult<bool>;
+    async fn apply_pending_email(
+        &self,
+        id: i64,
+        email: &str,
+        now: i64,
+        audit: &[NewEvent],
+    ) -> StoreResult<bool>;
 
     /// `None` when the user is not (or no longer) active.
-    async fn create_session(&self, session: NewSession) -> StoreResult<Option<Session>>;
+    async fn create_session(
+        &self,
+        session: NewSession,
+        audit: &[NewEvent],
+    ) -> StoreResult<Option<Session>>;
     async fn session(&self, id: &str) -> StoreResult<Option<Session>>;
     /// Points a live session from `old_token_id` at a new token; false when it is revoked,
     /// gone, or no longer on `old_token_id` (another renewal won).
@@ -111,17 +151,19 @@ pub trait Store: OAuthStore + MfaStore + ApiKeyStore + GroupStore + Send + Sync 
         expires_at: i64,
         now: i64,
     ) -> StoreResult<bool>;
-    /// True when this call revoked it (it was live).
-    async fn revoke_session(&self, id: &str, now: i64) -> StoreResult<bool>;
+    /// True when this call revoked it (it was live); `audit` is appended only then.
+    async fn revoke_session(&self, id: &str, now: i64, audit: &[NewEvent]) -> StoreResult<bool>;
     /// Ids of sessions revoked at or after `since`: an instance on SQLite (no change feed)
     /// polls this, so a revocation made by another process (the CLI) reaches its cache.
     async fn revoked_sessions_since(&self, since: i64) -> StoreResult<Vec<String>>;
-    /// Revokes every live session of a user except `keep`; returns the revoked ids.
+    /// Revokes every live session of a user except `keep`; returns the revoked ids. `audit`:
+    /// one copy per session revoked, its target that session.
     async fn revoke_user_sessions(
         &self,
         user_id: i64,
         keep: Option<&str>,
         now: i64,
+        audit: Option<&NewEvent>,
     ) -> StoreResult<Vec<String>>;
     /// Stores a one-time token's hash for `user_id` and `purpose`; older unused tokens of the
     /// same user and purpose are voided, so only the newest link works.

@@ -45,6 +45,7 @@ pub trait OAuthStore {
         issuer: &str,
         now: i64,
     ) -> StoreResult<Vec<(i64, String)>>;
+    /// `audit` appended when the link is new.
     async fn link_identity(
         &self,
         issuer: &str,
@@ -52,6 +53,7 @@ pub trait OAuthStore {
         user_id: i64,
         provider: &str,
         now: i64,
+        audit: &[super::NewEvent],
     ) -> StoreResult<()>;
     /// A one-time code for `user_id`, redeemable only by the browser whose state cookie
     /// hashes to `browser_hash`.

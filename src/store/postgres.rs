@@ -5,6 +5,8 @@
 use super::changes::{ChangeRow, FeedEvent};
 use super::sql::sql_store;
 use super::sql_api_keys::sql_api_key_store;
+use super::sql_audit::sql_audit_store;
+use super::sql_console::sql_console_store;
 use super::sql_groups::sql_group_store;
 use super::sql_mfa::sql_mfa_store;
 use super::sql_oauth::sql_oauth_store;
@@ -145,3 +147,5 @@ sql_oauth_store!(PgStore, sqlx::Postgres);
 sql_mfa_store!(PgStore, sqlx::Postgres);
 sql_api_key_store!(PgStore);
 sql_group_store!(PgStore);
+sql_console_store!(PgStore);
+sql_audit_store!(PgStore, sqlx::Postgres, "BEGIN");

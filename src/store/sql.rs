@@ -46,13 +46,18 @@ macro_rules! sql_store {
 
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
-            async fn create_user(&self, u: $crate::store::NewUser) -> $crate::store::StoreResult<$crate::store::User> {
+            async fn create_user(
+                &self,
+                u: $crate::store::NewUser,
+                audit: &[$crate::store::NewEvent],
+            ) -> $crate::store::StoreResult<$crate::store::User> {
                 let sql = format!(
                     "INSERT INTO users (email, name, role, active, password_hash, created_at, updated_at, email_verified) \
                      VALUES ($1, $2, $3, $4, $5, $6, $6, $7) RETURNING {}",
                     $crate::store::sql::USER_COLS
                 );
-                sqlx::query_as(&sql)
+                let mut tx = self.begin_write().await?;
+                let user: $crate::store::User = sqlx::query_as(&sql)
                     .bind(&u.email)
                     .bind(&u.name)
                     .bind(&u.role)
@@ -60,9 +65,13 @@ macro_rules! sql_store {
                     .bind(&u.password_hash)
                     .bind(u.now)
                     .bind(u.email_verified)
-                    .fetch_one(&self.pool)
+                    .fetch_one(&mut *tx)
                     .await
-                    .map_err($crate::store::sql::conflict_or)
+                    .map_err($crate::store::sql::conflict_or)?;
+                let events = $crate::store::audit::for_new_user(audit, user.id);
+                Self::append_in(&mut tx, &events).await?;
+                tx.commit().await?;
+                Ok(user)
             }
 
             async fn user_by_id(&self, id: i64) -> $crate::store::StoreResult<Option<$crate::store::User>> {
@@ -89,6 +98,7 @@ macro_rules! sql_store {
                 id: i64,
                 c: &$crate::store::UserChanges,
                 now: i64,
+                audit: Option<&$crate::store::UserEvents>,
             ) -> $crate::store::StoreResult<$crate::store::Guarded<$crate::store::User>> {
                 // One statement, so the last-admin check and the change cannot interleave with
                 // another.
@@ -102,8 +112,15 @@ macro_rules! sql_store {
                     $crate::store::sql::LAST_ADMIN,
                     $crate::store::sql::USER_COLS
                 );
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 sqlx::query($admin_lock).execute(&mut *tx).await?;
+                let before: Option<$crate::store::User> = match audit {
+                    Some(_) => {
+                        let q = format!("SELECT {} FROM users WHERE id = $1", $crate::store::sql::USER_COLS);
+                        sqlx::query_as(&q).bind(id).fetch_optional(&mut *tx).await?
+                    }
+                    None => None,
+                };
                 let row: Option<$crate::store::User> = sqlx::query_as(&sql)
                     .bind(&c.name)
                     .bind(&c.email)
@@ -115,6 +132,9 @@ macro_rules! sql_store {
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err($crate::store::sql::conflict_or)?;
+                if let (Some(make), Some(old), Some(new)) = (audit, &before, &row) {
+                    Self::append_in(&mut tx, &make(old, new)).await?;
+                }
                 tx.commit().await?;
                 match row {
                     Some(u) => Ok($crate::store::Guarded::Done(u)),
@@ -127,13 +147,14 @@ macro_rules! sql_store {
                 id: i64,
                 hard: bool,
                 now: i64,
+                audit: &[$crate::store::NewEvent],
             ) -> $crate::store::StoreResult<$crate::store::Guarded<()>> {
                 let sql = format!(
                     "UPDATE users SET deleted_at = $1, active = FALSE, updated_at = $1 \
                      WHERE id = $2 AND deleted_at IS NULL AND NOT ({}) RETURNING id",
                     $crate::store::sql::LAST_ADMIN
                 );
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 sqlx::query($admin_lock).execute(&mut *tx).await?;
                 let done: Option<i64> = sqlx::query_scalar(&sql)
                     .bind(now)
@@ -151,6 +172,7 @@ macro_rules! sql_store {
                         .execute(&mut *tx)
                         .await?;
                 }
+                Self::append_in(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok($crate::store::Guarded::Done(()))
             }
@@ -181,13 +203,22 @@ macro_rules! sql_store {
                 Ok((users, total))
             }
 
-            async fn set_password(&self, id: i64, hash: &str, now: i64) -> $crate::store::StoreResult<()> {
+            async fn set_password(
+                &self,
+                id: i64,
+                hash: &str,
+                now: i64,
+                audit: &[$crate::store::NewEvent],
+            ) -> $crate::store::StoreResult<()> {
+                let mut tx = self.begin_write().await?;
                 sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
                     .bind(hash)
                     .bind(now)
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
+                Self::append_in(&mut tx, audit).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -220,7 +251,9 @@ macro_rules! sql_store {
                 id: i64,
                 email: &str,
                 now: i64,
+                audit: &[$crate::store::NewEvent],
             ) -> $crate::store::StoreResult<bool> {
+                let mut tx = self.begin_write().await?;
                 let r = sqlx::query(
                     "UPDATE users SET email = pending_email, pending_email = NULL, email_verified = TRUE, \
                      updated_at = $1 WHERE id = $2 AND pending_email = $3 AND deleted_at IS NULL",
@@ -228,15 +261,21 @@ macro_rules! sql_store {
                 .bind(now)
                 .bind(id)
                 .bind(email)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err($crate::store::sql::conflict_or)?;
-                Ok(r.rows_affected() == 1)
+                let done = r.rows_affected() == 1;
+                if done {
+                    Self::append_in(&mut tx, audit).await?;
+                }
+                tx.commit().await?;
+                Ok(done)
             }
 
             async fn create_session(
                 &self,
                 s: $crate::store::NewSession,
+                audit: &[$crate::store::NewEvent],
             ) -> $crate::store::StoreResult<Option<$crate::store::Session>> {
                 // Only for a user who is active at the moment of the insert: a sign-in racing
                 // a deactivation cannot leave a live session behind it.
@@ -247,7 +286,8 @@ macro_rules! sql_store {
                      RETURNING {}",
                     $crate::store::sql::SESSION_COLS
                 );
-                sqlx::query_as(&sql)
+                let mut tx = self.begin_write().await?;
+                let session: Option<$crate::store::Session> = sqlx::query_as(&sql)
                     .bind(&s.id)
                     .bind(s.user_id)
                     .bind(&s.token_id)
@@ -257,9 +297,14 @@ macro_rules! sql_store {
                     .bind(&s.user_agent)
                     .bind(&s.ip)
                     .bind(&s.amr)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *tx)
                     .await
-                    .map_err($crate::store::sql::conflict_or)
+                    .map_err($crate::store::sql::conflict_or)?;
+                if session.is_some() {
+                    Self::append_in(&mut tx, audit).await?;
+                }
+                tx.commit().await?;
+                Ok(session)
             }
 
             async fn session(&self, id: &str) -> $crate::store::StoreResult<Option<$crate::store::Session>> {
@@ -291,15 +336,26 @@ macro_rules! sql_store {
                 Ok(r.rows_affected() == 1)
             }
 
-            async fn revoke_session(&self, id: &str, now: i64) -> $crate::store::StoreResult<bool> {
+            async fn revoke_session(
+                &self,
+                id: &str,
+                now: i64,
+                audit: &[$crate::store::NewEvent],
+            ) -> $crate::store::StoreResult<bool> {
+                let mut tx = self.begin_write().await?;
                 let r = sqlx::query(
                     "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
                 )
                 .bind(now)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-                Ok(r.rows_affected() == 1)
+                let done = r.rows_affected() == 1;
+                if done {
+                    Self::append_in(&mut tx, audit).await?;
+                }
+                tx.commit().await?;
+                Ok(done)
             }
 
             async fn revoked_sessions_since(&self, since: i64) -> $crate::store::StoreResult<Vec<String>> {
@@ -314,8 +370,10 @@ macro_rules! sql_store {
                 user_id: i64,
                 keep: Option<&str>,
                 now: i64,
+                audit: Option<&$crate::store::NewEvent>,
             ) -> $crate::store::StoreResult<Vec<String>> {
-                Ok(sqlx::query_scalar(
+                let mut tx = self.begin_write().await?;
+                let ids: Vec<String> = sqlx::query_scalar(
                     "UPDATE sessions SET revoked_at = $1 \
                      WHERE user_id = $2 AND revoked_at IS NULL AND expires_at > $1 \
                        AND id IS DISTINCT FROM $3 RETURNING id",
@@ -323,8 +381,13 @@ macro_rules! sql_store {
                 .bind(now)
                 .bind(user_id)
                 .bind(keep)
-                .fetch_all(&self.pool)
-                .await?)
+                .fetch_all(&mut *tx)
+                .await?;
+                if let Some(template) = audit {
+                    Self::append_in(&mut tx, &$crate::store::audit::per_session(template, &ids)).await?;
+                }
+                tx.commit().await?;
+                Ok(ids)
             }
 
             async fn issue_one_time_token(
@@ -335,7 +398,7 @@ macro_rules! sql_store {
                 now: i64,
                 expires_at: i64,
             ) -> $crate::store::StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 sqlx::query(
                     "UPDATE one_time_tokens SET consumed_at = $1 \
                      WHERE user_id = $2 AND purpose = $3 AND consumed_at IS NULL",
@@ -410,7 +473,7 @@ macro_rules! sql_store {
                      (SELECT id FROM sessions WHERE id = $2 AND last_seen_at < $1 {})",
                     $skip_locked
                 );
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 for (id, at) in seen {
                     sqlx::query(&sql)
                         .bind(at)

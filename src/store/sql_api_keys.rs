@@ -7,7 +7,12 @@ macro_rules! sql_api_key_store {
     ($store:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::ApiKeyStore for $store {
-            async fn create_api_key(&self, k: &$crate::store::ApiKeyRow) -> $crate::store::StoreResult<()> {
+            async fn create_api_key(
+                &self,
+                k: &$crate::store::ApiKeyRow,
+                audit: &[$crate::store::NewEvent],
+            ) -> $crate::store::StoreResult<()> {
+                let mut tx = self.begin_write().await?;
                 sqlx::query(
                     "INSERT INTO api_keys (id, user_id, name, prefix, secret_hash, scopes, created_at, expires_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -20,9 +25,11 @@ macro_rules! sql_api_key_store {
                 .bind(&k.scopes)
                 .bind(k.created_at)
                 .bind(k.expires_at)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err($crate::store::sql::conflict_or)?;
+                Self::append_in(&mut tx, audit).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -44,14 +51,25 @@ macro_rules! sql_api_key_store {
                 Ok(sqlx::query_as(&sql).bind(user_id).fetch_all(&self.pool).await?)
             }
 
-            async fn revoke_api_key(&self, id: &str, now: i64) -> $crate::store::StoreResult<Option<String>> {
-                Ok(sqlx::query_scalar(
+            async fn revoke_api_key(
+                &self,
+                id: &str,
+                now: i64,
+                audit: &[$crate::store::NewEvent],
+            ) -> $crate::store::StoreResult<Option<String>> {
+                let mut tx = self.begin_write().await?;
+                let prefix: Option<String> = sqlx::query_scalar(
                     "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING prefix",
                 )
                 .bind(id)
                 .bind(now)
-                .fetch_optional(&self.pool)
-                .await?)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if prefix.is_some() {
+                    Self::append_in(&mut tx, audit).await?;
+                }
+                tx.commit().await?;
+                Ok(prefix)
             }
 
             async fn revoked_api_keys_since(&self, since: i64) -> $crate::store::StoreResult<Vec<(String, String)>> {

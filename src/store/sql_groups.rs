@@ -19,8 +19,9 @@ macro_rules! sql_group_store {
                 source: &str,
                 names: &[String],
                 now: i64,
+                audit: Option<&$crate::store::GroupEvents>,
             ) -> $crate::store::StoreResult<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 // The user's row first: two changes of one user's groups queue behind each
                 // other here instead of interleaving their deletes and inserts.
                 let live: Option<i64> = sqlx::query_scalar(
@@ -64,6 +65,9 @@ macro_rules! sql_group_store {
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await?;
+                if let Some(make) = audit {
+                    Self::append_in(&mut tx, &make(&before, names)).await?;
+                }
                 tx.commit().await?;
                 Ok(true)
             }

@@ -50,8 +50,14 @@ macro_rules! sql_mfa_store {
                 Ok(r.rows_affected() == 1)
             }
 
-            async fn enable_totp(&self, user_id: i64, step: i64, code_hashes: &[String]) -> $crate::store::StoreResult<bool> {
-                let mut tx = self.pool.begin().await?;
+            async fn enable_totp(
+                &self,
+                user_id: i64,
+                step: i64,
+                code_hashes: &[String],
+                audit: &[$crate::store::NewEvent],
+            ) -> $crate::store::StoreResult<bool> {
+                let mut tx = self.begin_write().await?;
                 let r = sqlx::query(
                     "UPDATE mfa_totp SET enabled = TRUE, last_step = $2 WHERE user_id = $1 AND enabled = FALSE",
                 )
@@ -63,6 +69,7 @@ macro_rules! sql_mfa_store {
                     return Ok(false);
                 }
                 Self::insert_codes(&mut *tx, user_id, code_hashes).await?;
+                Self::append_in(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(true)
             }
@@ -78,22 +85,40 @@ macro_rules! sql_mfa_store {
                 Ok(r.rows_affected() == 1)
             }
 
-            async fn delete_totp(&self, user_id: i64) -> $crate::store::StoreResult<()> {
-                sqlx::query("DELETE FROM mfa_totp WHERE user_id = $1")
+            async fn delete_totp(&self, user_id: i64, audit: &[$crate::store::NewEvent]) -> $crate::store::StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                let r = sqlx::query("DELETE FROM mfa_totp WHERE user_id = $1")
                     .bind(user_id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
-                Ok(())
-            }
-
-            async fn replace_recovery_codes(&self, user_id: i64, code_hashes: &[String]) -> $crate::store::StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
-                Self::insert_codes(&mut *tx, user_id, code_hashes).await?;
+                if r.rows_affected() > 0 {
+                    Self::append_in(&mut tx, audit).await?;
+                }
                 tx.commit().await?;
                 Ok(())
             }
 
-            async fn use_recovery_code(&self, user_id: i64, code_hash: &str, now: i64) -> $crate::store::StoreResult<bool> {
+            async fn replace_recovery_codes(
+                &self,
+                user_id: i64,
+                code_hashes: &[String],
+                audit: &[$crate::store::NewEvent],
+            ) -> $crate::store::StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                Self::insert_codes(&mut *tx, user_id, code_hashes).await?;
+                Self::append_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn use_recovery_code(
+                &self,
+                user_id: i64,
+                code_hash: &str,
+                now: i64,
+                audit: &[$crate::store::NewEvent],
+            ) -> $crate::store::StoreResult<bool> {
+                let mut tx = self.begin_write().await?;
                 let r = sqlx::query(
                     "UPDATE mfa_recovery_codes SET used_at = $3 \
                      WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
@@ -101,9 +126,14 @@ macro_rules! sql_mfa_store {
                 .bind(user_id)
                 .bind(code_hash)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-                Ok(r.rows_affected() == 1)
+                let used = r.rows_affected() == 1;
+                if used {
+                    Self::append_in(&mut tx, audit).await?;
+                }
+                tx.commit().await?;
+                Ok(used)
             }
 
             async fn recovery_codes_left(&self, user_id: i64) -> $crate::store::StoreResult<i64> {
@@ -115,7 +145,12 @@ macro_rules! sql_mfa_store {
                 .await?)
             }
 
-            async fn add_passkey(&self, p: &$crate::store::PasskeyRow) -> $crate::store::StoreResult<()> {
+            async fn add_passkey(
+                &self,
+                p: &$crate::store::PasskeyRow,
+                audit: &[$crate::store::NewEvent],
+            ) -> $crate::store::StoreResult<()> {
+                let mut tx = self.begin_write().await?;
                 sqlx::query(
                     "INSERT INTO webauthn_credentials (id, user_id, user_handle, credential_id, name, passkey, created_at, last_used_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -128,9 +163,11 @@ macro_rules! sql_mfa_store {
                 .bind(&p.passkey)
                 .bind(p.created_at)
                 .bind(p.last_used_at)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err($crate::store::sql::conflict_or)?;
+                Self::append_in(&mut tx, audit).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -160,22 +197,50 @@ macro_rules! sql_mfa_store {
                 Ok(())
             }
 
-            async fn delete_passkey(&self, user_id: i64, id: &str) -> $crate::store::StoreResult<bool> {
+            async fn delete_passkey(
+                &self,
+                user_id: i64,
+                id: &str,
+                audit: &[$crate::store::NewEvent],
+            ) -> $crate::store::StoreResult<bool> {
+                let mut tx = self.begin_write().await?;
                 let r = sqlx::query("DELETE FROM webauthn_credentials WHERE user_id = $1 AND id = $2")
                     .bind(user_id)
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
-                Ok(r.rows_affected() == 1)
+                let done = r.rows_affected() == 1;
+                if done {
+                    Self::append_in(&mut tx, audit).await?;
+                }
+                tx.commit().await?;
+                Ok(done)
             }
 
-            async fn reset_mfa(&self, user_id: i64) -> $crate::store::StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
+            async fn reset_mfa(
+                &self,
+                user_id: i64,
+                audit: Option<&$crate::store::mfa::FactorEvents>,
+            ) -> $crate::store::StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                let had_totp: Option<bool> =
+                    sqlx::query_scalar("SELECT enabled FROM mfa_totp WHERE user_id = $1")
+                        .bind(user_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let passkeys: Vec<String> =
+                    sqlx::query_scalar("SELECT id FROM webauthn_credentials WHERE user_id = $1 ORDER BY id")
+                        .bind(user_id)
+                        .fetch_all(&mut *tx)
+                        .await?;
                 for table in ["mfa_totp", "mfa_recovery_codes", "webauthn_credentials", "auth_flows"] {
                     sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
                         .bind(user_id)
                         .execute(&mut *tx)
                         .await?;
+                }
+                if let Some(make) = audit {
+                    Self::append_in(&mut tx, &make(had_totp.unwrap_or(false), &passkeys)).await?;
                 }
                 tx.commit().await?;
                 Ok(())

@@ -110,8 +110,10 @@ macro_rules! sql_oauth_store {
                 user_id: i64,
                 provider: &str,
                 now: i64,
+                audit: &[$crate::store::NewEvent],
             ) -> $crate::store::StoreResult<()> {
-                sqlx::query(
+                let mut tx = self.begin_write().await?;
+                let r = sqlx::query(
                     "INSERT INTO identities (issuer, subject, user_id, provider, created_at) \
                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (issuer, subject) DO NOTHING",
                 )
@@ -120,8 +122,12 @@ macro_rules! sql_oauth_store {
                 .bind(user_id)
                 .bind(provider)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                if r.rows_affected() == 1 {
+                    Self::append_in(&mut tx, audit).await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -203,7 +209,7 @@ macro_rules! sql_oauth_store {
                 new: &$crate::store::RefreshToken,
                 now: i64,
             ) -> $crate::store::StoreResult<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query(
                     "UPDATE refresh_tokens SET rotated_at = $1 \
                      WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL",

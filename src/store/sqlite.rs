@@ -3,6 +3,8 @@
 
 use super::sql::sql_store;
 use super::sql_api_keys::sql_api_key_store;
+use super::sql_audit::sql_audit_store;
+use super::sql_console::sql_console_store;
 use super::sql_groups::sql_group_store;
 use super::sql_mfa::sql_mfa_store;
 use super::sql_oauth::sql_oauth_store;
@@ -43,6 +45,8 @@ sql_oauth_store!(SqliteStore, sqlx::Sqlite);
 sql_mfa_store!(SqliteStore, sqlx::Sqlite);
 sql_api_key_store!(SqliteStore);
 sql_group_store!(SqliteStore);
+sql_console_store!(SqliteStore);
+sql_audit_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
 
 #[cfg(test)]
 mod tests {
@@ -54,15 +58,18 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let s = SqliteStore::open(&url, 4).await.unwrap();
         let u = s
-            .create_user(NewUser {
-                email: "ann@example.test".into(),
-                name: "Ann".into(),
-                role: "user".into(),
-                password_hash: None,
-                active: true,
-                email_verified: true,
-                now: 1_000,
-            })
+            .create_user(
+                NewUser {
+                    email: "ann@example.test".into(),
+                    name: "Ann".into(),
+                    role: "user".into(),
+                    password_hash: None,
+                    active: true,
+                    email_verified: true,
+                    now: 1_000,
+                },
+                &[],
+            )
             .await
             .unwrap();
         (dir, s, u.id)
@@ -83,7 +90,7 @@ mod tests {
             amr: "pwd".into(),
         };
         for id in ["a", "b"] {
-            s.create_session(session(id)).await.unwrap().unwrap();
+            s.create_session(session(id), &[]).await.unwrap().unwrap();
         }
         s.touch_sessions(&[
             ("a".into(), 1_500),
@@ -111,11 +118,11 @@ mod tests {
         let (_d, s, uid) = store().await;
         let names = |v: &[&str]| v.iter().map(|n| n.to_string()).collect::<Vec<_>>();
         assert!(s
-            .set_groups(uid, "local", &names(&["eng", "ops"]), 1_000)
+            .set_groups(uid, "local", &names(&["eng", "ops"]), 1_000, None)
             .await
             .unwrap());
         assert!(s
-            .set_groups(uid, "oauth:kc", &names(&["editor", "eng"]), 1_000)
+            .set_groups(uid, "oauth:kc", &names(&["editor", "eng"]), 1_000, None)
             .await
             .unwrap());
         let u = s.user_by_id(uid).await.unwrap().unwrap();
@@ -129,13 +136,13 @@ mod tests {
             "two changes in one second still move it twice"
         );
         assert!(
-            !s.set_groups(uid, "local", &names(&["eng", "ops"]), 2_000)
+            !s.set_groups(uid, "local", &names(&["eng", "ops"]), 2_000, None)
                 .await
                 .unwrap(),
             "the same set again is no change"
         );
         assert_eq!(s.user_by_id(uid).await.unwrap().unwrap().updated_at, 1_002);
-        assert!(s.set_groups(uid, "local", &[], 2_000).await.unwrap());
+        assert!(s.set_groups(uid, "local", &[], 2_000, None).await.unwrap());
         let u = s.user_by_email("ann@example.test").await.unwrap().unwrap();
         assert_eq!(u.groups.0, names(&["editor", "eng"]), "the provider's stay");
         let rows = s.user_groups(uid).await.unwrap();
@@ -149,7 +156,7 @@ mod tests {
         assert_eq!(changed.iter().map(|u| u.id).collect::<Vec<_>>(), [uid]);
         assert!(s.users_changed_since(2_001).await.unwrap().is_empty());
         assert!(
-            !s.set_groups(uid + 1, "local", &names(&["x"]), 3_000)
+            !s.set_groups(uid + 1, "local", &names(&["x"]), 3_000, None)
                 .await
                 .unwrap(),
             "no such user"
@@ -268,15 +275,18 @@ mod oauth_tests {
         .await
         .unwrap();
         let u = s
-            .create_user(NewUser {
-                email: "o@example.test".into(),
-                name: "O".into(),
-                role: "user".into(),
-                password_hash: None,
-                active: true,
-                email_verified: true,
-                now: 0,
-            })
+            .create_user(
+                NewUser {
+                    email: "o@example.test".into(),
+                    name: "O".into(),
+                    role: "user".into(),
+                    password_hash: None,
+                    active: true,
+                    email_verified: true,
+                    now: 0,
+                },
+                &[],
+            )
             .await
             .unwrap();
         (dir, s, u.id)
@@ -388,17 +398,20 @@ mod oauth_tests {
     async fn rotation_happens_once_and_families_revoke_together() {
         let (_d, s, uid) = store().await;
         let sid = "00000000-0000-4000-8000-000000000001";
-        s.create_session(crate::store::NewSession {
-            id: sid.into(),
-            user_id: uid,
-            token_id: "j".into(),
-            now: 0,
-            expires_at: 10_000,
-            remember: false,
-            user_agent: None,
-            ip: None,
-            amr: "pwd".into(),
-        })
+        s.create_session(
+            crate::store::NewSession {
+                id: sid.into(),
+                user_id: uid,
+                token_id: "j".into(),
+                now: 0,
+                expires_at: 10_000,
+                remember: false,
+                user_agent: None,
+                ip: None,
+                amr: "pwd".into(),
+            },
+            &[],
+        )
         .await
         .unwrap();
         let tok = |h: &str| RefreshToken {
@@ -427,5 +440,65 @@ mod oauth_tests {
             !s.rotate_refresh_token("r2", &tok("r4"), 201).await.unwrap(),
             "revoked"
         );
+    }
+
+    fn event(kind: &str, ts: i64) -> crate::store::NewEvent {
+        crate::store::NewEvent {
+            id: uuid::Uuid::new_v4().to_string(),
+            ts,
+            kind: kind.into(),
+            outcome: "success".into(),
+            actor_type: "system".into(),
+            instance: "t".into(),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_trail_is_appended_in_order_refuses_changes_and_is_purged_from_the_start() {
+        use crate::store::AuditStore;
+        let (_d, s, _) = store().await;
+        // Appenders at once: one chain, no gaps.
+        let s = std::sync::Arc::new(s);
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                s.append_audit(&[
+                    event("user.updated", 1_000 + i),
+                    event("user.updated", 1_000 + i),
+                ])
+                .await
+                .unwrap()
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let v = crate::audit::verify::verify(&*s).await.unwrap();
+        assert_eq!((v.events, v.first_seq, v.last_seq), (40, 1, 40));
+        // The triggers: no edit, no delete.
+        for sql in [
+            "UPDATE audit_events SET reason = 'x' WHERE seq = 3",
+            "DELETE FROM audit_events WHERE seq = 3",
+        ] {
+            let e = sqlx::query(sql).execute(&s.pool).await.unwrap_err();
+            assert!(e.to_string().contains("audit events"), "{e}");
+        }
+        // The purge: a prefix goes, a record says where the chain starts now, and it holds.
+        let purged = s
+            .purge_audit(1_010, event(crate::audit::kinds::RETENTION_PURGED, 5_000))
+            .await
+            .unwrap();
+        assert!(purged >= 20, "{purged}");
+        let v = crate::audit::verify::verify(&*s).await.unwrap();
+        assert_eq!(v.last_seq, 41);
+        assert_eq!(v.first_seq, purged as i64 + 1);
+        // The flag is down again: deleting is refused as before.
+        let e = sqlx::query("DELETE FROM audit_events")
+            .execute(&s.pool)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("audit events"), "{e}");
     }
 }

@@ -93,7 +93,9 @@ async fn keys_are_made_once_listed_without_secrets_used_with_scopes_and_revoked_
     }
     assert!(m.contains("portcullis_authenticated_requests_total{kind=\"api_key\"}"), "{m}");
     assert!(m.contains("portcullis_authenticated_requests_total{kind=\"session\"}"), "{m}");
-    g.wait_log("API key revoked").await;
+    let revoked = crate::audit::all_events(&g, &admin, "&type=credential.api_key.revoked").await;
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    assert_eq!(revoked[0]["changes"]["key"]["from"], k["id"], "{revoked:?}");
     assert!(!g.log().contains(&key[13..]), "a key in the log");
 
     // A flood of one made-up key reads the store once: the prefix is then known to be absent.

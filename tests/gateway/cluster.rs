@@ -361,7 +361,7 @@ async fn recording_last_seen_times_never_deadlocks_with_a_revocation() {
             active: true,
             email_verified: true,
             now,
-        })
+        }, &[])
         .await
         .unwrap();
     let mut ids = Vec::new();
@@ -378,7 +378,7 @@ async fn recording_last_seen_times_never_deadlocks_with_a_revocation() {
                 user_agent: None,
                 ip: None,
                 amr: "pwd".into(),
-            })
+            }, &[])
             .await
             .unwrap()
             .unwrap();

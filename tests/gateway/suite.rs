@@ -3,6 +3,7 @@
 
 mod api;
 mod api_keys;
+mod audit;
 mod assertion;
 mod attacks;
 mod avatar;
@@ -11,6 +12,7 @@ mod browser;
 mod bruteforce;
 mod chart;
 mod cluster;
+mod console;
 mod container;
 mod edge;
 #[path = "../differential/client.rs"]

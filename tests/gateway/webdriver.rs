@@ -15,7 +15,7 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// A ChromeDriver process; each [`Driver::browser`] is a separate browser with its own
 /// profile, so two of them are two devices.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
 }
@@ -28,7 +28,7 @@ impl Drop for Driver {
 }
 
 impl Driver {
-    async fn start() -> Option<Driver> {
+    pub(crate) async fn start() -> Option<Driver> {
         if crate::browser::chromium().is_none() || !std::path::Path::new(CHROMEDRIVER).exists() {
             eprintln!(
                 "SKIPPED: needs Chromium and {CHROMEDRIVER} (apt-get install chromium chromium-driver); .ci/run installs them"
@@ -56,7 +56,7 @@ impl Driver {
         panic!("chromedriver did not start");
     }
 
-    async fn browser(&self) -> Client {
+    pub(crate) async fn browser(&self) -> Client {
         let mut args = vec![
             "--headless=new",
             "--disable-dev-shm-usage",
@@ -76,7 +76,7 @@ impl Driver {
     }
 }
 
-async fn fill(b: &Client, css: &str, value: &str) {
+pub(crate) async fn fill(b: &Client, css: &str, value: &str) {
     let field = b.find(Locator::Css(css)).await.unwrap();
     field.clear().await.unwrap();
     field.send_keys(value).await.unwrap();
@@ -84,7 +84,7 @@ async fn fill(b: &Client, css: &str, value: &str) {
 
 /// Clicks a link or submit button and waits for the page it leads to: the old document's
 /// root must go stale (a click can return before the navigation it starts has finished).
-async fn click(b: &Client, css: &str) {
+pub(crate) async fn click(b: &Client, css: &str) {
     let old = b.find(Locator::Css("html")).await.unwrap();
     b.find(Locator::Css(css))
         .await
@@ -107,7 +107,7 @@ async fn click(b: &Client, css: &str) {
         .unwrap();
 }
 
-async fn text(b: &Client) -> String {
+pub(crate) async fn text(b: &Client) -> String {
     b.find(Locator::Css("body"))
         .await
         .unwrap()
@@ -117,7 +117,7 @@ async fn text(b: &Client) -> String {
 }
 
 /// The path and query the browser is on.
-async fn at(b: &Client) -> String {
+pub(crate) async fn at(b: &Client) -> String {
     let url = b.current_url().await.unwrap();
     match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
@@ -126,12 +126,12 @@ async fn at(b: &Client) -> String {
 }
 
 /// The gateway's origin as a browser sees it (the mailed links use the same one).
-fn origin(g: &Gateway) -> String {
+pub(crate) fn origin(g: &Gateway) -> String {
     format!("http://localhost:{}", g.base.rsplit(':').next().unwrap())
 }
 
 /// Signs `b` in through the sign-in form and returns where it landed.
-async fn sign_in(b: &Client, g: &Gateway, path: &str, email: &str, password: &str) -> String {
+pub(crate) async fn sign_in(b: &Client, g: &Gateway, path: &str, email: &str, password: &str) -> String {
     b.goto(&format!("{}{path}", origin(g))).await.unwrap();
     assert!(
         at(b).await.starts_with("/login?returnTo="),
@@ -144,7 +144,7 @@ async fn sign_in(b: &Client, g: &Gateway, path: &str, email: &str, password: &st
     at(b).await
 }
 
-fn save_screenshot(name: &str, png: &[u8]) {
+pub(crate) fn save_screenshot(name: &str, png: &[u8]) {
     let dir = if std::env::var_os("PORTCULLIS_SCREENSHOTS").is_some() {
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs")
     } else {

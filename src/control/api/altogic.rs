@@ -93,7 +93,8 @@ pub async fn register(
         email_verified: true,
         now: now(),
     };
-    match state.store.create_user(new).await {
+    let event = crate::audit::changes::user_created("signup", &new).build();
+    match state.store.create_user(new, &[event]).await {
         Ok(user) if !verify => signed_in(&state, &user, &client, Amr::PWD).await,
         Ok(user) => {
             let st = state.clone();

@@ -35,7 +35,15 @@ pub async fn confirm(
         .ok_or_else(invalid)?;
     let user = store.user_by_id(uid).await?.ok_or_else(invalid)?;
     let pending = user.pending_email.clone().ok_or_else(invalid)?;
-    match store.apply_pending_email(uid, &pending, now()).await {
+    let event = crate::audit::Event::new(crate::audit::kinds::EMAIL_CHANGED)
+        .by_user(uid, &user.email)
+        .target_user(uid)
+        .change("email", &user.email, &pending)
+        .build();
+    match store
+        .apply_pending_email(uid, &pending, now(), &[event])
+        .await
+    {
         Ok(true) => {}
         Ok(false) => return Err(invalid()),
         Err(StoreError::Conflict) => {

@@ -4,6 +4,7 @@
 
 pub mod altogic;
 pub mod api_keys;
+pub mod audit;
 pub mod avatar;
 pub mod email_change;
 pub mod jwks;
@@ -306,6 +307,26 @@ pub fn keys(m: &mut Mount, state: &State) {
         &Some(format!("{p}/api-keys/{{id}}")),
         delete(api_keys::revoke),
         &[signed(M::DELETE, "Revoke a key").answer(A::AnyJson)],
+    );
+    let a = "Audit trail";
+    let query = &[
+        "type", "actor", "target", "ip", "since", "until", "cursor", "limit",
+    ];
+    m.add(
+        &Some(format!("{p}/audit")),
+        get(audit::list),
+        &[Op::new(M::GET, a, "Security events, newest first (admins)")
+            .auth(Auth::Session)
+            .query(query)
+            .answer(A::AnyJson)],
+    );
+    m.add(
+        &Some(format!("{p}/audit/me")),
+        get(audit::me),
+        &[Op::new(M::GET, a, "The caller's own security events")
+            .auth(Auth::Session)
+            .query(&["cursor", "limit"])
+            .answer(A::AnyJson)],
     );
 }
 

@@ -36,6 +36,13 @@ pub async fn change(
     if !crate::accounts::login::check_current_password(&state, &user, current).await? {
         return Err(Reject::invalid("currentPassword", "is incorrect"));
     }
-    set_password(&state, user.id, new, Some(id.session_id)).await?;
+    set_password(
+        &state,
+        user.id,
+        new,
+        Some(id.session_id),
+        crate::audit::kinds::PASSWORD_CHANGED,
+    )
+    .await?;
     Ok(Json(json!({ "message": "Password updated successfully" })))
 }

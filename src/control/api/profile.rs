@@ -7,7 +7,6 @@ use crate::control::web::extract::{Auth, Fields, JsonObject};
 use crate::control::web::views::UserView;
 use crate::error::Reject;
 use crate::state::State;
-use crate::store::{now, Guarded, UserChanges};
 use axum::extract::State as S;
 use axum::Json;
 use std::sync::Arc;
@@ -43,13 +42,7 @@ async fn may_change_password(
             Err(Reject::Forbidden("The current password is incorrect"))
         };
     }
-    let signed_in = state
-        .store
-        .session(&id.session_id.to_string())
-        .await?
-        .map_or(0, |s| s.created_at);
-    let fresh = state.config().tokens.fresh_for.as_secs() as i64;
-    if now() - signed_in <= fresh {
+    if crate::accounts::sessions::signed_in_lately(state, id).await? {
         Ok(())
     } else {
         Err(Reject::Forbidden(
@@ -81,19 +74,17 @@ pub async fn patch_profile(
     if let Some(p) = password {
         may_change_password(&state, &id, current).await?;
         // A new password ends every other session: whoever knew the old one is out.
-        crate::accounts::password::set_password(&state, id.user.id, p, Some(id.session_id)).await?;
+        crate::accounts::password::set_password(
+            &state,
+            id.user.id,
+            p,
+            Some(id.session_id),
+            crate::audit::kinds::PASSWORD_CHANGED,
+        )
+        .await?;
     }
     let user = match name {
-        Some(n) => {
-            let changes = UserChanges {
-                name: Some(n),
-                ..Default::default()
-            };
-            match state.store.update_user(id.user.id, &changes, now()).await? {
-                Guarded::Done(u) => Some(u),
-                Guarded::NotFound | Guarded::LastAdmin => None,
-            }
-        }
+        Some(n) => crate::accounts::profile::rename(&state, id.user.id, n).await?,
         None => state.store.user_by_id(id.user.id).await?,
     }
     .ok_or(Reject::NotFound)?;

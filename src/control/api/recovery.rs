@@ -34,8 +34,9 @@ pub async fn forgot(
     // Look-up, token and mail happen after the answer, so its timing says nothing about
     // whether the email has an account.
     let st = state.clone();
+    let event = crate::accounts::recovery::requested(&email);
     tokio::spawn(async move {
-        if let Err(e) = send_reset(&st, &email).await {
+        if let Err(e) = send_reset(&st, &email, event).await {
             tracing::error!(error = %e, "password reset mail not prepared");
         }
     });
@@ -67,6 +68,13 @@ pub async fn reset(
         .await?
         .ok_or_else(|| Reject::BadRequest("Invalid or expired token".into()))?;
     // Whoever held a session may have known the old password: every session ends.
-    set_password(&state, user_id, password, None).await?;
+    set_password(
+        &state,
+        user_id,
+        password,
+        None,
+        crate::audit::kinds::PASSWORD_RESET_COMPLETED,
+    )
+    .await?;
     Ok(Json(json!({ "message": RESET_MESSAGE })))
 }

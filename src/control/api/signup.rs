@@ -47,7 +47,8 @@ pub async fn register(
         email_verified: true,
         now: now(),
     };
-    let created = match state.store.create_user(new).await {
+    let event = crate::audit::changes::user_created("signup", &new).build();
+    let created = match state.store.create_user(new, &[event]).await {
         Ok(u) => Some(u),
         Err(StoreError::Conflict) => None,
         Err(e) => return Err(e.into()),

@@ -10,11 +10,11 @@ use crate::store::{now, Guarded, NewUser, StoreError, User, UserChanges};
 use axum::extract::{Path, Query, State as S};
 use axum::Json;
 use secrecy::SecretString;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub const ADMIN_ROLE: &str = "admin";
+pub use crate::auth::ADMIN_ROLE;
 
 pub fn require_admin(id: &Identity) -> Result<(), Reject> {
     if id.user.role == ADMIN_ROLE {
@@ -56,7 +56,13 @@ pub async fn create(
     JsonObject(body): JsonObject,
 ) -> Result<Json<Value>, Reject> {
     require_admin(&id)?;
-    let mut f = Fields::new(&body);
+    Ok(Json(user_envelope(&create_from(&state, &body).await?)))
+}
+
+/// Creates a user from the fields of `POST /api/nuxt-users` (the API's JSON, or the console's
+/// form turned into the same object): one set of checks for both.
+pub async fn create_from(state: &State, body: &Map<String, Value>) -> Result<User, Reject> {
+    let mut f = Fields::new(body);
     f.only(
         &["email", "name", "password", "role", "kind", "groups"],
         &[],
@@ -107,7 +113,12 @@ pub async fn create(
         email_verified: true,
         now: now(),
     };
-    let mut user = match state.store.create_user(new).await {
+    let mut event = crate::audit::changes::user_created("admin", &new);
+    if service {
+        event = event.change("kind", None::<&str>, "service");
+    }
+    let event = event.build();
+    let mut user = match state.store.create_user(new, &[event]).await {
         Ok(u) => u,
         Err(StoreError::Conflict) => {
             return Err(Reject::Conflict(
@@ -122,11 +133,11 @@ pub async fn create(
     }
     if let Some(names) = groups.filter(|g| !g.is_empty()) {
         let source = crate::groups::LOCAL;
-        if let Some(u) = crate::accounts::groups::set(&state, user.id, source, &names).await? {
+        if let Some(u) = crate::accounts::groups::set(state, user.id, source, &names, None).await? {
             user = u;
         }
     }
-    Ok(Json(user_envelope(&user)))
+    Ok(user)
 }
 
 async fn live_user(state: &State, uid: i64) -> Result<User, Reject> {
@@ -156,12 +167,25 @@ pub async fn update(
 ) -> Result<Json<Value>, Reject> {
     let uid = user_id(&raw)?;
     require_admin(&id)?;
-    if uid == id.user.id && (body.contains_key("role") || body.contains_key("active")) {
+    Ok(Json(user_envelope(
+        &update_from(&state, &id, uid, &body).await?,
+    )))
+}
+
+/// Changes user `uid` by the fields of `PATCH /api/nuxt-users/:id` (the API's JSON, or the
+/// console's form as the same object), as admin `by`.
+pub async fn update_from(
+    state: &State,
+    by: &Identity,
+    uid: i64,
+    body: &Map<String, Value>,
+) -> Result<User, Reject> {
+    if uid == by.user.id && (body.contains_key("role") || body.contains_key("active")) {
         return Err(Reject::Forbidden(
             "You cannot change your own role or active status",
         ));
     }
-    let mut f = Fields::new(&body);
+    let mut f = Fields::new(body);
     f.only(
         &["name", "email", "role", "active", "mfa", "groups"],
         &["password", "id"],
@@ -191,7 +215,7 @@ pub async fn update(
     }
     f.finish_400()?;
     let mut user = apply(
-        &state,
+        state,
         uid,
         &changes,
         Reject::Conflict("A user with this email already exists".into()),
@@ -199,15 +223,14 @@ pub async fn update(
     .await?;
     if let Some(names) = groups {
         let source = crate::groups::LOCAL;
-        if let Some(u) = crate::accounts::groups::set(&state, uid, source, &names).await? {
+        if let Some(u) = crate::accounts::groups::set(state, uid, source, &names, None).await? {
             user = u;
         }
     }
     if reset_mfa {
-        let by = format!("admin {}", id.user.id);
-        crate::accounts::mfa::reset(&state, uid, &by).await?;
+        crate::accounts::mfa::reset(state, uid).await?;
     }
-    Ok(Json(user_envelope(&user)))
+    Ok(user)
 }
 
 /// Stores the changes and makes them count at once: cache, and sessions if deactivated.
@@ -217,7 +240,16 @@ pub async fn apply(
     changes: &UserChanges,
     taken_email: Reject,
 ) -> Result<User, Reject> {
-    let user = match state.store.update_user(uid, changes, now()).await {
+    let user = match state
+        .store
+        .update_user(
+            uid,
+            changes,
+            now(),
+            Some(&crate::audit::changes::of_user(uid)),
+        )
+        .await
+    {
         Ok(Guarded::Done(u)) => u,
         Ok(Guarded::NotFound) => return Err(Reject::NotFound),
         Ok(Guarded::LastAdmin) => {
@@ -242,9 +274,27 @@ pub async fn delete(
 ) -> Result<Json<Value>, Reject> {
     let uid = user_id(&raw)?;
     require_admin(&id)?;
+    remove(&state, uid).await?;
+    Ok(Json(json!({ "success": true })))
+}
+
+/// Deletes user `uid` (soft or hard as configured) and ends their sessions at once.
+pub async fn remove(state: &State, uid: i64) -> Result<(), Reject> {
     match state
         .store
-        .delete_user(uid, state.config().hard_delete, now())
+        .delete_user(
+            uid,
+            state.config().hard_delete,
+            now(),
+            &[crate::audit::Event::new(crate::audit::kinds::USER_DELETED)
+                .target_user(uid)
+                .reason(if state.config().hard_delete {
+                    "hard"
+                } else {
+                    "soft"
+                })
+                .build()],
+        )
         .await?
     {
         Guarded::Done(()) => {}
@@ -262,7 +312,7 @@ pub async fn delete(
         state.auth.cache.put_user(gone);
     }
     state.end_user_sessions(uid, None, "delete").await?;
-    Ok(Json(json!({ "success": true })))
+    Ok(())
 }
 
 pub async fn list(

@@ -149,7 +149,7 @@ async fn finish(
         // The provider's say on groups replaces what it said at the last sign-in, and only that.
         let names = crate::accounts::groups::from_claims(&p.name, pointer, &profile.raw);
         let source = crate::groups::oauth_source(&p.name);
-        crate::accounts::groups::set(state, user.id, &source, &names)
+        crate::accounts::groups::set(state, user.id, &source, &names, Some(&source))
             .await
             .map_err(|_| ours())?;
     }

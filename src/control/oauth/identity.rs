@@ -34,6 +34,16 @@ impl From<StoreError> for Refusal {
     }
 }
 
+/// `identity.oauth.linked`: `provider`'s account now signs user `id` in.
+fn linked(p: &Provider, id: i64, how: &str) -> crate::store::NewEvent {
+    crate::audit::Event::new(crate::audit::kinds::OAUTH_LINKED)
+        .by_system(&format!("oauth:{}", p.name))
+        .target_user(id)
+        .reason(how)
+        .change("provider", None::<&str>, &p.name)
+        .build()
+}
+
 pub async fn resolve(state: &State, p: &Provider, prof: &Profile) -> Result<User, Refusal> {
     let store = &state.store;
     if let Some(uid) = store.identity_user(&prof.issuer, &prof.subject).await? {
@@ -73,27 +83,42 @@ pub async fn resolve(state: &State, p: &Provider, prof: &Profile) -> Result<User
             return Err(Refusal::Inactive);
         }
         store
-            .link_identity(&prof.issuer, &prof.subject, existing.id, &p.name, now())
+            .link_identity(
+                &prof.issuer,
+                &prof.subject,
+                existing.id,
+                &p.name,
+                now(),
+                &[linked(p, existing.id, "verified_email")],
+            )
             .await?;
         return Ok(existing);
     }
     if !state.config().oauth.allow_signup {
         return Err(Refusal::SignupClosed);
     }
-    let user = store
-        .create_user(NewUser {
-            email: email.clone(),
-            name: prof.name.clone().unwrap_or_else(|| email.clone()),
-            role: p.role.clone(),
-            password_hash: None,
-            active: true,
-            // An address the provider did not vouch for opens no email flow on this account.
-            email_verified: prof.email_verified,
-            now: now(),
-        })
-        .await?;
+    let new_user = NewUser {
+        email: email.clone(),
+        name: prof.name.clone().unwrap_or_else(|| email.clone()),
+        role: p.role.clone(),
+        password_hash: None,
+        active: true,
+        // An address the provider did not vouch for opens no email flow on this account.
+        email_verified: prof.email_verified,
+        now: now(),
+    };
+    let event =
+        crate::audit::changes::user_created(&format!("oauth:{}", p.name), &new_user).build();
+    let user = store.create_user(new_user, &[event]).await?;
     store
-        .link_identity(&prof.issuer, &prof.subject, user.id, &p.name, now())
+        .link_identity(
+            &prof.issuer,
+            &prof.subject,
+            user.id,
+            &p.name,
+            now(),
+            &[linked(p, user.id, "signup")],
+        )
         .await?;
     Ok(user)
 }

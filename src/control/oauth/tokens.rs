@@ -161,7 +161,7 @@ pub async fn refresh(S(state): S<Arc<State>>, headers: HeaderMap) -> Result<Resp
                 .rotated_at
                 .is_some_and(|at| t - at < cfg.grace.as_secs() as i64);
             if !within_grace || current.revoked_at.is_some() {
-                revoke_family(&state, &row.session_id).await?;
+                revoke_family(&state, &row.session_id, "refresh_reuse").await?;
                 crate::metrics::revoked("refresh_reuse", 1);
                 return Err(invalid_refresh());
             }
@@ -180,10 +180,10 @@ pub async fn refresh(S(state): S<Arc<State>>, headers: HeaderMap) -> Result<Resp
         .into_response())
 }
 
-async fn revoke_family(state: &State, session_id: &str) -> Result<(), Reject> {
+async fn revoke_family(state: &State, session_id: &str, reason: &str) -> Result<(), Reject> {
     state.store.revoke_refresh_family(session_id, now()).await?;
     if let Ok(sid) = Uuid::parse_str(session_id) {
-        state.end_session_by_id(sid).await?;
+        state.end_session_by_id(sid, reason).await?;
     }
     Ok(())
 }
@@ -192,7 +192,7 @@ pub async fn logout(S(state): S<Arc<State>>, headers: HeaderMap) -> Result<Respo
     let cfg = &state.config().oauth.refresh;
     if let Some(raw) = crate::request::credentials::cookie(&headers, &cfg.cookie) {
         if let Some(row) = state.store.refresh_token(&hash(&raw)).await? {
-            revoke_family(&state, &row.session_id).await?;
+            revoke_family(&state, &row.session_id, "logout").await?;
         }
     }
     let authn = state

@@ -8,7 +8,7 @@ use crate::auth::Identity;
 use crate::control::web::views::describe;
 use crate::error::Reject;
 use crate::state::State;
-use crate::store::{now, Guarded, UserChanges};
+
 use axum::body::Bytes;
 use axum::extract::{Query, State as S};
 use axum::response::{IntoResponse, Response};
@@ -83,6 +83,10 @@ async fn show(
         },
         Err(r) => return r.into_response(),
     };
+    let activity = match super::activity::recent(state, user.id).await {
+        Ok(a) => a,
+        Err(r) => return r.into_response(),
+    };
     render(
         &state.config(),
         headers,
@@ -90,7 +94,9 @@ async fn show(
         status,
         context! {
             name => user.name, email => user.email, picture => user.picture, sessions,
-            notice, error, base => base(state), logout, security, keys,
+            notice, error, base => base(state), logout, security, keys, activity,
+            admin => (user.role == crate::auth::ADMIN_ROLE)
+                .then(|| state.config().pages.admin_path.clone()).flatten(),
         },
     )
 }
@@ -153,16 +159,10 @@ pub async fn rename(S(state): S<Arc<State>>, headers: HeaderMap, body: Bytes) ->
         )
         .await;
     }
-    let changes = UserChanges {
-        name: Some(name),
-        ..Default::default()
-    };
-    match state.store.update_user(id.user.id, &changes, now()).await {
-        Ok(Guarded::Done(u)) => {
-            state.user_changed(&u);
-            back(&state, "name")
-        }
-        _ => Reject::Internal.into_response(),
+    match crate::accounts::profile::rename(&state, id.user.id, name).await {
+        Ok(Some(_)) => back(&state, "name"),
+        Ok(None) => Reject::NotFound.into_response(),
+        Err(r) => r.into_response(),
     }
 }
 

@@ -20,8 +20,13 @@ pub async fn page(
     headers: HeaderMap,
 ) -> Response {
     let back = return_to(&state.config(), q.get("returnTo").map(String::as_str));
-    if let Some(on) = super::guest_rule(&state, &headers, &back).await {
-        return on;
+    // `prompt=login` (as in OpenID Connect): sign in again though signed in already, for what
+    // needs a recent sign-in (the admin console's destructive actions).
+    let again = q.get("prompt").is_some_and(|p| p == "login");
+    if !again {
+        if let Some(on) = super::guest_rule(&state, &headers, &back).await {
+            return on;
+        }
     }
     show(&state, &headers, StatusCode::OK, &back, "", None)
 }

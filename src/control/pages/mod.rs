@@ -2,6 +2,7 @@
 //! from config. Every page carries the same security headers; every form a CSRF token.
 
 pub mod account;
+pub mod activity;
 pub mod login;
 pub mod magic;
 pub mod mfa;
@@ -173,7 +174,10 @@ pub async fn session(
         .from_headers(headers, &state.config().cookie.name, crate::store::now())
         .await;
     match authn {
-        Some(crate::auth::Authn::Authenticated(id)) => Some(id),
+        Some(crate::auth::Authn::Authenticated(id)) => {
+            crate::audit::context::authenticated(&id);
+            Some(id)
+        }
         _ => None,
     }
 }

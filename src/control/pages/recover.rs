@@ -86,8 +86,9 @@ pub async fn forgot_submit(
     };
     // As in the API: the work happens after the answer, which is the same for everyone.
     let st = state.clone();
+    let event = crate::accounts::recovery::requested(&email);
     tokio::spawn(async move {
-        if let Err(e) = crate::accounts::recovery::send_reset(&st, &email).await {
+        if let Err(e) = crate::accounts::recovery::send_reset(&st, &email, event).await {
             tracing::error!(error = %e, "password reset mail not prepared");
         }
     });
@@ -162,7 +163,14 @@ pub async fn reset_submit(S(state): S<Arc<State>>, headers: HeaderMap, body: Byt
             "This link is invalid or has expired; ask for a new one.",
         );
     };
-    match crate::accounts::password::set_password(&state, user_id, password.to_string(), None).await
+    match crate::accounts::password::set_password(
+        &state,
+        user_id,
+        password.to_string(),
+        None,
+        crate::audit::kinds::PASSWORD_RESET_COMPLETED,
+    )
+    .await
     {
         Ok(()) => (StatusCode::SEE_OTHER, [(header::LOCATION, login(&state))]).into_response(),
         Err(r) => r.into_response(),

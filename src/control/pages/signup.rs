@@ -127,7 +127,8 @@ pub async fn submit(
         now: now(),
     };
     let st = state.clone();
-    match state.store.create_user(new).await {
+    let event = crate::audit::changes::user_created("signup", &new).build();
+    match state.store.create_user(new, &[event]).await {
         Ok(user) if !verify => match state
             .start_session(&user, false, &client, crate::auth::Amr::PWD)
             .await

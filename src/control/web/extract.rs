@@ -197,7 +197,10 @@ impl FromRequestParts<Arc<State>> for Auth {
                 crate::store::now(),
             )
             .await;
-        require(authn).map(Auth).map_err(Reject::from)
+        let id = require(authn).map_err(Reject::from)?;
+        // Whoever this request's audit events are by.
+        crate::audit::context::authenticated(&id);
+        Ok(Auth(id))
     }
 }
 

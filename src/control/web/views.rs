@@ -82,8 +82,34 @@ pub fn user_envelope(u: &User) -> serde_json::Value {
 
 /// The caller's live sessions as shown to people: device, times, which one is this.
 pub async fn describe(state: &State, id: &crate::auth::Identity) -> Result<Vec<Value>, Reject> {
-    let parser = woothee::parser::Parser::new();
-    let rows = state.store.list_sessions(id.user.id, now()).await?;
+    sessions_of(state, id.user.id, Some(id.session_id)).await
+}
+
+/// A user agent as people say it: (browser, system, device kind), each when known.
+pub fn device(ua: Option<&str>) -> (Option<String>, Option<String>, Option<String>) {
+    let parsed = ua.and_then(|u| woothee::parser::Parser::new().parse(u));
+    let with_version = |name: &str, version: &str| match (name, version) {
+        ("UNKNOWN", _) => None,
+        (n, "UNKNOWN") | (n, "") => Some(n.to_string()),
+        (n, v) => Some(format!("{n} {v}")),
+    };
+    match parsed {
+        Some(u) => (
+            with_version(u.name, u.version),
+            with_version(u.os, &u.os_version),
+            Some(u.category.to_string()).filter(|c| c != "UNKNOWN"),
+        ),
+        None => (None, None, None),
+    }
+}
+
+/// User `uid`'s live sessions as shown to people; `current` is marked as this device.
+pub async fn sessions_of(
+    state: &State,
+    uid: i64,
+    current: Option<Uuid>,
+) -> Result<Vec<Value>, Reject> {
+    let rows = state.store.list_sessions(uid, now()).await?;
     Ok(rows
         .iter()
         .map(|s| {
@@ -95,12 +121,7 @@ pub async fn describe(state: &State, id: &crate::auth::Identity) -> Result<Vec<V
                 .last_seen(&uuid)
                 .unwrap_or(0)
                 .max(s.last_seen_at);
-            let ua = s.user_agent.as_deref().and_then(|u| parser.parse(u));
-            let with_version = |name: &str, version: &str| match (name, version) {
-                ("UNKNOWN", _) => None,
-                (n, "UNKNOWN") | (n, "") => Some(n.to_string()),
-                (n, v) => Some(format!("{n} {v}")),
-            };
+            let (browser, os, device) = device(s.user_agent.as_deref());
             json!({
                 "id": s.id,
                 "createdAt": rfc3339(s.created_at),
@@ -108,10 +129,10 @@ pub async fn describe(state: &State, id: &crate::auth::Identity) -> Result<Vec<V
                 "expiresAt": rfc3339(s.expires_at),
                 "ip": s.ip,
                 "userAgent": s.user_agent,
-                "browser": ua.as_ref().and_then(|u| with_version(u.name, u.version)),
-                "os": ua.as_ref().and_then(|u| with_version(u.os, &u.os_version)),
-                "device": ua.as_ref().map(|u| u.category).filter(|c| *c != "UNKNOWN"),
-                "isCurrent": uuid == id.session_id,
+                "browser": browser,
+                "os": os,
+                "device": device,
+                "isCurrent": Some(uuid) == current,
             })
         })
         .collect())
