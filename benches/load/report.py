@@ -50,6 +50,18 @@ targets = [
     ("Bearer + policy CPU / Bearer (cached) CPU (median of per-round ratios)", paired("gateway bearer + policy", "gateway bearer (cached)"), "≤ 1.05", lambda v: v <= 1.05),
     ("fresh-token CPU / Bearer (cached) CPU", ratio("gateway fresh token (miss)", "gateway bearer (cached)"), "(information)", None),
 ]
+if "bare pingora proxy" in by:
+    # The framework's floor and what the gateway adds on top of it (issue #29's targets).
+    targets += [
+        ("public route CPU / bare Pingora CPU", ratio("gateway public route", "bare pingora proxy"), "≤ 1.10", lambda v: v <= 1.10),
+        ("bare Pingora CPU / HAProxy plain CPU", ratio("bare pingora proxy", "haproxy proxy"), "≤ 1.25", lambda v: v <= 1.25),
+        ("Bearer CPU / HAProxy jwt_verify CPU (second-pass goal)", ratio("gateway bearer (cached)", "haproxy jwt_verify HS256"), "≤ 1.30", lambda v: v <= 1.30),
+    ]
+if "go reverse proxy HS256" in by:
+    targets += [
+        ("Go public CPU / gateway public CPU", ratio("go reverse proxy public", "gateway public route"), "> 1", lambda v: v > 1),
+        ("Go HS256 CPU / gateway Bearer CPU", ratio("go reverse proxy HS256", "gateway bearer (cached)"), "> 1", lambda v: v > 1),
+    ]
 if "gateway bearer (HTTPS)" in by:
     targets += [
         ("HTTPS Bearer CPU / HAProxy jwt_verify over TLS CPU", ratio("gateway bearer (HTTPS)", "haproxy jwt_verify HS256 (HTTPS)"), "(information)", None),

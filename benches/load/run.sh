@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The load benchmark: Portcullis against HAProxy and nginx on this machine, in one run.
+# The load benchmark: Portcullis against HAProxy, nginx, a bare Pingora proxy (the framework's
+# floor: examples/bare_pingora.rs on the same vendored crates) and Go's reverse proxy with a
+# standard-library HS256 check (benches/load/goproxy) on this machine, in one run.
 #
 #   benches/load/run.sh            # 3 interleaved rounds of 10 s per scenario (~10 minutes)
 #   ROUNDS=5 SECS=15 benches/load/run.sh
@@ -27,6 +29,7 @@ command -v strace >/dev/null || need+=(strace)
 command -v openssl >/dev/null || need+=(openssl)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+command -v go >/dev/null || need+=(golang-go)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}" >&2
   SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -38,6 +41,8 @@ if [ -z "${BIN:-}" ]; then
   cargo build --release --bin portcullis 2>&1 | tail -1
   BIN=target/release/portcullis
 fi
+cargo build --release --example bare_pingora 2>&1 | tail -1
+BARE_BIN=target/release/examples/bare_pingora
 
 work=$(mktemp -d)
 # Gateways are started inside $(...), so they are not this shell's jobs: their pids are listed.
@@ -49,7 +54,7 @@ cleanup() {
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 UP=$(port); NGX=$(port); HAP=$(port); HAPJ=$(port); GW=$(port); ADMIN=$(port); GWB=$(port); ADMINB=$(port)
-HAPS=$(port); GWS=$(port)
+HAPS=$(port); GWS=$(port); BARE=$(port); GOP=$(port)
 SECRET="load-test-secret-load-test-secret-0123456789"
 
 # --- the upstream, and nginx as a proxy (one process each, no master) ---
@@ -112,6 +117,11 @@ frontend jwt
 HAPROXY
 haproxy -db -f "$work/haproxy.cfg" > "$work/haproxy.log" 2>&1 & HAP_PID=$!
 
+# --- the floors: a bare Pingora proxy, and Go's reverse proxy with an HS256 check ---
+"$BARE_BIN" "127.0.0.1:$BARE" "127.0.0.1:$UP" > "$work/bare.log" 2>&1 & BARE_PID=$!
+(cd benches/load/goproxy && go build -o "$work/goproxy" .)
+"$work/goproxy" "127.0.0.1:$GOP" "127.0.0.1:$UP" "$SECRET" > "$work/goproxy.log" 2>&1 & GO_PID=$!
+
 # --- the gateway (and, with BASELINE, an older build beside it on the same config) ---
 start_gateway() { # binary, port, admin port, name[, threads[, more server keys]]; prints its pid
   local dir="$work/$4" threads=${5:-1} more=${6:-}
@@ -167,13 +177,19 @@ if [ -n "${BASELINE:-}" ]; then
   TOKENB=$(login_token "$GWB" "$ADMINB")
   [ -n "$TOKENB" ] || { echo "baseline login failed"; cat "$work/baseline/gateway.log"; exit 1; }
 fi
-for p in "$UP" "$NGX" "$HAP" "$HAPJ"; do
+for p in "$UP" "$NGX" "$HAP" "$HAPJ" "$BARE" "$GOP"; do
   for _ in $(seq 100); do curl -s -o /dev/null "127.0.0.1:$p/" && break; sleep 0.05; done
 done
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "127.0.0.1:$HAPJ/x")" = 200 ] ||
   { echo "HAProxy refused a valid token"; cat "$work/haproxy.log"; exit 1; }
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer nope" "127.0.0.1:$HAPJ/x")" = 401 ] ||
   { echo "HAProxy accepted a bad token"; exit 1; }
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "127.0.0.1:$GOP/x")" = 200 ] ||
+  { echo "the Go proxy refused a valid token"; cat "$work/goproxy.log"; exit 1; }
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer nope" "127.0.0.1:$GOP/x")" = 401 ] ||
+  { echo "the Go proxy accepted a bad token"; exit 1; }
+[ "$(curl -s -o /dev/null -w '%{http_code}' "127.0.0.1:$BARE/x")" = 200 ] ||
+  { echo "the bare Pingora proxy does not answer"; cat "$work/bare.log"; exit 1; }
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "127.0.0.1:$GW/policy/x")" = 200 ] ||
   { echo "the policy route refused the load user"; exit 1; }
 
@@ -217,6 +233,9 @@ scenarios() { # round
   measure "$1" "nginx proxy" "$NGX_PID" "http://127.0.0.1:$NGX/x"
   measure "$1" "haproxy proxy" "$HAP_PID" "http://127.0.0.1:$HAP/x"
   measure "$1" "haproxy jwt_verify HS256" "$HAP_PID" "http://127.0.0.1:$HAPJ/x" "${AUTH[@]}"
+  measure "$1" "bare pingora proxy" "$BARE_PID" "http://127.0.0.1:$BARE/x"
+  measure "$1" "go reverse proxy public" "$GO_PID" "http://127.0.0.1:$GOP/public/x"
+  measure "$1" "go reverse proxy HS256" "$GO_PID" "http://127.0.0.1:$GOP/x" "${AUTH[@]}"
   measure "$1" "gateway public route" "$GW_PID" "http://127.0.0.1:$GW/public/x"
   measure "$1" "gateway bearer (cached)" "$GW_PID" "http://127.0.0.1:$GW/app/x" "${AUTH[@]}"
   measure "$1" "gateway bearer + policy" "$GW_PID" "http://127.0.0.1:$GW/policy/x" "${AUTH[@]}"
@@ -239,8 +258,9 @@ scenarios() { # round
 # ROUNDS=0 SYSCALLS=0: only the login flood.
 FLOOD=${FLOOD:-1}
 [ "$ROUNDS" = 0 ] || echo "warm-up"
-[ "$ROUNDS" = 0 ] || for url in "$UP/x" "$NGX/x" "$HAP/x" "$GW/public/x"; do wrk -t1 -c8 -d2s "http://127.0.0.1:$url" >/dev/null; done
+[ "$ROUNDS" = 0 ] || for url in "$UP/x" "$NGX/x" "$HAP/x" "$BARE/x" "$GOP/public/x" "$GW/public/x"; do wrk -t1 -c8 -d2s "http://127.0.0.1:$url" >/dev/null; done
 wrk -t1 -c8 -d2s "${AUTH[@]}" "http://127.0.0.1:$HAPJ/x" >/dev/null
+wrk -t1 -c8 -d2s "${AUTH[@]}" "http://127.0.0.1:$GOP/x" >/dev/null
 wrk -t1 -c8 -d2s "${AUTH[@]}" "http://127.0.0.1:$GW/app/x" >/dev/null
 wrk -t1 -c8 -d2s "${AUTH[@]}" "http://127.0.0.1:$GW/policy/x" >/dev/null
 wrk -t1 -c8 -d2s -H "Authorization: Bearer $APIKEY" "http://127.0.0.1:$GW/app/x" >/dev/null
@@ -287,6 +307,7 @@ SYSCALLS=${SYSCALLS:-1}
 [ "$SYSCALLS" = 0 ] || {
 syscalls "haproxy jwt_verify HS256" "$HAP_PID" "http://127.0.0.1:$HAPJ/x" "${AUTH[@]}"
 syscalls "haproxy proxy" "$HAP_PID" "http://127.0.0.1:$HAP/x"
+syscalls "bare pingora proxy (1 thread)" "$BARE_PID" "http://127.0.0.1:$BARE/x"
 syscalls "gateway public route" "$GWD_PID" "http://127.0.0.1:$GWD/public/x"
 syscalls "gateway bearer (cached)" "$GWD_PID" "http://127.0.0.1:$GWD/app/x" -H "Authorization: Bearer $TOKEND"
 syscalls "gateway session cookie" "$GWD_PID" "http://127.0.0.1:$GWD/app/x" -H "Cookie: portcullis_session=$TOKEND"

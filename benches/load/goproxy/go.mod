@@ -1,0 +1,3 @@
+module portcullis/goproxy
+
+go 1.19

@@ -1,0 +1,43 @@
+//! The framework's floor for the load benchmark: a Pingora proxy built from the same vendored
+//! crates as the gateway, whose `ProxyHttp` has only `upstream_peer` (no routing, no
+//! authentication, no log, no metrics). One worker thread, like every proxy the load script
+//! measures. `cargo run --release --example bare_pingora -- 127.0.0.1:8081 127.0.0.1:3000`
+
+use async_trait::async_trait;
+use pingora::prelude::*;
+use pingora::server::configuration::ServerConf;
+
+struct Bare {
+    upstream: String,
+}
+
+#[async_trait]
+impl ProxyHttp for Bare {
+    type CTX = ();
+
+    fn new_ctx(&self) {}
+
+    async fn upstream_peer(&self, _: &mut Session, _: &mut ()) -> Result<Box<HttpPeer>> {
+        Ok(Box::new(HttpPeer::new(
+            self.upstream.as_str(),
+            false,
+            String::new(),
+        )))
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let listen = args.next().unwrap_or_else(|| "127.0.0.1:8081".into());
+    let upstream = args.next().unwrap_or_else(|| "127.0.0.1:3000".into());
+    let conf = ServerConf {
+        threads: 1,
+        ..Default::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+    let mut proxy = http_proxy_service(&server.configuration, Bare { upstream });
+    proxy.add_tcp(&listen);
+    server.add_service(proxy);
+    server.run_forever();
+}
