@@ -1,11 +1,16 @@
 //! The framework's floor for the load benchmark: a Pingora proxy built from the same vendored
 //! crates as the gateway, whose `ProxyHttp` has only `upstream_peer` (no routing, no
 //! authentication, no log, no metrics). One worker thread, like every proxy the load script
-//! measures. `cargo run --release --example bare_pingora -- 127.0.0.1:8081 127.0.0.1:3000`
+//! measures, and the gateway's allocator (mimalloc), so the gap to the gateway is what the
+//! gateway does, not how it allocates.
+//! `cargo run --release --example bare_pingora -- 127.0.0.1:8081 127.0.0.1:3000`
 
 use async_trait::async_trait;
 use pingora::prelude::*;
 use pingora::server::configuration::ServerConf;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 struct Bare {
     upstream: String,
