@@ -4,19 +4,12 @@
 
 /// Nice value of the control plane's threads (the auth API, the change feed, reloads).
 pub const CONTROL: i32 = 10;
-/// Nice value of the password-hashing threads: the lowest, as argon2 is the costliest work.
-pub const HASHING: i32 = 19;
-
-/// Puts the calling thread in Linux's idle scheduling class: unlike nice 19, a proxy thread
-/// that wakes up takes the core from it at once instead of waiting out its time slice. It
-/// still gets a small share of a core kept busy by the proxy.
-pub fn idle() {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: a plain system call on the calling thread (`0`) with a parameter it only reads.
-    if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0 {
-        lower(HASHING);
-    }
-}
+/// Nice value of the password-hashing threads. Not Linux's idle class: a thread there gets
+/// almost nothing while any other process on the host is busy, and sign-ins took 5.3 s (p50)
+/// beside two busy neighbours. At nice 10 a hash takes a tenth of a core shared with normal
+/// work; a login flood is held back by the bounded queue and its deadline
+/// (`auth::password`), not by starving the hashing threads.
+pub const HASHING: i32 = 10;
 
 /// Lowers the calling thread's priority to `nice` (0 normal, 19 lowest).
 pub fn lower(nice: i32) {

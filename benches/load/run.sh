@@ -278,6 +278,7 @@ echo "system calls per request (strace -c -f, wrk -t1 -c32 -d5s)"
 GWD=$(port); ADMIND=$(port)
 GWD_PID=$(start_gateway "$BIN" "$GWD" "$ADMIND" default-threads default)
 TOKEND=$(login_token "$GWD" "$ADMIND")
+AUTHD=(-H "Authorization: Bearer $TOKEND")
 SYS="$OUT/syscalls.csv"
 echo "scenario,requests,calls,per_request,top" > "$SYS"
 syscalls() { # name pid url [wrk args...]
@@ -316,6 +317,37 @@ if [ -n "${BASELINE:-}" ]; then
 fi
 }
 
+# --- sign-in under contention: sequential sign-ins timed with the gateway idle, beside two busy
+# processes at normal priority (a neighbour on a shared host), and while proxied traffic keeps
+# every core busy ---
+CONTENTION=${CONTENTION:-1}
+SIGNINS=${SIGNINS:-20}
+signins() { # label; prints p50/p99/max of $SIGNINS sequential sign-ins, and a CSV line
+  local times
+  times=$(for _ in $(seq "$SIGNINS"); do
+    curl -s -o /dev/null -w '%{time_total} %{http_code}\n' "127.0.0.1:$GWD/api/login" \
+      -H 'content-type: application/json' -d '{"email":"load@example.test","password":"load-password-1"}'
+  done | sort -n)
+  awk -v label="$1" -v csv="$OUT/signins.csv" '{ t[NR] = $1 * 1000; codes[$2]++ } END {
+    n = NR; i50 = int(n * 0.5); if (i50 < n * 0.5) i50++; i99 = int(n * 0.99); if (i99 < n * 0.99) i99++
+    c = ""; for (k in codes) c = c k "=" codes[k] " "
+    printf "  %-36s p50 %6.0f ms  p99 %6.0f ms  max %6.0f ms  (%s)\n", label, t[i50], t[i99], t[n], c
+    printf "%s,%.0f,%.0f,%.0f,%s\n", label, t[i50], t[i99], t[n], c >> csv }' <<<"$times"
+}
+if [ "$CONTENTION" = 1 ]; then
+  echo "sign-in under contention ($SIGNINS sequential sign-ins each)"
+  echo "case,p50_ms,p99_ms,max_ms,statuses" > "$OUT/signins.csv"
+  signins "gateway otherwise idle"
+  busy=()
+  for _ in 1 2; do sh -c 'while :; do :; done' & busy+=($!); done
+  signins "two busy processes beside it"
+  kill "${busy[@]}"; wait "${busy[@]}" 2>/dev/null || true
+  wrk -t2 -c64 -d600s "${AUTHD[@]}" "http://127.0.0.1:$GWD/app/x" > /dev/null & SAT=$!
+  sleep 1
+  signins "proxied load saturating the cores"
+  kill "$SAT"; wait "$SAT" 2>/dev/null || true
+fi
+
 if [ "$FLOOD" = 0 ]; then
   kill "$GWD_PID"
   cat "$SYS"
@@ -326,7 +358,6 @@ fi
 # gateway with its default thread count (the one the system calls were counted on) ---
 echo "login flood (default threads)"
 FLOOD_CONNS=${FLOOD_CONNS:-200}
-AUTHD=(-H "Authorization: Bearer $TOKEND")
 measure flood "bearer alone (16 conns)" "$GWD_PID" "http://127.0.0.1:$GWD/app/x" "${AUTHD[@]}" -c16 -t1
 wrk -t1 -c"$FLOOD_CONNS" -d"$((SECS + 2))s" --latency -s benches/load/login.lua \
   "http://127.0.0.1:$GWD/api/login" > "$work/flood.txt" &

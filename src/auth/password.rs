@@ -24,12 +24,18 @@ fn argon2() -> Argon2<'static> {
 }
 
 /// Password checks waiting per hashing thread before new ones are refused: at ~15 ms each,
-/// the last one queued waits about 120 ms.
+/// the last one queued waits about 120 ms on an idle core.
 const QUEUED_PER_THREAD: usize = 8;
+
+/// A check that waited this long in the queue is refused (503 with `Retry-After`) instead of
+/// run: on a busy host the queue drains slower, and a sign-in answered after seconds is worse
+/// than one refused at once. With a hash's own time this keeps a sign-in under a second.
+pub const QUEUE_DEADLINE: std::time::Duration = std::time::Duration::from_millis(600);
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// argon2 on its own threads, at a lower CPU priority than the proxy, behind a bounded queue.
+/// argon2 on its own threads, at a lower CPU priority than the proxy (nice 10), behind a bounded
+/// queue whose checks are refused once they waited past [`QUEUE_DEADLINE`].
 /// Each hash takes ~19 MiB and ~15 ms of CPU: a login flood must neither exhaust memory nor
 /// take the CPU from requests in flight, and a login beyond the queue gets a fast 503.
 pub struct PasswordHasher {
@@ -54,7 +60,7 @@ impl PasswordHasher {
             std::thread::Builder::new()
                 .name(format!("portcullis-argon2-{i}"))
                 .spawn(move || {
-                    crate::priority::idle();
+                    crate::priority::lower(crate::priority::HASHING);
                     // Ends when the hasher (the sending side) is dropped.
                     while let Ok(job) = queue
                         .lock()
@@ -88,15 +94,22 @@ impl PasswordHasher {
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let queued = std::time::Instant::now();
         self.jobs
             .try_send(Box::new(move || {
-                let _ = tx.send(f());
+                // Past the deadline the answer is a refusal, whoever the password was for, so
+                // the time still tells nothing about which accounts exist.
+                let _ = tx.send(if queued.elapsed() > QUEUE_DEADLINE {
+                    Err(HashError::Busy)
+                } else {
+                    Ok(f())
+                });
             }))
             .map_err(|e| match e {
                 std::sync::mpsc::TrySendError::Full(_) => HashError::Busy,
                 std::sync::mpsc::TrySendError::Disconnected(_) => HashError::Failed,
             })?;
-        rx.await.map_err(|_| HashError::Failed)
+        rx.await.map_err(|_| HashError::Failed)?
     }
 
     pub async fn hash(&self, password: &SecretString) -> Result<String, HashError> {
@@ -155,6 +168,28 @@ mod tests {
         // The dummy hash's own password must not log anyone in.
         let dummy = SecretString::from("portcullis-dummy-password-for-timing");
         assert!(!h.verify(&dummy, None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_check_that_waited_past_the_deadline_is_refused_not_run() {
+        use std::time::Duration;
+        let h = Arc::new(PasswordHasher::new(1).unwrap());
+        // The only hashing thread is held longer than the deadline.
+        let hold = {
+            let h = h.clone();
+            tokio::spawn(async move {
+                h.run(|| std::thread::sleep(QUEUE_DEADLINE + Duration::from_millis(200)))
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = std::time::Instant::now();
+        let late = h.verify(&SecretString::from("x"), None).await;
+        assert!(matches!(late, Err(HashError::Busy)), "{late:?}");
+        assert!(started.elapsed() < QUEUE_DEADLINE + Duration::from_millis(400));
+        assert!(hold.await.unwrap().is_ok());
+        // Without the wait it runs.
+        assert!(h.verify(&SecretString::from("x"), None).await.is_ok());
     }
 
     #[test]
