@@ -457,3 +457,54 @@ async fn a_revocation_stamped_by_a_slower_clock_is_still_heard() {
     })
     .await;
 }
+
+/// Two instances append to one audit chain at once (failed sign-ins through the queue, user
+/// changes in their own transactions): the chain verifies, in `seq` order, with both
+/// instances' events in it and none lost.
+#[tokio::test]
+async fn two_instances_writing_at_once_keep_one_audit_chain() {
+    let Some(shared) = crate::pg::for_this_pass() else {
+        return; // runs in the PostgreSQL pass (`gateway_pg`)
+    };
+    let up = Upstream::start().await;
+    let url = shared.database("cluster_audit");
+    let (a, b) = two_instances(&up, &url, "rate_limits: { login: { per_minute: 100000, burst: 10000 } }").await;
+    let admin = a.admin_token().await;
+    let per_instance = 20;
+    let mut tasks = Vec::new();
+    for (n, g) in [a, b].into_iter().enumerate() {
+        let (g, admin) = (std::sync::Arc::new(g), admin.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..per_instance {
+                let email = format!("u{n}-{i}@example.test");
+                g.create_user(&admin, &email, "user", "audit-password-1").await;
+                let r = g
+                    .post_json("/api/login", serde_json::json!({"email": email, "password": "wrong-password"}), None)
+                    .await;
+                assert_eq!(r.status(), 400);
+            }
+            g
+        }));
+    }
+    let mut gateways = Vec::new();
+    for t in tasks {
+        gateways.push(t.await.unwrap());
+    }
+    let a = &gateways[0];
+    let created = within(Duration::from_secs(5), "every event written", || async {
+        let events = crate::audit::all_events(a, &admin, "&type=authn.login.failed").await;
+        events.len() == 2 * per_instance
+    })
+    .await;
+    eprintln!("both instances' failed sign-ins written within {created:?}");
+    let users = crate::audit::all_events(a, &admin, "&type=user.created").await;
+    let instances: std::collections::BTreeSet<String> = users
+        .iter()
+        .filter(|e| e["target"]["id"] != "1")
+        .map(|e| e["instance"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(instances.len(), 2, "both instances wrote: {instances:?}");
+    let (code, out, err) = crate::audit::verify(a);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("audit trail verified:"), "{out}");
+}
