@@ -51,20 +51,18 @@ pub fn audit_denial(
     let Some(route) = denial.route.map(|r| &live.routes[r]) else {
         return;
     };
-    let block = denial
-        .policy
-        .map(|r| r.block_label(&route.policy).to_string());
-    let meta = crate::audit::context::RequestMeta {
-        id: super::request_id::of(req)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
-        method: Some(req.method.as_str().to_string()),
-        host: super::request_host(req).map(|h| h.chars().take(256).collect()),
-        path: Some(logged_path(req.raw_path())),
-    };
+    // Built only for the one denial a second that is recorded, not for those it counts.
     state.audit.denied(&route.name, client.ip, |suppressed| {
-        let mut reason = match &block {
-            Some(b) => format!("{why}: block {b}"),
+        let meta = crate::audit::context::RequestMeta {
+            id: super::request_id::of(req)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            method: Some(req.method.as_str().to_string()),
+            host: super::request_host(req).map(|h| h.chars().take(256).collect()),
+            path: Some(logged_path(req.raw_path())),
+        };
+        let mut reason = match denial.policy {
+            Some(r) => format!("{why}: block {}", r.block_label(&route.policy)),
             None => why.to_string(),
         };
         if suppressed > 0 {

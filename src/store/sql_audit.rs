@@ -170,6 +170,14 @@ macro_rules! sql_audit_store {
                 before_ms: i64,
                 mut record: $crate::store::audit::NewEvent,
             ) -> $crate::store::StoreResult<u64> {
+                // Most runs find nothing old enough: ask first, without the write lock every
+                // append waits on (the answer is checked again under the lock below).
+                let oldest: Option<i64> = sqlx::query_scalar("SELECT MIN(ts) FROM audit_events")
+                    .fetch_one(&self.pool)
+                    .await?;
+                if oldest.is_none_or(|ts| ts >= before_ms) {
+                    return Ok(0);
+                }
                 let mut tx = self.begin_write().await?;
                 // Taking the head first: no append can slip between the purge and its record.
                 sqlx::query("UPDATE audit_head SET purging = 1 WHERE id = 1")
