@@ -115,6 +115,16 @@ pub fn parse(q: &HashMap<String, String>) -> Result<AuditQuery, BTreeMap<String,
     }
 }
 
+/// The cursor of the page after `rows` (a page of `limit` asked for): the last row's `seq`
+/// when the page was full, `None` at the end.
+pub fn next_cursor(rows: &[crate::store::AuditRow], limit: i64) -> Option<i64> {
+    if rows.len() as i64 == limit {
+        rows.last().map(|r| r.seq)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,9 +16,7 @@ use std::sync::Arc;
 
 /// A page of events and the cursor of the next (`null` at the end).
 fn page(rows: &[AuditRow], limit: i64) -> Value {
-    let next = (rows.len() as i64 == limit)
-        .then(|| rows.last().map(|r| r.seq.to_string()))
-        .flatten();
+    let next = query::next_cursor(rows, limit).map(|seq| seq.to_string());
     json!({
         "events": rows.iter().map(view::json).collect::<Vec<_>>(),
         "nextCursor": next,

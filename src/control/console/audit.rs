@@ -54,9 +54,7 @@ pub async fn list(
             (Vec::new(), Some(msg), StatusCode::BAD_REQUEST)
         }
     };
-    let next = (rows.len() as i64 == PER_PAGE)
-        .then(|| rows.last().map(|r| r.seq))
-        .flatten();
+    let next = query::next_cursor(&rows, PER_PAGE);
     let keep: String = ["type", "actor", "target", "ip", "since", "until"]
         .iter()
         .filter_map(|k| {
