@@ -50,12 +50,15 @@ async fn rounds(g: Arc<Gateway>, admin: String, n: usize, worker: usize) -> usiz
         let ack = match kind {
             Revocation::LogoutAll => g.post("/api/logout-all", Some(&other)).await,
             Revocation::PasswordChange => {
-                g.call(
-                    Method::PATCH,
-                    "/api/nuxt-users/password",
-                    Some(&other),
-                    Some(json!({"currentPassword": password, "newPassword": next_password, "newPasswordConfirmation": next_password})),
-                )
+                let body = json!({"currentPassword": password, "newPassword": next_password, "newPasswordConfirmation": next_password});
+                until_served(|| {
+                    g.call(
+                        Method::PATCH,
+                        "/api/nuxt-users/password",
+                        Some(&other),
+                        Some(body.clone()),
+                    )
+                })
                 .await
             }
             Revocation::Deactivation => {
