@@ -775,6 +775,31 @@ impl SmtpServer {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+
+    /// The first message after the first `after` that `wanted` picks: mail is sent after the
+    /// answer, so a notice from an earlier step may land between a count and the next mail.
+    pub async fn next_matching(
+        &self,
+        after: usize,
+        wanted: impl Fn(&Delivered) -> bool,
+    ) -> Delivered {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = self
+                .inbox
+                .lock()
+                .unwrap()
+                .iter()
+                .skip(after)
+                .find(|m| wanted(m))
+                .cloned();
+            if let Some(m) = found {
+                return m;
+            }
+            assert!(Instant::now() < deadline, "no such message after {after}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 /// A query parameter of a link.
