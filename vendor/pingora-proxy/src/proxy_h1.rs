@@ -126,6 +126,20 @@ where
             }
         }
 
+        // PATCH(portcullis: straight-bodiless): most requests have no body and no upgrade; they
+        // need neither the task pipes nor the two joined loops below.
+        if straight_path_applies(session) {
+            return match self
+                .proxy_bodiless_1to1(session, client_session, ctx)
+                .await
+            {
+                Ok((downstream_can_reuse, upstream_can_reuse)) => {
+                    (downstream_can_reuse, upstream_can_reuse, None)
+                }
+                Err(e) => (false, false, Some(e)),
+            };
+        }
+
         let mut downstream_custom_message_writer = session
             .downstream_session
             .as_custom_mut()
@@ -243,6 +257,122 @@ where
         session.set_upstream_write_pending_time(upstream_write_pending);
 
         (server_session_reuse, client_session_reuse, error)
+    }
+
+    /// PATCH(portcullis: straight-bodiless): the request header is sent; run the (empty) request
+    /// body through the body filters and finish it, then read, filter and write the response
+    /// in this one future. What the general path does with its two loops and pipes, for a
+    /// request that has no body to stream: a client that goes away (or pipelines data) while
+    /// the upstream answers is still noticed by the idle read, and the application's
+    /// [`Session::abort`] still ends the request. Returns whether the downstream and the
+    /// upstream connection can be reused.
+    async fn proxy_bodiless_1to1(
+        &self,
+        session: &mut Session,
+        client_session: &mut HttpSessionV1,
+        ctx: &mut SV::CTX,
+    ) -> Result<(bool, bool)>
+    where
+        SV: ProxyHttp + Send + Sync,
+        SV::CTX: Send + Sync,
+    {
+        // The filters see the end of the body as on the general path, and may still add some.
+        let mut body = None;
+        session
+            .downstream_modules_ctx
+            .request_body_filter(&mut body, true)
+            .await?;
+        self.inner
+            .request_body_filter(session, &mut body, true, ctx)
+            .await?;
+        let mut upstream_can_reuse = true;
+        let mut send_error = None;
+        if let Err(e) = send_body_to1(client_session, Some(HttpTask::Body(body, true))).await {
+            // As on the general path: a complete response can still be forwarded, but the
+            // partly written request makes the connection unsafe to reuse.
+            warn!("send error, draining read buf: {e}");
+            upstream_can_reuse = false;
+            send_error = Some(e);
+        }
+
+        let mut serve_from_cache = ServeFromCache::new();
+        let mut range_body_filter = RangeBodyFilter::new();
+        let mut watch_downstream = true;
+        loop {
+            let first = tokio::select! {
+                res = client_session.read_response_task() => res,
+                res = session.downstream_session.read_body_or_idle(true), if watch_downstream => {
+                    if let Err(e) = res {
+                        return Err(e.into_down());
+                    }
+                    // Nothing more can come from a request whose body is done.
+                    watch_downstream = false;
+                    continue;
+                }
+                // PATCH(portcullis: stream-abort), as in `proxy_handle_downstream`.
+                _ = OptionFuture::from(session.abort.as_mut()), if session.abort.is_some() => {
+                    return Error::e_explain(ConnectionClosed, "the proxy ended this stream")
+                        .map_err(|e| e.into_down());
+                }
+            };
+            // Take what the upstream already sent (the header read usually holds the whole
+            // body) so it is filtered and written downstream in one go, as the pipe's batch did.
+            let mut tasks = Vec::with_capacity(2);
+            let mut upstream_done = false;
+            let mut next = Some(first);
+            while let Some(res) = next.take() {
+                match res {
+                    Ok(task) => {
+                        upstream_done = task.is_end();
+                        tasks.push(task);
+                    }
+                    Err(e) => {
+                        // The message boundary was not established: no reuse.
+                        upstream_can_reuse = false;
+                        upstream_done = true;
+                        tasks.push(HttpTask::Failed(send_error.take().unwrap_or(e).into_up()));
+                    }
+                }
+                if !upstream_done {
+                    next = tokio::task::unconstrained(client_session.read_response_task())
+                        .now_or_never();
+                }
+            }
+            let mut filtered = Vec::with_capacity(tasks.len());
+            for mut task in tasks {
+                #[cfg(feature = "upstream_modules")]
+                if let HttpTask::Header(header, end_of_stream) = &task {
+                    self.inner
+                        .adjust_upstream_modules(session, header, *end_of_stream, ctx)
+                        .await?;
+                }
+                #[cfg(feature = "upstream_modules")]
+                session.upstream_modules_filter_task(&mut task).await?;
+                session.upstream_compression.response_filter(&mut task);
+                filtered.push(
+                    self.h1_response_filter(
+                        session,
+                        task,
+                        ctx,
+                        &mut serve_from_cache,
+                        &mut range_body_filter,
+                        false,
+                    )
+                    .await?,
+                );
+            }
+            let response_done = session.write_response_tasks(filtered).await?;
+            if response_done || upstream_done {
+                break;
+            }
+        }
+
+        let mut reuse_downstream = true;
+        if let Err(e) = session.as_mut().finish_body().await {
+            error!("Error finish sending body to downstream: {}", e);
+            reuse_downstream = false;
+        }
+        Ok((reuse_downstream, upstream_can_reuse))
     }
 
     async fn proxy_handle_upstream(
@@ -1081,6 +1211,17 @@ where
     }
 }
 
+/// PATCH(portcullis: straight-bodiless): a request with no body to stream, no upgrade, no cache
+/// and no custom message channels can take [`HttpProxy::proxy_bodiless_1to1`].
+fn straight_path_applies(session: &mut Session) -> bool {
+    !session.downstream_session.is_custom()
+        && !session.cache.enabled()
+        && !session.cache.bypassing()
+        && !session.downstream_session.is_upgrade_req()
+        && session.downstream_session.get_retry_buffer().is_none()
+        && session.downstream_session.is_body_empty()
+}
+
 pub(crate) async fn send_body_to1(
     client_session: &mut HttpSessionV1,
     recv_task: Option<HttpTask>,
@@ -1215,6 +1356,190 @@ mod tests {
             .await
             .expect("test request should parse");
         session
+    }
+
+    /// PATCH(portcullis: straight-bodiless): records what the filters saw.
+    #[derive(Default)]
+    struct Seen {
+        body_filter_ends: Vec<bool>,
+    }
+
+    struct Recording;
+
+    #[async_trait]
+    impl ProxyHttp for Recording {
+        type CTX = Seen;
+
+        fn new_ctx(&self) -> Self::CTX {
+            Seen::default()
+        }
+
+        async fn upstream_peer(
+            &self,
+            _session: &mut Session,
+            _ctx: &mut Self::CTX,
+        ) -> Result<Box<HttpPeer>> {
+            unreachable!("tests call proxy_1to1 directly")
+        }
+
+        async fn request_body_filter(
+            &self,
+            _session: &mut Session,
+            _body: &mut Option<Bytes>,
+            end_of_stream: bool,
+            ctx: &mut Self::CTX,
+        ) -> Result<()> {
+            ctx.body_filter_ends.push(end_of_stream);
+            Ok(())
+        }
+
+        async fn response_filter(
+            &self,
+            _session: &mut Session,
+            response: &mut ResponseHeader,
+            _ctx: &mut Self::CTX,
+        ) -> Result<()> {
+            response.insert_header("x-filtered", "1")
+        }
+    }
+
+    /// A downstream session that read `request`, the client's end of it, and an upstream
+    /// session whose far end is returned for the test to play the upstream server.
+    async fn sessions(
+        request: &[u8],
+    ) -> (
+        Session,
+        tokio::io::DuplexStream,
+        HttpSessionV1,
+        tokio::io::DuplexStream,
+    ) {
+        let (mut client, server) = tokio::io::duplex(4096);
+        client.write_all(request).await.unwrap();
+        let mut session = Session::new_h1(Box::new(server) as pingora_core::protocols::Stream);
+        assert!(session.read_request().await.unwrap());
+        let (ours, theirs) = tokio::io::duplex(4096);
+        let upstream = HttpSessionV1::new(Box::new(ours) as pingora_core::protocols::Stream);
+        (session, client, upstream, theirs)
+    }
+
+    /// Reads from `stream` until `needle` has been seen; returns all that was read.
+    async fn read_until(stream: &mut tokio::io::DuplexStream, needle: &[u8]) -> Vec<u8> {
+        use tokio::io::AsyncReadExt;
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !seen.windows(needle.len()).any(|w| w == needle) {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed before {needle:?}: {seen:?}");
+            seen.extend_from_slice(&buf[..n]);
+        }
+        seen
+    }
+
+    fn peer() -> HttpPeer {
+        HttpPeer::new("127.0.0.1:80", false, String::new())
+    }
+
+    #[tokio::test]
+    async fn only_requests_without_a_body_or_an_upgrade_take_the_straight_path() {
+        let (mut get, ..) = sessions(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").await;
+        assert!(straight_path_applies(&mut get));
+        let (mut post, ..) =
+            sessions(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi").await;
+        assert!(!straight_path_applies(&mut post));
+        let (mut chunked, ..) = sessions(
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        )
+        .await;
+        assert!(!straight_path_applies(&mut chunked));
+        let mut upgrade = upgrade_request_session().await;
+        assert!(!straight_path_applies(&mut upgrade));
+    }
+
+    #[tokio::test]
+    async fn a_bodiless_get_is_proxied_filtered_and_both_connections_stay_reusable() {
+        let proxy = HttpProxy::new(Recording, Arc::new(ServerConf::default()));
+        let (mut session, mut client, mut upstream, mut server) =
+            sessions(b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n").await;
+        let origin = tokio::spawn(async move {
+            let request = read_until(&mut server, b"\r\n\r\n").await;
+            server
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+                .await
+                .unwrap();
+            (request, server)
+        });
+        let mut ctx = Seen::default();
+        let (down, up, err) = proxy
+            .proxy_1to1(&mut session, &mut upstream, &peer(), &mut ctx)
+            .await;
+        assert!(err.is_none(), "{err:?}");
+        assert!(down && up);
+        // The filters saw the end of the (empty) request body once, and the response header.
+        assert_eq!(ctx.body_filter_ends, vec![true]);
+        let (request, _server) = origin.await.unwrap();
+        assert!(request.starts_with(b"GET /x HTTP/1.1\r\n"));
+        let response = read_until(&mut client, b"hello").await;
+        let response = String::from_utf8_lossy(&response).to_lowercase();
+        assert!(response.starts_with("http/1.1 200 ok\r\n"), "{response}");
+        assert!(response.contains("x-filtered: 1\r\n"), "{response}");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_goes_away_while_the_upstream_thinks_ends_the_request() {
+        let proxy = HttpProxy::new(Recording, Arc::new(ServerConf::default()));
+        let (mut session, client, mut upstream, _server) =
+            sessions(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n").await;
+        drop(client);
+        let mut ctx = Seen::default();
+        let (down, up, err) = tokio::time::timeout(
+            Duration::from_secs(5),
+            proxy.proxy_1to1(&mut session, &mut upstream, &peer(), &mut ctx),
+        )
+        .await
+        .expect("the client's close was not noticed");
+        let err = err.expect("an error");
+        assert_eq!(err.etype(), &ConnectionClosed);
+        assert_eq!(err.esource(), &ErrorSource::Downstream);
+        assert!(!down && !up);
+    }
+
+    #[tokio::test]
+    async fn the_applications_abort_ends_a_bodiless_request() {
+        let proxy = HttpProxy::new(Recording, Arc::new(ServerConf::default()));
+        let (mut session, _client, mut upstream, _server) =
+            sessions(b"GET /events HTTP/1.1\r\nHost: a\r\n\r\n").await;
+        session.abort = Some(Box::pin(tokio::time::sleep(Duration::from_millis(20))));
+        let mut ctx = Seen::default();
+        let (_, up, err) = tokio::time::timeout(
+            Duration::from_secs(5),
+            proxy.proxy_1to1(&mut session, &mut upstream, &peer(), &mut ctx),
+        )
+        .await
+        .expect("the abort was not noticed");
+        assert_eq!(err.expect("an error").etype(), &ConnectionClosed);
+        assert!(!up);
+    }
+
+    #[tokio::test]
+    async fn an_upstream_that_breaks_off_its_body_fails_the_request_and_is_not_reused() {
+        let proxy = HttpProxy::new(Recording, Arc::new(ServerConf::default()));
+        let (mut session, _client, mut upstream, mut server) =
+            sessions(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").await;
+        tokio::spawn(async move {
+            read_until(&mut server, b"\r\n\r\n").await;
+            server
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort")
+                .await
+                .unwrap();
+            // Closed before the 50 bytes.
+        });
+        let mut ctx = Seen::default();
+        let (down, up, err) = proxy
+            .proxy_1to1(&mut session, &mut upstream, &peer(), &mut ctx)
+            .await;
+        let err = err.expect("an error");
+        assert_eq!(err.esource(), &ErrorSource::Upstream);
+        assert!(!down && !up);
     }
 
     #[tokio::test]
