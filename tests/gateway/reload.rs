@@ -63,6 +63,17 @@ async fn reloads(g: &Gateway, outcome: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Waits until the reload counter for `outcome` reaches `n`, then checks it went no further:
+/// the counter moves after the new config serves (and after its audit event is written).
+async fn until_reloads(g: &Gateway, outcome: &str, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reloads(g, outcome).await < n {
+        assert!(Instant::now() < deadline, "{outcome} reloads never reached {n}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(reloads(g, outcome).await, n);
+}
+
 /// Waits until `path` answers `status` (a reload is applied asynchronously to the signal).
 async fn until_status(g: &Gateway, path: &str, token: Option<&str>, status: u16) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -178,7 +189,7 @@ async fn sighup_swaps_routes_upstreams_identity_and_limits_with_no_failed_reques
 
     // A start-only setting is named, not applied.
     g.wait_log("session_cache.max_entries").await;
-    assert_eq!(reloads(&g, "applied").await, 1);
+    until_reloads(&g, "applied", 1).await;
     assert_eq!(reloads(&g, "rejected").await, 0);
 }
 
@@ -200,7 +211,7 @@ async fn an_invalid_config_is_refused_with_every_problem_logged_and_the_old_one_
     let log = g.log();
     assert!(log.contains("routes[0].upstream"), "{log}");
     assert!(log.contains("routes[1].auth"), "{log}");
-    assert_eq!(reloads(&g, "rejected").await, 1);
+    until_reloads(&g, "rejected", 1).await;
     assert_eq!(reloads(&g, "applied").await, 0);
     // The running rules are untouched.
     assert_eq!(g.get("/public/x", None).await.status(), 200);
@@ -223,7 +234,7 @@ async fn an_invalid_config_is_refused_with_every_problem_logged_and_the_old_one_
     g.rewrite_config(&good);
     g.signal("HUP");
     until_status(&g, "/app/x", None, 200).await;
-    assert_eq!(reloads(&g, "applied").await, 1);
+    until_reloads(&g, "applied", 1).await;
 }
 
 #[tokio::test]
