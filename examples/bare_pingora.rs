@@ -35,8 +35,12 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let listen = args.next().unwrap_or_else(|| "127.0.0.1:8081".into());
     let upstream = args.next().unwrap_or_else(|| "127.0.0.1:3000".into());
+    // SIGTERM ends it at once: the load script's clean-up waits for it (Pingora's default
+    // grace period is five minutes).
     let conf = ServerConf {
         threads: 1,
+        grace_period_seconds: Some(0),
+        graceful_shutdown_timeout_seconds: Some(1),
         ..Default::default()
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
