@@ -5,15 +5,9 @@
 # pair's B/A ratio and their median: how a vendored patch is measured (vendor/PATCHES.md).
 set -e
 A=$1; B=$2; PAIRS=${3:-12}; SECS=${4:-6}
-work=$(mktemp -d); export PATH=$PATH:/usr/sbin
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-UP=$(port); PA=$(port); PB=$(port)
-cat > $work/up.conf <<N
-worker_processes 1; daemon off; master_process off; pid $work/up.pid; error_log $work/up.err warn;
-events { worker_connections 8192; }
-http { access_log off; keepalive_requests 1000000; server { listen 127.0.0.1:$UP; location / { return 200 "ok\n"; } } }
-N
-nginx -p $work -c $work/up.conf & UPP=$!
+. "$(dirname "$0")/ab_common.sh"
+start_upstream
+PA=$(port); PB=$(port)
 "$A" 127.0.0.1:$PA 127.0.0.1:$UP > $work/a.log 2>&1 & AP=$!
 "$B" 127.0.0.1:$PB 127.0.0.1:$UP > $work/b.log 2>&1 & BP=$!
 trap 'kill -INT $AP $BP; kill $UPP 2>/dev/null; wait 2>/dev/null; rm -rf $work' EXIT

@@ -3,15 +3,9 @@
 # gateway (one worker, nginx upstream), alternated round by round so both share the noise.
 set -e
 BIN=$1; R=${2:-4}; SECS=${3:-6}
-work=$(mktemp -d); export PATH=$PATH:/usr/sbin
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-UP=$(port); GW=$(port); AD=$(port)
-cat > $work/up.conf <<N
-worker_processes 1; daemon off; master_process off; pid $work/up.pid; error_log $work/up.err warn;
-events { worker_connections 8192; }
-http { access_log off; keepalive_requests 1000000; server { listen 127.0.0.1:$UP; location / { return 200 "ok\n"; } } }
-N
-nginx -p $work -c $work/up.conf & UPP=$!
+. "$(dirname "$0")/ab_common.sh"
+start_upstream
+GW=$(port); AD=$(port)
 mkdir -p $work/data
 cat > $work/gw.yaml <<Y
 server: { listen: "127.0.0.1:$GW", admin_listen: "127.0.0.1:$AD", data_dir: "$work/data", threads: 1 }
