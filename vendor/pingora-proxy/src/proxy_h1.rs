@@ -317,7 +317,7 @@ where
             };
             // Take what the upstream already sent (the header read usually holds the whole
             // body) so it is filtered and written downstream in one go, as the pipe's batch did.
-            let mut tasks = Vec::with_capacity(2);
+            let mut tasks = Vec::with_capacity(TASK_BUFFER_SIZE);
             let mut upstream_done = false;
             let mut next = Some(first);
             while let Some(res) = next.take() {
@@ -333,7 +333,9 @@ where
                         tasks.push(HttpTask::Failed(send_error.take().unwrap_or(e).into_up()));
                     }
                 }
-                if !upstream_done {
+                // At most what the pipe held, so a fast upstream's long body is written out
+                // as it comes, not gathered in memory.
+                if !upstream_done && tasks.len() < TASK_BUFFER_SIZE {
                     next = tokio::task::unconstrained(client_session.read_response_task())
                         .now_or_never();
                 }
@@ -1482,6 +1484,50 @@ mod tests {
         let response = String::from_utf8_lossy(&response).to_lowercase();
         assert!(response.starts_with("http/1.1 200 ok\r\n"), "{response}");
         assert!(response.contains("x-filtered: 1\r\n"), "{response}");
+    }
+
+    #[tokio::test]
+    async fn a_long_chunked_body_streams_through_in_bounded_batches() {
+        use tokio::io::AsyncReadExt;
+        let proxy = HttpProxy::new(Recording, Arc::new(ServerConf::default()));
+        let (mut session, mut client, mut upstream, mut server) =
+            sessions(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n").await;
+        const CHUNKS: usize = 300;
+        tokio::spawn(async move {
+            read_until(&mut server, b"\r\n\r\n").await;
+            server
+                .write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .await
+                .unwrap();
+            for _ in 0..CHUNKS {
+                server.write_all(b"400\r\n").await.unwrap();
+                server.write_all(&[b'x'; 1024]).await.unwrap();
+                server.write_all(b"\r\n").await.unwrap();
+            }
+            server.write_all(b"0\r\n\r\n").await.unwrap();
+            server
+        });
+        // The client reads as the proxy writes: the pipe between them holds 4 KiB.
+        let reader = tokio::spawn(async move {
+            let mut all = Vec::new();
+            let mut buf = [0u8; 8192];
+            while !all.ends_with(b"0\r\n\r\n") {
+                let n = client.read(&mut buf).await.unwrap();
+                assert!(n > 0);
+                all.extend_from_slice(&buf[..n]);
+            }
+            all
+        });
+        let mut ctx = Seen::default();
+        let (down, up, err) = proxy
+            .proxy_1to1(&mut session, &mut upstream, &peer(), &mut ctx)
+            .await;
+        assert!(err.is_none(), "{err:?}");
+        assert!(down && up);
+        let all = reader.await.unwrap();
+        let head_end = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let xs = all[head_end..].iter().filter(|b| **b == b'x').count();
+        assert_eq!(xs, CHUNKS * 1024);
     }
 
     #[tokio::test]
