@@ -186,13 +186,32 @@ access to * by * read
             port: free_port(),
             tls_port: free_port(),
         };
-        s.run();
+        // A port picked free can be taken (an outgoing connection's ephemeral port) before
+        // slapd binds it; slapd then exits. A fresh pair of ports is tried then.
+        for attempt in 1.. {
+            match s.try_run() {
+                Ok(()) => break,
+                Err(why) if attempt < 3 => {
+                    eprintln!("slapd start {attempt} failed, new ports: {why}");
+                    s.stop();
+                    s.port = free_port();
+                    s.tls_port = free_port();
+                }
+                Err(why) => panic!("slapd did not start: {why}"),
+            }
+        }
         s.ldif("ldapadd", &fixture());
         Some(s)
     }
 
     /// Starts the server process (again, after [`stop`](Self::stop)) and waits for it.
     pub fn run(&mut self) {
+        if let Err(why) = self.try_run() {
+            panic!("slapd did not start: {why}");
+        }
+    }
+
+    fn try_run(&mut self) -> Result<(), String> {
         let d = self.dir.path();
         let urls = format!("ldap://127.0.0.1:{}/ ldaps://127.0.0.1:{}/", self.port, self.tls_port);
         let child = Command::new(slapd_bin())
@@ -204,17 +223,20 @@ access to * by * read
             .spawn()
             .unwrap();
         self.child = Some(child);
+        let log = || std::fs::read_to_string(d.join("slapd.log")).unwrap_or_default();
         let deadline = Instant::now() + Duration::from_secs(15);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err()
             || std::net::TcpStream::connect(("127.0.0.1", self.tls_port)).is_err()
         {
-            assert!(
-                Instant::now() < deadline,
-                "slapd did not start:\n{}",
-                std::fs::read_to_string(d.join("slapd.log")).unwrap_or_default()
-            );
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                return Err(format!("slapd exited ({status}):\n{}", log()));
+            }
+            if Instant::now() > deadline {
+                return Err(format!("not listening after 15 s:\n{}", log()));
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
+        Ok(())
     }
 
     pub fn stop(&mut self) {
