@@ -766,14 +766,7 @@ impl SmtpServer {
 
     /// Waits for message number `n` (1-based) to arrive.
     pub async fn nth(&self, n: usize) -> Delivered {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(m) = self.inbox.lock().unwrap().get(n - 1) {
-                return m.clone();
-            }
-            assert!(Instant::now() < deadline, "message {n} never arrived");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.next_matching(n - 1, |_| true).await
     }
 
     /// The first message after the first `after` that `wanted` picks: mail is sent after the

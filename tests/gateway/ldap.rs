@@ -5,6 +5,7 @@
 //! `refresh`, the server stopped and restarted, `link_by_email`, credentials the directory owns
 //! (409), second factors and backoff for directory users, and `check-config`.
 
+use crate::cluster::within;
 use crate::harness::*;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -313,19 +314,6 @@ async fn token(g: &Gateway, email: &str, password: &str) -> String {
     r.json().await.unwrap()
 }
 
-/// Waits until `check` holds (a refresh has run), failing after `limit`.
-async fn eventually<F: FnMut() -> Fut, Fut: std::future::Future<Output = bool>>(
-    limit: Duration,
-    what: &str,
-    mut check: F,
-) {
-    let start = Instant::now();
-    while !check().await {
-        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test]
 async fn directory_users_sign_in_by_bind_and_their_groups_reach_routes() {
     let Some(ldap) = Slapd::start() else { return };
@@ -501,7 +489,7 @@ async fn removals_and_group_changes_in_the_directory_are_followed_within_refresh
         "ldapmodify",
         &format!("dn: cn=eng,ou=groups,{SUFFIX}\nchangetype: modify\ndelete: member\nmember: uid=ann,ou=people,{SUFFIX}\n"),
     );
-    eventually(Duration::from_secs(5), "ann's groups", || async {
+    within(Duration::from_secs(5), "ann's groups", || async {
         g.get("/eng/x", Some(&ann)).await.status() == 403
     })
     .await;
@@ -521,11 +509,11 @@ async fn removals_and_group_changes_in_the_directory_are_followed_within_refresh
     );
     // Bob is removed: his sessions and his API key end within a refresh.
     ldap.ldif("ldapdelete", &format!("uid=bob,ou=people,{SUFFIX}\n"));
-    eventually(Duration::from_secs(5), "bob's session", || async {
+    within(Duration::from_secs(5), "bob's session", || async {
         g.get("/x", Some(&bob)).await.status() == 401
     })
     .await;
-    eventually(Duration::from_secs(3), "bob's key", || async {
+    within(Duration::from_secs(3), "bob's key", || async {
         g.get("/x", Some(&key)).await.status() == 401
     })
     .await;
@@ -584,7 +572,7 @@ async fn an_overridden_filter_and_attributes_decide_who_is_enabled_and_what_they
         "ldapmodify",
         &format!("dn: uid=ann,ou=people,{SUFFIX}\nchangetype: modify\nadd: employeeType\nemployeeType: disabled\n"),
     );
-    eventually(Duration::from_secs(5), "ann disabled", || async {
+    within(Duration::from_secs(5), "ann disabled", || async {
         g.get("/x", Some(&ann)).await.status() == 401
     })
     .await;
@@ -614,7 +602,7 @@ async fn a_directory_that_goes_away_costs_no_live_session_and_is_asked_again_whe
     assert_eq!(login(&g, ADMIN_EMAIL, "not-the-admin-password").await.status(), 400);
     // Back: the same pool reconnects.
     ldap.run();
-    eventually(Duration::from_secs(10), "sign-in after the restart", || async {
+    within(Duration::from_secs(10), "sign-in after the restart", || async {
         login(&g, "ann@example.test", ANN_PW).await.status() == 200
     })
     .await;
@@ -632,10 +620,10 @@ async fn health_follows_the_directory_before_anyone_signs_in() {
     };
     assert_eq!(directory().await, "ok");
     ldap.stop();
-    eventually(Duration::from_secs(5), "degraded", || async { directory().await == "degraded" }).await;
+    within(Duration::from_secs(5), "degraded", || async { directory().await == "degraded" }).await;
     assert_eq!(g.admin_get("/readyz").await.status(), 200);
     ldap.run();
-    eventually(Duration::from_secs(5), "ok again", || async { directory().await == "ok" }).await;
+    within(Duration::from_secs(5), "ok again", || async { directory().await == "ok" }).await;
 }
 
 #[tokio::test]

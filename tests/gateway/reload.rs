@@ -66,11 +66,11 @@ async fn reloads(g: &Gateway, outcome: &str) -> u64 {
 /// Waits until the reload counter for `outcome` reaches `n`, then checks it went no further:
 /// the counter moves after the new config serves (and after its audit event is written).
 async fn until_reloads(g: &Gateway, outcome: &str, n: u64) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while reloads(g, outcome).await < n {
-        assert!(Instant::now() < deadline, "{outcome} reloads never reached {n}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let what = format!("{outcome} reloads reaching {n}");
+    crate::cluster::within(Duration::from_secs(10), &what, || async {
+        reloads(g, outcome).await >= n
+    })
+    .await;
     assert_eq!(reloads(g, outcome).await, n);
 }
 
@@ -221,11 +221,7 @@ async fn an_invalid_config_is_refused_with_every_problem_logged_and_the_old_one_
     // Unparseable YAML too, and the process is still alive afterwards.
     std::fs::write(&g.config, "routes: [ {").unwrap();
     g.signal("HUP");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while reloads(&g, "rejected").await < 2 {
-        assert!(Instant::now() < deadline, "{}", g.log());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_reloads(&g, "rejected", 2).await;
     assert_eq!(g.get("/public/x", None).await.status(), 200);
 
     // A fixed file applies on the next signal.
