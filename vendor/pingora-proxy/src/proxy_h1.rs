@@ -311,8 +311,7 @@ where
                 }
                 // PATCH(portcullis: stream-abort), as in `proxy_handle_downstream`.
                 _ = OptionFuture::from(session.abort.as_mut()), if session.abort.is_some() => {
-                    return Error::e_explain(ConnectionClosed, "the proxy ended this stream")
-                        .map_err(|e| e.into_down());
+                    return ended_by_the_application();
                 }
             };
             // Take what the upstream already sent (the header read usually holds the whole
@@ -341,24 +340,14 @@ where
                 }
             }
             let mut filtered = Vec::with_capacity(tasks.len());
-            for mut task in tasks {
-                #[cfg(feature = "upstream_modules")]
-                if let HttpTask::Header(header, end_of_stream) = &task {
-                    self.inner
-                        .adjust_upstream_modules(session, header, *end_of_stream, ctx)
-                        .await?;
-                }
-                #[cfg(feature = "upstream_modules")]
-                session.upstream_modules_filter_task(&mut task).await?;
-                session.upstream_compression.response_filter(&mut task);
+            for task in tasks {
                 filtered.push(
-                    self.h1_response_filter(
+                    self.filter_upstream_task(
                         session,
                         task,
                         ctx,
                         &mut serve_from_cache,
                         &mut range_body_filter,
-                        false,
                     )
                     .await?,
                 );
@@ -535,17 +524,8 @@ where
                 // skip downstream filtering entirely as the 304 will not be sent
                 break;
             }
-            #[cfg(feature = "upstream_modules")]
-            if let HttpTask::Header(header, end_of_stream) = &t {
-                self.inner
-                    .adjust_upstream_modules(session, header, *end_of_stream, ctx)
-                    .await?;
-            }
-            #[cfg(feature = "upstream_modules")]
-            session.upstream_modules_filter_task(&mut t).await?;
-            session.upstream_compression.response_filter(&mut t);
             let task = self
-                .h1_response_filter(session, t, ctx, serve_from_cache, range_body_filter, false)
+                .filter_upstream_task(session, t, ctx, serve_from_cache, range_body_filter)
                 .await?;
             if serve_from_cache.is_miss_header() {
                 response_state.enable_cached_response();
@@ -928,8 +908,7 @@ where
                 // is enabled too, so this branch never keeps the loop from its `else`.
                 _ = futures::future::OptionFuture::from(session.abort.as_mut()),
                     if session.abort.is_some() && !response_state.upstream_done() => {
-                    return Error::e_explain(ConnectionClosed, "the proxy ended this stream")
-                        .map_err(|e| e.into_down());
+                    return ended_by_the_application();
                 },
 
                 data = custom_reader_next, if downstream_custom_read && !downstream_state.is_errored()  => {
@@ -990,6 +969,35 @@ where
         // dropping rx, so a resulting task-pipe closure is treated as benign.
         pipe_state.store(PipeState::DownstreamComplete as u8, Ordering::Release);
         Ok(reuse_downstream)
+    }
+
+    /// The filters a task read from the upstream goes through before it is written downstream:
+    /// upstream modules, compression, then [`Self::h1_response_filter`].
+    // PATCH(portcullis: straight-bodiless): taken out of `process_upstream_tasks`, which the
+    // straight path (`proxy_bodiless_1to1`) shares it with.
+    async fn filter_upstream_task(
+        &self,
+        session: &mut Session,
+        mut task: HttpTask,
+        ctx: &mut SV::CTX,
+        serve_from_cache: &mut ServeFromCache,
+        range_body_filter: &mut RangeBodyFilter,
+    ) -> Result<HttpTask>
+    where
+        SV: ProxyHttp + Send + Sync,
+        SV::CTX: Send + Sync,
+    {
+        #[cfg(feature = "upstream_modules")]
+        if let HttpTask::Header(header, end_of_stream) = &task {
+            self.inner
+                .adjust_upstream_modules(session, header, *end_of_stream, ctx)
+                .await?;
+        }
+        #[cfg(feature = "upstream_modules")]
+        session.upstream_modules_filter_task(&mut task).await?;
+        session.upstream_compression.response_filter(&mut task);
+        self.h1_response_filter(session, task, ctx, serve_from_cache, range_body_filter, false)
+            .await
     }
 
     async fn h1_response_filter(
@@ -1211,6 +1219,12 @@ where
 
         Ok(end_of_body)
     }
+}
+
+/// PATCH(portcullis: stream-abort): the error a request ends with when [`Session::abort`]
+/// resolves, on either path.
+fn ended_by_the_application<T>() -> Result<T> {
+    Error::e_explain(ConnectionClosed, "the proxy ended this stream").map_err(|e| e.into_down())
 }
 
 /// PATCH(portcullis: straight-bodiless): a request with no body to stream, no upgrade, no cache
