@@ -2,6 +2,7 @@
 //! Bearer token or session cookie on every other request from memory, and forwards identity
 //! headers to the app behind it.
 
+pub mod access_line;
 pub mod accounts;
 pub mod admin;
 pub mod app;
@@ -19,6 +20,7 @@ pub mod error;
 pub mod explain;
 pub mod groups;
 pub mod hosts;
+pub mod ipfmt;
 pub mod live;
 pub mod logbuf;
 pub mod logfmt;

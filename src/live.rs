@@ -3,6 +3,7 @@
 //! started with until it is done, so no request ever mixes two configs.
 
 use crate::config::{Config, Limit};
+use crate::metrics::resolved::RouteMeters;
 use crate::ratelimit::KeyedLimiter;
 use crate::routing::RouteIndex;
 use crate::upstream::Upstreams;
@@ -22,6 +23,8 @@ pub struct Live {
     pub api_key_limiter: Option<(Limit, Arc<KeyedLimiter<uuid::Uuid>>)>,
     /// Per route, by index: its policy's verdict counters (`None` without a policy).
     pub policy_counters: Vec<Option<crate::metrics::PolicyCounters>>,
+    /// The request metrics' series: one per route by index, then `api`, then `none`.
+    route_meters: Vec<RouteMeters>,
 }
 
 /// A rate limit and the per-client state counted against it.
@@ -51,6 +54,18 @@ impl Limiter {
 }
 
 impl Live {
+    /// The request metrics of a request to route `route`, or of the auth API (`api`), or of
+    /// one that reached no route (`none`).
+    pub fn route_meters(&self, route: Option<usize>, api: bool) -> &RouteMeters {
+        let n = self.config.routes.len();
+        let i = match route {
+            _ if api => n,
+            Some(r) if r < n => r,
+            _ => n + 1,
+        };
+        &self.route_meters[i]
+    }
+
     pub fn new(config: Config) -> Self {
         Self::succeeding(None, config)
     }
@@ -80,8 +95,16 @@ impl Live {
                 })
             })
             .collect();
+        let route_meters = config
+            .routes
+            .iter()
+            .map(|r| r.name.as_str())
+            .chain(["api", "none"])
+            .map(RouteMeters::new)
+            .collect();
         Live {
             policy_counters,
+            route_meters,
             upstreams: Upstreams::new(&config.upstreams, previous.map(|p| &p.upstreams)),
             route_index: RouteIndex::new(&config.routes),
             login_limiter: Limiter::kept(

@@ -46,9 +46,12 @@ pub fn flush_all() {
     let mut out = Vec::new();
     for slot in all {
         let mut b = lock(&slot);
+        if b.is_empty() {
+            continue;
+        }
         if out.is_empty() {
             // Usually one thread's buffer: taken, not copied.
-            out = std::mem::take(&mut *b);
+            out = renewed(&mut b);
         } else {
             out.append(&mut b);
         }
@@ -70,7 +73,14 @@ pub struct Appender;
 fn append(slot: &Mutex<Vec<u8>>, buf: &[u8]) -> Option<Vec<u8>> {
     let mut b = lock(slot);
     b.extend_from_slice(buf);
-    (b.len() >= FULL).then(|| std::mem::take(&mut *b))
+    (b.len() >= FULL).then(|| renewed(&mut b))
+}
+
+/// Takes a buffer's bytes, leaving room for as many: growing an empty buffer back line by line
+/// was a string of reallocations and copies for every batch.
+fn renewed(b: &mut Vec<u8>) -> Vec<u8> {
+    let room = b.capacity().min(2 * FULL);
+    std::mem::replace(b, Vec::with_capacity(room))
 }
 
 impl Write for Appender {

@@ -53,7 +53,7 @@ where
 }
 
 /// `2026-11-30T01:48:00.412832Z`, as tracing's `SystemTime` timer writes it.
-fn timestamp(w: &mut Writer<'_>) -> fmt::Result {
+pub(crate) fn timestamp(w: &mut impl fmt::Write) -> fmt::Result {
     thread_local! {
         /// The last second formatted on this thread, and its text up to the seconds.
         static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };

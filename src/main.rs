@@ -182,6 +182,10 @@ fn main() -> ExitCode {
     if cli.log_json {
         logs.json().flatten_event(true).init();
     } else {
+        // A server's access lines to the batched writer skip tracing's event machinery.
+        if flush.is_some() && !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            portcullis::access_line::write_directly();
+        }
         logs.event_format(portcullis::logfmt::Text::default())
             .init();
     }

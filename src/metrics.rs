@@ -3,6 +3,8 @@
 //! classes — never a user, a token or a path a client chose. `docs/grafana/portcullis.json`
 //! is built on these; a test checks that every metric it queries exists.
 
+pub mod resolved;
+
 use once_cell::sync::Lazy;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
@@ -280,7 +282,7 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
 });
 
 pub fn auth_decision(outcome: &'static str) {
-    METRICS.auth_decisions.with_label_values(&[outcome]).inc();
+    resolved::auth_decision(outcome);
 }
 
 /// Audit events of the request path's queue written or failed.

@@ -66,11 +66,11 @@ pub fn pre_auth(live: &Live, facts: &RequestFacts) -> PreAuth {
 
 fn checks(live: &Live, facts: &RequestFacts) -> Result<Needs, Box<Decision>> {
     let cfg = &live.config;
-    let navigation = crate::request::is_navigation(facts.method, facts.headers);
     let page = |route: Option<usize>, mut d: Decision| {
         // A page load is refused with a page, except on routes declared for API clients.
         if let Decision::Deny(denial) = &mut d {
-            denial.html = navigation && route.is_none_or(|r| live.routes[r].redirect_browsers);
+            denial.html = route.is_none_or(|r| live.routes[r].redirect_browsers)
+                && crate::request::is_navigation(facts.method, facts.headers);
         }
         Box::new(d)
     };
@@ -159,7 +159,8 @@ pub fn authorize(
 ) -> Decision {
     let route = &live.routes[needs.route];
     let failure = failure_label(authn.as_ref());
-    let navigation = crate::request::is_navigation(facts.method, facts.headers);
+    // Read only for a refusal.
+    let navigation = || crate::request::is_navigation(facts.method, facts.headers);
     // Who is asking: a required route without a caller stops here; an optional one takes a
     // failed credential as nobody.
     let (identity, no_identity) = match (route.auth, authn) {
@@ -192,7 +193,7 @@ pub fn authorize(
                 failure: Some("forbidden"),
                 reject,
                 check: Check::Policy,
-                html: navigation && route.redirect_browsers,
+                html: route.redirect_browsers && navigation(),
                 policy,
                 caller: identity.as_ref().map(outcome::Caller::of),
             });
@@ -204,7 +205,7 @@ pub fn authorize(
             failure: Some(failure),
             reject: Reject::RateLimited { retry_after_secs },
             check: Check::RateLimit,
-            html: navigation && route.redirect_browsers,
+            html: route.redirect_browsers && navigation(),
             policy,
             caller: None,
         });

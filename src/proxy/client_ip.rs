@@ -5,6 +5,8 @@ use http::HeaderMap;
 use ipnet::IpNet;
 use std::net::IpAddr;
 
+const XFF: http::HeaderName = http::HeaderName::from_static("x-forwarded-for");
+
 pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
     let peer = peer?;
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
@@ -13,7 +15,7 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -
     }
     // Walk right to left: each trusted hop vouches for the one before it.
     let hops: Vec<IpAddr> = headers
-        .get_all("x-forwarded-for")
+        .get_all(XFF)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
@@ -98,26 +100,34 @@ pub fn forwarding_headers(
     trusted: &[IpNet],
 ) -> pingora::Result<()> {
     let Some(peer) = peer else { return Ok(()) };
+    let text = crate::ipfmt::IpText::new(peer);
     let value = if peer_trusted(Some(peer), trusted) {
         let chain: Vec<&str> = req
             .headers
-            .get_all("x-forwarded-for")
+            .get_all(XFF)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .collect();
         if chain.is_empty() {
-            peer.to_string()
+            http::HeaderValue::from_str(text.as_str())
         } else {
-            format!("{}, {peer}", chain.join(", "))
+            http::HeaderValue::from_str(&format!("{}, {}", chain.join(", "), text.as_str()))
         }
     } else {
-        // Already gone since `strip_untrusted`; kept here so this stays right on its own.
-        for name in FORWARDING {
-            req.remove_header(name);
+        // Already gone since `strip_untrusted`; kept here so this stays right on its own
+        // (one pass over the names, not a lookup of each forwarding header).
+        if req.headers.keys().any(|k| FORWARDING.contains(&k.as_str())) {
+            for name in FORWARDING {
+                req.remove_header(name);
+            }
         }
-        peer.to_string()
+        http::HeaderValue::from_str(text.as_str())
     };
-    req.insert_header(http::HeaderName::from_static("x-forwarded-for"), value)?;
+    // An address's text and a header chain that was valid stay valid.
+    let value = value.map_err(|_| {
+        pingora::Error::explain(pingora::ErrorType::InternalError, "bad X-Forwarded-For")
+    })?;
+    req.insert_header(XFF, value)?;
     Ok(())
 }
 

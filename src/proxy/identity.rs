@@ -4,7 +4,7 @@
 use crate::auth::cache::HeaderValues;
 use crate::auth::Identity;
 use crate::config::IdentityHeaders;
-use http::{HeaderMap, HeaderValue};
+use http::HeaderValue;
 use pingora::http::RequestHeader;
 
 /// Removes every header under the identity prefix. Header names are stored lower-cased, so
@@ -12,12 +12,17 @@ use pingora::http::RequestHeader;
 /// as dashes, because CGI-style apps (PHP, Django, Rack) read `X_Auth_User_Id` as the same
 /// header.
 pub fn strip(req: &mut RequestHeader, prefix: &str) {
-    let names = names_with_prefix(&req.headers, prefix);
+    // The assertion header is ours whatever the prefix. (Found in the one pass over the
+    // names: a removal by name parses and hashes it even when absent.)
+    let names: Vec<http::HeaderName> = req
+        .headers
+        .keys()
+        .filter(|k| under_prefix(k.as_str(), prefix) || *k == crate::auth::assertion::HEADER)
+        .cloned()
+        .collect();
     for n in names {
         req.remove_header(&n);
     }
-    // The assertion header is ours whatever the prefix.
-    req.remove_header(crate::auth::assertion::HEADER);
     // A client naming an identity header in `Connection` would get the header we inject
     // stripped as hop-by-hop on the way to the app; drop such nominations.
     retain_list_items(req, http::header::CONNECTION, b',', b", ", |t| {
@@ -56,14 +61,6 @@ fn retain_list_items(
             let _ = req.insert_header(name, v);
         }
     }
-}
-
-fn names_with_prefix(headers: &HeaderMap, prefix: &str) -> Vec<http::HeaderName> {
-    headers
-        .keys()
-        .filter(|k| under_prefix(k.as_str(), prefix))
-        .cloned()
-        .collect()
 }
 
 /// Whether a header name falls under the prefix, ignoring case and reading `_` as `-`.

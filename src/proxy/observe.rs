@@ -59,7 +59,7 @@ pub fn audit_denial(
                 .map(str::to_string),
             method: Some(req.method.as_str().to_string()),
             host: super::request_host(req).map(|h| h.chars().take(256).collect()),
-            path: Some(logged_path(req.raw_path())),
+            path: Some(logged_path(req.raw_path()).into_owned()),
         };
         let mut reason = match denial.policy {
             Some(r) => format!("{why}: block {}", r.block_label(&route.policy)),
@@ -100,9 +100,9 @@ fn count_policy(live: &crate::live::Live, route: usize, r: crate::decision::poli
 
 /// The path as the client sent it (a refused one included), without the query, which may
 /// carry secrets; bounded, and lossy for bytes that are not UTF-8.
-fn logged_path(raw: &[u8]) -> String {
+fn logged_path(raw: &[u8]) -> std::borrow::Cow<'_, str> {
     let path = raw.split(|b| *b == b'?').next().unwrap_or_default();
-    String::from_utf8_lossy(&path[..path.len().min(512)]).into_owned()
+    String::from_utf8_lossy(&path[..path.len().min(512)])
 }
 
 /// Request metrics and one access-log line.
@@ -111,7 +111,9 @@ pub fn finished(session: &Session, e: Option<&Error>, ctx: &Ctx) {
         .response_written()
         .map(|r| r.status.as_u16())
         .unwrap_or(0);
-    let route = if ctx.decision == "control" {
+    let api = ctx.decision == "control";
+    let meters = ctx.live.route_meters(ctx.route, api);
+    let route = if api {
         "api"
     } else {
         ctx.route
@@ -120,30 +122,24 @@ pub fn finished(session: &Session, e: Option<&Error>, ctx: &Ctx) {
     };
     let elapsed = ctx.started.elapsed();
     let req = session.req_header();
-    metrics::METRICS
-        .proxy_requests
-        .with_label_values(&[
-            route,
-            ctx.decision,
-            metrics::method_label(&req.method),
-            metrics::status_class(status),
-        ])
-        .inc();
-    metrics::METRICS
-        .proxy_seconds
-        .with_label_values(&[route, ctx.decision])
-        .observe(elapsed.as_secs_f64());
-    tracing::info!(
-        target: crate::logfmt::ACCESS,
-        method = %req.method,
-        path = %logged_path(req.raw_path()),
+    meters.finished(
+        ctx.decision,
+        metrics::method_label(&req.method),
+        metrics::status_class(status),
+        elapsed.as_secs_f64(),
+    );
+    let path = logged_path(req.raw_path());
+    crate::access_line::Access {
+        method: req.method.as_str(),
+        path: &path,
         status,
         route,
-        user = ctx.user,
-        client = ?ctx.client.ip,
-        micros = elapsed.as_micros() as u64,
-        error = e.map(|e| e.etype().as_str()),
-        reason = ctx.reason.as_deref(),
-        request_id = super::request_id::of(req).and_then(|v| v.to_str().ok()),
-    );
+        user: ctx.user,
+        client: ctx.client.ip,
+        micros: elapsed.as_micros() as u64,
+        error: e.map(|e| e.etype().as_str()),
+        reason: ctx.reason.as_deref(),
+        request_id: super::request_id::of(req).and_then(|v| v.to_str().ok()),
+    }
+    .log();
 }

@@ -5,7 +5,7 @@
 pub mod credentials;
 pub mod cross_site;
 
-use http::{HeaderMap, Method};
+use http::{HeaderMap, HeaderName, Method};
 
 /// Who is logging in from where, for the session list.
 #[derive(Debug, Clone, Default)]
@@ -20,11 +20,14 @@ pub fn is_navigation(method: &Method, headers: &HeaderMap) -> bool {
     if method != Method::GET && method != Method::HEAD {
         return false;
     }
-    let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
-    if let Some(mode) = h("sec-fetch-mode") {
+    // Parsed names: a lookup by `&str` parses and lower-cases the name every time.
+    const FETCH_MODE: HeaderName = HeaderName::from_static("sec-fetch-mode");
+    const REQUESTED_WITH: HeaderName = HeaderName::from_static("x-requested-with");
+    let h = |k: HeaderName| headers.get(k).and_then(|v| v.to_str().ok());
+    if let Some(mode) = h(FETCH_MODE) {
         return mode == "navigate";
     }
-    h("x-requested-with").is_none() && h("accept").is_some_and(|a| a.contains("text/html"))
+    h(REQUESTED_WITH).is_none() && h(http::header::ACCEPT).is_some_and(|a| a.contains("text/html"))
 }
 
 /// Bytes of the request head as sent: target plus each `name: value\r\n`.

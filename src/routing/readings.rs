@@ -22,36 +22,39 @@ pub fn route(
 ) -> Result<Option<usize>, BadTarget> {
     let decided_parts: Vec<&str> = segments(&target.decoded).collect();
     let decided = index.find(routes, host, method, &decided_parts);
-    let mut readings: Vec<(&str, bool)> = vec![(&target.decoded, false)];
-    if target.path.contains('%') {
-        readings.push((&target.path, true));
-    }
-    if let Some(twice) = &target.twice {
-        readings.push((twice, false));
-    }
+    let encoded = target.path.contains('%').then_some(target.path.as_str());
+    let readings = [
+        Some((target.decoded.as_str(), false)),
+        encoded.map(|p| (p, true)),
+        target.twice.as_deref().map(|p| (p, false)),
+    ];
     let fold_literals = index.has_uppercase_literal();
-    for (i, (path, encoded)) in readings.iter().enumerate() {
-        let parts: Vec<&str> = segments(path).collect();
+    for (i, (path, encoded)) in readings.into_iter().flatten().enumerate() {
+        let other_parts: Vec<&str>;
+        let parts = if i == 0 {
+            &decided_parts
+        } else {
+            other_parts = segments(path).collect();
+            &other_parts
+        };
         // The decoded, exact reading is the decision itself.
         if i > 0 {
             let mode = Mode {
-                encoded: *encoded,
+                encoded,
                 loose: false,
             };
-            if first_match(routes, host, method, &parts, mode) != decided {
+            if first_match(routes, host, method, parts, mode) != decided {
                 return Err(BadTarget::RouteDepends);
             }
         }
-        let folded: Vec<Cow<str>> = parts.iter().filter_map(|p| fold(p)).collect();
-        let changed = folded.len() != parts.len()
-            || folded.iter().any(|f| matches!(f, Cow::Owned(_)))
-            || parts
-                .iter()
-                .any(|p| p.bytes().any(|b| b.is_ascii_uppercase()));
+        // Folding changes a segment unless it is plain (what `fold` returns as it is) and
+        // has no upper case; only then, or when literals need folding, is it compared again.
+        let changed = parts.iter().any(|p| !unfolded(p));
         if changed || fold_literals {
+            let folded: Vec<Cow<str>> = parts.iter().filter_map(|p| fold(p)).collect();
             let folded: Vec<&str> = folded.iter().map(AsRef::as_ref).collect();
             let mode = Mode {
-                encoded: *encoded,
+                encoded,
                 loose: true,
             };
             if first_match(routes, host, method, &folded, mode) != decided {
@@ -60,6 +63,15 @@ pub fn route(
         }
     }
     Ok(decided)
+}
+
+/// Whether `fold` keeps `seg` as it is (borrowed) and it has no upper case.
+fn unfolded(seg: &str) -> bool {
+    !seg.is_empty()
+        && seg.is_ascii()
+        && !seg.contains(';')
+        && !seg.ends_with([' ', '.'])
+        && !seg.bytes().any(|b| b.is_ascii_uppercase())
 }
 
 /// A segment as a lenient server reads it: `;parameters` dropped, trailing dots and spaces
@@ -125,6 +137,18 @@ mod tests {
             "/p%2575blic/x",
         ] {
             assert_eq!(decide(&cfg, p), Err(BadTarget::RouteDepends), "{p}");
+        }
+    }
+
+    #[test]
+    fn unfolded_is_what_fold_keeps_without_upper_case() {
+        for seg in [
+            "", "a", "A", "a;", ";", "a;b", "a.", "a ", ".", " ", "a.b", "é", "ａ", "a%20", "A.",
+            "abc", "aBc", "~x-_", "..", "a\u{0}",
+        ] {
+            let kept = matches!(fold(seg), Some(Cow::Borrowed(_)))
+                && !seg.bytes().any(|b| b.is_ascii_uppercase());
+            assert_eq!(unfolded(seg), kept, "{seg:?}");
         }
     }
 

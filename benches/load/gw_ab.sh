@@ -1,0 +1,54 @@
+#!/bin/bash
+# usage: benches/load/gw_ab.sh GATEWAY_A GATEWAY_B [pairs] [secs] [public|bearer] — CPU µs per
+# request of two gateway builds (one worker each, access log on, same nginx upstream), run one
+# after the other in each pair, the order swapped every pair, so both share the machine's
+# noise. Prints each pair's B/A ratio and their median: how a change to the gateway's own
+# share of a proxied request is measured (README, "Performance").
+set -e
+A=$1; B=$2; PAIRS=${3:-8}; SECS=${4:-5}; KIND=${5:-public}
+. "$(dirname "$0")/ab_common.sh"
+start_upstream
+# Starts gateway $1 in $work/$2 on fresh ports; sets G_<name>, P_<name> (pid), T_<name> (token).
+start_gateway() {
+  local bin=$1 name=$2 g a
+  g=$(port); a=$(port)
+  mkdir -p $work/$name/data
+  cat > $work/$name/gw.yaml <<Y
+server: { listen: "127.0.0.1:$g", admin_listen: "127.0.0.1:$a", data_dir: "$work/$name/data", threads: 1 }
+database: { url: "sqlite://$work/$name/data/load.db" }
+tokens: { secret: "load-test-secret-load-test-secret-0123456789" }
+upstreams: { app: { addrs: ["127.0.0.1:$UP"] } }
+routes:
+  - { name: public, path: "/public/**", upstream: app, auth: none }
+  - { name: app, path: "/**", upstream: app, auth: required }
+Y
+  RUST_LOG=info PORTCULLIS_ADMIN_EMAIL=load@example.test PORTCULLIS_ADMIN_PASSWORD=load-password-1 \
+    "$bin" serve --config $work/$name/gw.yaml > $work/$name/gw.log 2>&1 &
+  eval "P_$name=$!; G_$name=$g"
+  for _ in $(seq 200); do curl -sf 127.0.0.1:$a/healthz >/dev/null && break; sleep 0.1; done
+  eval "T_$name=$(curl -sf 127.0.0.1:$g/api/login -H 'content-type: application/json' \
+    -d '{"email":"load@example.test","password":"load-password-1"}' | tr -d '"')"
+}
+start_gateway "$A" a
+start_gateway "$B" b
+trap 'kill $P_a $P_b 2>/dev/null; kill $UPP 2>/dev/null; wait $P_a $P_b $UPP 2>/dev/null; rm -rf $work' EXIT
+one() { # name -> µs per request
+  local pid=P_$1 g=G_$1 t=T_$1 path=/public/x h=()
+  [ "$KIND" = bearer ] && { path=/app/x; h=(-H "Authorization: Bearer ${!t}"); }
+  : > $work/$1/gw.log
+  local b=$(awk '{print $14+$15}' /proc/${!pid}/stat)
+  local out=$(wrk -t1 -c32 -d${SECS}s "${h[@]}" http://127.0.0.1:${!g}$path)
+  local a=$(awk '{print $14+$15}' /proc/${!pid}/stat)
+  local n=$(awk '/requests in/ {print $1}' <<<"$out")
+  local non2=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+  [ -z "$non2" ] || { echo "gateway $1 answered $non2 requests with other than 2xx" >&2; exit 1; }
+  awk -v t=$((a-b)) -v n=$n 'BEGIN{printf "%.2f", t/100*1e6/n}'
+}
+one a >/dev/null; one b >/dev/null
+ratios=()
+for i in $(seq $PAIRS); do
+  if (( i % 2 )); then a=$(one a); b=$(one b); else b=$(one b); a=$(one a); fi
+  r=$(awk -v a=$a -v b=$b 'BEGIN{printf "%.3f", b/a}')
+  ratios+=("$r"); echo "pair $i: A $a µs  B $b µs  B/A $r"
+done
+printf '%s\n' "${ratios[@]}" | sort -n | awk '{v[NR]=$1} END{m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "median B/A %.3f over %d pairs (min %.3f, max %.3f)\n", m, NR, v[1], v[NR]}'
