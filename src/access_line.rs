@@ -130,20 +130,7 @@ fn quoted(w: &mut String, s: &str) -> fmt::Result {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io;
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::logfmt::tests::Buf;
 
     fn lines() -> Vec<Access<'static>> {
         let base = Access {
@@ -208,7 +195,7 @@ mod tests {
                 l.through_tracing();
             }
         });
-        let theirs = without_time(&String::from_utf8(out.0.lock().unwrap().clone()).unwrap());
+        let theirs = without_time(&out.text());
         let mut ours = String::new();
         for l in lines() {
             l.format(&mut ours).unwrap();

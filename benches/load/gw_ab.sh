@@ -8,27 +8,6 @@ set -e
 A=$1; B=$2; PAIRS=${3:-8}; SECS=${4:-5}; KIND=${5:-public}
 . "$(dirname "$0")/ab_common.sh"
 start_upstream
-# Starts gateway $1 in $work/$2 on fresh ports; sets G_<name>, P_<name> (pid), T_<name> (token).
-start_gateway() {
-  local bin=$1 name=$2 g a
-  g=$(port); a=$(port)
-  mkdir -p $work/$name/data
-  cat > $work/$name/gw.yaml <<Y
-server: { listen: "127.0.0.1:$g", admin_listen: "127.0.0.1:$a", data_dir: "$work/$name/data", threads: 1 }
-database: { url: "sqlite://$work/$name/data/load.db" }
-tokens: { secret: "load-test-secret-load-test-secret-0123456789" }
-upstreams: { app: { addrs: ["127.0.0.1:$UP"] } }
-routes:
-  - { name: public, path: "/public/**", upstream: app, auth: none }
-  - { name: app, path: "/**", upstream: app, auth: required }
-Y
-  RUST_LOG=info PORTCULLIS_ADMIN_EMAIL=load@example.test PORTCULLIS_ADMIN_PASSWORD=load-password-1 \
-    "$bin" serve --config $work/$name/gw.yaml > $work/$name/gw.log 2>&1 &
-  eval "P_$name=$!; G_$name=$g"
-  for _ in $(seq 200); do curl -sf 127.0.0.1:$a/healthz >/dev/null && break; sleep 0.1; done
-  eval "T_$name=$(curl -sf 127.0.0.1:$g/api/login -H 'content-type: application/json' \
-    -d '{"email":"load@example.test","password":"load-password-1"}' | tr -d '"')"
-}
 start_gateway "$A" a
 start_gateway "$B" b
 trap 'kill $P_a $P_b 2>/dev/null; kill $UPP 2>/dev/null; wait $P_a $P_b $UPP 2>/dev/null; rm -rf $work' EXIT
