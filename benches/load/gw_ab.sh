@@ -3,7 +3,8 @@
 # request of two gateway builds (one worker each, access log on, same nginx upstream), run one
 # after the other in each pair, the order swapped every pair, so both share the machine's
 # noise. Prints each pair's B/A ratio and their median: how a change to the gateway's own
-# share of a proxied request is measured (README, "Performance").
+# share of a proxied request is measured (README, "Performance"). WRK_THREADS and CONNS
+# (default 1 and 32) set wrk's load.
 set -e
 A=$1; B=$2; PAIRS=${3:-8}; SECS=${4:-5}; KIND=${5:-public}
 . "$(dirname "$0")/ab_common.sh"
@@ -16,7 +17,7 @@ one() { # name -> µs per request
   [ "$KIND" = bearer ] && { path=/app/x; h=(-H "Authorization: Bearer ${!t}"); }
   : > $work/$1/gw.log
   local b=$(awk '{print $14+$15}' /proc/${!pid}/stat)
-  local out=$(wrk -t1 -c32 -d${SECS}s "${h[@]}" http://127.0.0.1:${!g}$path)
+  local out=$(wrk -t${WRK_THREADS:-1} -c${CONNS:-32} -d${SECS}s "${h[@]}" http://127.0.0.1:${!g}$path)
   local a=$(awk '{print $14+$15}' /proc/${!pid}/stat)
   local n=$(awk '/requests in/ {print $1}' <<<"$out")
   local non2=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
