@@ -164,6 +164,11 @@ pub fn drop_credentials(
     cookie_name: &str,
     is_ours: impl Fn(&str) -> bool,
 ) {
+    let says_bearer = |v: &[u8]| {
+        v.trim_ascii()
+            .get(..6)
+            .is_some_and(|s| s.eq_ignore_ascii_case(b"bearer"))
+    };
     let ours = req
         .headers
         .get_all(http::header::AUTHORIZATION)
@@ -172,11 +177,7 @@ pub fn drop_credentials(
             Some(t) => is_ours(t),
             // Not a Bearer token we can read: the gateway refused it as malformed, so it is
             // no credential of the app's either.
-            None => v
-                .as_bytes()
-                .trim_ascii()
-                .get(..6)
-                .is_some_and(|s| s.eq_ignore_ascii_case(b"bearer")),
+            None => says_bearer(v.as_bytes()),
         });
     if ours {
         req.remove_header(&http::header::AUTHORIZATION);
@@ -186,7 +187,7 @@ pub fn drop_credentials(
         .headers
         .contains_key(crate::request::credentials::API_KEY)
     {
-        req.remove_header(crate::request::credentials::API_KEY);
+        req.remove_header(&crate::request::credentials::API_KEY);
     }
     retain_list_items(req, http::header::COOKIE, b';', b"; ", |c| {
         c.split('=').next().map(str::trim) != Some(cookie_name)

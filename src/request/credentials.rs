@@ -12,7 +12,7 @@ pub enum Credentials {
 }
 
 /// Where a script may put its API key instead of `Authorization: Bearer`.
-pub const API_KEY: &str = "x-api-key";
+pub const API_KEY: http::HeaderName = http::HeaderName::from_static("x-api-key");
 
 pub fn extract(headers: &HeaderMap, cookie_name: &str) -> Credentials {
     if let Some(v) = headers.get(AUTHORIZATION) {
