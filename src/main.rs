@@ -171,19 +171,20 @@ fn main() -> ExitCode {
         ),
         _ => (BoxMakeWriter::new(std::io::stderr), None),
     };
+    // Colour only for a person at a terminal, never into files or pipes.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(writer)
-        // Colour only for a person at a terminal, never into files or pipes.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+        .with_ansi(ansi);
     if cli.log_json {
         logs.json().flatten_event(true).init();
     } else {
         // A server's access lines to the batched writer skip tracing's event machinery.
-        if flush.is_some() && !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        if flush.is_some() && !ansi {
             portcullis::access_line::write_directly();
         }
         logs.event_format(portcullis::logfmt::Text::default())

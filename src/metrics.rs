@@ -451,27 +451,27 @@ pub fn outcome(status: u16) -> &'static str {
     }
 }
 
-/// The method as a label: the standard ones, everything else `other`.
-pub fn method_label(m: &http::Method) -> &'static str {
-    match m.as_str() {
-        "GET" => "GET",
-        "HEAD" => "HEAD",
-        "POST" => "POST",
-        "PUT" => "PUT",
-        "PATCH" => "PATCH",
-        "DELETE" => "DELETE",
-        "OPTIONS" => "OPTIONS",
-        _ => "other",
-    }
+/// The `method` label values: the standard methods, everything else `other`.
+pub const METHOD_LABELS: [&str; 8] = [
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other",
+];
+
+/// The method's place in [`METHOD_LABELS`].
+pub fn method_index(m: &http::Method) -> usize {
+    METHOD_LABELS[..7]
+        .iter()
+        .position(|l| *l == m.as_str())
+        .unwrap_or(7)
 }
 
-pub fn status_class(status: u16) -> &'static str {
+/// The `status` label values: a status's class.
+pub const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/// The status's place in [`STATUS_CLASSES`] (anything outside 100–499 counts as 5xx).
+pub fn status_class_index(status: u16) -> usize {
     match status {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
+        100..=499 => usize::from(status / 100 - 1),
+        _ => 4,
     }
 }
 

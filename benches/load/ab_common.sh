@@ -35,3 +35,27 @@ Y
   eval "T_$name=$(curl -sf 127.0.0.1:$g/api/login -H 'content-type: application/json' \
     -d '{"email":"load@example.test","password":"load-password-1"}' | tr -d '"')"
 }
+# CPU µs per request of process $1 over one wrk run (the rest of the arguments are wrk's, after
+# `-d$SECS`); fails if any answer was not 2xx, since a refused request costs less.
+cpu_per_request() {
+  local pid=$1; shift
+  local b=$(awk '{print $14+$15}' /proc/$pid/stat)
+  local out=$(wrk -d${SECS}s "$@")
+  local a=$(awk '{print $14+$15}' /proc/$pid/stat)
+  local n=$(awk '/requests in/ {print $1}' <<<"$out")
+  local non2=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+  [ -z "$non2" ] || { echo "process $pid answered $non2 requests with other than 2xx" >&2; exit 1; }
+  awk -v t=$((a-b)) -v n=$n 'BEGIN{printf "%.2f", t/100*1e6/n}'
+}
+# $1 pairs of `measure a` and `measure b` (a function the script defines, printing µs per
+# request), the order swapped every pair so both share the machine's noise; prints each
+# pair's B/A ratio and their median.
+alternate_pairs() {
+  local ratios=() i a b r
+  for i in $(seq $1); do
+    if (( i % 2 )); then a=$(measure a); b=$(measure b); else b=$(measure b); a=$(measure a); fi
+    r=$(awk -v a=$a -v b=$b 'BEGIN{printf "%.3f", b/a}')
+    ratios+=("$r"); echo "pair $i: A $a µs  B $b µs  B/A $r"
+  done
+  printf '%s\n' "${ratios[@]}" | sort -n | awk '{v[NR]=$1} END{m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "median B/A %.3f over %d pairs (min %.3f, max %.3f)\n", m, NR, v[1], v[NR]}'
+}

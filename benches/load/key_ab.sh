@@ -11,11 +11,7 @@ KEY=$(curl -sf 127.0.0.1:$GW/api/auth/api-keys -H "Authorization: Bearer $TOKEN"
 URL=http://127.0.0.1:$GW/app/x
 one() { # label credential
   : > $work/k/gw.log
-  local b=$(awk '{print $14+$15}' /proc/$GWP/stat)
-  local out=$(wrk -t1 -c32 -d${SECS}s -H "Authorization: Bearer $2" $URL)
-  local a=$(awk '{print $14+$15}' /proc/$GWP/stat)
-  local n=$(awk '/requests in/ {print $1}' <<<"$out")
-  echo "$1 $(awk -v t=$((a-b)) -v n=$n 'BEGIN{printf "%.2f", t/100*1e6/n}')"
+  echo "$1 $(cpu_per_request $GWP -t1 -c32 -H "Authorization: Bearer $2" $URL)"
 }
 wrk -t1 -c32 -d2s -H "Authorization: Bearer $TOKEN" $URL >/dev/null
 wrk -t1 -c32 -d2s -H "Authorization: Bearer $KEY" $URL >/dev/null

@@ -18,12 +18,7 @@ const DECISIONS: [&str; 7] = [
     "edge_check",
     "none",
 ];
-/// `metrics::method_label`'s values.
-const METHODS: [&str; 8] = [
-    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other",
-];
-/// `metrics::status_class`'s values.
-const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+use super::{METHOD_LABELS as METHODS, STATUS_CLASSES as CLASSES};
 
 fn position(all: &[&str], label: &str) -> Option<usize> {
     all.iter().position(|l| *l == label)
@@ -48,10 +43,19 @@ impl RouteMeters {
         }
     }
 
+    /// The `route` label.
+    pub fn route(&self) -> &str {
+        &self.route
+    }
+
     /// Counts one request that ended, and its time.
-    pub fn finished(&self, decision: &str, method: &str, class: &str, seconds: f64) {
+    pub fn finished(&self, decision: &str, method: &http::Method, status: u16, seconds: f64) {
         let m = &super::METRICS;
-        let labels = [self.route.as_str(), decision, method, class];
+        let (me, c) = (
+            super::method_index(method),
+            super::status_class_index(status),
+        );
+        let labels = [self.route.as_str(), decision, METHODS[me], CLASSES[c]];
         let Some(d) = position(&DECISIONS, decision) else {
             // A label this table does not know is still counted, the slow way.
             m.proxy_requests.with_label_values(&labels).inc();
@@ -63,11 +67,8 @@ impl RouteMeters {
         self.seconds[d]
             .get_or_init(|| m.proxy_seconds.with_label_values(&labels[..2]))
             .observe(seconds);
-        let slot = match (position(&METHODS, method), position(&CLASSES, class)) {
-            (Some(me), Some(c)) => &self.requests[(d * METHODS.len() + me) * CLASSES.len() + c],
-            _ => return m.proxy_requests.with_label_values(&labels).inc(),
-        };
-        slot.get_or_init(|| m.proxy_requests.with_label_values(&labels))
+        self.requests[(d * METHODS.len() + me) * CLASSES.len() + c]
+            .get_or_init(|| m.proxy_requests.with_label_values(&labels))
             .inc();
     }
 }
@@ -116,23 +117,64 @@ mod tests {
             .get()
     }
 
+    /// One method per `method` label, one status per class.
+    fn methods() -> Vec<http::Method> {
+        [
+            "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "BREW",
+        ]
+        .iter()
+        .map(|m| m.parse().unwrap())
+        .collect()
+    }
+    const STATUSES: [u16; 5] = [101, 200, 302, 404, 503];
+
+    #[test]
+    fn labels_are_the_methods_and_status_classes() {
+        let labels: Vec<&str> = methods()
+            .iter()
+            .map(|m| METHODS[super::super::method_index(m)])
+            .collect();
+        assert_eq!(labels, METHODS);
+        assert_eq!(
+            METHODS[super::super::method_index(&http::Method::TRACE)],
+            "other"
+        );
+        for (status, class) in [
+            (0, "5xx"),
+            (100, "1xx"),
+            (199, "1xx"),
+            (204, "2xx"),
+            (399, "3xx"),
+            (400, "4xx"),
+            (499, "4xx"),
+            (500, "5xx"),
+            (999, "5xx"),
+        ] {
+            assert_eq!(
+                CLASSES[super::super::status_class_index(status)],
+                class,
+                "{status}"
+            );
+        }
+    }
+
     #[test]
     fn every_combination_lands_in_its_own_series() {
         let meters = RouteMeters::new("resolved-test");
         let mut n = 0;
         for d in DECISIONS.iter().chain(&["unlisted"]) {
-            for me in METHODS.iter().chain(&["BREW"]) {
-                for c in CLASSES {
+            for me in methods() {
+                for status in STATUSES {
                     n += 1;
                     for _ in 0..n % 3 + 1 {
-                        meters.finished(d, me, c, 0.001);
+                        meters.finished(d, &me, status, 0.001);
                     }
                 }
             }
         }
         let mut n = 0;
         for d in DECISIONS.iter().chain(&["unlisted"]) {
-            for me in METHODS.iter().chain(&["BREW"]) {
+            for me in METHODS {
                 for c in CLASSES {
                     n += 1;
                     let got = requests(&["resolved-test", d, me, c]);

@@ -69,21 +69,12 @@ fn dashed_eq(name: &str, canonical: &str) -> bool {
 /// every peer, and the forwarding headers from a peer that is not a trusted proxy. A trusted
 /// proxy's forwarding headers are kept in their proper spelling only.
 pub fn strip_untrusted(req: &mut pingora::http::RequestHeader, peer_trusted: bool) {
-    let doomed: Vec<http::HeaderName> = req
-        .headers
-        .keys()
-        .filter(|k| {
-            let name = k.as_str();
-            OVERRIDES.iter().any(|o| dashed_eq(name, o))
-                || FORWARDING
-                    .iter()
-                    .any(|f| dashed_eq(name, f) && (!peer_trusted || name != *f))
-        })
-        .cloned()
-        .collect();
-    for name in doomed {
-        req.remove_header(&name);
-    }
+    super::headers::remove_where(req, |name| {
+        OVERRIDES.iter().any(|o| dashed_eq(name, o))
+            || FORWARDING
+                .iter()
+                .any(|f| dashed_eq(name, f) && (!peer_trusted || name != *f))
+    });
 }
 
 /// Whether the socket peer is one of `server.trusted_proxies`.
@@ -114,13 +105,8 @@ pub fn forwarding_headers(
             http::HeaderValue::from_str(&format!("{}, {}", chain.join(", "), text.as_str()))
         }
     } else {
-        // Already gone since `strip_untrusted`; kept here so this stays right on its own
-        // (one pass over the names, not a lookup of each forwarding header).
-        if req.headers.keys().any(|k| FORWARDING.contains(&k.as_str())) {
-            for name in FORWARDING {
-                req.remove_header(name);
-            }
-        }
+        // Already gone since `strip_untrusted`; kept here so this stays right on its own.
+        super::headers::remove_where(req, |name| FORWARDING.contains(&name));
         http::HeaderValue::from_str(text.as_str())
     };
     // An address's text and a header chain that was valid stay valid.

@@ -12,17 +12,10 @@ use pingora::http::RequestHeader;
 /// as dashes, because CGI-style apps (PHP, Django, Rack) read `X_Auth_User_Id` as the same
 /// header.
 pub fn strip(req: &mut RequestHeader, prefix: &str) {
-    // The assertion header is ours whatever the prefix. (Found in the one pass over the
-    // names: a removal by name parses and hashes it even when absent.)
-    let names: Vec<http::HeaderName> = req
-        .headers
-        .keys()
-        .filter(|k| under_prefix(k.as_str(), prefix) || *k == crate::auth::assertion::HEADER)
-        .cloned()
-        .collect();
-    for n in names {
-        req.remove_header(&n);
-    }
+    // The assertion header is ours whatever the prefix.
+    super::headers::remove_where(req, |name| {
+        under_prefix(name, prefix) || name == crate::auth::assertion::HEADER
+    });
     // A client naming an identity header in `Connection` would get the header we inject
     // stripped as hop-by-hop on the way to the app; drop such nominations.
     retain_list_items(req, http::header::CONNECTION, b',', b", ", |t| {

@@ -6,6 +6,7 @@ pub mod client_ip;
 pub mod control;
 mod edge;
 pub mod head_deadline;
+mod headers;
 pub mod identity;
 mod observe;
 pub mod request_id;

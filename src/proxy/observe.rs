@@ -111,29 +111,16 @@ pub fn finished(session: &Session, e: Option<&Error>, ctx: &Ctx) {
         .response_written()
         .map(|r| r.status.as_u16())
         .unwrap_or(0);
-    let api = ctx.decision == "control";
-    let meters = ctx.live.route_meters(ctx.route, api);
-    let route = if api {
-        "api"
-    } else {
-        ctx.route
-            .map(|r| ctx.live.routes[r].name.as_str())
-            .unwrap_or("none")
-    };
+    let meters = ctx.live.route_meters(ctx.route, ctx.decision == "control");
     let elapsed = ctx.started.elapsed();
     let req = session.req_header();
-    meters.finished(
-        ctx.decision,
-        metrics::method_label(&req.method),
-        metrics::status_class(status),
-        elapsed.as_secs_f64(),
-    );
+    meters.finished(ctx.decision, &req.method, status, elapsed.as_secs_f64());
     let path = logged_path(req.raw_path());
     crate::access_line::Access {
         method: req.method.as_str(),
         path: &path,
         status,
-        route,
+        route: meters.route(),
         user: ctx.user,
         client: ctx.client.ip,
         micros: elapsed.as_micros() as u64,
