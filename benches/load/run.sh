@@ -12,7 +12,8 @@
 # gets one worker thread; wrk runs 2 threads and 64 connections (WRK_THREADS, CONNS). Scenarios
 # are interleaved (A B C … A B C …) after a warm-up, so a noisy neighbour hits all of them alike.
 # For each: requests/s, p50/p99 latency, and the proxy's CPU time per request from
-# /proc/PID/stat — the figure that stays stable on a shared machine. Then a login flood runs
+# /proc/PID/stat — the figure that stays stable on a shared machine — with its user and
+# system parts. Then a login flood runs
 # against authenticated traffic. Writes benches/load/results/latest.{csv,md}.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -199,31 +200,36 @@ for r in $(seq "$ROUNDS"); do
   python3 benches/load/mint_tokens.py "$TOKEN" "$SECRET" "$per_round" $(( (r - 1) * per_round )) > "$work/tokens.$r"
 done
 
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+# User and system CPU ticks of a process, "user sys".
+cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
+per_request() { awk -v t="$1" -v hz="$HZ" -v n="$2" 'BEGIN { printf "%.1f", (n && t) ? t / hz * 1e6 / n : 0 }'; } # ticks requests -> µs
 CSV="$OUT/latest.csv"
-echo "round,scenario,requests_per_s,p50_ms,p99_ms,proxy_cpu_us_per_request,non_2xx,socket_errors" > "$CSV"
+echo "round,scenario,requests_per_s,p50_ms,p99_ms,proxy_cpu_us_per_request,non_2xx,socket_errors,proxy_user_us_per_request,proxy_sys_us_per_request" > "$CSV"
 
 # wrk's latency figures come as 1.23ms / 456.78us / 1.02s; in ms.
 to_ms() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); v/=1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v) } else if (v ~ /s$/) { sub(/s$/,"",v); v*=1000 } printf "%.3f", v }' <<<"$1"; }
 
 measure() { # round scenario pid url [wrk args...]; pid "-" for none
   local round=$1 name=$2 pid=$3 url=$4; shift 4
-  local before=0 after=0 out
+  local before="0 0" after="0 0" out
   [ "$pid" = - ] || before=$(cpu_ticks "$pid")
   out=$(wrk -t"$WRK_THREADS" -c"$CONNS" -d"${SECS}s" --latency "$@" "$url")
   [ "$pid" = - ] || after=$(cpu_ticks "$pid")
   for f in "$work"/*/gateway.log; do : > "$f"; done
-  local rps reqs p50 p99 non2xx errors us
+  local rps reqs p50 p99 non2xx errors us user sys
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   reqs=$(awk '/requests in/ {print $1}' <<<"$out")
   p50=$(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")")
   p99=$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")
   non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out"); non2xx=${non2xx:-0}
   errors=$(awk '/Socket errors/ {gsub(",",""); print $4+$6+$8+$10}' <<<"$out"); errors=${errors:-0}
-  us=$(awk -v t=$((after - before)) -v hz="$HZ" -v n="$reqs" 'BEGIN { printf "%.1f", (n && t) ? t / hz * 1e6 / n : 0 }')
-  echo "$round,$name,$rps,$p50,$p99,$us,$non2xx,$errors" >> "$CSV"
-  printf '  %-34s %9s req/s  p50 %7s ms  p99 %7s ms  CPU %6s us/req  non-2xx %s\n' "$name" "$rps" "$p50" "$p99" "$us" "$non2xx"
+  local ub sb ua sa
+  read -r ub sb <<<"$before"; read -r ua sa <<<"$after"
+  us=$(per_request $((ua + sa - ub - sb)) "$reqs")
+  user=$(per_request $((ua - ub)) "$reqs"); sys=$(per_request $((sa - sb)) "$reqs")
+  echo "$round,$name,$rps,$p50,$p99,$us,$non2xx,$errors,$user,$sys" >> "$CSV"
+  printf '  %-38s %9s req/s  p50 %7s ms  p99 %7s ms  CPU %6s us/req (user %s, sys %s)  non-2xx %s\n' "$name" "$rps" "$p50" "$p99" "$us" "$user" "$sys" "$non2xx"
 }
 
 AUTH=(-H "Authorization: Bearer $TOKEN")
@@ -234,6 +240,12 @@ scenarios() { # round
   measure "$1" "haproxy proxy" "$HAP_PID" "http://127.0.0.1:$HAP/x"
   measure "$1" "haproxy jwt_verify HS256" "$HAP_PID" "http://127.0.0.1:$HAPJ/x" "${AUTH[@]}"
   measure "$1" "bare pingora proxy" "$BARE_PID" "http://127.0.0.1:$BARE/x"
+  # The floors again with one connection: every send then wakes a peer that was waiting, for
+  # every proxy alike, so the kernel's share per request is compared without the wake-ups a
+  # slower proxy adds under saturation (its peers idle more, and each send must wake them).
+  CONNS=1 WRK_THREADS=1 measure "$1" "haproxy proxy (one connection)" "$HAP_PID" "http://127.0.0.1:$HAP/x"
+  CONNS=1 WRK_THREADS=1 measure "$1" "bare pingora proxy (one connection)" "$BARE_PID" "http://127.0.0.1:$BARE/x"
+  CONNS=1 WRK_THREADS=1 measure "$1" "gateway public route (one connection)" "$GW_PID" "http://127.0.0.1:$GW/public/x"
   measure "$1" "go reverse proxy public" "$GO_PID" "http://127.0.0.1:$GOP/public/x"
   measure "$1" "go reverse proxy HS256" "$GO_PID" "http://127.0.0.1:$GOP/x" "${AUTH[@]}"
   measure "$1" "gateway public route" "$GW_PID" "http://127.0.0.1:$GW/public/x"
