@@ -458,10 +458,11 @@ pub const METHOD_LABELS: [&str; 8] = [
 
 /// The method's place in [`METHOD_LABELS`].
 pub fn method_index(m: &http::Method) -> usize {
-    METHOD_LABELS[..7]
+    let other = METHOD_LABELS.len() - 1;
+    METHOD_LABELS[..other]
         .iter()
         .position(|l| *l == m.as_str())
-        .unwrap_or(7)
+        .unwrap_or(other)
 }
 
 /// The `status` label values: a status's class.

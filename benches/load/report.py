@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turns the load benchmark's CSV into the Markdown table the README shows: medians over the
 rounds, and the targets as ratios measured in this one run."""
-import csv, datetime, os, platform, statistics, sys
+import csv, datetime, math, os, platform, statistics, sys
 
 rows = list(csv.DictReader(open(sys.argv[1])))
 flood = dict(line.rstrip("\n").split(",", 1) for line in open(sys.argv[2])) if len(sys.argv) > 2 else {}
@@ -15,7 +15,7 @@ for r in rows:
     by.setdefault(r["scenario"], []).append(r)
 
 def med(name, key):
-    vals = [float(r[key]) for r in by.get(name, []) if r[key] not in ("", None)]
+    vals = [float(r[key]) for r in by.get(name, []) if r.get(key) not in ("", None)]
     return statistics.median(vals) if vals else float("nan")
 
 cpu = open("/proc/cpuinfo").read()
@@ -30,7 +30,8 @@ for name in order:
     non2xx = sum(int(float(r["non_2xx"] or 0)) + int(float(r["socket_errors"] or 0)) for r in by[name])
     cpu_us = med(name, "proxy_cpu_us_per_request")
     user, system = med(name, "proxy_user_us_per_request"), med(name, "proxy_sys_us_per_request")
-    split = f"{user:.1f} / {system:.1f}" if cpu_us and user == user else "—"
+    # Rows from a CSV written before the split have no user/system columns (NaN medians).
+    split = "—" if not cpu_us or math.isnan(user) else f"{user:.1f} / {system:.1f}"
     print(f"| {name} | {med(name, 'requests_per_s'):,.0f} | {med(name, 'p50_ms'):.2f} | {med(name, 'p99_ms'):.2f} | "
           f"{'—' if not cpu_us else f'{cpu_us:.1f}'} | {split} | {non2xx} |")
 

@@ -13,8 +13,8 @@
 # are interleaved (A B C … A B C …) after a warm-up, so a noisy neighbour hits all of them alike.
 # For each: requests/s, p50/p99 latency, and the proxy's CPU time per request from
 # /proc/PID/stat — the figure that stays stable on a shared machine — with its user and
-# system parts. Then a login flood runs
-# against authenticated traffic. Writes benches/load/results/latest.{csv,md}.
+# system parts. Then a login flood runs against authenticated traffic. Writes
+# benches/load/results/latest.{csv,md}.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-3}
