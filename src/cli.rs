@@ -52,6 +52,22 @@ pub fn check_config(path: &Path) -> bool {
     }
 }
 
+/// `portcullis edge-config`: the edge's config on standard output, what the operator should
+/// check on standard error.
+pub fn edge_config(
+    path: &Path,
+    edge: crate::edge_config::Edge,
+    site: &crate::edge_config::Site,
+) -> anyhow::Result<()> {
+    let cfg = crate::app::load_config(path)?;
+    let written = crate::edge_config::write(edge, &cfg, site).map_err(anyhow::Error::msg)?;
+    for w in &written.warnings {
+        eprintln!("warning: {w}");
+    }
+    print!("{}", written.text);
+    Ok(())
+}
+
 /// Binds the directory's service account once.
 fn check_directory(l: &crate::config::Ldap) -> Result<(), crate::directory::DirError> {
     use crate::directory::{DirError, Directory};

@@ -16,6 +16,7 @@ pub mod config;
 pub mod control;
 pub mod decision;
 pub mod directory;
+pub mod edge_config;
 pub mod error;
 pub mod explain;
 pub mod groups;

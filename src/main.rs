@@ -78,6 +78,19 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Print the config an edge proxy needs to ask this gateway about every request
+    /// (nginx auth_request, Caddy forward_auth, Traefik ForwardAuth, Envoy ext_authz), from
+    /// the config's identity headers, check paths, listen address and trusted proxies.
+    EdgeConfig {
+        /// nginx, caddy, traefik or envoy.
+        edge: portcullis::edge_config::Edge,
+        /// Where the edge listens.
+        #[arg(long, default_value = "127.0.0.1:8000")]
+        listen: std::net::SocketAddr,
+        /// The app behind the edge, host:port.
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        app: String,
+    },
     /// Manage users in the config's database.
     User {
         #[command(subcommand)]
@@ -195,6 +208,11 @@ fn main() -> ExitCode {
             portcullis::app::serve(&cli.config, upgrade).map_err(anyhow::Error::from)
         }
         Cmd::Health => portcullis::cli::health(&cli.config),
+        Cmd::EdgeConfig { edge, listen, app } => portcullis::cli::edge_config(
+            &cli.config,
+            edge,
+            &portcullis::edge_config::Site { listen, app },
+        ),
         Cmd::CheckConfig => {
             return if portcullis::cli::check_config(&cli.config) {
                 ExitCode::SUCCESS

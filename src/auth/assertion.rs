@@ -1,5 +1,5 @@
 //! The signed identity assertion: for upstreams that ask for it, an EdDSA JWT of the caller's
-//! identity in `X-Auth-Assertion`, valid 60 s and addressed (`aud`) to that upstream by name.
+//! identity in `X-Auth-Assertion` (`{prefix}Assertion`), valid 60 s and addressed (`aud`) to that upstream by name.
 //! An app that verifies it against `/.well-known/jwks.json` knows the identity came from the
 //! gateway, even if someone reaches the app directly. Its key is its own — never the session
 //! key — and its `typ` is `identity+jwt`, so an assertion is no session token anywhere.
@@ -14,7 +14,9 @@ use sha2::Digest;
 use std::path::Path;
 use std::sync::Arc;
 
-pub const HEADER: &str = "x-auth-assertion";
+/// The assertion's header is `{identity_headers.prefix}Assertion`; before it followed the
+/// prefix it was this, whatever the prefix, so the proxy strips this name too.
+pub const LEGACY_HEADER: &str = "x-auth-assertion";
 pub use crate::config::JWKS_PATH;
 pub const TYP: &str = "identity+jwt";
 /// Lifetime of one assertion.

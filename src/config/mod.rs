@@ -7,6 +7,7 @@ pub mod file;
 pub mod file_directory;
 pub mod file_oauth;
 pub mod file_policy;
+mod identity_headers;
 mod nearest;
 pub mod pointer;
 mod runtime;
@@ -23,6 +24,9 @@ mod validate_routing;
 
 pub use duration::{parse as parse_duration, HumanDuration};
 pub use error::{ConfigError, ConfigErrors, Where};
+pub use identity_headers::{
+    Field as IdentityField, IdentityHeaders, DEFAULT_PREFIX as DEFAULT_IDENTITY_PREFIX,
+};
 pub use runtime::*;
 pub use runtime_directory::*;
 pub use runtime_oauth::*;

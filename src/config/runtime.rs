@@ -1,8 +1,9 @@
 //! The validated configuration the gateway runs on (built by `validate.rs`). Runtime code never re-parses a string:
 //! durations are `Duration`, headers are `HeaderName`, paths are compiled patterns.
 
+use super::identity_headers::IdentityHeaders;
 use crate::path::pattern::PathPattern;
-use http::{HeaderName, Method};
+use http::Method;
 use ipnet::IpNet;
 use secrecy::SecretString;
 use std::collections::BTreeMap;
@@ -290,26 +291,6 @@ pub struct Route {
     pub forward_token: bool,
 }
 
-#[derive(Debug, Clone)]
-pub struct IdentityHeaders {
-    /// Lower-cased prefix; any client header starting with it is removed.
-    pub prefix: String,
-    pub user_id: HeaderName,
-    pub email: HeaderName,
-    pub name: HeaderName,
-    pub role: HeaderName,
-    /// The user's groups, sorted and comma-joined.
-    pub groups: HeaderName,
-    pub session_id: HeaderName,
-    /// How the session's sign-in was made (RFC 8176 names, comma-separated).
-    pub amr: HeaderName,
-    /// For an API key: its id, and its scopes (space-separated).
-    pub key_id: HeaderName,
-    pub scopes: HeaderName,
-    pub forward_token: bool,
-    pub picture: Option<HeaderName>,
-}
-
 /// Where each terminated API route is served; `None` when disabled.
 #[derive(Debug, Clone, Default)]
 pub struct ApiRoutes {
@@ -343,6 +324,9 @@ pub struct ApiRoutes {
     pub forward_auth: Option<String>,
     /// nginx `auth_request` checks (off unless configured).
     pub auth_request: Option<String>,
+    /// Envoy `ext_authz` (HTTP service) checks, a prefix: the original path follows it (off
+    /// unless configured).
+    pub ext_authz: Option<String>,
 }
 
 /// The edge-proxy check endpoints: served only when configured (`true` for the default path),
@@ -350,6 +334,7 @@ pub struct ApiRoutes {
 pub const EDGE_ROUTE_DEFAULTS: &[(&str, &str)] = &[
     ("forward-auth", "/auth/forward"),
     ("auth-request", "/auth/request"),
+    ("ext-authz", "/auth/ext-authz"),
 ];
 
 /// Which edge proxy's protocol a check endpoint speaks.
@@ -360,6 +345,9 @@ pub enum EdgeAsker {
     ForwardAuth,
     /// nginx `auth_request`: `X-Original-URL` (or `-URI` and `-Method`); only 200, 401, 403.
     AuthRequest,
+    /// Envoy `ext_authz` over HTTP (and Istio's `CUSTOM` action): the original method, host
+    /// and path, the path appended to the endpoint's prefix; answered like forward-auth.
+    ExtAuthz,
 }
 
 /// The API route keys an operator may rename or disable, with their default paths.
@@ -444,19 +432,30 @@ impl ApiRoutes {
             "auth" => &mut self.auth,
             "forward-auth" => &mut self.forward_auth,
             "auth-request" => &mut self.auth_request,
+            "ext-authz" => &mut self.ext_authz,
             _ => &mut self.user_me,
         }
     }
 
-    /// The edge-proxy check served at this exact path, if any.
+    /// The edge-proxy check endpoints in the order of [`EDGE_ROUTE_DEFAULTS`], with their
+    /// paths (`None`: off).
+    pub fn edges(&self) -> [(EdgeAsker, &Option<String>); 3] {
+        [
+            (EdgeAsker::ForwardAuth, &self.forward_auth),
+            (EdgeAsker::AuthRequest, &self.auth_request),
+            (EdgeAsker::ExtAuthz, &self.ext_authz),
+        ]
+    }
+
+    /// The edge-proxy check served at this path, if any: the exact path, or for `ext_authz`
+    /// anything under its prefix (where the original path follows).
     pub fn edge_asker(&self, path: &str) -> Option<EdgeAsker> {
-        if self.forward_auth.as_deref() == Some(path) {
-            Some(EdgeAsker::ForwardAuth)
-        } else if self.auth_request.as_deref() == Some(path) {
-            Some(EdgeAsker::AuthRequest)
-        } else {
-            None
-        }
+        self.edges().into_iter().find_map(|(asker, at)| {
+            let at = at.as_deref()?;
+            let rest = path.strip_prefix(at)?;
+            let under = asker == EdgeAsker::ExtAuthz && rest.starts_with('/');
+            (rest.is_empty() || under).then_some(asker)
+        })
     }
 
     /// Whether the control plane serves this exact path (no allocation: runs per request).

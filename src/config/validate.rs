@@ -4,7 +4,7 @@
 use super::error::ConfigError;
 use super::file::{self, BoolOrAuto, FileConfig};
 use super::runtime::*;
-use super::validate_routing::{api_routes, identity, routes, upstreams};
+use super::validate_routing::{api_routes, routes, upstreams};
 use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -40,7 +40,7 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
     let tokens = tokens(f.tokens, base, &mut errs);
     let cookie = cookie(f.cookie, &server.public_url, &mut errs);
     let upstreams = upstreams(f.upstreams, &mut errs);
-    let identity = identity(f.identity_headers, &mut errs);
+    let identity = super::identity_headers::from_file(f.identity_headers, &mut errs);
     let networks = super::validate_policy::networks(f.networks, &mut errs);
     let routes = routes(
         f.routes,
@@ -51,11 +51,8 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
     );
     server.redirect_hosts = routes.iter().filter_map(|r| r.host.clone()).collect();
     let api = api_routes(f.api, &mut errs);
-    for (key, on) in [
-        ("forward-auth", api.forward_auth.is_some()),
-        ("auth-request", api.auth_request.is_some()),
-    ] {
-        if on && server.trusted_proxies.is_empty() {
+    for ((key, _), (_, at)) in EDGE_ROUTE_DEFAULTS.iter().zip(api.edges()) {
+        if at.is_some() && server.trusted_proxies.is_empty() {
             errs.push(ConfigError::at(
                 format!("api.routes.{key}"),
                 "is answered only to server.trusted_proxies, which is empty: list the edge proxy's address there",

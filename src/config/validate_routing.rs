@@ -4,7 +4,7 @@ use super::error::ConfigError;
 use super::file::{self, RouteSetting};
 use super::runtime::*;
 use crate::path::pattern::PathPattern;
-use http::{HeaderName, Method};
+use http::Method;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -175,70 +175,6 @@ pub(super) fn routes(
     out
 }
 
-pub(super) fn identity(
-    h: file::IdentityHeadersFile,
-    errs: &mut Vec<ConfigError>,
-) -> IdentityHeaders {
-    let prefix = h.prefix.unwrap_or_else(|| "X-Auth-".into());
-    let make = |suffix: &str| {
-        HeaderName::from_bytes(format!("{prefix}{suffix}").to_ascii_lowercase().as_bytes())
-    };
-    match (
-        make("User-Id"),
-        make("Email"),
-        make("Name"),
-        make("Role"),
-        make("Session-Id"),
-        make("Amr"),
-        make("Key-Id"),
-        make("Scopes"),
-        make("Groups"),
-    ) {
-        (
-            Ok(user_id),
-            Ok(email),
-            Ok(name),
-            Ok(role),
-            Ok(session_id),
-            Ok(amr),
-            Ok(key_id),
-            Ok(scopes),
-            Ok(groups),
-        ) if !prefix.is_empty() => IdentityHeaders {
-            amr,
-            groups,
-            key_id,
-            scopes,
-            prefix: prefix.to_ascii_lowercase(),
-            user_id,
-            email,
-            name,
-            role,
-            session_id,
-            forward_token: h.forward_token.unwrap_or(false),
-            picture: if h.picture.unwrap_or(false) {
-                make("Picture").ok()
-            } else {
-                None
-            },
-        },
-        _ => {
-            errs.push(ConfigError::at(
-                "identity_headers.prefix",
-                format!("{prefix:?} cannot start an HTTP header name"),
-            ));
-            identity(
-                file::IdentityHeadersFile {
-                    prefix: Some("X-Auth-".into()),
-                    forward_token: h.forward_token,
-                    picture: h.picture,
-                },
-                errs,
-            )
-        }
-    }
-}
-
 pub(super) fn api_routes(a: file::ApiFile, errs: &mut Vec<ConfigError>) -> ApiRoutes {
     let mut out = ApiRoutes::default();
     let opt_in = EDGE_ROUTE_DEFAULTS.iter().map(|(k, d)| (*k, *d, false));
@@ -267,10 +203,7 @@ pub(super) fn api_routes(a: file::ApiFile, errs: &mut Vec<ConfigError>) -> ApiRo
     }
     let mut seen = std::collections::BTreeMap::new();
     let keys = API_ROUTE_DEFAULTS.iter().chain(EDGE_ROUTE_DEFAULTS);
-    let paths = out
-        .all()
-        .into_iter()
-        .chain([&out.forward_auth, &out.auth_request]);
+    let paths = out.all().into_iter().chain(out.edges().map(|(_, at)| at));
     for ((key, _), path) in keys.zip(paths) {
         if let Some(p) = path {
             if let Some(first) = seen.insert(p.clone(), *key) {

@@ -31,10 +31,33 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// The original request from the edge proxy's headers, or what is missing or malformed.
-pub fn original(asker: EdgeAsker, headers: &HeaderMap) -> Result<Original, &'static str> {
+/// The check request itself, which for `ext_authz` is the original one: its method, and its
+/// target with the endpoint's prefix taken off (`None` where it did not start with it).
+#[derive(Debug, Clone, Copy)]
+pub struct Check<'a> {
+    pub method: &'a Method,
+    pub after_prefix: Option<&'a str>,
+}
+
+/// The original request from the edge proxy's headers (and for `ext_authz`, from the check
+/// request itself), or what is missing or malformed.
+pub fn original(
+    asker: EdgeAsker,
+    headers: &HeaderMap,
+    check: Check<'_>,
+) -> Result<Original, &'static str> {
     let own_host = header(headers, "x-forwarded-host").or_else(|| header(headers, "host"));
     let (method, scheme, host, target) = match asker {
+        // Envoy keeps the original `:authority` and method on the check; a client's own
+        // X-Forwarded-Host is never read here (Envoy would pass it on unchecked).
+        EdgeAsker::ExtAuthz => (
+            Some(check.method.as_str()),
+            header(headers, "x-forwarded-proto"),
+            header(headers, "host"),
+            check
+                .after_prefix
+                .ok_or("the target does not start with the ext-authz path")?,
+        ),
         EdgeAsker::ForwardAuth => (
             header(headers, "x-forwarded-method"),
             header(headers, "x-forwarded-proto"),
@@ -169,6 +192,40 @@ pub fn auth_request_status(reject: &Reject) -> http::StatusCode {
 mod tests {
     use super::*;
 
+    fn orig(asker: EdgeAsker, h: &HeaderMap) -> Result<Original, &'static str> {
+        let get = Method::GET;
+        let check = Check {
+            method: &get,
+            after_prefix: None,
+        };
+        original(asker, h, check)
+    }
+
+    #[test]
+    fn envoy_sends_the_original_request_as_the_check() {
+        let h = headers(&[
+            ("host", "app.test"),
+            ("x-forwarded-host", "forged.test"),
+            ("x-forwarded-proto", "https"),
+        ]);
+        let delete = Method::DELETE;
+        let check = |after_prefix| Check {
+            method: &delete,
+            after_prefix,
+        };
+        let o = original(EdgeAsker::ExtAuthz, &h, check(Some("/a/b?x=1"))).unwrap();
+        assert_eq!(o.method, Method::DELETE);
+        assert_eq!(o.target, "/a/b?x=1");
+        assert_eq!(
+            o.host.as_deref(),
+            Some("app.test"),
+            "Host, never X-Forwarded-Host"
+        );
+        assert_eq!(o.url, "https://app.test/a/b?x=1");
+        assert!(original(EdgeAsker::ExtAuthz, &h, check(None)).is_err());
+        assert!(original(EdgeAsker::ExtAuthz, &h, check(Some("a"))).is_err());
+    }
+
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         pairs
             .iter()
@@ -183,7 +240,7 @@ mod tests {
 
     #[test]
     fn traefik_and_caddy_headers_give_the_original_request() {
-        let o = original(
+        let o = orig(
             EdgeAsker::ForwardAuth,
             &headers(&[
                 ("x-forwarded-method", "POST"),
@@ -200,7 +257,7 @@ mod tests {
         );
         assert_eq!(o.host.as_deref(), Some("app.example.test"));
         assert_eq!(o.url, "https://app.example.test/a/%2e%2e/b?x=1");
-        let bare = original(
+        let bare = orig(
             EdgeAsker::ForwardAuth,
             &headers(&[("host", "gw.test"), ("x-forwarded-uri", "/")]),
         )
@@ -213,7 +270,7 @@ mod tests {
 
     #[test]
     fn nginx_headers_give_the_original_request() {
-        let o = original(
+        let o = orig(
             EdgeAsker::AuthRequest,
             &headers(&[
                 ("x-original-url", "http://app.test:8080/x/../admin?q"),
@@ -224,7 +281,7 @@ mod tests {
         assert_eq!(o.target, "/x/../admin?q");
         assert_eq!(o.host.as_deref(), Some("app.test:8080"));
         assert_eq!(o.method, Method::DELETE);
-        let root = original(
+        let root = orig(
             EdgeAsker::AuthRequest,
             &headers(&[("x-original-url", "https://app.test")]),
         )
@@ -233,7 +290,7 @@ mod tests {
             (root.target.as_str(), root.url.as_str()),
             ("/", "https://app.test/")
         );
-        let by_uri = original(
+        let by_uri = orig(
             EdgeAsker::AuthRequest,
             &headers(&[("x-original-uri", "/p"), ("x-forwarded-host", "a.test")]),
         )
@@ -267,7 +324,7 @@ mod tests {
                 ]),
             ),
         ] {
-            assert!(original(asker, &h).is_err(), "{h:?}");
+            assert!(orig(asker, &h).is_err(), "{h:?}");
         }
     }
 }

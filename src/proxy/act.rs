@@ -71,7 +71,13 @@ fn prepare(
     if let Some(id) = &f.identity {
         identity::inject(req, &live.identity, id);
         if f.assertion {
-            identity::assert(req, state, id, &live.routes[f.route].upstream);
+            identity::assert(
+                req,
+                state,
+                &live.identity,
+                id,
+                &live.routes[f.route].upstream,
+            );
         }
     }
     Ok(())

@@ -44,18 +44,6 @@ const FORWARDING: [&str; 9] = [
     "x-real-ip",
 ];
 
-/// Headers by which frameworks let a request name another URL or method than its own
-/// (Symfony, Zend and IIS rewrite modules read `X-Original-URL`/`X-Rewrite-URL`; Express's
-/// method-override, Rails, Laravel and Spring read the method overrides). The gateway decided
-/// on the request line, so no peer may send them.
-const OVERRIDES: [&str; 5] = [
-    "x-original-url",
-    "x-rewrite-url",
-    "x-http-method-override",
-    "x-http-method",
-    "x-method-override",
-];
-
 /// Whether a (lower-case) header name is `canonical` with any `-` written as `_`.
 fn dashed_eq(name: &str, canonical: &str) -> bool {
     name.len() == canonical.len()
@@ -70,7 +58,7 @@ fn dashed_eq(name: &str, canonical: &str) -> bool {
 /// proxy's forwarding headers are kept in their proper spelling only.
 pub fn strip_untrusted(req: &mut pingora::http::RequestHeader, peer_trusted: bool) {
     super::headers::remove_where(req, |name| {
-        OVERRIDES.iter().any(|o| dashed_eq(name, o))
+        crate::request::OVERRIDES.iter().any(|o| dashed_eq(name, o))
             || FORWARDING
                 .iter()
                 .any(|f| dashed_eq(name, f) && (!peer_trusted || name != *f))

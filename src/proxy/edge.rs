@@ -1,6 +1,6 @@
-//! Answers an edge proxy's forward-auth check (`api.routes.forward-auth`, `auth-request`): the
-//! request it describes is decided as if it had come here, and the verdict is written in the
-//! form that proxy acts on. Only peers in `server.trusted_proxies` may ask: anyone else could
+//! Answers an edge proxy's forward-auth check (`api.routes.forward-auth`, `auth-request`,
+//! `ext-authz`): the request it describes is decided as if it had come here, and the verdict
+//! is written in the form that proxy acts on. Only peers in `server.trusted_proxies` may ask: anyone else could
 //! probe the route table or mint identity headers for a request of their choosing.
 
 use super::{identity, respond};
@@ -29,7 +29,17 @@ pub async fn serve(
         return respond::reject(session, &no).await;
     }
     let req = session.req_header();
-    let original = match forwarded::original(asker, &req.headers) {
+    let check = forwarded::Check {
+        method: &req.method,
+        after_prefix: live
+            .config
+            .api
+            .ext_authz
+            .as_deref()
+            .and_then(|p| req.raw_path().strip_prefix(p.as_bytes()))
+            .and_then(|rest| std::str::from_utf8(rest).ok()),
+    };
+    let original = match forwarded::original(asker, &req.headers, check) {
         Ok(o) => o,
         Err(why) => {
             return respond::reject(session, &Reject::BadRequest(format!("Forward-auth: {why}")))
@@ -62,25 +72,11 @@ fn render(state: &State, live: &Live, asker: EdgeAsker, v: Verdict<'_>) -> Rende
             identity,
             assertion,
         } => {
-            let mut headers = Vec::new();
             let names = &live.identity;
-            if identity.is_none() {
-                // Every identity header, empty: an edge proxy copying them onto the request
-                // then overwrites whatever a client sent (Caddy before 2.9 would otherwise
-                // copy its own placeholder text, later versions the client's value).
-                let empty = HeaderValue::from_static("");
-                headers.extend(identity::names(names).map(|n| (n.clone(), empty.clone())));
-            }
-            if let Some(id) = identity {
-                headers.extend(identity::pairs(names, id).map(|(k, v)| (k.clone(), v)));
-                let upstream = &live.routes[route].upstream;
-                if let Some(a) = assertion
-                    .then(|| identity::assertion(state, id, upstream))
-                    .flatten()
-                {
-                    headers.push((HeaderName::from_static(crate::auth::assertion::HEADER), a));
-                }
-            }
+            let assertion = identity
+                .filter(|_| assertion)
+                .and_then(|id| identity::assertion(state, id, &live.routes[route].upstream));
+            let headers = identity::answer(names, identity, assertion);
             Rendered {
                 status: StatusCode::OK,
                 headers,
@@ -92,7 +88,9 @@ fn render(state: &State, live: &Live, asker: EdgeAsker, v: Verdict<'_>) -> Rende
                 return Reject::Internal.render();
             };
             let (status, name) = match asker {
-                EdgeAsker::ForwardAuth => (StatusCode::FOUND, http::header::LOCATION),
+                EdgeAsker::ForwardAuth | EdgeAsker::ExtAuthz => {
+                    (StatusCode::FOUND, http::header::LOCATION)
+                }
                 EdgeAsker::AuthRequest => (StatusCode::UNAUTHORIZED, SIGN_IN_HEADER),
             };
             Rendered {

@@ -3,7 +3,7 @@
 
 use crate::auth::cache::HeaderValues;
 use crate::auth::Identity;
-use crate::config::IdentityHeaders;
+use crate::config::{IdentityField as Field, IdentityHeaders};
 use http::HeaderValue;
 use pingora::http::RequestHeader;
 
@@ -12,9 +12,10 @@ use pingora::http::RequestHeader;
 /// as dashes, because CGI-style apps (PHP, Django, Rack) read `X_Auth_User_Id` as the same
 /// header.
 pub fn strip(req: &mut RequestHeader, prefix: &str) {
-    // The assertion header is ours whatever the prefix.
+    // The assertion's name from before it followed the prefix: an app still reading it
+    // never gets a client's copy.
     super::headers::remove_where(req, |name| {
-        under_prefix(name, prefix) || name == crate::auth::assertion::HEADER
+        under_prefix(name, prefix) || name == crate::auth::assertion::LEGACY_HEADER
     });
     // A client naming an identity header in `Connection` would get the header we inject
     // stripped as hop-by-hop on the way to the app; drop such nominations.
@@ -72,31 +73,44 @@ pub fn inject(req: &mut RequestHeader, names: &IdentityHeaders, id: &Identity) {
     }
 }
 
-/// Every identity header's name.
-pub fn names(names: &IdentityHeaders) -> impl Iterator<Item = &http::HeaderName> {
-    [
-        &names.user_id,
-        &names.email,
-        &names.name,
-        &names.role,
-        &names.groups,
-        &names.session_id,
-        &names.amr,
-        &names.key_id,
-        &names.scopes,
-    ]
-    .into_iter()
-    .chain(names.picture.as_ref())
-}
-
-/// The identity headers for `id`: names and values.
+/// The identity headers `id` has a value for, with their names (the assertion aside: it is
+/// made per upstream, by [`assertion`]).
 pub fn pairs<'a>(
     names: &'a IdentityHeaders,
-    id: &Identity,
-) -> impl Iterator<Item = (&'a http::HeaderName, HeaderValue)> {
+    id: &'a Identity,
+) -> impl Iterator<Item = (&'a http::HeaderName, HeaderValue)> + 'a {
+    let v = cached_values(id);
+    names
+        .all()
+        .filter_map(move |(f, name)| value(names, v, id, f).map(|v| (name, v)))
+}
+
+/// Every header of the list, for an edge proxy's 200: the caller's values, empty where there
+/// is none (an anonymous caller, a session's key id), so an edge that copies them replaces
+/// whatever a client sent under each name.
+pub fn answer(
+    names: &IdentityHeaders,
+    id: Option<&Identity>,
+    assertion: Option<HeaderValue>,
+) -> Vec<(http::HeaderName, HeaderValue)> {
+    let empty = HeaderValue::from_static("");
+    names
+        .all()
+        .map(|(f, name)| {
+            let v = match (f, id) {
+                (Field::Assertion, _) => assertion.clone(),
+                (_, Some(id)) => value(names, cached_values(id), id, f),
+                (_, None) => None,
+            };
+            (name.clone(), v.unwrap_or_else(|| empty.clone()))
+        })
+        .collect()
+}
+
+/// The user's header values, encoded once per cached user; a clone is a reference count.
+fn cached_values(id: &Identity) -> &HeaderValues {
     let u = &id.user;
-    // Encoded once per cached user; a clone is a reference count.
-    let v = u.header_values.get_or_init(|| {
+    u.header_values.get_or_init(|| {
         Box::new(HeaderValues {
             id: header_value(&u.id.to_string()),
             email: header_value(&u.email),
@@ -105,28 +119,34 @@ pub fn pairs<'a>(
             groups: header_value(&u.groups.join(",")),
             picture: u.picture.as_deref().map(header_value),
         })
-    });
-    let picture = names.picture.as_ref().zip(v.picture.clone());
-    // A key's request names the key and its scopes; a session's, the session.
+    })
+}
+
+/// One header's value for `id`, if it has one. A key's request names the key and its scopes;
+/// a session's, the session.
+fn value(
+    names: &IdentityHeaders,
+    v: &HeaderValues,
+    id: &Identity,
+    f: Field,
+) -> Option<HeaderValue> {
     let key = id.key.as_ref();
-    let session = key.is_none().then(|| {
-        let mut session = [0; uuid::fmt::Hyphenated::LENGTH];
-        let v = header_value(id.session_id.hyphenated().encode_lower(&mut session));
-        (&names.session_id, v)
-    });
-    [
-        (&names.user_id, v.id.clone()),
-        (&names.email, v.email.clone()),
-        (&names.name, v.name.clone()),
-        (&names.role, v.role.clone()),
-        (&names.groups, v.groups.clone()),
-        (&names.amr, id.session.amr.header_value().clone()),
-    ]
-    .into_iter()
-    .chain(session)
-    .chain(key.map(|k| (&names.key_id, k.id_header.clone())))
-    .chain(key.map(|k| (&names.scopes, k.scopes_header.clone())))
-    .chain(picture)
+    match f {
+        Field::UserId => Some(v.id.clone()),
+        Field::Email => Some(v.email.clone()),
+        Field::Name => Some(v.name.clone()),
+        Field::Role => Some(v.role.clone()),
+        Field::Groups => Some(v.groups.clone()),
+        Field::Amr => Some(id.session.amr.header_value().clone()),
+        Field::SessionId => key.is_none().then(|| {
+            let mut session = [0; uuid::fmt::Hyphenated::LENGTH];
+            header_value(id.session_id.hyphenated().encode_lower(&mut session))
+        }),
+        Field::KeyId => key.map(|k| k.id_header.clone()),
+        Field::Scopes => key.map(|k| k.scopes_header.clone()),
+        Field::Picture => v.picture.clone().filter(|_| names.picture),
+        Field::Assertion => None,
+    }
 }
 
 /// The signed identity assertion addressed to `upstream`, if it could be made (a signing
@@ -143,9 +163,15 @@ pub fn assertion(
 
 /// Adds the signed identity assertion addressed to `upstream`. Without one (a signing
 /// failure, which a valid key cannot have) the app gets the plain headers only.
-pub fn assert(req: &mut RequestHeader, state: &crate::state::State, id: &Identity, upstream: &str) {
+pub fn assert(
+    req: &mut RequestHeader,
+    state: &crate::state::State,
+    names: &IdentityHeaders,
+    id: &Identity,
+    upstream: &str,
+) {
     if let Some(v) = assertion(state, id, upstream) {
-        let _ = req.insert_header(crate::auth::assertion::HEADER, v);
+        let _ = req.insert_header(names.name(Field::Assertion).clone(), v);
     }
 }
 
@@ -218,23 +244,15 @@ pub fn header_value(v: &str) -> HeaderValue {
 mod tests {
     use super::*;
 
-    #[test]
-    fn injects_the_users_values_encoded_once() {
-        let names = IdentityHeaders {
-            prefix: "x-auth-".into(),
-            user_id: http::HeaderName::from_static("x-auth-user-id"),
-            email: http::HeaderName::from_static("x-auth-email"),
-            name: http::HeaderName::from_static("x-auth-name"),
-            role: http::HeaderName::from_static("x-auth-role"),
-            groups: http::HeaderName::from_static("x-auth-groups"),
-            session_id: http::HeaderName::from_static("x-auth-session-id"),
-            amr: http::HeaderName::from_static("x-auth-amr"),
-            key_id: http::HeaderName::from_static("x-auth-key-id"),
-            scopes: http::HeaderName::from_static("x-auth-scopes"),
-            forward_token: false,
-            picture: Some(http::HeaderName::from_static("x-auth-picture")),
-        };
-        let id = |user_id: i64, name: &str| Identity {
+    fn test_names(picture: bool) -> IdentityHeaders {
+        let yaml = format!("identity_headers: {{ picture: {picture} }}\n");
+        crate::config::from_yaml(&yaml, &Default::default(), std::path::Path::new("."))
+            .unwrap()
+            .identity
+    }
+
+    fn id(user_id: i64, name: &str) -> Identity {
+        Identity {
             user: std::sync::Arc::new(crate::auth::CachedUser {
                 id: user_id,
                 email: "zo@example.test".into(),
@@ -257,7 +275,12 @@ mod tests {
             },
             key: None,
             claims: None,
-        };
+        }
+    }
+
+    #[test]
+    fn injects_the_users_values_encoded_once() {
+        let names = test_names(true);
         let headers = |id: &Identity| {
             let mut req = RequestHeader::build("GET", b"/", None).unwrap();
             inject(&mut req, &names, id);
@@ -296,6 +319,44 @@ mod tests {
             headers(&id(42, "Ann"))[..3],
             ["42", "zo@example.test", "Ann"]
         );
+    }
+
+    #[test]
+    fn an_edge_answer_carries_every_header_of_the_list() {
+        for picture in [true, false] {
+            let names = test_names(picture);
+            let as_map = |v: Vec<(http::HeaderName, HeaderValue)>| {
+                assert_eq!(
+                    v.len(),
+                    Field::ALL.len(),
+                    "one value per header of the list"
+                );
+                v.into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
+                    .collect::<std::collections::HashMap<_, _>>()
+            };
+            let anonymous = as_map(answer(&names, None, None));
+            for (_, name) in names.all() {
+                assert_eq!(anonymous[name.as_str()], "", "{name}");
+            }
+            let zoe = id(7, "Zoë");
+            let signed = as_map(answer(
+                &names,
+                Some(&zoe),
+                Some(HeaderValue::from_static("jwt")),
+            ));
+            assert_eq!(signed["x-auth-user-id"], "7");
+            assert_eq!(signed["x-auth-groups"], "eng,ops");
+            assert_eq!(signed["x-auth-amr"], "pwd");
+            assert_eq!(signed["x-auth-assertion"], "jwt");
+            assert_eq!(signed["x-auth-key-id"], "", "a session has no key");
+            let pic = if picture {
+                "https://p.example/z.png"
+            } else {
+                ""
+            };
+            assert_eq!(signed["x-auth-picture"], pic);
+        }
     }
 
     #[test]

@@ -7,6 +7,35 @@ pub mod cross_site;
 
 use http::{HeaderMap, HeaderName, Method};
 
+/// The request headers a decision reads besides `Host` and the target: the credentials, the
+/// page-load and cross-site facts, and the client's address and scheme from a trusted proxy.
+/// An edge that sends its check only the headers it is told to (Envoy's `allowed_headers`)
+/// is told these.
+pub const READ_BY_THE_DECISION: [&str; 10] = [
+    "authorization",
+    "cookie",
+    "x-api-key",
+    "accept",
+    "sec-fetch-mode",
+    "sec-fetch-site",
+    "origin",
+    "x-requested-with",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+];
+
+/// Headers by which frameworks let a request name another URL or method than its own
+/// (Symfony, Zend and IIS rewrite modules read `X-Original-URL`/`X-Rewrite-URL`; Express's
+/// method-override, Rails, Laravel and Spring read the method overrides). The gateway decided
+/// on the request line, so no peer may send them, and the edge configs remove them too.
+pub const OVERRIDES: [&str; 5] = [
+    "x-original-url",
+    "x-rewrite-url",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
 /// Who is logging in from where, for the session list.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {

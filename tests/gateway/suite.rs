@@ -15,6 +15,7 @@ mod cluster;
 mod console;
 mod container;
 mod edge;
+mod edges;
 #[path = "../differential/client.rs"]
 #[allow(dead_code)]
 mod client;
