@@ -82,6 +82,10 @@ fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> StartError {
 /// hands them over on SIGQUIT) instead of binding them.
 pub fn serve(config_path: &Path, upgrade: bool) -> Result<(), StartError> {
     let cfg = load_config(config_path)?;
+    // Every start, not once: a development gateway on a public address must not go unnoticed.
+    for w in config::warnings(&cfg) {
+        tracing::warn!("{w}");
+    }
     crate::startup::check_data_dir(&cfg.server.data_dir)?;
     // Fail now, naming the address, rather than in Pingora's retry loop (a graceful upgrade
     // takes the sockets over from the running instance instead).
@@ -193,10 +197,15 @@ pub fn serve(config_path: &Path, upgrade: bool) -> Result<(), StartError> {
             proxy.add_tcp(&cfg.server.listen.to_string());
         }
         if let (Some(t), Some(certs)) = (&cfg.server.tls, &state.certs) {
-            let mut tls =
-                TlsSettings::with_callbacks(Box::new(crate::proxy::tls::Handshakes(certs.clone())))
-                    .map_err(|e| StartError::Tls(e.to_string()))?;
+            let mut tls = TlsSettings::with_callbacks(Box::new(crate::proxy::tls::Handshakes {
+                certs: certs.clone(),
+                hsts: t.hsts.clone(),
+            }))
+            .map_err(|e| StartError::Tls(e.to_string()))?;
             tls.set_cert_resolver(certs.clone());
+            // Our order (rustls's, strongest first), not the client's: a client offering a
+            // weaker suite first does not get it (testssl.sh's "cipher order" check).
+            tls.prefer_server_cipher_order();
             if cfg.server.http2 {
                 tls.enable_h2();
             }

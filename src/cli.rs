@@ -23,6 +23,9 @@ pub fn check_config(path: &Path) -> bool {
             for w in cfg.server.tls.iter().flat_map(|t| t.expiring(now())) {
                 println!("warning: {w}");
             }
+            for w in config::warnings(&cfg) {
+                println!("warning: {w}");
+            }
             // The directory: its service account must bind; a server this machine cannot reach
             // may be reachable where the gateway runs (a warning).
             if let Some(l) = &cfg.directory {

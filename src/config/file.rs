@@ -113,8 +113,12 @@ pub struct PagesFile {
 #[serde(deny_unknown_fields)]
 pub struct MailFile {
     pub from: Option<String>,
-    /// Without `smtp`, mail goes to `.eml` files under `outbox_dir`.
+    /// Without `smtp`, mail goes to `.eml` files under `outbox_dir` (in development, or in
+    /// production with `outbox: true`).
     pub smtp: Option<SmtpFile>,
+    /// Write mail to `.eml` files on purpose (a production gateway refuses to start without
+    /// `smtp` otherwise).
+    pub outbox: Option<bool>,
     pub outbox_dir: Option<String>,
     /// Where the reset link points (the page that asks for the new password).
     pub reset_path: Option<String>,
@@ -175,7 +179,8 @@ pub struct ServerFile {
     pub grace_period: Option<HumanDuration>,
     pub max_body_size: Option<usize>,
     pub data_dir: Option<String>,
-    /// `development` (default) or `production`: production refuses development-only features.
+    /// `development` or `production`: production refuses development-only features. The
+    /// default is `development` only while `public_url` and every listener are on loopback.
     pub environment: Option<EnvironmentFile>,
     /// An HTTPS listener.
     pub tls: Option<TlsFile>,
@@ -195,6 +200,26 @@ pub struct TlsFile {
     /// More certificates, chosen by SNI; `cert_file` is the default.
     #[serde(default)]
     pub certificates: Vec<CertificateFile>,
+    /// `Strict-Transport-Security` on every HTTPS answer (default: one year); `false` for none.
+    pub hsts: Option<HstsFile>,
+}
+
+/// `server.tls.hsts`: `true`/`false`, or the header's settings.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum HstsFile {
+    Enabled(bool),
+    Settings(HstsSettingsFile),
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HstsSettingsFile {
+    /// How long browsers keep to HTTPS (`max-age`), e.g. `31536000` or `"365 days"`.
+    pub max_age: Option<HumanDuration>,
+    pub include_subdomains: Option<bool>,
+    /// Asks for the browsers' preload lists (needs include_subdomains and a year or more).
+    pub preload: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -16,6 +16,7 @@ mod runtime_oauth;
 mod runtime_policy;
 pub mod templates;
 mod validate;
+mod validate_deployment;
 mod validate_directory;
 mod validate_mfa;
 mod validate_oauth;
@@ -31,6 +32,7 @@ pub use runtime::*;
 pub use runtime_directory::*;
 pub use runtime_oauth::*;
 pub use runtime_policy::*;
+pub use validate_deployment::{warnings, EXAMPLE_SECRETS};
 
 use std::path::Path;
 
@@ -362,7 +364,8 @@ mod tests {
 
     #[test]
     fn cookie_secure_auto_follows_public_url() {
-        let c = parse("server: { public_url: \"https://id.example.com\" }").unwrap();
+        let c = parse("server: { public_url: \"https://id.example.com\" }\nmail: { outbox: true }")
+            .unwrap();
         assert!(c.cookie.secure);
         let c = parse("server: { public_url: \"http://localhost:8080\" }").unwrap();
         assert!(!c.cookie.secure);

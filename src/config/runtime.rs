@@ -153,7 +153,11 @@ pub struct Server {
     pub grace_period: Duration,
     pub max_body_size: usize,
     pub data_dir: PathBuf,
+    /// `server.environment` is production: development conveniences are refused.
     pub production: bool,
+    /// The gateway is reachable beyond this machine (`public_url` or a listener is not
+    /// loopback); with `production` false that is worth a warning and a banner.
+    pub exposed: bool,
 }
 
 /// The HTTPS listener: its address and certificate files (checked when the config loads).
@@ -164,6 +168,8 @@ pub struct Tls {
     pub certificates: Vec<(Vec<String>, crate::certs::Pair)>,
     /// Each certificate file's leaf `notAfter` (Unix seconds), as loaded.
     pub not_after: Vec<(PathBuf, i64)>,
+    /// `Strict-Transport-Security` on every answer over this listener (`None`: off).
+    pub hsts: Option<http::HeaderValue>,
 }
 
 impl Tls {

@@ -37,7 +37,13 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
             "must be a sqlite:// or postgres:// URL",
         ));
     }
-    let tokens = tokens(f.tokens, base, &mut errs);
+    let tokens = tokens(f.tokens, base, server.production, &mut errs);
+    super::validate_deployment::cookie(
+        f.cookie.secure.as_ref(),
+        &server.public_url,
+        server.production,
+        &mut errs,
+    );
     let cookie = cookie(f.cookie, &server.public_url, &mut errs);
     let upstreams = upstreams(f.upstreams, &mut errs);
     let identity = super::identity_headers::from_file(f.identity_headers, &mut errs);
@@ -94,6 +100,7 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
             .map(|d| d.0)
             .unwrap_or(Duration::from_secs(3600)),
     };
+    super::validate_deployment::mail(&f.mail, server.production, &mut errs);
     let mail = mail(f.mail, &server.data_dir, &mut errs);
     let oauth = super::validate_oauth::oauth(f.oauth, server.production, &mut errs);
     let pages = pages(f.pages, base, &mut errs);
@@ -268,13 +275,21 @@ fn server(s: file::ServerFile, base: &Path, errs: &mut Vec<ConfigError>) -> Serv
             .unwrap_or(1)
     });
     let public_url = public_url.trim_end_matches('/').to_string();
-    let production = s.environment == Some(file::EnvironmentFile::Production);
+    let listeners: Vec<SocketAddr> = listen_plain
+        .then_some(listen)
+        .into_iter()
+        .chain(tls.as_ref().map(|t| t.listen))
+        .chain(admin_listen)
+        .collect();
+    let exposed = !super::validate_deployment::loopback_only(&public_url, &listeners);
+    let production = super::validate_deployment::production(s.environment, !exposed);
     Server {
         public_origin: origin_of(&public_url),
         listen,
         admin_listen,
         public_url,
         production,
+        exposed,
         trusted_proxies,
         redirect_origins,
         redirect_hosts: Vec::new(),
@@ -295,11 +310,18 @@ fn server(s: file::ServerFile, base: &Path, errs: &mut Vec<ConfigError>) -> Serv
     }
 }
 
-fn tokens(t: file::TokensFile, base: &Path, errs: &mut Vec<ConfigError>) -> Tokens {
+fn tokens(
+    t: file::TokensFile,
+    base: &Path,
+    production: bool,
+    errs: &mut Vec<ConfigError>,
+) -> Tokens {
     let key = match t.algorithm.unwrap_or(file::AlgorithmFile::HS256) {
         file::AlgorithmFile::HS256 => {
             if let Some(s) = &t.secret {
-                let len = secrecy::ExposeSecret::expose_secret(s).len();
+                let secret = secrecy::ExposeSecret::expose_secret(s);
+                super::validate_deployment::secret(secret, production, errs);
+                let len = secret.len();
                 if len < MIN_SECRET_BYTES {
                     errs.push(ConfigError::at(
                         "tokens.secret",
@@ -488,11 +510,13 @@ fn tls(t: file::TlsFile, base: &Path, errs: &mut Vec<ConfigError>) -> Option<Tls
         check(&p, format!("{at}.cert_file"), errs);
         certificates.push((c.hosts, p));
     }
+    let hsts = super::validate_deployment::hsts(t.hsts, errs);
     (errs.len() == before).then_some(Tls {
         listen: listen?,
         default,
         certificates,
         not_after,
+        hsts,
     })
 }
 

@@ -70,7 +70,7 @@ fn provider(
         "mock" if production => {
             errs.push(ConfigError::at(
                 at("kind"),
-                "the mock provider is refused when server.environment is production",
+                "the mock provider signs anyone in as its personas, so it is refused in production (server.environment; production by default once public_url or a listener is not loopback): remove it, or set server.environment: development to try it on a private host",
             ));
             return None;
         }

@@ -241,6 +241,10 @@ impl ProxyHttp for Gateway {
         if let Some(id) = request_id::of(session.req_header()) {
             resp.insert_header(request_id::HEADER, id.clone())?;
         }
+        // The gateway owns the HTTPS listener: its policy replaces an app's own.
+        if let Some(v) = tls::hsts(session) {
+            resp.insert_header(http::header::STRICT_TRANSPORT_SECURITY, v.clone())?;
+        }
         Ok(())
     }
 

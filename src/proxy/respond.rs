@@ -7,13 +7,16 @@ use pingora::proxy::Session;
 use pingora::{Error, ErrorType};
 
 pub async fn write(session: &mut Session, r: &Rendered) -> pingora::Result<()> {
-    let mut h = ResponseHeader::build(r.status, Some(r.headers.len() + 1))?;
+    let mut h = ResponseHeader::build(r.status, Some(r.headers.len() + 3))?;
     for (k, v) in &r.headers {
         h.append_header(k.clone(), v.clone())?;
     }
     h.insert_header(http::header::CONTENT_LENGTH, r.body.len())?;
     if let Some(id) = super::request_id::of(session.req_header()) {
         h.insert_header(super::request_id::HEADER, id.clone())?;
+    }
+    if let Some(v) = super::tls::hsts(session) {
+        h.insert_header(http::header::STRICT_TRANSPORT_SECURITY, v.clone())?;
     }
     session.write_response_header(Box::new(h), false).await?;
     session

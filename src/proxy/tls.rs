@@ -1,14 +1,25 @@
-//! HTTPS: the TLS listener's hooks, and the plain listener's redirect to it. Certificates come
-//! from `certs::Resolver` (chosen by SNI at each handshake); Pingora's rustls listener takes a
-//! resolver only through its callback-carrying settings, so `Handshakes` is the (empty)
-//! callback set.
+//! HTTPS: the TLS listener's hooks, HSTS on its answers, and the plain listener's redirect to
+//! it. Certificates come from `certs::Resolver` (chosen by SNI at each handshake); Pingora's
+//! rustls listener takes a resolver only through its callback-carrying settings, which
+//! `Handshakes` also uses to mark each connection.
 
 use async_trait::async_trait;
 use pingora::listeners::TlsAccept;
 use std::sync::Arc;
 
-/// Records, on each connection, the names its certificate covers (for the 421 rule).
-pub struct Handshakes(pub Arc<crate::certs::Resolver>);
+/// The TLS listener's hooks: each connection learns the names its certificate covers and
+/// the `Strict-Transport-Security` value its answers carry.
+pub struct Handshakes {
+    pub certs: Arc<crate::certs::Resolver>,
+    pub hsts: Option<http::HeaderValue>,
+}
+
+/// What a connection over the TLS listener carries (its digest's extension).
+pub struct Conn {
+    /// For the 421 rule.
+    names: Arc<crate::certs::Names>,
+    hsts: Option<http::HeaderValue>,
+}
 
 #[async_trait]
 impl TlsAccept for Handshakes {
@@ -16,8 +27,25 @@ impl TlsAccept for Handshakes {
         &self,
         tls: &pingora::protocols::tls::TlsRef,
     ) -> Option<Arc<dyn std::any::Any + Send + Sync>> {
-        Some(self.0.names_for(tls.server_name()))
+        Some(Arc::new(Conn {
+            names: self.certs.names_for(tls.server_name()),
+            hsts: self.hsts.clone(),
+        }))
     }
+}
+
+fn conn(session: &pingora::proxy::Session) -> Option<&Conn> {
+    session
+        .digest()
+        .and_then(|d| d.ssl_digest.as_ref())
+        .and_then(|t| t.extension.get::<Conn>())
+}
+
+/// The HSTS value for an answer on this connection: only over the TLS listener, since a
+/// browser ignores the header over plain HTTP (RFC 6797 §8.1) and the plain listener's answer
+/// is a redirect to HTTPS or the app's own.
+pub fn hsts(session: &pingora::proxy::Session) -> Option<&http::HeaderValue> {
+    conn(session)?.hsts.as_ref()
 }
 
 /// An HTTP/2 request for a host the connection's certificate does not cover: a client reusing
@@ -26,10 +54,7 @@ pub fn misdirected(session: &pingora::proxy::Session) -> bool {
     if !session.downstream_session.is_http2() {
         return false;
     }
-    let names = session
-        .digest()
-        .and_then(|d| d.ssl_digest.as_ref())
-        .and_then(|t| t.extension.get::<crate::certs::Names>());
+    let names = conn(session).map(|c| &c.names);
     let host = crate::routing::bare_host(super::request_host(session.req_header()));
     match (names, host) {
         (Some(names), Some(host)) => !names.cover(&host.to_ascii_lowercase()),

@@ -441,6 +441,8 @@ async fn url_and_method_overrides_never_reach_the_app() {
 async fn targets_that_are_not_origin_form_are_refused_or_rewritten() {
     let (up, g) = start_with(|o| {
         o.public_url = Some("http://gw.example.test".into());
+        // A public URL: production, where mail must go somewhere.
+        o.extra = "mail: { outbox: true }\n".into();
     })
     .await;
     let before = up.count();

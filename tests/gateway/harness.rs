@@ -4,6 +4,7 @@
 
 use axum::extract::Request;
 use axum::response::IntoResponse;
+use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -102,12 +103,21 @@ pub fn no_redirects() -> reqwest::Client {
         .unwrap()
 }
 
+/// A port free now and never handed out before in this run: the OS may give the same
+/// ephemeral port to two callers that have not bound it yet (a gateway and an edge proxy
+/// starting side by side), and the later one then talks to the other's process.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if GIVEN.lock().unwrap().insert(port) {
+            return port;
+        }
+    }
 }
 
 /// Knobs for one gateway's config.

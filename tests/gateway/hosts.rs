@@ -61,7 +61,7 @@ async fn hosts_route_and_one_sign_in_serves_every_subdomain() {
     let (up, g) = start_with(|o| {
         o.routes = ROUTES.into();
         o.public_url = Some("http://id.example.test".into());
-        o.extra = "cookie: { domain: example.test }\n".into();
+        o.extra = "cookie: { domain: example.test }\nmail: { outbox: true }\n".into();
     })
     .await;
     let (c, port) = client(&g);

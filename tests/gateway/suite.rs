@@ -14,6 +14,7 @@ mod chart;
 mod cluster;
 mod console;
 mod container;
+mod deployment;
 mod edge;
 mod edges;
 #[path = "../differential/client.rs"]
@@ -26,6 +27,7 @@ mod explain_agrees;
 mod faults;
 mod harness;
 mod hosts;
+mod hsts;
 mod ldap;
 mod logs;
 mod mfa;

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-fn have(cmd: &str) -> bool {
+pub fn have(cmd: &str) -> bool {
     let there = Command::new(cmd).arg("--version").output().is_ok();
     assert!(
         there || std::env::var_os("PORTCULLIS_REQUIRE_APPS").is_none(),
@@ -18,12 +18,18 @@ fn have(cmd: &str) -> bool {
 }
 
 /// A self-signed certificate for `name` (P-256), valid `days`: `<stem>.pem`, `<stem>.key`.
-fn certificate(dir: &Path, stem: &str, name: &str, days: u32) {
+pub fn certificate(dir: &Path, stem: &str, name: &str, days: u32) {
     certificate_for(dir, stem, name, &format!("DNS:{name}"), days);
 }
 
 /// A self-signed certificate whose subjectAltName is `san` (`DNS:a.test,IP:127.0.0.1`).
 fn certificate_for(dir: &Path, stem: &str, name: &str, san: &str, days: u32) {
+    certificate_with(dir, stem, name, san, days, &[]);
+}
+
+/// [`certificate_for`] with more `-addext` extensions.
+pub fn certificate_with(dir: &Path, stem: &str, name: &str, san: &str, days: u32, extensions: &[&str]) {
+    let extra = extensions.iter().flat_map(|e| ["-addext", e]);
     let ok = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
         .args(["-nodes", "-subj", &format!("/CN={name}")])
@@ -31,6 +37,7 @@ fn certificate_for(dir: &Path, stem: &str, name: &str, san: &str, days: u32) {
         // A leaf, not a CA: rustls (webpki) refuses a CA certificate as a server's.
         .args(["-addext", "basicConstraints=critical,CA:FALSE"])
         .args(["-addext", "extendedKeyUsage=serverAuth"])
+        .args(extra)
         .args(["-days", &days.to_string(), "-keyout"])
         .arg(dir.join(format!("{stem}.key")))
         .arg("-out")
@@ -54,7 +61,7 @@ fn curl(port: u16, host: &str, ca: &Path, path: &str, args: &[&str]) -> Result<S
     curl_url(&format!("https://{host}:{port}{path}"), ca, &args)
 }
 
-fn https_client(ca: &Path, port: u16) -> reqwest::Client {
+pub fn https_client(ca: &Path, port: u16) -> reqwest::Client {
     let pem = std::fs::read(ca).unwrap();
     reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
@@ -67,7 +74,7 @@ fn https_client(ca: &Path, port: u16) -> reqwest::Client {
 /// An HTTPS gateway: certificates for `a.test` (the default) and `b.test` made in a directory
 /// of their own, the TLS listener on a free port with `tls_extra` lines, `change` for the
 /// rest. `(certificates' directory, TLS port, upstream, gateway)`.
-async fn https_gateway(
+pub async fn https_gateway(
     tls_extra: &str,
     change: impl FnOnce(&mut Options),
 ) -> (tempfile::TempDir, u16, Upstream, Gateway) {
@@ -79,6 +86,8 @@ async fn https_gateway(
     let (up, g) = start_with(|o| {
         o.server_extra = tls_config(dir, tls, tls_extra);
         o.public_url = Some(format!("https://a.test:{tls}"));
+        // A public URL: production, where mail must go somewhere.
+        o.extra = "mail: { outbox: true }\n".into();
         change(o);
     })
     .await;
@@ -199,6 +208,8 @@ async fn http2_clients_that_connect_by_ip_address_are_served() {
             d = dir.display()
         );
         o.public_url = Some(format!("https://127.0.0.1:{tls}"));
+        // `[::]` is every interface: production, where mail must go somewhere.
+        o.extra = "mail: { outbox: true }\n".into();
     })
     .await;
     let ca = dir.join("ip.pem");
@@ -412,7 +423,7 @@ async fn an_http2_connection_draws_refusals_no_faster_than_four_at_a_time() {
         return;
     }
     let (certs, tls, _up, g) = https_gateway("", |o| {
-        o.extra = "rate_limits: { login: { per_minute: 1, burst: 1 } }".into();
+        o.extra.push_str("rate_limits: { login: { per_minute: 1, burst: 1 } }\n");
     })
     .await;
     let token = g.admin_token().await;

@@ -41,6 +41,7 @@ pub fn render(
         page_script => PAGE_SCRIPT,
         api => cfg.api.auth.as_deref().unwrap_or("/api/auth"),
         webauthn => cfg.mfa.webauthn.is_some(),
+        development_banner => !cfg.server.production && cfg.server.exposed,
     };
     let body = cfg
         .pages

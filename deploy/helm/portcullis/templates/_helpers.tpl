@@ -88,6 +88,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if eq .Values.database.kind "sqlite" -}}
 {{- $_ := set $c "database" (merge (dict "url" "sqlite:///var/lib/portcullis/portcullis.db") (default dict (get $c "database"))) -}}
 {{- end -}}
+{{- /* A pod is production (it listens beyond loopback): mail needs smtp, or files on purpose. */ -}}
+{{- $mail := default dict (get $c "mail") -}}
+{{- if not (or (hasKey $mail "smtp") (hasKey $mail "outbox")) -}}
+{{- $_ := set $mail "outbox" true -}}
+{{- $_ := set $c "mail" $mail -}}
+{{- end -}}
 {{- if has "assertion-key" $keys -}}
 {{- $_ := set $c "tokens" (merge (dict "assertion_key_file" "/run/secrets/portcullis/assertion-key") (default dict (get $c "tokens"))) -}}
 {{- end -}}

@@ -38,6 +38,8 @@ pub struct TlsSettings {
     client_cert_verifier: Option<Arc<dyn ClientCertVerifier>>,
     callbacks: Option<TlsAcceptCallbacks>,
     offload_threadpool: Option<(usize, usize)>,
+    // PATCH(portcullis: server-cipher-order)
+    server_cipher_order: bool,
 }
 
 pub struct Acceptor {
@@ -94,6 +96,8 @@ impl TlsSettings {
         if let Some(alpn_protocols) = self.alpn_protocols {
             config.alpn_protocols = alpn_protocols;
         }
+        // PATCH(portcullis: server-cipher-order)
+        config.ignore_client_order = self.server_cipher_order;
 
         Acceptor {
             acceptor: RusTlsAcceptor::from(Arc::new(config)),
@@ -117,6 +121,12 @@ impl TlsSettings {
     /// Configure mTLS by providing a rustls client certificate verifier.
     pub fn set_client_cert_verifier(&mut self, verifier: Arc<dyn ClientCertVerifier>) {
         self.client_cert_verifier = Some(verifier);
+    }
+
+    /// Choose the cipher suite by the server's order of preference (rustls's list, strongest
+    /// first) rather than the client's. PATCH(portcullis: server-cipher-order)
+    pub fn prefer_server_cipher_order(&mut self) {
+        self.server_cipher_order = true;
     }
 
     /// Install a user-provided server certificate resolver.
@@ -200,6 +210,7 @@ impl TlsSettings {
             client_cert_verifier: None,
             callbacks: None,
             offload_threadpool: None,
+            server_cipher_order: false,
         })
     }
 
@@ -220,6 +231,7 @@ impl TlsSettings {
             client_cert_verifier: None,
             callbacks: Some(callbacks),
             offload_threadpool: None,
+            server_cipher_order: false,
         })
     }
 }
