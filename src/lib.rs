@@ -28,6 +28,7 @@ pub mod logfmt;
 pub mod mail;
 pub mod metrics;
 pub mod mfa;
+pub mod oidc;
 pub mod path;
 pub mod priority;
 pub mod providers;

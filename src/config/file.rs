@@ -51,6 +51,9 @@ pub struct FileConfig {
     /// The audit trail.
     #[serde(default)]
     pub audit: AuditFile,
+    /// The gateway as an OpenID provider for apps that speak OpenID Connect.
+    #[serde(default)]
+    pub oidc_provider: super::file_oidc::OidcProviderFile,
 }
 
 /// The audit trail: how long it is kept, and where else it goes.

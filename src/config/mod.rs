@@ -6,6 +6,7 @@ mod error;
 pub mod file;
 pub mod file_directory;
 pub mod file_oauth;
+pub mod file_oidc;
 pub mod file_policy;
 mod identity_headers;
 mod nearest;
@@ -13,6 +14,7 @@ pub mod pointer;
 mod runtime;
 mod runtime_directory;
 mod runtime_oauth;
+mod runtime_oidc;
 mod runtime_policy;
 pub mod templates;
 mod validate;
@@ -20,6 +22,7 @@ mod validate_deployment;
 mod validate_directory;
 mod validate_mfa;
 mod validate_oauth;
+mod validate_oidc;
 mod validate_policy;
 mod validate_routing;
 
@@ -31,6 +34,7 @@ pub use identity_headers::{
 pub use runtime::*;
 pub use runtime_directory::*;
 pub use runtime_oauth::*;
+pub use runtime_oidc::*;
 pub use runtime_policy::*;
 pub use validate_deployment::{warnings, EXAMPLE_SECRETS};
 

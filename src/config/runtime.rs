@@ -38,6 +38,8 @@ pub struct Config {
     /// The user directory, if one is configured.
     pub directory: Option<super::Ldap>,
     pub audit: Audit,
+    /// The OpenID provider (`None`: off).
+    pub oidc_provider: Option<super::runtime_oidc::OidcProvider>,
 }
 
 /// The audit trail (`audit:`).

@@ -112,6 +112,14 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
     api.account_page = pages.login_path.as_ref().map(|_| "/account".to_string());
     api.admin_console = pages.admin_path.clone();
     let audit = audit(f.audit, base, &mut errs);
+    let oidc_provider = super::validate_oidc::oidc_provider(
+        f.oidc_provider,
+        &server.public_url,
+        &server.data_dir,
+        server.production,
+        &networks,
+        &mut errs,
+    );
     if pages.login_path.is_some() {
         api.other_pages = vec!["/forgot-password".to_string(), mail.reset_path.clone()];
         if let Some(m) = pages.mfa_path() {
@@ -162,6 +170,7 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
             mfa,
             directory,
             audit,
+            oidc_provider,
         })
     } else {
         Err(errs)

@@ -9,6 +9,7 @@ pub mod groups;
 pub mod mfa;
 mod models;
 pub mod oauth;
+pub mod oidc;
 mod postgres;
 mod sql;
 mod sql_api_keys;
@@ -17,6 +18,7 @@ mod sql_console;
 mod sql_groups;
 mod sql_mfa;
 mod sql_oauth;
+mod sql_oidc;
 mod sqlite;
 
 pub use api_keys::{ApiKeyRow, ApiKeyStore};
@@ -79,7 +81,16 @@ impl StoreError {
 
 #[async_trait]
 pub trait Store:
-    OAuthStore + MfaStore + ApiKeyStore + GroupStore + AuditStore + ConsoleStore + Send + Sync + 'static
+    OAuthStore
+    + oidc::OidcStore
+    + MfaStore
+    + ApiKeyStore
+    + GroupStore
+    + AuditStore
+    + ConsoleStore
+    + Send
+    + Sync
+    + 'static
 {
     /// `audit`: appended in the same transaction; an event whose target is `user` with no id
     /// gets the new user's.

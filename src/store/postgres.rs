@@ -10,6 +10,7 @@ use super::sql_console::sql_console_store;
 use super::sql_groups::sql_group_store;
 use super::sql_mfa::sql_mfa_store;
 use super::sql_oauth::sql_oauth_store;
+use super::sql_oidc::sql_oidc_store;
 use super::{now, StoreResult};
 use sqlx::postgres::{PgListener, PgPoolOptions};
 use sqlx::PgPool;
@@ -144,6 +145,7 @@ sql_store!(
     }
 );
 sql_oauth_store!(PgStore, sqlx::Postgres);
+sql_oidc_store!(PgStore, sqlx::Postgres, "FOR UPDATE SKIP LOCKED");
 sql_mfa_store!(PgStore, sqlx::Postgres);
 sql_api_key_store!(PgStore);
 sql_group_store!(PgStore);

@@ -266,6 +266,7 @@ macro_rules! sql_store {
                 .map_err($crate::store::sql::conflict_or)?;
                 let done = r.rows_affected() == 1;
                 if done {
+                    Self::end_oidc_sessions_in(&mut tx, &[id.to_string()], now, None).await?;
                     Self::append_in(&mut tx, audit).await?;
                 }
                 tx.commit().await?;
@@ -352,6 +353,7 @@ macro_rules! sql_store {
                 .await?;
                 let done = r.rows_affected() == 1;
                 if done {
+                    Self::end_oidc_sessions_in(&mut tx, &[id.to_string()], now, None).await?;
                     Self::append_in(&mut tx, audit).await?;
                 }
                 tx.commit().await?;
@@ -383,6 +385,7 @@ macro_rules! sql_store {
                 .bind(keep)
                 .fetch_all(&mut *tx)
                 .await?;
+                Self::end_oidc_sessions_in(&mut tx, &ids, now, Some((user_id, keep))).await?;
                 if let Some(template) = audit {
                     Self::append_in(&mut tx, &$crate::store::audit::per_session(template, &ids)).await?;
                 }

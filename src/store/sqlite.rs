@@ -8,6 +8,7 @@ use super::sql_console::sql_console_store;
 use super::sql_groups::sql_group_store;
 use super::sql_mfa::sql_mfa_store;
 use super::sql_oauth::sql_oauth_store;
+use super::sql_oidc::sql_oidc_store;
 use super::{StoreError, StoreResult};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
@@ -42,6 +43,7 @@ impl SqliteStore {
 
 sql_store!(SqliteStore, sqlx::Sqlite, "SELECT 1", "");
 sql_oauth_store!(SqliteStore, sqlx::Sqlite);
+sql_oidc_store!(SqliteStore, sqlx::Sqlite, "");
 sql_mfa_store!(SqliteStore, sqlx::Sqlite);
 sql_api_key_store!(SqliteStore);
 sql_group_store!(SqliteStore);
@@ -73,6 +75,203 @@ mod tests {
             .await
             .unwrap();
         (dir, s, u.id)
+    }
+
+    fn new_session(id: &str, uid: i64, expires_at: i64) -> crate::store::NewSession {
+        crate::store::NewSession {
+            id: id.into(),
+            user_id: uid,
+            token_id: format!("t-{id}"),
+            now: 1_000,
+            expires_at,
+            remember: false,
+            user_agent: None,
+            ip: None,
+            amr: "pwd".into(),
+        }
+    }
+
+    fn grant(
+        id: &str,
+        client: &str,
+        uid: i64,
+        session: &str,
+        offline: bool,
+    ) -> crate::store::oidc::Grant {
+        crate::store::oidc::Grant {
+            id: id.into(),
+            client_id: client.into(),
+            user_id: uid,
+            session_id: Some(session.into()),
+            scopes: "openid".into(),
+            offline,
+            auth_time: 1_000,
+            amr: "pwd".into(),
+            acr: "0".into(),
+            created_at: 1_000,
+            last_used_at: 1_000,
+            expires_at: 100_000,
+            revoked_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_code_is_redeemed_once_and_a_replay_revokes_its_grant() {
+        use crate::store::oidc::{Code, OidcStore, Redeemed};
+        let (_d, s, uid) = store().await;
+        s.create_session(new_session("s1", uid, 9_000), &[])
+            .await
+            .unwrap()
+            .unwrap();
+        let code = Code {
+            code_hash: "c1".into(),
+            grant_id: "g1".into(),
+            redirect_uri: "https://app.test/cb".into(),
+            code_challenge: "x".into(),
+            nonce: None,
+            expires_at: 1_060,
+            used_at: None,
+        };
+        s.create_grant_with_code(&grant("g1", "app", uid, "s1", false), &code, &[])
+            .await
+            .unwrap();
+        assert!(
+            matches!(s.redeem_code("c1", 1_010).await.unwrap(), Redeemed::Fresh(b) if b.0.grant_id == "g1" && b.1.live(1_010))
+        );
+        assert_eq!(
+            s.redeem_code("c1", 1_020).await.unwrap(),
+            Redeemed::Reused {
+                client_id: "app".into()
+            }
+        );
+        assert!(!s.grant("g1").await.unwrap().unwrap().live(1_020));
+        assert_eq!(
+            s.redeem_code("nope", 1_020).await.unwrap(),
+            Redeemed::Unknown
+        );
+    }
+
+    #[tokio::test]
+    async fn ending_a_session_ends_its_grants_and_owes_each_client_one_logout() {
+        use crate::store::oidc::{Code, OidcStore};
+        let (_d, s, uid) = store().await;
+        for id in ["s1", "s2"] {
+            s.create_session(new_session(id, uid, 9_000), &[])
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        let code = |h: &str, g: &str| Code {
+            code_hash: h.into(),
+            grant_id: g.into(),
+            redirect_uri: "https://app.test/cb".into(),
+            code_challenge: "x".into(),
+            nonce: None,
+            expires_at: 1_060,
+            used_at: None,
+        };
+        s.create_grant_with_code(
+            &grant("g1", "app", uid, "s1", false),
+            &code("c1", "g1"),
+            &[],
+        )
+        .await
+        .unwrap();
+        s.create_grant_with_code(
+            &grant("g2", "app", uid, "s1", false),
+            &code("c2", "g2"),
+            &[],
+        )
+        .await
+        .unwrap();
+        s.create_grant_with_code(
+            &grant("g3", "mail", uid, "s1", true),
+            &code("c3", "g3"),
+            &[],
+        )
+        .await
+        .unwrap();
+        s.create_grant_with_code(
+            &grant("g4", "app", uid, "s2", false),
+            &code("c4", "g4"),
+            &[],
+        )
+        .await
+        .unwrap();
+        // A browser logout: the session's grants end, the offline one stays; one logout for
+        // each client, however many grants it had under the session.
+        assert!(s.revoke_session("s1", 2_000, &[]).await.unwrap());
+        let live = |id: &'static str| {
+            let s = &s;
+            async move { s.grant(id).await.unwrap().unwrap().live(2_001) }
+        };
+        assert!(!live("g1").await && !live("g2").await);
+        assert!(live("g3").await, "offline access outlives a logout");
+        assert!(live("g4").await, "another session's");
+        let due = s.claim_logouts(2_001, 2_031, 10).await.unwrap();
+        let mut clients: Vec<_> = due
+            .iter()
+            .map(|l| (l.client_id.as_str(), l.session_id.as_str()))
+            .collect();
+        clients.sort();
+        assert_eq!(clients, [("app", "s1"), ("mail", "s1")]);
+        assert!(
+            s.claim_logouts(2_002, 2_032, 10).await.unwrap().is_empty(),
+            "claimed"
+        );
+        s.logout_sent(due[0].id, 2_003).await.unwrap();
+        s.logout_failed(due[1].id, 2_003, Some(2_010), "503")
+            .await
+            .unwrap();
+        assert_eq!(s.logout_backlog().await.unwrap(), 1);
+        let again = s.claim_logouts(2_010, 2_040, 10).await.unwrap();
+        assert_eq!((again.len(), again[0].attempts), (1, 1));
+        s.logout_failed(again[0].id, 2_011, None, "gave up")
+            .await
+            .unwrap();
+        assert_eq!(s.logout_backlog().await.unwrap(), 0);
+        // An admin's end-all: every grant of the user, offline ones too.
+        s.revoke_user_sessions(uid, None, 3_000, None)
+            .await
+            .unwrap();
+        assert!(!s.grant("g3").await.unwrap().unwrap().live(3_001));
+        assert!(!s.grant("g4").await.unwrap().unwrap().live(3_001));
+        assert_eq!(
+            s.claim_logouts(3_001, 3_031, 10).await.unwrap().len(),
+            1,
+            "s2's app"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_expired_session_ends_its_grants_once() {
+        use crate::store::oidc::{Code, OidcStore};
+        let (_d, s, uid) = store().await;
+        s.create_session(new_session("s1", uid, 1_500), &[])
+            .await
+            .unwrap()
+            .unwrap();
+        let code = Code {
+            code_hash: "c1".into(),
+            grant_id: "g1".into(),
+            redirect_uri: "https://app.test/cb".into(),
+            code_challenge: "x".into(),
+            nonce: None,
+            expires_at: 1_060,
+            used_at: None,
+        };
+        s.create_grant_with_code(&grant("g1", "app", uid, "s1", false), &code, &[])
+            .await
+            .unwrap();
+        assert_eq!(s.end_expired_session_grants(1_400).await.unwrap(), 0);
+        assert_eq!(s.end_expired_session_grants(1_600).await.unwrap(), 1);
+        assert_eq!(
+            s.end_expired_session_grants(1_700).await.unwrap(),
+            0,
+            "told once"
+        );
+        assert!(!s.grant("g1").await.unwrap().unwrap().live(1_700));
+        assert_eq!(s.logout_backlog().await.unwrap(), 1);
     }
 
     #[tokio::test]
