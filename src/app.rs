@@ -255,6 +255,15 @@ pub fn serve(config_path: &Path, upgrade: bool) -> Result<(), StartError> {
             },
         ));
     }
+    if state.oidc.is_some() {
+        server.add_service(background_service(
+            "oidc",
+            crate::tasks::OidcUpkeep {
+                state: state.clone(),
+                every: Duration::from_secs(1),
+            },
+        ));
+    }
     server.add_service(background_service(
         "audit",
         crate::tasks::AuditTrail {

@@ -43,6 +43,9 @@ pub struct Metrics {
     pub audit_events: IntCounterVec,
     pub audit_dropped: prometheus::IntCounter,
     pub audit_suppressed: prometheus::IntCounter,
+    pub oidc_requests: IntCounterVec,
+    pub oidc_logouts: IntCounterVec,
+    pub oidc_logout_backlog: IntGauge,
 }
 
 fn plain_counter(r: &Registry, name: &str, help: &str) -> prometheus::IntCounter {
@@ -119,6 +122,23 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
     .unwrap_or_else(|_| unreachable_metric());
     let _ = r.register(Box::new(directory_seconds.clone()));
     Metrics {
+        oidc_requests: counter(
+            &r,
+            "portcullis_oidc_requests_total",
+            "Requests to the OpenID provider by endpoint (authorize, token, userinfo, introspect, revoke, end_session), client (a configured id, or unknown) and outcome (ok, or the OAuth error code)",
+            &["endpoint", "client", "outcome"],
+        ),
+        oidc_logouts: counter(
+            &r,
+            "portcullis_oidc_backchannel_logouts_total",
+            "Back-channel logouts by outcome: delivered, retry (the client did not answer 200/204), failed (given up after the last attempt), nothing (the client has no backchannel_logout_uri)",
+            &["outcome"],
+        ),
+        oidc_logout_backlog: gauge(
+            &r,
+            "portcullis_oidc_backchannel_queue",
+            "Back-channel logouts queued and not yet delivered nor given up on, read by the upkeep",
+        ),
         audit_events: counter(
             &r,
             "portcullis_audit_events_total",
@@ -321,6 +341,26 @@ pub fn cache_lookup(hit: bool) {
         .cache_lookups
         .with_label_values(&[if hit { "hit" } else { "miss" }])
         .inc();
+}
+
+/// One OpenID provider request; `client` is a configured id or `unknown`, so the label stays
+/// bounded.
+pub fn oidc_request(endpoint: &'static str, client: &str, outcome: &str) {
+    METRICS
+        .oidc_requests
+        .with_label_values(&[endpoint, client, outcome])
+        .inc();
+}
+
+pub fn oidc_logout(outcome: &crate::oidc::logout::Sent) {
+    use crate::oidc::logout::Sent;
+    let label = match outcome {
+        Sent::Delivered => "delivered",
+        Sent::Retry(..) => "retry",
+        Sent::GivenUp(_) => "failed",
+        Sent::Nothing => "nothing",
+    };
+    METRICS.oidc_logouts.with_label_values(&[label]).inc();
 }
 
 pub fn revoked(cause: &'static str, n: usize) {

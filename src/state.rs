@@ -60,6 +60,9 @@ pub struct State {
     pub audit: crate::audit::Sink,
     /// SHA-256 of the config file as last loaded (`config.reloaded` records before and after).
     pub config_hash: std::sync::Mutex<Option<String>>,
+    /// The OpenID provider's keys and caches, when `oidc_provider.enabled` (a start setting;
+    /// its clients reload with the config).
+    pub oidc: Option<crate::oidc::Provider>,
 }
 
 impl State {
@@ -123,6 +126,10 @@ impl State {
             directory_up: std::sync::atomic::AtomicBool::new(true),
             audit: crate::audit::Sink::default(),
             config_hash: std::sync::Mutex::new(None),
+            oidc: match &config.oidc_provider {
+                Some(p) => Some(crate::oidc::Provider::load(p, crate::store::now())?),
+                None => None,
+            },
             live: ArcSwap::from_pointee(Live::new(config)),
         }))
     }

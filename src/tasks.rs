@@ -255,3 +255,68 @@ impl BackgroundService for AuditTrail {
         .await;
     }
 }
+
+/// The OpenID provider's upkeep: back-channel logouts sent each `every`; sessions that
+/// expired ended with their apps, the key directory read again (a rotation on another
+/// replica or by the CLI), dead codes and grants purged, less often.
+pub struct OidcUpkeep {
+    pub state: Arc<State>,
+    pub every: Duration,
+}
+
+impl OidcUpkeep {
+    pub async fn run_once(&self, tick: u64) {
+        let (Some(provider), Some(op)) =
+            (&self.state.oidc, self.state.config().oidc_provider.clone())
+        else {
+            return;
+        };
+        let now = crate::store::now();
+        let store = self.state.store.as_ref();
+        if tick.is_multiple_of(10) {
+            match store.end_expired_session_grants(now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(sessions = n, "expired sessions ended their apps' grants"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "ending the grants of expired sessions failed")
+                }
+            }
+            if let Ok(n) = store.logout_backlog().await {
+                crate::metrics::METRICS.oidc_logout_backlog.set(n);
+            }
+            provider.assertions.sweep(now);
+        }
+        if let Err(e) =
+            crate::oidc::logout::send_due(store, &self.state.audit, &op, provider, now).await
+        {
+            tracing::warn!(error = %e, "sending back-channel logouts failed");
+        }
+        if tick % 60 == 59 {
+            if let Err(e) = provider.reload_keys(&op, now) {
+                tracing::warn!(error = %e, "the OpenID signing keys could not be read again; the loaded ones stay");
+            }
+        }
+        if tick % 600 == 300 {
+            if let Err(e) = store.purge_oidc(now).await {
+                tracing::warn!(error = %e, "purging the OpenID provider's dead rows failed");
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl BackgroundService for OidcUpkeep {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut tick = tokio::time::interval(self.every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut n = 0u64;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            self.run_once(n).await;
+            n = n.wrapping_add(1);
+        }
+    }
+}

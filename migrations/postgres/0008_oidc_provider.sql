@@ -54,8 +54,8 @@ CREATE TABLE oidc_consents (
     PRIMARY KEY (user_id, client_id)
 );
 
--- Back-channel logouts owed: one row per client and ended session, written in the
--- transaction that ends the session, sent and retried by whichever instance claims it.
+-- Back-channel logouts owed: one row per client and ended session (or revoked grant),
+-- written in the transaction that ends it, sent and retried by whichever instance claims it.
 CREATE TABLE oidc_logouts (
     id            BIGSERIAL PRIMARY KEY,
     client_id     TEXT    NOT NULL,
@@ -67,7 +67,7 @@ CREATE TABLE oidc_logouts (
     claimed_until BIGINT,
     sent_at       BIGINT,
     failed_at     BIGINT,
-    last_error    TEXT,
-    UNIQUE (client_id, session_id)
+    last_error    TEXT
 );
 CREATE INDEX oidc_logouts_due ON oidc_logouts(sent_at, failed_at, next_at);
+CREATE INDEX oidc_logouts_session ON oidc_logouts(session_id);

@@ -33,6 +33,14 @@ pub const SYSTEM_STARTED: &str = "system.started";
 pub const SYSTEM_STOPPED: &str = "system.stopped";
 pub const RETENTION_PURGED: &str = "audit.retention_purged";
 pub const BACKOFF_CLEARED: &str = "authn.backoff.cleared";
+pub const OIDC_AUTHORIZED: &str = "oidc.authorized";
+pub const OIDC_CONSENT_GRANTED: &str = "oidc.consent.granted";
+pub const OIDC_CONSENT_REVOKED: &str = "oidc.consent.revoked";
+pub const OIDC_TOKENS_ISSUED: &str = "oidc.tokens.issued";
+pub const OIDC_REFRESH_REUSED: &str = "oidc.refresh.reused";
+pub const OIDC_CODE_REUSED: &str = "oidc.code.reused";
+pub const OIDC_LOGOUT_SENT: &str = "oidc.logout.sent";
+pub const OIDC_LOGOUT_FAILED: &str = "oidc.logout.failed";
 
 /// Every type, for the query's `type` filter and the docs.
 pub const ALL: &[&str] = &[
@@ -68,6 +76,14 @@ pub const ALL: &[&str] = &[
     SYSTEM_STARTED,
     SYSTEM_STOPPED,
     RETENTION_PURGED,
+    OIDC_AUTHORIZED,
+    OIDC_CONSENT_GRANTED,
+    OIDC_CONSENT_REVOKED,
+    OIDC_TOKENS_ISSUED,
+    OIDC_REFRESH_REUSED,
+    OIDC_CODE_REUSED,
+    OIDC_LOGOUT_SENT,
+    OIDC_LOGOUT_FAILED,
 ];
 
 /// Whether `filter` names a type, or a prefix of some ending in `.` (`authn.`).

@@ -39,7 +39,7 @@ pub struct Config {
     pub directory: Option<super::Ldap>,
     pub audit: Audit,
     /// The OpenID provider (`None`: off).
-    pub oidc_provider: Option<super::runtime_oidc::OidcProvider>,
+    pub oidc_provider: Option<std::sync::Arc<super::runtime_oidc::OidcProvider>>,
 }
 
 /// The audit trail (`audit:`).
@@ -335,6 +335,9 @@ pub struct ApiRoutes {
     /// Envoy `ext_authz` (HTTP service) checks, a prefix: the original path follows it (off
     /// unless configured).
     pub ext_authz: Option<String>,
+    /// The OpenID provider's prefix (`oidc_provider.path`) and discovery path, when it is on.
+    pub oidc: Option<String>,
+    pub oidc_discovery: Option<String>,
 }
 
 /// The edge-proxy check endpoints: served only when configured (`true` for the default path),
@@ -488,6 +491,8 @@ impl ApiRoutes {
             || family(&self.admin_console)
             || self.other_pages.iter().any(|p| p == path)
             || family(&self.auth)
+            || family(&self.oidc)
+            || self.oidc_discovery.as_deref() == Some(path)
             || path == JWKS_PATH
     }
 }

@@ -75,6 +75,14 @@ const BUILT_IN: &[(&str, &str)] = &[
     ),
     ("mfa.html", include_str!("../../templates/pages/mfa.html")),
     (
+        "oidc_consent.html",
+        include_str!("../../templates/pages/oidc_consent.html"),
+    ),
+    (
+        "oidc_message.html",
+        include_str!("../../templates/pages/oidc_message.html"),
+    ),
+    (
         "mfa_setup.html",
         include_str!("../../templates/pages/mfa_setup.html"),
     ),

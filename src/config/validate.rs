@@ -120,6 +120,16 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
         &networks,
         &mut errs,
     );
+    if let Some(op) = &oidc_provider {
+        if pages.login_path.is_none() {
+            errs.push(ConfigError::at(
+                "oidc_provider.enabled",
+                "the provider signs users in on the gateway's pages: turn pages on (pages.enabled)",
+            ));
+        }
+        api.oidc = Some(op.path.clone());
+        api.oidc_discovery = Some(op.discovery_path());
+    }
     if pages.login_path.is_some() {
         api.other_pages = vec!["/forgot-password".to_string(), mail.reset_path.clone()];
         if let Some(m) = pages.mfa_path() {
@@ -170,7 +180,7 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
             mfa,
             directory,
             audit,
-            oidc_provider,
+            oidc_provider: oidc_provider.map(std::sync::Arc::new),
         })
     } else {
         Err(errs)

@@ -496,6 +496,7 @@ mod tests {
         from_yaml(yaml, &Default::default(), std::path::Path::new("."))
             .unwrap()
             .oidc_provider
+            .map(|p| (*p).clone())
             .unwrap()
     }
 

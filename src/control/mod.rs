@@ -7,6 +7,7 @@
 pub mod api;
 pub mod console;
 pub mod oauth;
+pub mod oidc;
 pub mod openapi;
 pub mod pages;
 mod schemas;
@@ -69,6 +70,7 @@ pub fn routes(state: Arc<State>) -> (Router, openapi::Doc) {
     pages::mount(&mut m, &state);
     console::mount(&mut m, &state);
     oauth::mount(&mut m, &state);
+    oidc::mount(&mut m, &state);
     let Mount { router: r, doc } = m;
     let r = r
         .route_layer(axum::middleware::from_fn(count_request))

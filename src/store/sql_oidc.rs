@@ -24,10 +24,12 @@ macro_rules! sql_oidc_store {
                 whole_user: Option<(i64, Option<&str>)>,
             ) -> $crate::store::StoreResult<()> {
                 for id in ids {
+                    // Each client with a live grant under the session (one whose grant was
+                    // revoked before was told then).
                     sqlx::query(
                         "INSERT INTO oidc_logouts (client_id, user_id, session_id, created_at, next_at) \
-                         SELECT DISTINCT client_id, user_id, session_id, $2, $2 FROM oidc_grants WHERE session_id = $1 \
-                         ON CONFLICT (client_id, session_id) DO NOTHING",
+                         SELECT DISTINCT client_id, user_id, session_id, $2, $2 FROM oidc_grants \
+                         WHERE session_id = $1 AND revoked_at IS NULL",
                     )
                     .bind(id)
                     .bind(now)
@@ -219,7 +221,7 @@ macro_rules! sql_oidc_store {
                 if let Some((client_id, user_id, Some(session_id))) = &row {
                     sqlx::query(
                         "INSERT INTO oidc_logouts (client_id, user_id, session_id, created_at, next_at) \
-                         VALUES ($1, $2, $3, $4, $4) ON CONFLICT (client_id, session_id) DO NOTHING",
+                         VALUES ($1, $2, $3, $4, $4)",
                     )
                     .bind(client_id)
                     .bind(user_id)
@@ -344,12 +346,12 @@ macro_rules! sql_oidc_store {
 
             async fn end_expired_session_grants(&self, now: i64) -> $crate::store::StoreResult<u64> {
                 let mut tx = self.begin_write().await?;
-                // Sessions gone or past their expiry whose apps were not yet told.
+                // Sessions gone or past their expiry with grants still live (ending them is
+                // what marks them told; offline grants outlive their session, untold).
                 let ids: Vec<String> = sqlx::query_scalar(
                     "SELECT DISTINCT g.session_id FROM oidc_grants g LEFT JOIN sessions s ON s.id = g.session_id \
-                     WHERE g.session_id IS NOT NULL AND (s.id IS NULL OR s.expires_at <= $1) \
-                     AND NOT EXISTS (SELECT 1 FROM oidc_logouts l WHERE l.client_id = g.client_id AND l.session_id = g.session_id) \
-                     LIMIT 500",
+                     WHERE g.session_id IS NOT NULL AND g.revoked_at IS NULL AND NOT g.offline \
+                     AND (s.id IS NULL OR s.expires_at <= $1) LIMIT 500",
                 )
                 .bind(now)
                 .fetch_all(&mut *tx)

@@ -11,7 +11,7 @@ pub mod keys;
 pub mod users;
 
 use crate::auth::Identity;
-use crate::control::pages::{csrf_ok, form_fields, render};
+use crate::control::web::page::{csrf_ok, form_fields, render};
 use crate::control::Mount;
 use crate::error::Reject;
 use crate::state::State;
@@ -40,8 +40,8 @@ fn base(state: &State) -> String {
 
 /// The signed-in admin, or the answer instead: the sign-in page for nobody, 403 for others.
 pub async fn admin(state: &State, headers: &HeaderMap, here: &str) -> Result<Admin, Response> {
-    let Some(id) = crate::control::pages::session(state, headers).await else {
-        return Err(crate::control::pages::to_sign_in(state, here));
+    let Some(id) = crate::control::web::page::session(state, headers).await else {
+        return Err(crate::control::web::page::to_sign_in(state, here));
     };
     if id.user.role != crate::control::api::users::ADMIN_ROLE {
         return Err(message(

@@ -5,4 +5,5 @@
 pub mod cookies;
 pub mod csrf;
 pub mod extract;
+pub mod page;
 pub mod views;
