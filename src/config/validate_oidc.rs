@@ -29,7 +29,7 @@ pub(super) fn oidc_provider(
                 && u.query().is_none()
                 && u.fragment().is_none() =>
         {
-            if u.scheme() == "http" && production && !loopback(&u) {
+            if enabled && u.scheme() == "http" && production && !loopback(&u) {
                 errs.push(ConfigError::at(
                     "oidc_provider.issuer",
                     "must be https in production (OpenID Connect Core §3.1.2.1)",

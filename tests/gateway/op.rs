@@ -249,3 +249,8 @@ pub async fn rp(command: &str, args: serde_json::Value) -> Option<Result<serde_j
     });
     Some(if out.status.success() { Ok(v) } else { Err(v) })
 }
+
+/// A value for a query string.
+pub fn escape(v: &str) -> String {
+    form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}

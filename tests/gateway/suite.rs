@@ -34,6 +34,7 @@ mod mfa;
 mod mail;
 mod oauth;
 mod oidc;
+mod oidc_apache;
 mod oidc_refusals;
 mod op;
 mod openapi;

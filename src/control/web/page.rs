@@ -52,7 +52,7 @@ pub fn render(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    secure_headers(h);
+    secure_headers(cfg, h);
     if let Some(v) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         h.append(header::SET_COOKIE, v);
     }
@@ -63,20 +63,59 @@ pub fn render(
 /// its hash and nothing else.
 pub const PAGE_SCRIPT: &str = include_str!("../../../templates/pages/pages.js");
 
-static POLICY: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {
+static SCRIPT_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     use base64::Engine;
     use sha2::Digest;
-    let hash = base64::engine::general_purpose::STANDARD
-        .encode(sha2::Sha256::digest(PAGE_SCRIPT.as_bytes()));
-    HeaderValue::from_str(&format!(
-        "default-src 'none'; script-src 'sha256-{hash}'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ))
-    .unwrap_or(HeaderValue::from_static("default-src 'none'"))
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(PAGE_SCRIPT.as_bytes()))
 });
 
+/// Where a page's form may lead, redirects included (browsers check `form-action` on every
+/// hop of the redirects a submission starts): this site, and the places a sign-in may send
+/// the browser back to — `server.redirect_origins`, the routes' hosts, and the OpenID
+/// provider's clients' redirect URIs.
+fn form_action(cfg: &Config) -> String {
+    let mut out = vec!["'self'".to_string()];
+    out.extend(cfg.server.redirect_origins.iter().cloned());
+    out.extend(cfg.server.redirect_hosts.iter().cloned());
+    for c in cfg.oidc_provider.iter().flat_map(|p| p.clients.values()) {
+        for r in &c.redirect_uris {
+            let source = match r {
+                crate::config::RedirectUri::Exact(u) => match url::Url::parse(u) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => {
+                        u.origin().ascii_serialization()
+                    }
+                    Ok(u) => format!("{}:", u.scheme()),
+                    Err(_) => continue,
+                },
+                crate::config::RedirectUri::LoopbackAnyPort { host, .. } => {
+                    format!("http://{host}:*")
+                }
+            };
+            out.push(source);
+        }
+    }
+    out.sort();
+    out.dedup();
+    // What cannot be written into the header is left out, never the whole policy.
+    out.retain(|s| {
+        s.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b';' && b != b',')
+    });
+    out.join(" ")
+}
+
+fn policy(cfg: &Config) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "default-src 'none'; script-src 'sha256-{}'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' https: data:; form-action {}; frame-ancestors 'none'; base-uri 'none'",
+        *SCRIPT_HASH,
+        form_action(cfg)
+    ))
+    .unwrap_or(HeaderValue::from_static("default-src 'none'"))
+}
+
 /// Headers every page carries: no sniffing, no framing, no scripts but the passkey one, no
-/// referrer leaks.
-pub fn secure_headers(h: &mut HeaderMap) {
+/// referrer leaks, forms only to where a sign-in may lead.
+pub fn secure_headers(cfg: &Config, h: &mut HeaderMap) {
     h.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
@@ -87,7 +126,7 @@ pub fn secure_headers(h: &mut HeaderMap) {
         HeaderValue::from_static("no-referrer"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert("content-security-policy", POLICY.clone());
+    h.insert("content-security-policy", policy(cfg));
 }
 
 /// The request's CSRF token, or a new one with the cookie that carries it.
