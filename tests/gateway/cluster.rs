@@ -40,7 +40,7 @@ where
 }
 
 /// Two gateways on one PostgreSQL database, with `extra` config lines.
-async fn two_instances(up: &Upstream, url: &str, extra: &str) -> (Gateway, Gateway) {
+pub(crate) async fn two_instances(up: &Upstream, url: &str, extra: &str) -> (Gateway, Gateway) {
     let instance = || {
         let mut o = Options::new(up.addr);
         o.database_url = Some(url.to_string());

@@ -145,3 +145,108 @@ async fn every_way_out_of_a_session_reaches_the_app_and_a_failed_logout_is_tried
     let (s, _) = token(&g, Some(("app", SECRET_BASIC)), &[("grant_type", "refresh_token"), ("refresh_token", t["refresh_token"].as_str().unwrap())]).await;
     assert_eq!(s, 400);
 }
+
+/// RFC 7523 §2.2 (private_key_jwt) and RFC 6749 §4.4 (client_credentials) with openid-client,
+/// and a public client (`none`) whose code only PKCE binds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openid_client_with_private_key_jwt_client_credentials_and_a_public_client() {
+    let Some(keys) = rp("keygen", json!({})).await else {
+        return;
+    };
+    let keys = keys.unwrap();
+    let jwks = json!({ "keys": [keys["public"]] });
+    let clients = format!(
+        "    jwt-app:\n      auth_method: private_key_jwt\n      jwks: {jwks}\n      redirect_uris: [\"https://jwt.test/cb\"]\n      grant_types: [authorization_code, client_credentials]\n      service_account: robot@example.test\n      scopes: [openid, email, groups]\n\
+         \x20   spa:\n      redirect_uris: [\"http://127.0.0.1/cb\"]\n      scopes: [openid, email]\n"
+    );
+    let (_up, g) = provider(&clients, "").await;
+    let admin = g.admin_token().await;
+    g.create_user(&admin, "robot@example.test", "user", "robot-password-123").await;
+    let iss = issuer(&g);
+    let jwt = json!({"issuer": iss, "client_id": "jwt-app", "auth": "private_key_jwt", "private": keys["private"], "redirect_uri": "https://jwt.test/cb"});
+    let mut b = Browser::default();
+    let run = |client: serde_json::Value, scope: &'static str| {
+        let g = &g;
+        let iss = iss.clone();
+        let mut b = b.clone();
+        async move {
+            let mut begin = client.clone();
+            begin["scope"] = scope.into();
+            let begun = rp("begin", begin).await.unwrap().unwrap();
+            let callback = b.authorize(g, begun["url"].as_str().unwrap(), ADMIN_EMAIL, ADMIN_PASSWORD).await.away();
+            let mut finish = client;
+            for k in ["verifier", "state", "nonce"] {
+                finish[k] = begun[k].clone();
+            }
+            finish["callback"] = callback.into();
+            let _ = iss;
+            rp("finish", finish).await.unwrap().unwrap_or_else(|e| panic!("{e}"))
+        }
+    };
+    let done = run(jwt.clone(), "openid email").await;
+    assert_eq!(done["claims"]["aud"], "jwt-app");
+    assert_eq!(done["userinfo"]["email"], ADMIN_EMAIL);
+    // client_credentials: a token naming the service account, no ID token (§4.4.3).
+    let mut cc = jwt.clone();
+    cc["scope"] = "email groups".into();
+    let t = rp("credentials", cc).await.unwrap().unwrap_or_else(|e| panic!("{e}"));
+    assert!(t["id_token"].is_null());
+    assert_eq!(t["scope"], "email groups");
+    let mut intro = jwt.clone();
+    intro["token"] = t["access_token"].clone();
+    let i = rp("introspect", intro).await.unwrap().unwrap();
+    assert_eq!(i["active"], true);
+    assert_eq!(i["client_id"], "jwt-app");
+    // A public client: no secret, PKCE, a loopback redirect on any port (RFC 8252 §7.3).
+    let spa = json!({"issuer": iss, "client_id": "spa", "auth": "none", "redirect_uri": "http://127.0.0.1:43117/cb"});
+    let done = run(spa, "openid email").await;
+    assert_eq!(done["claims"]["aud"], "spa");
+    b.cookies.clear();
+    // A private_key_jwt assertion cannot be replayed (RFC 7523 §3, jti).
+    let r = reqwest::Client::new()
+        .post(format!("{iss}/oidc/token"))
+        .form(&[("grant_type", "client_credentials"), ("client_id", "jwt-app")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "a confidential client without its assertion");
+}
+
+/// Two instances on one PostgreSQL (RFC 6749 §4.1.2, Back-Channel Logout §2.7): a code
+/// issued on A is redeemed on B; a logout on B ends A's introspection at once and sends one
+/// back-channel logout, not one per instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_codes_and_send_one_logout() {
+    let Some(shared) = crate::pg::for_this_pass() else {
+        return; // runs in the PostgreSQL pass (`gateway_pg`)
+    };
+    let bcl = Receiver::start().await;
+    let up = Upstream::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "oidc_provider:\n  enabled: true\n  issuer: \"http://id.test\"\n  key_dir: \"{}\"\n  clients:\n{}",
+        keys.path().display(),
+        clients(&bcl.url)
+    );
+    let (a, b) = crate::cluster::two_instances(&up, &shared.database("oidc_two"), &extra).await;
+    let mut browser = Browser::default();
+    let landed = browser.authorize(&a, &authorize_url(&a, "app", "https://app.test/cb", &[]), ADMIN_EMAIL, ADMIN_PASSWORD).await.away();
+    let code = param(&landed, "code").unwrap();
+    let (s, t) = token(&b, Some(("app", SECRET_BASIC)), &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "https://app.test/cb"), ("code_verifier", VERIFIER)]).await;
+    assert_eq!(s, 200, "redeemed on the other instance: {t}");
+    let introspect = |g: &Gateway| {
+        let url = format!("{}/oidc/introspect", issuer(g));
+        let token = t["access_token"].as_str().unwrap().to_string();
+        async move {
+            let r = reqwest::Client::new().post(url).basic_auth("app", Some(SECRET_BASIC)).form(&[("token", token)]).send().await.unwrap();
+            r.json::<serde_json::Value>().await.unwrap()["active"].as_bool().unwrap()
+        }
+    };
+    assert!(introspect(&a).await);
+    let session = browser.cookies["portcullis_session"].clone();
+    assert_eq!(b.post("/api/logout", Some(&session)).await.status(), 200);
+    assert!(!introspect(&a).await, "A refuses at once: the grant ended in the shared store");
+    bcl.wait_for(1).await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(bcl.received().len(), 1, "one logout, whichever instance sent it");
+}
