@@ -71,6 +71,30 @@ pub fn edge_config(
     Ok(())
 }
 
+/// `portcullis oidc rotate-key`: a new signing key in the provider's key directory, which
+/// every replica reads again each second; keys no token can need any more are deleted.
+pub fn oidc_rotate_key(path: &Path) -> anyhow::Result<()> {
+    let cfg = crate::app::load_config(path)?;
+    let op = cfg
+        .oidc_provider
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("oidc_provider is not enabled in {}", path.display()))?;
+    let keep = op.lifetimes.longest_signed();
+    let (kid, deleted) = crate::oidc::keys::rotate(&op.key_dir, op.signing, keep, now())?;
+    println!(
+        "signing with {} key {kid} from now on; the previous key stays published for {}s",
+        op.signing.name(),
+        keep.as_secs()
+    );
+    for d in deleted {
+        println!(
+            "deleted {} (no token it signed is still valid)",
+            d.display()
+        );
+    }
+    Ok(())
+}
+
 /// Binds the directory's service account once.
 fn check_directory(l: &crate::config::Ldap) -> Result<(), crate::directory::DirError> {
     use crate::directory::{DirError, Directory};

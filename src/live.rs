@@ -21,6 +21,9 @@ pub struct Live {
     /// Requests per API key (`rate_limits.api_key`), by key id.
     /// Per API key, by the key's id as a UUID (`KeyGrant::holder`: no allocation per request).
     pub api_key_limiter: Option<(Limit, Arc<KeyedLimiter<uuid::Uuid>>)>,
+    /// The OpenID token endpoint, per client address and per registered client_id.
+    pub oidc_token_limiter: Option<Limiter>,
+    pub oidc_client_limiter: Option<(Limit, Arc<KeyedLimiter<String>>)>,
     /// Per route, by index: its policy's verdict counters (`None` without a policy).
     pub policy_counters: Vec<Option<crate::metrics::PolicyCounters>>,
     /// The request metrics' series: one per route by index, then `api`, then `none`.
@@ -122,6 +125,16 @@ impl Live {
                     _ => (limit, Arc::new(KeyedLimiter::new(limit))),
                 }
             }),
+            oidc_token_limiter: Limiter::kept(
+                config.rate_limits.oidc_token,
+                previous.and_then(|p| p.oidc_token_limiter.as_ref()),
+            ),
+            oidc_client_limiter: config.rate_limits.oidc_client.map(|limit| {
+                match previous.and_then(|p| p.oidc_client_limiter.as_ref()) {
+                    Some((l, keys)) if *l == limit => (limit, keys.clone()),
+                    _ => (limit, Arc::new(KeyedLimiter::new(limit))),
+                }
+            }),
             config,
         }
     }
@@ -145,6 +158,7 @@ impl Live {
         self.login_limiter
             .iter()
             .chain(self.oauth_limiter.iter())
+            .chain(self.oidc_token_limiter.iter())
             .chain(self.route_limiters.iter().flatten())
             .map(|l| l.keys.as_ref())
     }

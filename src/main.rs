@@ -106,6 +106,18 @@ enum Cmd {
         #[command(subcommand)]
         cmd: AuditCmd,
     },
+    /// The OpenID provider.
+    Oidc {
+        #[command(subcommand)]
+        cmd: OidcCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum OidcCmd {
+    /// Start signing with a new key (of `oidc_provider.signing`); the old one stays in the
+    /// JWKS until every token it signed has expired. Running gateways switch within a second.
+    RotateKey,
 }
 
 #[derive(Subcommand)]
@@ -256,6 +268,9 @@ fn main() -> ExitCode {
         Cmd::Key {
             cmd: KeyCmd::Revoke { id },
         } => portcullis::cli::key_revoke(&cli.config, &id),
+        Cmd::Oidc {
+            cmd: OidcCmd::RotateKey,
+        } => portcullis::cli::oidc_rotate_key(&cli.config),
         Cmd::Audit {
             cmd: AuditCmd::Verify,
         } => {

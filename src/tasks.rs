@@ -47,6 +47,9 @@ impl Upkeep {
         if let Some((_, l)) = &self.state.config().api_key_limiter {
             l.shrink();
         }
+        if let Some((_, l)) = &self.state.config().oidc_client_limiter {
+            l.shrink();
+        }
         self.state.auth.cache.sweep(now);
         self.state.config().limiters().for_each(|l| l.shrink());
         self.state.mail_limiter.shrink();
@@ -291,7 +294,8 @@ impl OidcUpkeep {
         {
             tracing::warn!(error = %e, "sending back-channel logouts failed");
         }
-        if tick % 60 == 59 {
+        // A rotation (new file) is picked up within a tick; retired keys age out each minute.
+        if tick % 60 == 59 || provider.keys().changed(&op.key_dir) {
             if let Err(e) = provider.reload_keys(&op, now) {
                 tracing::warn!(error = %e, "the OpenID signing keys could not be read again; the loaded ones stay");
             }

@@ -11,6 +11,7 @@ pub mod links;
 pub mod login;
 pub mod magic;
 pub mod mfa;
+pub mod oidc_apps;
 pub mod passkeys;
 pub mod password;
 pub mod profile;

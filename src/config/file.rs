@@ -384,6 +384,12 @@ pub struct RateLimitsFile {
     pub account: Option<AccountBackoffFile>,
     /// Requests per API key.
     pub api_key: Option<LimitFile>,
+    /// The OpenID provider's token endpoint per client address (default 300 a minute,
+    /// bursts of 60).
+    pub oidc_token: Option<LimitFile>,
+    /// The OpenID provider's token endpoint per client_id (default 600 a minute, bursts of
+    /// 120): a guessed secret is slowed even from many addresses.
+    pub oidc_client: Option<LimitFile>,
 }
 
 /// Per-account login backoff: `{ free_failures: 5, max_backoff: "60s" }`.

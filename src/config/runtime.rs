@@ -388,6 +388,9 @@ pub struct RateLimits {
     pub account: BackoffPolicy,
     /// Requests per API key.
     pub api_key: Option<Limit>,
+    /// The OpenID token endpoint, per client address and per client_id.
+    pub oidc_token: Option<Limit>,
+    pub oidc_client: Option<Limit>,
 }
 
 #[derive(Debug, Clone)]

@@ -30,6 +30,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../templates/pages/admin_keys.html"),
     ),
     (
+        "admin_apps.html",
+        include_str!("../../templates/pages/admin_apps.html"),
+    ),
+    (
         "admin_audit.html",
         include_str!("../../templates/pages/admin_audit.html"),
     ),

@@ -83,6 +83,22 @@ pub(super) fn validate(f: FileConfig, base: &Path) -> Result<Config, Vec<ConfigE
             .rate_limits
             .api_key
             .and_then(|l| limit(l, "rate_limits.api_key", &mut errs)),
+        oidc_token: limit(
+            f.rate_limits.oidc_token.unwrap_or(file::LimitFile {
+                per_minute: 300,
+                burst: Some(60),
+            }),
+            "rate_limits.oidc_token",
+            &mut errs,
+        ),
+        oidc_client: limit(
+            f.rate_limits.oidc_client.unwrap_or(file::LimitFile {
+                per_minute: 600,
+                burst: Some(120),
+            }),
+            "rate_limits.oidc_client",
+            &mut errs,
+        ),
     };
     let passwords = Passwords {
         min_length: f.passwords.min_length.unwrap_or(DEFAULT_MIN_PASSWORD),

@@ -64,6 +64,16 @@ impl Presented {
     }
 }
 
+impl Presented {
+    /// The client it names (Basic's user, or the form's `client_id`), before any proof.
+    pub fn claimed(&self) -> Option<&str> {
+        self.basic
+            .as_ref()
+            .map(|(id, _)| id.as_str())
+            .or(self.client_id.as_deref())
+    }
+}
+
 /// Replay and key caches for `private_key_jwt`, one per provider.
 #[derive(Default)]
 pub struct AssertionState {

@@ -43,6 +43,8 @@ pub struct KeyRing {
     /// Older keys still published, newest first.
     pub retired: Vec<SigningKey>,
     jwks: bytes::Bytes,
+    /// The directory's key files when it was read: a different listing means a rotation.
+    listing: Vec<PathBuf>,
 }
 
 impl KeyRing {
@@ -81,7 +83,13 @@ impl KeyRing {
             current,
             retired,
             jwks,
+            listing: listing(dir)?,
         })
+    }
+
+    /// Whether `dir` holds other key files than when this ring was read.
+    pub fn changed(&self, dir: &Path) -> bool {
+        listing(dir).map_or(true, |l| l != self.listing)
     }
 
     /// The published keys, as a JWK set.
@@ -138,6 +146,10 @@ pub fn rotate(
         }
     }
     Ok((ring.current.kid, deleted))
+}
+
+fn listing(dir: &Path) -> Result<Vec<PathBuf>, KeyError> {
+    Ok(files(dir)?.into_iter().map(|(p, _)| p).collect())
 }
 
 /// `(path, created)` of every key file, newest first.

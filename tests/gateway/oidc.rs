@@ -202,7 +202,22 @@ async fn openid_client_with_private_key_jwt_client_credentials_and_a_public_clie
     let done = run(spa, "openid email").await;
     assert_eq!(done["claims"]["aud"], "spa");
     b.cookies.clear();
-    // A private_key_jwt assertion cannot be replayed (RFC 7523 §3, jti).
+    // RFC 7523 §3: an assertion is used once (its jti); a second use is invalid_client.
+    let signed = rp("assertion", json!({"private": keys["private"], "client_id": "jwt-app", "audience": format!("{iss}/oidc/token")})).await.unwrap().unwrap();
+    let with = |assertion: &str| {
+        reqwest::Client::new().post(format!("{iss}/oidc/token")).form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "jwt-app"),
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            ("client_assertion", assertion),
+        ])
+    };
+    let a = signed["assertion"].as_str().unwrap();
+    assert_eq!(with(a).send().await.unwrap().status(), 200, "the first use");
+    let again = with(a).send().await.unwrap();
+    assert_eq!(again.status(), 401, "the same jti again");
+    assert_eq!(again.json::<serde_json::Value>().await.unwrap()["error"], "invalid_client");
+    // RFC 6749 §2.3: a confidential client without its assertion.
     let r = reqwest::Client::new()
         .post(format!("{iss}/oidc/token"))
         .form(&[("grant_type", "client_credentials"), ("client_id", "jwt-app")])

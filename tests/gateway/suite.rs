@@ -35,6 +35,7 @@ mod mail;
 mod oauth;
 mod oidc;
 mod oidc_apache;
+mod oidc_operations;
 mod oidc_refusals;
 mod op;
 mod openapi;

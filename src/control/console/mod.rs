@@ -5,6 +5,7 @@
 //! sign-in within `tokens.fresh_for`. Each action goes through the same functions as the API,
 //! so it leaves the same audit events, with the admin as actor.
 
+pub mod apps;
 pub mod audit;
 pub mod backoffs;
 pub mod keys;
@@ -24,6 +25,7 @@ use std::collections::HashMap;
 const SECTIONS: &[(&str, &str)] = &[
     ("users", "Users"),
     ("keys", "API keys"),
+    ("apps", "Apps"),
     ("audit", "Audit trail"),
     ("backoffs", "Backoffs"),
 ];
@@ -181,6 +183,7 @@ pub fn notice(q: &HashMap<String, String>) -> Option<&'static str> {
         "session-revoked" => "The session is signed out.",
         "sessions-revoked" => "Every session of the user is signed out.",
         "key-revoked" => "The API key is revoked.",
+        "app-revoked" => "The app's access is revoked; it is told over the back channel.",
         "backoff-cleared" => "The backoff is cleared.",
         _ => return None,
     })
@@ -259,6 +262,16 @@ pub fn mount(m: &mut Mount, state: &State) {
         &Some(format!("{p}/keys/revoke")),
         post(keys::revoke),
         &[post_op("Revoke an API key")],
+    );
+    m.add(
+        &Some(format!("{p}/apps")),
+        get(apps::list),
+        &[get_op("Apps and their grants")],
+    );
+    m.add(
+        &Some(format!("{p}/apps/revoke")),
+        post(apps::revoke),
+        &[post_op("Revoke an app's grant")],
     );
     m.add(
         &Some(format!("{p}/audit")),

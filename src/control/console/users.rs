@@ -207,6 +207,7 @@ async fn show_user(
         let sessions = crate::control::web::views::sessions_of(state, user.id, None).await?;
         let factors = crate::accounts::mfa::status(state, user.id).await?;
         let keys = state.store.api_keys(user.id).await?;
+        let apps = crate::accounts::oidc_apps::of_user(state, user.id).await?;
         let events = state
             .store
             .audit_page(&AuditQuery {
@@ -215,9 +216,9 @@ async fn show_user(
                 ..Default::default()
             })
             .await?;
-        Ok::<_, Reject>((groups, sessions, factors, keys, events))
+        Ok::<_, Reject>((groups, sessions, factors, keys, apps, events))
     };
-    let (groups, sessions, factors, keys, events) = match details.await {
+    let (groups, sessions, factors, keys, apps, events) = match details.await {
         Ok(d) => d,
         Err(r) => return r.into_response(),
     };
@@ -252,6 +253,7 @@ async fn show_user(
                 last_used => k.last_used_at.map(rfc),
             }).collect::<Vec<_>>(),
             events => events.iter().map(super::audit::row).collect::<Vec<_>>(),
+            apps,
             reachable => user.reachable_by_email(),
         },
     )

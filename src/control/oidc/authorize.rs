@@ -262,7 +262,10 @@ async fn authorize(
         });
         let ask = req.prompt(Prompt::Consent)
             || match client.consent {
-                crate::config::Consent::Implicit => false,
+                // Core §11: access that outlives the session is granted only with consent.
+                crate::config::Consent::Implicit => {
+                    req.scopes.contains(&crate::config::Scope::OfflineAccess)
+                }
                 crate::config::Consent::Explicit => true,
                 crate::config::Consent::Remember(_) => !covered,
             };

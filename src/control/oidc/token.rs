@@ -60,12 +60,64 @@ fn form_of(headers: &HeaderMap, body: &[u8]) -> Result<BTreeMap<String, String>,
     params(body)
 }
 
-pub async fn token(S(state): S<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
+/// Seconds to wait when the caller's address, or the registered client it names, is over
+/// its token-endpoint limit: checked before any credential, so guessing a secret is slowed.
+fn throttled(
+    live: &crate::live::Live,
+    ip: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+    form: &BTreeMap<String, String>,
+) -> Option<u64> {
+    if let (Some(l), Some(ip)) = (&live.oidc_token_limiter, ip) {
+        if let Err(wait) = l.keys.check(ip) {
+            return Some(wait);
+        }
+    }
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let presented = Presented::read(auth, form).ok()?;
+    let id = presented.claimed()?;
+    // Only registered clients are counted: made-up ids cannot grow the table.
+    let registered = live
+        .oidc_provider
+        .as_ref()
+        .is_some_and(|op| op.clients.contains_key(id));
+    let (_, l) = live.oidc_client_limiter.as_ref()?;
+    registered.then(|| l.check(id.to_string()).err()).flatten()
+}
+
+/// 429 with `Retry-After` and an OAuth-shaped body (`slow_down`, RFC 8628 §3.5's name for
+/// "too fast").
+fn slow_down(wait: u64) -> Response {
+    let body = serde_json::json!({
+        "error": "slow_down",
+        "error_description": format!("Too many token requests: try again in {wait} s"),
+    });
+    let mut r = (http::StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    no_cache(r.headers_mut());
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, http::HeaderValue::from(wait));
+    r
+}
+
+pub async fn token(
+    S(state): S<Arc<State>>,
+    crate::control::web::extract::Client(caller): crate::control::web::extract::Client,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(on) = on(&state) else {
         return crate::error::Reject::NotFound.into_response();
     };
     let now = crate::store::now();
     let mut label = "unknown".to_string();
+    let form = params(&body).unwrap_or_default();
+    if let Some(wait) = throttled(&state.config(), caller.ip, &headers, &form) {
+        crate::metrics::rate_limited("oidc_token");
+        crate::metrics::oidc_request("token", "unknown", "rate_limited");
+        return slow_down(wait);
+    }
     let outcome = async {
         let form = form_of(&headers, &body)?;
         let c = client(&on, &headers, &form, now).await?;

@@ -83,6 +83,10 @@ async fn show(
         },
         Err(r) => return r.into_response(),
     };
+    let apps = match crate::accounts::oidc_apps::of_user(state, user.id).await {
+        Ok(a) => a,
+        Err(r) => return r.into_response(),
+    };
     let activity = match super::activity::recent(state, user.id).await {
         Ok(a) => a,
         Err(r) => return r.into_response(),
@@ -94,7 +98,7 @@ async fn show(
         status,
         context! {
             name => user.name, email => user.email, picture => user.picture, sessions,
-            notice, error, base => base(state), logout, security, keys, activity,
+            notice, error, base => base(state), logout, security, keys, activity, apps,
             admin => (user.role == crate::auth::ADMIN_ROLE)
                 .then(|| state.config().pages.admin_path.clone()).flatten(),
         },
@@ -130,6 +134,7 @@ pub async fn page(
         Some("totp-off") => Some("The authenticator app is turned off."),
         Some("passkey-removed") => Some("The passkey is removed."),
         Some("key-revoked") => Some("The API key is revoked."),
+        Some("app-revoked") => Some("The app no longer has access."),
         _ => None,
     };
     show(&state, &headers, &id, StatusCode::OK, notice, None).await
@@ -397,6 +402,21 @@ pub async fn key_revoke(S(state): S<Arc<State>>, headers: HeaderMap, body: Bytes
     let key = f.get("id").map(String::as_str).unwrap_or("");
     match crate::accounts::api_keys::revoke(&state, key, Some(user.id)).await {
         Ok(true) => back(&state, "key-revoked"),
+        Ok(false) => refused(&state, &headers, &id, Reject::NotFound).await,
+        Err(r) => r.into_response(),
+    }
+}
+
+/// `POST …/apps/revoke` with the grant's `id`: the app's tokens end, it is told over the back
+/// channel, and its next sign-in asks for consent again.
+pub async fn app_revoke(S(state): S<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
+    let (id, user, f) = match form(&state, &headers, &body).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let grant = f.get("id").map(String::as_str).unwrap_or("");
+    match crate::accounts::oidc_apps::revoke(&state, grant, Some(user.id)).await {
+        Ok(true) => back(&state, "app-revoked"),
         Ok(false) => refused(&state, &headers, &id, Reject::NotFound).await,
         Err(r) => r.into_response(),
     }

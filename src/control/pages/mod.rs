@@ -106,6 +106,11 @@ pub fn mount(m: &mut Mount, state: &State) {
                 post(account::key_revoke),
                 "Revoke an API key",
             ),
+            (
+                "/apps/revoke",
+                post(account::app_revoke),
+                "Revoke an app's access",
+            ),
         ] {
             m.add(
                 &Some(format!("{p}{suffix}")),

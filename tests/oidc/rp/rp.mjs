@@ -41,6 +41,17 @@ async function run() {
       pub.use = 'sig';
       return out({ public: pub, private: priv });
     }
+    case 'assertion': {
+      // A client assertion (RFC 7523 §3) as openid-client signs one, for the test to replay.
+      const key = await jose.importJWK(a.private, 'ES256');
+      const now = Math.floor(Date.now() / 1000);
+      const jwt = await new jose.SignJWT({ jti: jose.base64url.encode(crypto.getRandomValues(new Uint8Array(16))) })
+        .setProtectedHeader({ alg: 'ES256', kid: a.private.kid })
+        .setIssuer(a.client_id).setSubject(a.client_id).setAudience(a.audience)
+        .setIssuedAt(now).setExpirationTime(now + 60)
+        .sign(key);
+      return out({ assertion: jwt });
+    }
     case 'begin': {
       const c = await config();
       const verifier = client.randomPKCECodeVerifier();
