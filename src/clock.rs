@@ -25,6 +25,12 @@ pub fn system_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// Unix seconds as RFC 3339 in UTC, to the second: how pages and the CLI show a time.
+pub fn rfc3339(secs: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
 /// Moves the clock forward. Reachable only from a debug build started with
 /// `PORTCULLIS_TEST_CLOCK=1` (the admin listener's `POST /test/clock?advance_ms=N`).
 pub fn advance(by: std::time::Duration) {

@@ -7,6 +7,8 @@ use crate::metrics::resolved::RouteMeters;
 use crate::ratelimit::KeyedLimiter;
 use crate::routing::RouteIndex;
 use crate::upstream::Upstreams;
+use std::hash::Hash;
+use std::net::IpAddr;
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -18,26 +20,35 @@ pub struct Live {
     pub oauth_limiter: Option<Limiter>,
     /// One per route, by index; `None` where the route has no `rate_limit`.
     pub route_limiters: Vec<Option<Limiter>>,
-    /// Requests per API key (`rate_limits.api_key`), by key id.
-    /// Per API key, by the key's id as a UUID (`KeyGrant::holder`: no allocation per request).
-    pub api_key_limiter: Option<(Limit, Arc<KeyedLimiter<uuid::Uuid>>)>,
+    /// Requests per API key (`rate_limits.api_key`), by the key's id as a UUID
+    /// (`KeyGrant::holder`: no allocation per request).
+    pub api_key_limiter: Option<Limiter<uuid::Uuid>>,
     /// The OpenID token endpoint, per client address and per registered client_id.
     pub oidc_token_limiter: Option<Limiter>,
-    pub oidc_client_limiter: Option<(Limit, Arc<KeyedLimiter<String>>)>,
+    pub oidc_client_limiter: Option<Limiter<String>>,
     /// Per route, by index: its policy's verdict counters (`None` without a policy).
     pub policy_counters: Vec<Option<crate::metrics::PolicyCounters>>,
     /// The request metrics' series: one per route by index, then `api`, then `none`.
     route_meters: Vec<RouteMeters>,
 }
 
-/// A rate limit and the per-client state counted against it.
-#[derive(Clone)]
-pub struct Limiter {
+/// A rate limit and the state counted against it, per client address unless `K` says
+/// otherwise.
+pub struct Limiter<K: Hash + Eq + Clone = IpAddr> {
     pub limit: Limit,
-    pub keys: Arc<KeyedLimiter>,
+    pub keys: Arc<KeyedLimiter<K>>,
 }
 
-impl Limiter {
+impl<K: Hash + Eq + Clone> Clone for Limiter<K> {
+    fn clone(&self) -> Self {
+        Limiter {
+            limit: self.limit,
+            keys: self.keys.clone(),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone> Limiter<K> {
     fn new(limit: Limit) -> Self {
         Limiter {
             limit,
@@ -47,7 +58,7 @@ impl Limiter {
 
     /// The previous limiter when its limit is unchanged, so a reload does not hand every
     /// client a fresh allowance.
-    fn kept(limit: Option<Limit>, previous: Option<&Limiter>) -> Option<Limiter> {
+    fn kept(limit: Option<Limit>, previous: Option<&Limiter<K>>) -> Option<Limiter<K>> {
         let limit = limit?;
         match previous {
             Some(p) if p.limit == limit => Some(p.clone()),
@@ -119,22 +130,18 @@ impl Live {
                 previous.and_then(|p| p.oauth_limiter.as_ref()),
             ),
             route_limiters,
-            api_key_limiter: config.rate_limits.api_key.map(|limit| {
-                match previous.and_then(|p| p.api_key_limiter.as_ref()) {
-                    Some((l, keys)) if *l == limit => (limit, keys.clone()),
-                    _ => (limit, Arc::new(KeyedLimiter::new(limit))),
-                }
-            }),
+            api_key_limiter: Limiter::kept(
+                config.rate_limits.api_key,
+                previous.and_then(|p| p.api_key_limiter.as_ref()),
+            ),
             oidc_token_limiter: Limiter::kept(
                 config.rate_limits.oidc_token,
                 previous.and_then(|p| p.oidc_token_limiter.as_ref()),
             ),
-            oidc_client_limiter: config.rate_limits.oidc_client.map(|limit| {
-                match previous.and_then(|p| p.oidc_client_limiter.as_ref()) {
-                    Some((l, keys)) if *l == limit => (limit, keys.clone()),
-                    _ => (limit, Arc::new(KeyedLimiter::new(limit))),
-                }
-            }),
+            oidc_client_limiter: Limiter::kept(
+                config.rate_limits.oidc_client,
+                previous.and_then(|p| p.oidc_client_limiter.as_ref()),
+            ),
             config,
         }
     }

@@ -44,11 +44,11 @@ impl Upkeep {
             }
         }
         self.state.auth.api_keys.sweep_absent(now);
-        if let Some((_, l)) = &self.state.config().api_key_limiter {
-            l.shrink();
+        if let Some(l) = &self.state.config().api_key_limiter {
+            l.keys.shrink();
         }
-        if let Some((_, l)) = &self.state.config().oidc_client_limiter {
-            l.shrink();
+        if let Some(l) = &self.state.config().oidc_client_limiter {
+            l.keys.shrink();
         }
         self.state.auth.cache.sweep(now);
         self.state.config().limiters().for_each(|l| l.shrink());

@@ -3,6 +3,7 @@
 //! and the remembered consent forgotten, so the next sign-in asks again).
 
 use crate::audit::{kinds, Event};
+use crate::clock::rfc3339;
 use crate::error::Reject;
 use crate::state::State;
 use crate::store::{now, oidc::Grant};
@@ -21,12 +22,6 @@ pub struct AppAccess {
     pub last_used: String,
 }
 
-/// RFC 3339, to the second (as the pages show every time).
-fn rfc(secs: i64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
-    humantime::format_rfc3339_seconds(t).to_string()
-}
-
 fn shown(state: &State, g: &Grant) -> AppAccess {
     let name = state
         .config()
@@ -40,8 +35,8 @@ fn shown(state: &State, g: &Grant) -> AppAccess {
         name,
         scopes: g.scopes.clone(),
         offline: g.offline,
-        created: rfc(g.created_at),
-        last_used: rfc(g.last_used_at),
+        created: rfc3339(g.created_at),
+        last_used: rfc3339(g.last_used_at),
     }
 }
 

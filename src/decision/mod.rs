@@ -297,8 +297,8 @@ fn policy_refusal(route: &crate::config::Route, ruling: Option<policy::Ruling>) 
 
 /// An API key's requests count against `rate_limits.api_key`: the wait, when over it.
 fn key_limited(live: &Live, id: &Identity) -> Option<u64> {
-    let (key, (_, limiter)) = (id.key.as_ref()?, live.api_key_limiter.as_ref()?);
-    limiter.check(key.holder).err()
+    let (key, limiter) = (id.key.as_ref()?, live.api_key_limiter.as_ref()?);
+    limiter.keys.check(key.holder).err()
 }
 
 /// A session without a second factor on a route that demands one: a browser goes to the

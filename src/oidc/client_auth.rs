@@ -62,9 +62,7 @@ impl Presented {
             assertion: get("client_assertion"),
         })
     }
-}
 
-impl Presented {
     /// The client it names (Basic's user, or the form's `client_id`), before any proof.
     pub fn claimed(&self) -> Option<&str> {
         self.basic

@@ -65,7 +65,7 @@ pub async fn list(
     }
 }
 
-/// `POST {console}/apps/revoke` with the grant's `id`, back to `back` (a user's page) if given.
+/// `POST {console}/apps/revoke` with the grant's `id` (from this page or a user's), back here.
 pub async fn revoke(S(state): S<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
     let here = format!("{}/apps", super::base(&state));
     let (a, f) = match form(&state, &headers, &body, &here).await {

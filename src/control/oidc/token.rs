@@ -83,8 +83,10 @@ fn throttled(
         .oidc_provider
         .as_ref()
         .is_some_and(|op| op.clients.contains_key(id));
-    let (_, l) = live.oidc_client_limiter.as_ref()?;
-    registered.then(|| l.check(id.to_string()).err()).flatten()
+    let l = live.oidc_client_limiter.as_ref()?;
+    registered
+        .then(|| l.keys.check(id.to_string()).err())
+        .flatten()
 }
 
 /// 429 with `Retry-After` and an OAuth-shaped body (`slow_down`, RFC 8628 §3.5's name for
@@ -112,14 +114,17 @@ pub async fn token(
     };
     let now = crate::store::now();
     let mut label = "unknown".to_string();
-    let form = params(&body).unwrap_or_default();
-    if let Some(wait) = throttled(&state.config(), caller.ip, &headers, &form) {
+    let form = form_of(&headers, &body);
+    // A body that is not a form still has its Basic client counted.
+    let none = BTreeMap::new();
+    let counted = form.as_ref().unwrap_or(&none);
+    if let Some(wait) = throttled(&state.config(), caller.ip, &headers, counted) {
         crate::metrics::rate_limited("oidc_token");
         crate::metrics::oidc_request("token", "unknown", "rate_limited");
         return slow_down(wait);
     }
     let outcome = async {
-        let form = form_of(&headers, &body)?;
+        let form = form?;
         let c = client(&on, &headers, &form, now).await?;
         label = c.id.clone();
         let ctx = on.ctx(&state);

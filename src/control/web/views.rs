@@ -22,10 +22,7 @@ pub struct UserView {
     pub groups: Vec<String>,
 }
 
-pub fn rfc3339(secs: i64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
-    humantime::format_rfc3339_seconds(t).to_string()
-}
+pub use crate::clock::rfc3339;
 
 impl From<&User> for UserView {
     fn from(u: &User) -> Self {
