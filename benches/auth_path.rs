@@ -11,8 +11,9 @@ use portcullis::path::pattern::{segments, EXACT};
 use portcullis::path::target;
 use portcullis::routing::{first_match, readings, RouteIndex};
 use portcullis::state::State;
-use portcullis::store::NewUser;
 use std::hint::black_box;
+
+mod common;
 use std::path::Path;
 
 const SECRET: &str = "benchmark-secret-that-is-long-enough-for-hs256";
@@ -43,28 +44,7 @@ fn auth_path(c: &mut Criterion) {
     let state = rt
         .block_on(State::build(config(&dir.path().join("bench.db"))))
         .unwrap();
-    let user = rt
-        .block_on(state.store.create_user(
-            NewUser {
-                email: "bench@example.test".into(),
-                name: "Bench".into(),
-                role: "admin".into(),
-                password_hash: None,
-                active: true,
-                email_verified: true,
-                now: portcullis::store::now(),
-            },
-            &[],
-        ))
-        .unwrap();
-    let token = rt
-        .block_on(state.start_session(
-            &user,
-            false,
-            &Default::default(),
-            portcullis::auth::Amr::PWD,
-        ))
-        .unwrap();
+    let (_user, token) = common::signed_in(&rt, &state, "admin");
     let now = portcullis::store::now();
 
     let mut g = c.benchmark_group("auth");

@@ -118,6 +118,9 @@ enum OidcCmd {
     /// Start signing with a new key (of `oidc_provider.signing`); the old one stays in the
     /// JWKS until every token it signed has expired. Running gateways switch within a second.
     RotateKey,
+    /// Print the argon2 hash of a client secret read from standard input, for a client's
+    /// `secret_hash` (the secret itself then lives nowhere in the config).
+    HashSecret,
 }
 
 #[derive(Subcommand)]
@@ -271,6 +274,11 @@ fn main() -> ExitCode {
         Cmd::Oidc {
             cmd: OidcCmd::RotateKey,
         } => portcullis::cli::oidc_rotate_key(&cli.config),
+        Cmd::Oidc {
+            cmd: OidcCmd::HashSecret,
+        } => {
+            portcullis::cli::oidc_hash_secret(&mut std::io::stdin().lock()).map(|h| println!("{h}"))
+        }
         Cmd::Audit {
             cmd: AuditCmd::Verify,
         } => {

@@ -287,7 +287,7 @@ impl OidcUpkeep {
             if let Ok(n) = store.logout_backlog().await {
                 crate::metrics::METRICS.oidc_logout_backlog.set(n);
             }
-            provider.assertions.sweep(now);
+            provider.client_auth.sweep(now);
         }
         if let Err(e) =
             crate::oidc::logout::send_due(store, &self.state.audit, &op, provider, now).await

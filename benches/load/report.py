@@ -8,7 +8,7 @@ flood = dict(line.rstrip("\n").split(",", 1) for line in open(sys.argv[2])) if l
 syscalls = list(csv.DictReader(open(sys.argv[3]))) if len(sys.argv) > 3 else []
 order, by = [], {}
 for r in rows:
-    if r["round"] == "flood":
+    if r["round"] in ("flood", "oidc"):
         continue
     if r["scenario"] not in by:
         order.append(r["scenario"])
@@ -20,7 +20,7 @@ def med(name, key):
 
 cpu = open("/proc/cpuinfo").read()
 model = next((l.split(":", 1)[1].strip() for l in cpu.splitlines() if l.startswith("model name")), platform.machine())
-rounds = len({r["round"] for r in rows if r["round"] != "flood"})
+rounds = len({r["round"] for r in rows if r["round"] not in ("flood", "oidc")})
 print(f"Load benchmark, {datetime.date.today()}, {os.cpu_count()} cores ({model}), Linux {platform.release()}; "
       f"median of {rounds} interleaved rounds. Every proxy runs one worker thread "
       "(the login flood and the system-call counts: the gateway with its default thread count).\n")
@@ -102,6 +102,20 @@ if alone and loaded:
           f"{flood.get('login_flood_p99_ms', '?')} ms, statuses {flood.get('login_flood_statuses', '?')}): "
           f"authenticated p99 {p99a:.2f} ms alone → {p99l:.2f} ms during the flood "
           f"(×{p99l / p99a:.2f}; goal ≤ ×2: {'met' if p99l <= 2 * p99a else 'not met'}).")
+
+oidc_rows = [r for r in rows if r["round"] == "oidc"]
+if oidc_rows:
+    print("\nOpenID provider endpoints, gateway with its default thread count, wrk -t1 (introspection 8 connections, token 16), one run "
+          "(issue #34's goal for introspection: ≥ 2,000 requests/s with p99 ≤ 5 ms):\n")
+    print("| endpoint | requests/s | p50 ms | p99 ms | gateway CPU µs/request | non-2xx | goal |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for r in oidc_rows:
+        rps, p99 = float(r["requests_per_s"]), float(r["p99_ms"])
+        goal = ""
+        if "introspection" in r["scenario"]:
+            goal = "met" if rps >= 2000 and p99 <= 5 else "not met"
+        print(f"| {r['scenario']} | {rps:,.0f} | {float(r['p50_ms']):.2f} | {p99:.2f} | "
+              f"{float(r['proxy_cpu_us_per_request']):.1f} | {r['non_2xx']} | {goal} |")
 
 if syscalls:
     print("\nSystem calls per proxied request (strace -c -f on one fixed wrk run, wrk -t1 -c32 -d5s; "

@@ -57,6 +57,9 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 UP=$(port); NGX=$(port); HAP=$(port); HAPJ=$(port); GW=$(port); ADMIN=$(port); GWB=$(port); ADMINB=$(port)
 HAPS=$(port); GWS=$(port); BARE=$(port); GOP=$(port)
 SECRET="load-test-secret-load-test-secret-0123456789"
+OIDC_SECRET="load-client-secret-0123456789"
+# The hashed OpenID client's secret_hash, made as a user makes one.
+OIDC_HASH=$(printf '%s\n' "$OIDC_SECRET" | "$BIN" oidc hash-secret)
 
 # --- the upstream, and nginx as a proxy (one process each, no master) ---
 nginx_conf() { # file, port, location body
@@ -150,8 +153,29 @@ routes:
     deny:
       - { methods: [DELETE] }
   - { name: app, path: "/**", upstream: app, auth: required }
-# The login flood below measures the argon2 queue, not the per-IP limit.
-rate_limits: { login: { per_minute: 1000000, burst: 100000 } }
+# The login flood below measures the argon2 queue, not the per-IP limit; the OpenID rows
+# measure the endpoints, not their limits.
+rate_limits:
+  login: { per_minute: 1000000, burst: 100000 }
+  oidc_token: { per_minute: 100000000, burst: 1000000 }
+  oidc_client: { per_minute: 100000000, burst: 1000000 }
+# The OpenID rows: a resource server introspecting with a plain secret and with an argon2
+# secret_hash (the secret of both is "load-client-secret-0123456789"), and a machine client
+# taking client_credentials tokens.
+oidc_provider:
+  enabled: true
+  issuer: "http://127.0.0.1:$2"
+  clients:
+    rs-plain:
+      secret: "load-client-secret-0123456789"
+      grant_types: [client_credentials]
+      service_account: load@example.test
+      scopes: [openid, email]
+    rs-hashed:
+      secret_hash: "$OIDC_HASH"
+      grant_types: [client_credentials]
+      service_account: load@example.test
+      scopes: [openid, email]
 ${EXTRA_YAML:-}
 YAML
   # The access log stays on (one line per request, into a file, as in production); the file
@@ -358,6 +382,29 @@ if [ "$CONTENTION" = 1 ]; then
   sleep 1
   signins "proxied load saturating the cores"
   kill "$SAT"; wait "$SAT" 2>/dev/null || true
+fi
+
+# --- the OpenID provider's endpoints, each its own row (not on the proxied path): introspection
+# by a resource server with a plain secret and with a secret_hash (argon2 once, then the
+# remembered match), and client_credentials tokens (one RS256 signature each) ---
+OIDC=${OIDC:-1}
+if [ "$OIDC" = 1 ]; then
+  echo "OpenID provider (default threads, wrk -t1: introspection -c8, token -c16)"
+  basic() { printf '%s:%s' "$1" "$OIDC_SECRET" | base64 -w0; }
+  AT=$(curl -sf "127.0.0.1:$GWD/oidc/token" -H "Authorization: Basic $(basic rs-plain)" \
+    -d grant_type=client_credentials | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  [ -n "$AT" ] || { echo "client_credentials failed"; cat "$work/default-threads/gateway.log"; exit 1; }
+  for c in rs-plain rs-hashed; do
+    active=$(curl -sf "127.0.0.1:$GWD/oidc/introspect" -H "Authorization: Basic $(basic $c)" -d "token=$AT" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["active"])')
+    [ "$active" = True ] || { echo "introspection by $c did not find the token active"; exit 1; }
+  done
+  FORM_BODY="token=$AT" measure oidc "introspection (plain secret)" "$GWD_PID" \
+    "http://127.0.0.1:$GWD/oidc/introspect" -t1 -c8 -s benches/load/form_post.lua -H "Authorization: Basic $(basic rs-plain)"
+  FORM_BODY="token=$AT" measure oidc "introspection (secret_hash)" "$GWD_PID" \
+    "http://127.0.0.1:$GWD/oidc/introspect" -t1 -c8 -s benches/load/form_post.lua -H "Authorization: Basic $(basic rs-hashed)"
+  FORM_BODY="grant_type=client_credentials" measure oidc "token (client_credentials, RS256)" "$GWD_PID" \
+    "http://127.0.0.1:$GWD/oidc/token" -t1 -c16 -s benches/load/form_post.lua -H "Authorization: Basic $(basic rs-plain)"
 fi
 
 if [ "$FLOOD" = 0 ]; then

@@ -132,7 +132,8 @@ impl PasswordHasher {
     }
 }
 
-fn hash_blocking(password: &str) -> Result<String, HashError> {
+/// Hashes on the calling thread: for the CLI (the gateway goes through the queue above).
+pub fn hash_blocking(password: &str) -> Result<String, HashError> {
     let salt = SaltString::generate(&mut OsRng);
     argon2()
         .hash_password(password.as_bytes(), &salt)

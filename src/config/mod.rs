@@ -37,6 +37,7 @@ pub use runtime_oauth::*;
 pub use runtime_oidc::*;
 pub use runtime_policy::*;
 pub use validate_deployment::{warnings, EXAMPLE_SECRETS};
+pub use validate_oidc::CLIENT_SECRET_MIN;
 
 use std::path::Path;
 

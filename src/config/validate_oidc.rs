@@ -8,6 +8,9 @@ use super::validate_policy::Networks;
 use secrecy::{ExposeSecret, SecretString};
 use std::path::Path;
 
+/// The shortest client secret accepted (`portcullis oidc hash-secret` asks the same).
+pub const CLIENT_SECRET_MIN: usize = 16;
+
 /// The provider, or `None` when it is off (its section is still checked).
 pub(super) fn oidc_provider(
     f: OidcProviderFile,
@@ -199,9 +202,14 @@ fn client(
             None
         }
         (Some(s), None) => match super::env::expand(s.expose_secret()) {
-            Ok(v) if v.len() >= 16 => Some(ClientSecret::Plain(SecretString::from(v))),
+            Ok(v) if v.len() >= CLIENT_SECRET_MIN => {
+                Some(ClientSecret::Plain(SecretString::from(v)))
+            }
             Ok(_) => {
-                errs.push(ConfigError::at(at("secret"), "at least 16 characters"));
+                errs.push(ConfigError::at(
+                    at("secret"),
+                    format!("at least {CLIENT_SECRET_MIN} characters"),
+                ));
                 None
             }
             Err(why) => {

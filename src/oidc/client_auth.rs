@@ -72,19 +72,30 @@ impl Presented {
     }
 }
 
-/// Replay and key caches for `private_key_jwt`, one per provider.
+/// What client authentication keeps between requests, one per provider: replay and key
+/// caches for `private_key_jwt`, and the secrets lately found to match a `secret_hash`.
 #[derive(Default)]
-pub struct AssertionState {
+pub struct ClientAuthState {
     /// `jti` → until when it is remembered (its `exp`).
     seen: scc::HashMap<String, i64>,
     /// `jwks_uri` → (fetched at, keys).
     keys: scc::HashMap<String, (i64, std::sync::Arc<JwkSet>)>,
+    /// SHA-256 of (registered hash, presented secret) → until when it is trusted. A resource
+    /// server introspecting every request would otherwise pay an argon2 check (tens of ms of
+    /// CPU) per call; a changed `secret_hash` is a different key.
+    matched: scc::HashMap<[u8; 32], i64>,
 }
 
-impl AssertionState {
-    /// Forgets assertions past their expiry.
+/// How long a secret that matched its `secret_hash` is trusted without argon2 again.
+const MATCH_KEPT: i64 = 300;
+/// At most this many remembered matches (one per client and secret in use, in practice).
+const MATCHES_MAX: usize = 4096;
+
+impl ClientAuthState {
+    /// Forgets assertions and matched secrets past their time.
     pub fn sweep(&self, now: i64) {
         self.seen.retain_sync(|_, exp| *exp > now);
+        self.matched.retain_sync(|_, until| *until > now);
     }
 }
 
@@ -93,7 +104,7 @@ pub async fn authenticate<'c>(
     clients: &'c Clients,
     p: &Presented,
     audiences: &[String],
-    state: &AssertionState,
+    state: &ClientAuthState,
     http: &reqwest::Client,
     now: i64,
 ) -> Result<&'c Client, OAuthError> {
@@ -120,7 +131,7 @@ pub async fn authenticate<'c>(
             ClientAuth::Secret {
                 secret: s,
                 in_body: false,
-            } if secret_ok(s, secret).await => Ok(c),
+            } if secret_ok(s, secret, state, now).await => Ok(c),
             _ => Err(unknown()),
         };
     }
@@ -134,7 +145,7 @@ pub async fn authenticate<'c>(
             ClientAuth::Secret {
                 secret: s,
                 in_body: true,
-            } if secret_ok(s, secret).await => Ok(c),
+            } if secret_ok(s, secret, state, now).await => Ok(c),
             _ => Err(unknown()),
         };
     }
@@ -168,7 +179,12 @@ pub async fn authenticate<'c>(
     }
 }
 
-async fn secret_ok(registered: &ClientSecret, presented: &str) -> bool {
+async fn secret_ok(
+    registered: &ClientSecret,
+    presented: &str,
+    state: &ClientAuthState,
+    now: i64,
+) -> bool {
     match registered {
         ClientSecret::Plain(s) => aws_lc_rs::constant_time::verify_slices_are_equal(
             s.expose_secret().as_bytes(),
@@ -176,8 +192,19 @@ async fn secret_ok(registered: &ClientSecret, presented: &str) -> bool {
         )
         .is_ok(),
         ClientSecret::Hash(h) => {
+            let key: [u8; 32] = {
+                use sha2::Digest;
+                let mut d = sha2::Sha256::new();
+                d.update(h.as_bytes());
+                d.update([0]);
+                d.update(presented.as_bytes());
+                d.finalize().into()
+            };
+            if state.matched.read_sync(&key, |_, until| *until > now) == Some(true) {
+                return true;
+            }
             let (h, presented) = (h.clone(), presented.to_string());
-            tokio::task::spawn_blocking(move || {
+            let ok = tokio::task::spawn_blocking(move || {
                 use argon2::password_hash::{PasswordHash, PasswordVerifier};
                 PasswordHash::new(&h).is_ok_and(|parsed| {
                     argon2::Argon2::default()
@@ -186,7 +213,11 @@ async fn secret_ok(registered: &ClientSecret, presented: &str) -> bool {
                 })
             })
             .await
-            .unwrap_or(false)
+            .unwrap_or(false);
+            if ok && state.matched.len() < MATCHES_MAX {
+                let _ = state.matched.upsert_sync(key, now + MATCH_KEPT);
+            }
+            ok
         }
     }
 }
@@ -205,7 +236,7 @@ async fn assertion_client<'c>(
     named: Option<&str>,
     assertion: &str,
     audiences: &[String],
-    state: &AssertionState,
+    state: &ClientAuthState,
     http: &reqwest::Client,
     now: i64,
 ) -> Result<&'c Client, OAuthError> {
@@ -307,7 +338,7 @@ pub fn key_algorithm(jwk: &jsonwebtoken::jwk::Jwk) -> Option<jsonwebtoken::Algor
 
 /// A client's keys from its `jwks_uri`, kept five minutes.
 async fn fetch_keys(
-    state: &AssertionState,
+    state: &ClientAuthState,
     http: &reqwest::Client,
     uri: &str,
     now: i64,
@@ -361,7 +392,7 @@ mod tests {
             &cs,
             &p,
             &[],
-            &AssertionState::default(),
+            &ClientAuthState::default(),
             &reqwest::Client::new(),
             1_000,
         )

@@ -406,13 +406,13 @@ pub async fn client_credentials(
     issue(ctx, client, &grant, &user, None, false, now).await
 }
 
-/// An access token this provider signed, still valid, whose grant lives: its claims, grant
-/// and user. What userinfo serves and introspection describes.
-pub async fn access(
+/// An access token this provider signed, still valid, whose grant lives (its session and user
+/// too): its claims and grant, in one store query. What introspection describes.
+pub async fn access_grant(
     ctx: &Ctx<'_>,
     token: &str,
     now: i64,
-) -> Result<(AccessClaims, Grant, User), OAuthError> {
+) -> Result<(AccessClaims, Grant), OAuthError> {
     let invalid = || OAuthError::invalid_token("The access token is not valid");
     let keys = ctx.provider.keys();
     let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
@@ -420,33 +420,38 @@ pub async fn access(
     if header.typ.as_deref() != Some(claims::ACCESS_TYP) {
         return Err(invalid());
     }
-    let key = header
-        .kid
-        .as_deref()
-        .and_then(|k| keys.by_kid(k))
-        .ok_or_else(invalid)?;
-    let alg = super::keys::algorithm(key.alg);
-    if header.alg != alg {
-        return Err(invalid());
-    }
-    let jwk: jsonwebtoken::jwk::Jwk =
-        serde_json::from_value(key.jwk.clone()).map_err(|_| OAuthError::server_error())?;
-    let decoding =
-        jsonwebtoken::DecodingKey::from_jwk(&jwk).map_err(|_| OAuthError::server_error())?;
+    let key = keys.verifier(&header).ok_or_else(invalid)?;
+    let alg = header.alg;
     let mut v = jsonwebtoken::Validation::new(alg);
     v.set_issuer(&[ctx.op.issuer.as_str()]);
     v.set_audience(&[ctx.op.issuer.as_str()]);
     v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     v.leeway = 0;
-    let c = jsonwebtoken::decode::<AccessClaims>(token, &decoding, &v)
+    let c = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &v)
         .map_err(|_| invalid())?
         .claims;
     if c.exp <= now {
         return Err(invalid());
     }
-    let grant = ctx.store.grant(&c.gid).await?.ok_or_else(invalid)?;
-    let user = live_user(ctx, &grant, now).await.map_err(|_| invalid())?;
-    Ok((c, grant, user))
+    let grant = ctx
+        .store
+        .live_grant(&c.gid, now)
+        .await?
+        .ok_or_else(invalid)?;
+    Ok((c, grant))
+}
+
+/// The same, with the grant's user: what userinfo serves.
+pub async fn access(
+    ctx: &Ctx<'_>,
+    token: &str,
+    now: i64,
+) -> Result<(AccessClaims, Grant, User), OAuthError> {
+    let (c, grant) = access_grant(ctx, token, now).await?;
+    match ctx.store.user_by_id(grant.user_id).await? {
+        Some(u) if u.active && u.deleted_at.is_none() => Ok((c, grant, u)),
+        _ => Err(OAuthError::invalid_token("The access token is not valid")),
+    }
 }
 
 /// RFC 7662 §2.2: what introspection says of `token` to `client` (access tokens and refresh
@@ -459,7 +464,7 @@ pub async fn introspect(
     now: i64,
 ) -> Result<Value, OAuthError> {
     let inactive = json!({ "active": false });
-    if let Ok((c, _, _)) = access(ctx, token, now).await {
+    if let Ok((c, _)) = access_grant(ctx, token, now).await {
         let mut v = serde_json::to_value(&c).map_err(|_| OAuthError::server_error())?;
         v["active"] = true.into();
         v["token_type"] = "Bearer".into();
@@ -504,8 +509,8 @@ pub async fn revoke(
 ) -> Result<Option<Grant>, OAuthError> {
     let grant = match ctx.store.oidc_refresh(&one_time::hash(token)).await? {
         Some(row) => ctx.store.grant(&row.grant_id).await?,
-        None => match access(ctx, token, now).await {
-            Ok((_, g, _)) => Some(g),
+        None => match access_grant(ctx, token, now).await {
+            Ok((_, g)) => Some(g),
             Err(_) => None,
         },
     };

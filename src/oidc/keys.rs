@@ -13,7 +13,7 @@ use aws_lc_rs::signature::{
 };
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, DecodingKey, Header};
 use serde_json::{json, Value};
 use sha2::Digest;
 use std::path::{Path, PathBuf};
@@ -25,7 +25,10 @@ pub struct SigningKey {
     pub alg: SigningAlg,
     /// When it began signing (its file's name).
     pub created: i64,
-    encoding: EncodingKey,
+    signer: Signer,
+    /// Its public half, for checking what it signed (built once: introspection checks one
+    /// signature per request).
+    pub decoding: DecodingKey,
     /// Its public half as a JWK.
     pub jwk: Value,
 }
@@ -33,6 +36,31 @@ pub struct SigningKey {
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SigningKey({} {})", self.alg.name(), self.kid)
+    }
+}
+
+/// A private key, parsed once. (jsonwebtoken's `encode` parses its DER key again for every
+/// signature; for RSA that check cost more than the signature itself.)
+enum Signer {
+    Rsa(aws_lc_rs::rsa::KeyPair),
+    Ec(EcdsaKeyPair),
+    Ed(Ed25519KeyPair),
+}
+
+impl Signer {
+    fn sign(&self, msg: &[u8]) -> Option<Vec<u8>> {
+        let rng = SystemRandom::new();
+        match self {
+            Signer::Rsa(k) => {
+                let mut sig = vec![0; k.public_modulus_len()];
+                k.sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &rng, msg, &mut sig)
+                    .ok()?;
+                Some(sig)
+            }
+            // The fixed (r || s) form JWS asks for (RFC 7518 §3.4).
+            Signer::Ec(k) => k.sign(&rng, msg).ok().map(|s| s.as_ref().to_vec()),
+            Signer::Ed(k) => Some(k.sign(msg).as_ref().to_vec()),
+        }
     }
 }
 
@@ -97,13 +125,17 @@ impl KeyRing {
         self.jwks.clone()
     }
 
-    /// Signs `claims` as a compact JWS with the current key, typed `typ`.
+    /// Signs `claims` as a compact JWS (RFC 7515 §7.1) with the current key, typed `typ`.
     pub fn sign(&self, typ: &str, claims: &impl serde::Serialize) -> Option<String> {
         let k = &self.current;
-        let mut header = Header::new(algorithm(k.alg));
-        header.typ = Some(typ.into());
-        header.kid = Some(k.kid.clone());
-        jsonwebtoken::encode(&header, claims, &k.encoding).ok()
+        let header = json!({ "typ": typ, "alg": k.alg.name(), "kid": k.kid });
+        let mut jws = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).ok()?);
+        jws.push('.');
+        jws.push_str(&URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).ok()?));
+        let sig = k.signer.sign(jws.as_bytes())?;
+        jws.push('.');
+        jws.push_str(&URL_SAFE_NO_PAD.encode(sig));
+        Some(jws)
     }
 
     /// The key a token names by `kid`, among those published.
@@ -111,6 +143,13 @@ impl KeyRing {
         std::iter::once(&self.current)
             .chain(&self.retired)
             .find(|k| k.kid == kid)
+    }
+
+    /// The published key that signed a token with `header`, only when the header's `alg` is
+    /// that key's own (RFC 8725 §3.1): `none`, or HS256 keyed with a public key, never match.
+    pub fn verifier(&self, header: &Header) -> Option<&SigningKey> {
+        let key = self.by_kid(header.kid.as_deref()?)?;
+        (header.alg == algorithm(key.alg)).then_some(key)
     }
 }
 
@@ -240,7 +279,7 @@ fn generate(dir: &Path, alg: SigningAlg, created: i64) -> Result<(), KeyError> {
 fn from_pkcs8(der: &[u8], alg: SigningAlg, created: i64) -> Result<SigningKey, String> {
     let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
     // RFC 7638 §3.2: the thumbprint hashes the required members, in lexical order.
-    let (encoding, canonical, jwk) = match alg {
+    let (signer, canonical, jwk) = match alg {
         SigningAlg::Rs256 => {
             let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(der).map_err(|e| e.to_string())?;
             let public = pair.public_key();
@@ -248,13 +287,8 @@ fn from_pkcs8(der: &[u8], alg: SigningAlg, created: i64) -> Result<SigningKey, S
                 b64(public.modulus().big_endian_without_leading_zero()),
                 b64(public.exponent().big_endian_without_leading_zero()),
             );
-            // jsonwebtoken signs RSA with the PKCS#1 key inside the PKCS#8 envelope.
-            let pkcs1 = pkcs8::PrivateKeyInfo::try_from(der)
-                .map_err(|e| e.to_string())?
-                .private_key
-                .to_vec();
             (
-                EncodingKey::from_rsa_der(&pkcs1),
+                Signer::Rsa(pair),
                 format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#),
                 json!({"kty": "RSA", "n": n, "e": e}),
             )
@@ -269,7 +303,7 @@ fn from_pkcs8(der: &[u8], alg: SigningAlg, created: i64) -> Result<SigningKey, S
             }
             let (x, y) = (b64(&point[1..33]), b64(&point[33..]));
             (
-                EncodingKey::from_ec_der(der),
+                Signer::Ec(pair),
                 format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#),
                 json!({"kty": "EC", "crv": "P-256", "x": x, "y": y}),
             )
@@ -278,7 +312,7 @@ fn from_pkcs8(der: &[u8], alg: SigningAlg, created: i64) -> Result<SigningKey, S
             let pair = Ed25519KeyPair::from_pkcs8(der).map_err(|e| e.to_string())?;
             let x = b64(pair.public_key().as_ref());
             (
-                EncodingKey::from_ed_der(der),
+                Signer::Ed(pair),
                 format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#),
                 json!({"kty": "OKP", "crv": "Ed25519", "x": x}),
             )
@@ -289,11 +323,15 @@ fn from_pkcs8(der: &[u8], alg: SigningAlg, created: i64) -> Result<SigningKey, S
     jwk["kid"] = kid.clone().into();
     jwk["alg"] = alg.name().into();
     jwk["use"] = "sig".into();
+    let decoding = serde_json::from_value::<jsonwebtoken::jwk::Jwk>(jwk.clone())
+        .map_err(|e| e.to_string())
+        .and_then(|j| DecodingKey::from_jwk(&j).map_err(|e| e.to_string()))?;
     Ok(SigningKey {
         kid,
         alg,
         created,
-        encoding,
+        signer,
+        decoding,
         jwk,
     })
 }
@@ -314,6 +352,14 @@ mod tests {
                 .unwrap();
             let header = jsonwebtoken::decode_header(&token).unwrap();
             assert_eq!(header.kid.as_deref(), Some(ring.current.kid.as_str()));
+            assert_eq!(
+                (header.alg, header.typ.as_deref()),
+                (algorithm(alg), Some("JWT"))
+            );
+            assert!(ring.verifier(&header).is_some());
+            let mut confused = header.clone();
+            confused.alg = Algorithm::HS256;
+            assert!(ring.verifier(&confused).is_none(), "RFC 8725 §3.1");
             let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_slice(&ring.jwks()).unwrap();
             let key = jsonwebtoken::DecodingKey::from_jwk(&jwks.keys[0]).unwrap();
             let mut v = jsonwebtoken::Validation::new(algorithm(alg));

@@ -24,7 +24,7 @@ const SECRET_FILE: &str = "secret";
 pub struct Provider {
     keys: ArcSwap<keys::KeyRing>,
     secret: Vec<u8>,
-    pub assertions: client_auth::AssertionState,
+    pub client_auth: client_auth::ClientAuthState,
     /// For clients' `jwks_uri` and back-channel logouts.
     pub http: reqwest::Client,
 }
@@ -44,7 +44,7 @@ impl Provider {
         Ok(Provider {
             keys: ArcSwap::from_pointee(ring),
             secret,
-            assertions: client_auth::AssertionState::default(),
+            client_auth: client_auth::ClientAuthState::default(),
             http,
         })
     }

@@ -90,6 +90,10 @@ pub trait OidcStore {
     /// Redeems a code once; a second redemption revokes the grant it made.
     async fn redeem_code(&self, code_hash: &str, now: i64) -> StoreResult<Redeemed>;
     async fn grant(&self, id: &str) -> StoreResult<Option<Grant>>;
+    /// The grant while it lives at `now`: not revoked or expired, its session (unless it is an
+    /// offline or sessionless grant) not ended, its user active. One query, for the check an
+    /// access token gets at every introspection and userinfo call.
+    async fn live_grant(&self, id: &str, now: i64) -> StoreResult<Option<Grant>>;
     async fn touch_grant(&self, id: &str, now: i64) -> StoreResult<()>;
     /// Revokes a grant (its refresh and access tokens with it) and, where it came through a
     /// session, queues that client's back-channel logout. False if it was not live.

@@ -2,6 +2,8 @@
 //! $store`, and the step every session-ending change runs in its own transaction.
 
 pub(super) const GRANT_COLS: &str = "id, client_id, user_id, session_id, scopes, offline, auth_time, amr, acr, created_at, last_used_at, expires_at, revoked_at";
+/// The same columns, of the alias `g`.
+pub(super) const GRANT_COLS_G: &str = "g.id, g.client_id, g.user_id, g.session_id, g.scopes, g.offline, g.auth_time, g.amr, g.acr, g.created_at, g.last_used_at, g.expires_at, g.revoked_at";
 pub(super) const CODE_COLS: &str =
     "code_hash, grant_id, redirect_uri, code_challenge, nonce, expires_at, used_at";
 pub(super) const REFRESH_COLS: &str =
@@ -190,6 +192,26 @@ macro_rules! sql_oidc_store {
                     $crate::store::sql_oidc::GRANT_COLS
                 ))
                 .bind(id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn live_grant(
+                &self,
+                id: &str,
+                now: i64,
+            ) -> $crate::store::StoreResult<Option<$crate::store::oidc::Grant>> {
+                Ok(sqlx::query_as(&format!(
+                    "SELECT {} FROM oidc_grants g \
+                     WHERE g.id = $1 AND g.revoked_at IS NULL AND g.expires_at > $2 \
+                     AND (g.offline OR g.session_id IS NULL OR EXISTS (SELECT 1 FROM sessions s \
+                          WHERE s.id = g.session_id AND s.revoked_at IS NULL AND s.expires_at > $2)) \
+                     AND EXISTS (SELECT 1 FROM users u \
+                          WHERE u.id = g.user_id AND u.active AND u.deleted_at IS NULL)",
+                    $crate::store::sql_oidc::GRANT_COLS_G
+                ))
+                .bind(id)
+                .bind(now)
                 .fetch_optional(&self.pool)
                 .await?)
             }

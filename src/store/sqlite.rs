@@ -115,26 +115,33 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_code_is_redeemed_once_and_a_replay_revokes_its_grant() {
-        use crate::store::oidc::{Code, OidcStore, Redeemed};
-        let (_d, s, uid) = store().await;
-        s.create_session(new_session("s1", uid, 9_000), &[])
-            .await
-            .unwrap()
-            .unwrap();
-        let code = Code {
-            code_hash: "c1".into(),
-            grant_id: "g1".into(),
+    fn code(hash: &str, grant: &str) -> crate::store::oidc::Code {
+        crate::store::oidc::Code {
+            code_hash: hash.into(),
+            grant_id: grant.into(),
             redirect_uri: "https://app.test/cb".into(),
             code_challenge: "x".into(),
             nonce: None,
             expires_at: 1_060,
             used_at: None,
-        };
-        s.create_grant_with_code(&grant("g1", "app", uid, "s1", false), &code, &[])
+        }
+    }
+
+    #[tokio::test]
+    async fn a_code_is_redeemed_once_and_a_replay_revokes_its_grant() {
+        use crate::store::oidc::{OidcStore, Redeemed};
+        let (_d, s, uid) = store().await;
+        s.create_session(new_session("s1", uid, 9_000), &[])
             .await
+            .unwrap()
             .unwrap();
+        s.create_grant_with_code(
+            &grant("g1", "app", uid, "s1", false),
+            &code("c1", "g1"),
+            &[],
+        )
+        .await
+        .unwrap();
         assert!(
             matches!(s.redeem_code("c1", 1_010).await.unwrap(), Redeemed::Fresh(b) if b.0.grant_id == "g1" && b.1.live(1_010))
         );
@@ -152,8 +159,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_live_grant_needs_its_session_and_an_active_user_in_one_query() {
+        use crate::store::oidc::OidcStore;
+        let (_d, s, uid) = store().await;
+        s.create_session(new_session("s1", uid, 9_000), &[])
+            .await
+            .unwrap()
+            .unwrap();
+        for (g, offline) in [("online", false), ("offline", true)] {
+            let c = code(&format!("c-{g}"), g);
+            s.create_grant_with_code(&grant(g, "app", uid, "s1", offline), &c, &[])
+                .await
+                .unwrap();
+        }
+        let live = |id: &'static str, now: i64| {
+            let s = &s;
+            async move { s.live_grant(id, now).await.unwrap().is_some() }
+        };
+        assert!(live("online", 1_100).await && live("offline", 1_100).await);
+        assert!(!live("nope", 1_100).await);
+        // The session past its expiry: only the offline grant holds; past the grant's own
+        // expiry, neither.
+        assert!(!live("online", 9_000).await && live("offline", 9_000).await);
+        assert!(!live("offline", 100_000).await);
+        // A deactivated user: none.
+        let off = crate::store::UserChanges {
+            active: Some(false),
+            ..Default::default()
+        };
+        s.update_user(uid, &off, 1_200, None).await.unwrap();
+        assert!(!live("online", 1_300).await && !live("offline", 1_300).await);
+        let on = crate::store::UserChanges {
+            active: Some(true),
+            ..Default::default()
+        };
+        s.update_user(uid, &on, 1_400, None).await.unwrap();
+        assert!(live("offline", 1_500).await);
+        // A revoked grant: none.
+        s.revoke_grant("offline", 1_600, &[]).await.unwrap();
+        assert!(!live("offline", 1_700).await);
+    }
+
+    #[tokio::test]
     async fn ending_a_session_ends_its_grants_and_owes_each_client_one_logout() {
-        use crate::store::oidc::{Code, OidcStore};
+        use crate::store::oidc::OidcStore;
         let (_d, s, uid) = store().await;
         for id in ["s1", "s2"] {
             s.create_session(new_session(id, uid, 9_000), &[])
@@ -161,15 +210,6 @@ mod tests {
                 .unwrap()
                 .unwrap();
         }
-        let code = |h: &str, g: &str| Code {
-            code_hash: h.into(),
-            grant_id: g.into(),
-            redirect_uri: "https://app.test/cb".into(),
-            code_challenge: "x".into(),
-            nonce: None,
-            expires_at: 1_060,
-            used_at: None,
-        };
         s.create_grant_with_code(
             &grant("g1", "app", uid, "s1", false),
             &code("c1", "g1"),
@@ -245,24 +285,19 @@ mod tests {
 
     #[tokio::test]
     async fn an_expired_session_ends_its_grants_once() {
-        use crate::store::oidc::{Code, OidcStore};
+        use crate::store::oidc::OidcStore;
         let (_d, s, uid) = store().await;
         s.create_session(new_session("s1", uid, 1_500), &[])
             .await
             .unwrap()
             .unwrap();
-        let code = Code {
-            code_hash: "c1".into(),
-            grant_id: "g1".into(),
-            redirect_uri: "https://app.test/cb".into(),
-            code_challenge: "x".into(),
-            nonce: None,
-            expires_at: 1_060,
-            used_at: None,
-        };
-        s.create_grant_with_code(&grant("g1", "app", uid, "s1", false), &code, &[])
-            .await
-            .unwrap();
+        s.create_grant_with_code(
+            &grant("g1", "app", uid, "s1", false),
+            &code("c1", "g1"),
+            &[],
+        )
+        .await
+        .unwrap();
         assert_eq!(s.end_expired_session_grants(1_400).await.unwrap(), 0);
         assert_eq!(s.end_expired_session_grants(1_600).await.unwrap(), 1);
         assert_eq!(

@@ -206,3 +206,43 @@ async fn offline_access_outlives_a_logout_and_the_account_page_revokes_an_app() 
     let events = g.get("/api/auth/audit?type=oidc.consent.revoked&limit=50", Some(&admin)).await.text().await.unwrap();
     assert!(events.contains("oidc.consent.revoked"), "{events}");
 }
+
+/// `portcullis oidc hash-secret`: what it prints is a `secret_hash` the gateway accepts, again
+/// and again (the match is remembered, so a resource server pays argon2 once), never for a
+/// wrong secret; a secret shorter than check-config's floor is refused.
+#[tokio::test]
+async fn hash_secret_prints_a_secret_hash_the_gateway_accepts() {
+    use std::io::Write;
+    let hash = |input: &str| {
+        let mut child = std::process::Command::new(bin())
+            .args(["oidc", "hash-secret"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let short = hash("too-short\n");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("shorter than 16"), "{short:?}");
+    let out = hash(&format!("{SECRET}\n"));
+    assert!(out.status.success(), "{out:?}");
+    let phc = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(phc.starts_with("$argon2id$"), "{phc}");
+    assert!(!phc.contains(SECRET));
+    let (_up, g) = provider(
+        &format!("    hashed:\n      secret_hash: \"{phc}\"\n      grant_types: [client_credentials]\n      service_account: robot@example.test\n"),
+        "",
+    )
+    .await;
+    let admin = g.admin_token().await;
+    g.create_user(&admin, "robot@example.test", "user", "robot-password-123").await;
+    for _ in 0..3 {
+        let (s, t) = token(&g, Some(("hashed", SECRET)), &[("grant_type", "client_credentials")]).await;
+        assert_eq!(s, 200, "{t}");
+    }
+    let (s, t) = token(&g, Some(("hashed", "ops-client-secret-0123456780")), &[("grant_type", "client_credentials")]).await;
+    assert_eq!((s, t["error"].as_str()), (401, Some("invalid_client")), "{t}");
+}

@@ -37,6 +37,7 @@ mod oidc;
 mod oidc_apache;
 mod oidc_operations;
 mod oidc_refusals;
+mod oidc_subjects;
 mod op;
 mod openapi;
 mod operator;

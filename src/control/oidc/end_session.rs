@@ -70,20 +70,15 @@ struct Hint {
 fn verify_hint(on: &On<'_>, token: &str) -> Option<Hint> {
     let header = jsonwebtoken::decode_header(token).ok()?;
     let keys = on.provider.keys();
-    let key = keys.by_kid(header.kid.as_deref()?)?;
-    let alg = crate::oidc::keys::algorithm(key.alg);
     // The algorithm is the key's (RFC 8725 §3.1): `none`, or HS256 over the public key, fail.
-    if header.alg != alg {
-        return None;
-    }
-    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.jwk.clone()).ok()?;
-    let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).ok()?;
+    let key = keys.verifier(&header)?;
+    let alg = header.alg;
     let mut v = jsonwebtoken::Validation::new(alg);
     v.validate_exp = false;
     v.validate_aud = false;
     v.set_required_spec_claims(&["iss", "aud", "sub"]);
     v.set_issuer(&[on.op.issuer.as_str()]);
-    let claims = jsonwebtoken::decode::<serde_json::Value>(token, &decoding, &v)
+    let claims = jsonwebtoken::decode::<serde_json::Value>(token, &key.decoding, &v)
         .ok()?
         .claims;
     let client = match &claims["aud"] {

@@ -37,7 +37,7 @@ async fn client<'o>(
         &on.op.clients,
         &presented,
         &audiences,
-        &on.provider.assertions,
+        &on.provider.client_auth,
         &on.provider.http,
         now,
     )
