@@ -43,8 +43,8 @@ fn newest(dir: &Path) -> SystemTime {
     t
 }
 
-/// The binary to put in the image: the release build when it is newer than every source
-/// (`.ci/run` builds it first), else this test run's own build, which is the same code.
+/// The binary to put in the image: the release build when it is newer than every source,
+/// else this test run's own build, which is the same code (what CI uses).
 fn binary() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let release = root.join("target/release/portcullis");
