@@ -105,6 +105,7 @@ pub async fn authenticate<'c>(
     p: &Presented,
     audiences: &[String],
     state: &ClientAuthState,
+    hasher: &crate::auth::PasswordHasher,
     http: &reqwest::Client,
     now: i64,
 ) -> Result<&'c Client, OAuthError> {
@@ -131,7 +132,7 @@ pub async fn authenticate<'c>(
             ClientAuth::Secret {
                 secret: s,
                 in_body: false,
-            } if secret_ok(s, secret, state, now).await => Ok(c),
+            } if secret_ok(s, secret, state, hasher, now).await? => Ok(c),
             _ => Err(unknown()),
         };
     }
@@ -145,7 +146,7 @@ pub async fn authenticate<'c>(
             ClientAuth::Secret {
                 secret: s,
                 in_body: true,
-            } if secret_ok(s, secret, state, now).await => Ok(c),
+            } if secret_ok(s, secret, state, hasher, now).await? => Ok(c),
             _ => Err(unknown()),
         };
     }
@@ -179,47 +180,49 @@ pub async fn authenticate<'c>(
     }
 }
 
+/// Whether `presented` is the registered secret. A `secret_hash` is checked through the
+/// password hasher's bounded queue, as sign-ins are, so wrong secrets sent to introspection
+/// or revocation cannot pile up argon2 work; a full queue is `temporarily_unavailable`.
 async fn secret_ok(
     registered: &ClientSecret,
     presented: &str,
     state: &ClientAuthState,
+    hasher: &crate::auth::PasswordHasher,
     now: i64,
-) -> bool {
-    match registered {
-        ClientSecret::Plain(s) => aws_lc_rs::constant_time::verify_slices_are_equal(
-            s.expose_secret().as_bytes(),
-            presented.as_bytes(),
-        )
-        .is_ok(),
-        ClientSecret::Hash(h) => {
-            let key: [u8; 32] = {
-                use sha2::Digest;
-                let mut d = sha2::Sha256::new();
-                d.update(h.as_bytes());
-                d.update([0]);
-                d.update(presented.as_bytes());
-                d.finalize().into()
-            };
-            if state.matched.read_sync(&key, |_, until| *until > now) == Some(true) {
-                return true;
-            }
-            let (h, presented) = (h.clone(), presented.to_string());
-            let ok = tokio::task::spawn_blocking(move || {
-                use argon2::password_hash::{PasswordHash, PasswordVerifier};
-                PasswordHash::new(&h).is_ok_and(|parsed| {
-                    argon2::Argon2::default()
-                        .verify_password(presented.as_bytes(), &parsed)
-                        .is_ok()
-                })
-            })
-            .await
-            .unwrap_or(false);
-            if ok && state.matched.len() < MATCHES_MAX {
-                let _ = state.matched.upsert_sync(key, now + MATCH_KEPT);
-            }
-            ok
+) -> Result<bool, OAuthError> {
+    let h = match registered {
+        ClientSecret::Plain(s) => {
+            return Ok(aws_lc_rs::constant_time::verify_slices_are_equal(
+                s.expose_secret().as_bytes(),
+                presented.as_bytes(),
+            )
+            .is_ok())
         }
+        ClientSecret::Hash(h) => h,
+    };
+    let key: [u8; 32] = {
+        use sha2::Digest;
+        let mut d = sha2::Sha256::new();
+        d.update(h.as_bytes());
+        d.update([0]);
+        d.update(presented.as_bytes());
+        d.finalize().into()
+    };
+    if state.matched.read_sync(&key, |_, until| *until > now) == Some(true) {
+        return Ok(true);
     }
+    let secret = secrecy::SecretString::from(presented.to_string());
+    let ok = match hasher.verify(&secret, Some(h)).await {
+        Ok(ok) => ok,
+        Err(crate::auth::password::HashError::Busy) => {
+            return Err(OAuthError::temporarily_unavailable())
+        }
+        Err(crate::auth::password::HashError::Failed) => return Err(OAuthError::server_error()),
+    };
+    if ok && state.matched.len() < MATCHES_MAX {
+        let _ = state.matched.upsert_sync(key, now + MATCH_KEPT);
+    }
+    Ok(ok)
 }
 
 #[derive(serde::Deserialize)]
@@ -393,6 +396,7 @@ mod tests {
             &p,
             &[],
             &ClientAuthState::default(),
+            &crate::auth::PasswordHasher::new(1).unwrap(),
             &reqwest::Client::new(),
             1_000,
         )

@@ -17,6 +17,7 @@ use std::sync::Arc;
 /// The form, and the client it authenticates.
 async fn client<'o>(
     on: &'o On<'_>,
+    hasher: &crate::auth::PasswordHasher,
     headers: &HeaderMap,
     form: &BTreeMap<String, String>,
     now: i64,
@@ -38,6 +39,7 @@ async fn client<'o>(
         &presented,
         &audiences,
         &on.provider.client_auth,
+        hasher,
         &on.provider.http,
         now,
     )
@@ -125,7 +127,7 @@ pub async fn token(
     }
     let outcome = async {
         let form = form?;
-        let c = client(&on, &headers, &form, now).await?;
+        let c = client(&on, &state.passwords, &headers, &form, now).await?;
         label = c.id.clone();
         let ctx = on.ctx(&state);
         let get = |k: &str| form.get(k).map(String::as_str);
@@ -207,7 +209,7 @@ pub async fn introspect(S(state): S<Arc<State>>, headers: HeaderMap, body: Bytes
     let now = crate::store::now();
     let outcome = async {
         let form = form_of(&headers, &body)?;
-        let c = client(&on, &headers, &form, now).await?;
+        let c = client(&on, &state.passwords, &headers, &form, now).await?;
         // RFC 7662 §4: only clients that can authenticate may ask.
         if c.is_public() {
             return Err(OAuthError::invalid_client(
@@ -246,7 +248,7 @@ pub async fn revoke(S(state): S<Arc<State>>, headers: HeaderMap, body: Bytes) ->
     let now = crate::store::now();
     let outcome = async {
         let form = form_of(&headers, &body)?;
-        let c = client(&on, &headers, &form, now).await?;
+        let c = client(&on, &state.passwords, &headers, &form, now).await?;
         let token = form
             .get("token")
             .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
