@@ -38,6 +38,7 @@ pub mod redirect;
 pub mod reload;
 pub mod request;
 pub mod routing;
+pub mod scim;
 pub mod startup;
 pub mod state;
 pub mod store;
