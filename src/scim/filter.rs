@@ -82,7 +82,7 @@ pub fn parse(resource: Resource, filter: &str) -> Result<Query, Refused> {
 
 /// Refuses a filter longer than [`MAX_LEN`] or nested deeper than [`MAX_DEPTH`], counting
 /// brackets outside quoted strings (RFC 7644 §3.4.2.2 values are JSON strings).
-fn bounded(filter: &str) -> Result<(), Refused> {
+pub(crate) fn bounded(filter: &str) -> Result<(), Refused> {
     if filter.len() > MAX_LEN {
         return Err(Refused(format!("A filter is at most {MAX_LEN} bytes")));
     }

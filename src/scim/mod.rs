@@ -2,3 +2,4 @@
 //! the store, decided by plain functions. Issue #35; the endpoints come with the store's side.
 
 pub mod filter;
+pub mod patch;
