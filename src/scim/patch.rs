@@ -5,6 +5,7 @@
 //! names are case-insensitive (Entra ID sends `Replace`, `Add`; RFC 7643 §2.1). Either every
 //! operation applies or none does: the caller keeps the original on an error.
 
+use super::attr;
 use scim_proto::filter::ScimComplexFilter;
 use serde_json::{Map, Value};
 
@@ -62,13 +63,13 @@ pub fn apply(resource: &Value, body: &Value) -> Result<Value, PatchError> {
     let body = body
         .as_object()
         .ok_or_else(|| syntax("The body is not a JSON object"))?;
-    let schemas = get_ci(body, "schemas").and_then(Value::as_array);
+    let schemas = attr(body, "schemas").and_then(Value::as_array);
     if !schemas.is_some_and(|s| s.iter().any(|v| v.as_str() == Some(PATCH_OP))) {
         return Err(syntax(
             "schemas must name urn:ietf:params:scim:api:messages:2.0:PatchOp",
         ));
     }
-    let ops = get_ci(body, "Operations")
+    let ops = attr(body, "Operations")
         .and_then(Value::as_array)
         .filter(|o| !o.is_empty())
         .ok_or_else(|| syntax("Operations must be a non-empty array"))?;
@@ -77,7 +78,7 @@ pub fn apply(resource: &Value, body: &Value) -> Result<Value, PatchError> {
         let o = o
             .as_object()
             .ok_or_else(|| syntax("An operation is not an object"))?;
-        let op = match get_ci(o, "op")
+        let op = match attr(o, "op")
             .and_then(Value::as_str)
             .map(str::to_ascii_lowercase)
         {
@@ -86,12 +87,12 @@ pub fn apply(resource: &Value, body: &Value) -> Result<Value, PatchError> {
             Some(s) if s == "remove" => Op::Remove,
             _ => return Err(syntax("op must be add, replace or remove")),
         };
-        let path = match get_ci(o, "path") {
+        let path = match attr(o, "path") {
             None | Some(Value::Null) => None,
             Some(Value::String(p)) => Some(parse_path(p)?),
             Some(_) => return Err(PatchError::InvalidPath("path must be a string".into())),
         };
-        let value = get_ci(o, "value");
+        let value = attr(o, "value");
         let target = out
             .as_object_mut()
             .ok_or_else(|| syntax("The resource is not an object"))?;
@@ -128,13 +129,6 @@ pub fn apply(resource: &Value, body: &Value) -> Result<Value, PatchError> {
         }
     }
     Ok(out)
-}
-
-/// A key of `m` named `name` in any case (RFC 7643 §2.1).
-fn get_ci<'a>(m: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    m.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
 }
 
 /// The key of `m` spelling `name` (any case), or `name` itself for a new one.
@@ -331,7 +325,7 @@ fn remove(target: &mut Map<String, Value>, p: &Path) -> Result<(), PatchError> {
 /// `caseExact`).
 fn matches(item: &Value, f: &ScimComplexFilter) -> bool {
     use ScimComplexFilter as F;
-    let field = |name: &str| item.as_object().and_then(|o| get_ci(o, name));
+    let field = |name: &str| item.as_object().and_then(|o| attr(o, name));
     let text = |v: &Value| match v {
         Value::String(s) => Some(s.to_lowercase()),
         Value::Bool(b) => Some(b.to_string()),
