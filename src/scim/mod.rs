@@ -5,6 +5,7 @@ pub mod discovery;
 pub mod filter;
 pub mod mapping;
 pub mod patch;
+pub mod query;
 
 use serde_json::{Map, Value};
 
