@@ -76,6 +76,145 @@ pub fn list(resources: Vec<Value>, total: u64, start_index: u64) -> Value {
     })
 }
 
+/// One attribute's definition (RFC 7643 §7).
+struct Attr {
+    name: String,
+    kind: &'static str,
+    multi: bool,
+    required: bool,
+    case_exact: bool,
+    mutability: &'static str,
+    uniqueness: &'static str,
+    subs: Vec<Attr>,
+}
+
+impl Attr {
+    fn new(name: impl Into<String>, kind: &'static str) -> Attr {
+        Attr {
+            name: name.into(),
+            kind,
+            multi: false,
+            required: false,
+            case_exact: false,
+            mutability: "readWrite",
+            uniqueness: "none",
+            subs: vec![],
+        }
+    }
+    fn multi(mut self) -> Attr {
+        self.multi = true;
+        self
+    }
+    fn required(mut self) -> Attr {
+        self.required = true;
+        self
+    }
+    fn exact(mut self) -> Attr {
+        self.case_exact = true;
+        self
+    }
+    fn mutability(mut self, m: &'static str) -> Attr {
+        self.mutability = m;
+        self
+    }
+    fn unique(mut self) -> Attr {
+        self.uniqueness = "server";
+        self
+    }
+    fn subs(mut self, subs: Vec<Attr>) -> Attr {
+        self.kind = "complex";
+        self.subs = subs;
+        self
+    }
+    fn json(&self) -> Value {
+        let mut v = json!({
+            "name": self.name,
+            "type": self.kind,
+            "multiValued": self.multi,
+            "required": self.required,
+            "caseExact": self.case_exact,
+            "mutability": self.mutability,
+            "returned": "default",
+            "uniqueness": self.uniqueness,
+        });
+        if !self.subs.is_empty() {
+            v["subAttributes"] = self.subs.iter().map(Attr::json).collect();
+        }
+        v
+    }
+}
+
+/// `/Schemas` (RFC 7643 §7): the attributes this server keeps, no others. The role attribute
+/// (`scim.role_attribute`, a core name or `urn:…:enterprise:2.0:User:<name>`) is listed where
+/// it lives.
+pub fn schemas(base: &str, role_attribute: Option<&str>) -> Vec<Value> {
+    let n = ENTERPRISE_USER.len();
+    let (core_role, enterprise_role) = match role_attribute {
+        // `get` rather than slicing: a config value need not split at a char boundary there.
+        Some(p) => match (p.get(..n), p.get(n..n + 1), p.get(n + 1..)) {
+            (Some(h), Some(":"), Some(rest))
+                if h.eq_ignore_ascii_case(ENTERPRISE_USER) && !rest.is_empty() =>
+            {
+                (None, Some(rest))
+            }
+            _ => (Some(p), None),
+        },
+        None => (None, None),
+    };
+    let mut user = vec![
+        Attr::new("userName", "string").required().unique(),
+        Attr::new("name", "complex").subs(vec![
+            Attr::new("formatted", "string"),
+            Attr::new("givenName", "string"),
+            Attr::new("familyName", "string"),
+        ]),
+        Attr::new("displayName", "string"),
+        Attr::new("active", "boolean"),
+        Attr::new("emails", "complex").multi().subs(vec![
+            Attr::new("value", "string"),
+            Attr::new("type", "string"),
+            Attr::new("primary", "boolean"),
+        ]),
+        Attr::new("groups", "complex")
+            .multi()
+            .mutability("readOnly")
+            .subs(vec![
+                Attr::new("value", "string").exact().mutability("readOnly"),
+                Attr::new("display", "string").mutability("readOnly"),
+            ]),
+        Attr::new("externalId", "string").exact(),
+    ];
+    if let Some(r) = core_role.filter(|r| !r.contains('.')) {
+        user.push(Attr::new(r, "string"));
+    }
+    let group = vec![
+        Attr::new("displayName", "string").required(),
+        Attr::new("members", "complex").multi().subs(vec![
+            Attr::new("value", "string").exact().mutability("immutable"),
+            Attr::new("display", "string").mutability("readOnly"),
+        ]),
+        Attr::new("externalId", "string").exact(),
+    ];
+    let enterprise: Vec<Attr> = enterprise_role
+        .map(|r| Attr::new(r, "string"))
+        .into_iter()
+        .collect();
+    let schema = |id: &str, name: &str, attrs: &[Attr]| {
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
+            "id": id,
+            "name": name,
+            "attributes": attrs.iter().map(Attr::json).collect::<Vec<_>>(),
+            "meta": { "resourceType": "Schema", "location": format!("{base}/Schemas/{id}") }
+        })
+    };
+    vec![
+        schema(USER, "User", &user),
+        schema(GROUP, "Group", &group),
+        schema(ENTERPRISE_USER, "EnterpriseUser", &enterprise),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +247,43 @@ mod tests {
             types[1]["meta"]["location"],
             "https://gw.test/scim/v2/ResourceTypes/Group"
         );
+    }
+
+    #[test]
+    fn schemas_list_the_attributes_kept_and_the_role_where_it_lives() {
+        let names = |s: &Value| -> Vec<String> {
+            s["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let s = schemas("https://gw.test/scim/v2", None);
+        assert_eq!(s.len(), 3);
+        assert_eq!(
+            names(&s[0]),
+            [
+                "userName",
+                "name",
+                "displayName",
+                "active",
+                "emails",
+                "groups",
+                "externalId"
+            ]
+        );
+        assert_eq!(s[0]["attributes"][0]["uniqueness"], "server");
+        assert_eq!(s[0]["attributes"][0]["required"], true);
+        assert_eq!(names(&s[1]), ["displayName", "members", "externalId"]);
+        assert!(names(&s[2]).is_empty());
+        let s = schemas("b", Some(&format!("{ENTERPRISE_USER}:employeeType")));
+        assert_eq!(names(&s[2]), ["employeeType"]);
+        let s = schemas("b", Some("title"));
+        assert!(names(&s[0]).contains(&"title".to_string()));
+        // Not a char boundary where the extension's URN would end: no panic.
+        let odd = format!("{}é{}", &ENTERPRISE_USER[..ENTERPRISE_USER.len() - 1], "x");
+        assert_eq!(schemas("b", Some(&odd)).len(), 3);
     }
 
     #[test]
