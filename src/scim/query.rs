@@ -88,7 +88,7 @@ pub fn project(resource: &mut Value, attributes: Option<&str>, excluded: Option<
                 // Only some sub-attributes were asked for.
                 let keep: Vec<&str> = subs.iter().filter_map(|s| s.as_deref()).collect();
                 if let Some(v) = obj.get_mut(&k) {
-                    keep_subs(v, &keep);
+                    retain_subs(v, |k| keep.iter().any(|s| s.eq_ignore_ascii_case(k)));
                 }
             }
         }
@@ -104,7 +104,7 @@ pub fn project(resource: &mut Value, attributes: Option<&str>, excluded: Option<
                 }
                 Some(s) => {
                     if let Some(v) = obj.get_mut(&k) {
-                        drop_sub(v, &s);
+                        retain_subs(v, |k| !k.eq_ignore_ascii_case(&s));
                     }
                 }
             }
@@ -112,28 +112,16 @@ pub fn project(resource: &mut Value, attributes: Option<&str>, excluded: Option<
     }
 }
 
-fn keep_subs(v: &mut Value, keep: &[&str]) {
-    let only = |m: &mut Map<String, Value>| {
-        m.retain(|k, _| keep.iter().any(|s| s.eq_ignore_ascii_case(k)))
-    };
+/// Keeps the sub-attributes `keep` says yes to, of a complex value or of each value of a
+/// multi-valued one.
+fn retain_subs(v: &mut Value, keep: impl Fn(&str) -> bool) {
+    let only = |m: &mut Map<String, Value>| m.retain(|k, _| keep(k));
     match v {
         Value::Object(m) => only(m),
         Value::Array(items) => items
             .iter_mut()
             .filter_map(Value::as_object_mut)
             .for_each(only),
-        _ => {}
-    }
-}
-
-fn drop_sub(v: &mut Value, sub: &str) {
-    let drop = |m: &mut Map<String, Value>| m.retain(|k, _| !k.eq_ignore_ascii_case(sub));
-    match v {
-        Value::Object(m) => drop(m),
-        Value::Array(items) => items
-            .iter_mut()
-            .filter_map(Value::as_object_mut)
-            .for_each(drop),
         _ => {}
     }
 }

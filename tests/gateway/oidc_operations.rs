@@ -15,19 +15,6 @@ fn clients(bcl: &str) -> String {
     )
 }
 
-async fn introspect(g: &Gateway, t: &str) -> serde_json::Value {
-    reqwest::Client::new()
-        .post(format!("{}/oidc/introspect", issuer(g)))
-        .basic_auth("app", Some(SECRET))
-        .form(&[("token", t)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 async fn jwks_kids(g: &Gateway) -> Vec<String> {
     let j: serde_json::Value = reqwest::get(format!("{}/oidc/jwks", issuer(g))).await.unwrap().json().await.unwrap();
     j["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_string()).collect()
@@ -83,7 +70,7 @@ async fn a_rotated_key_signs_at_once_and_the_old_one_stays_published_while_its_t
     assert_ne!(kid(&new), first[0], "new tokens are signed with the new key");
     assert_eq!(kids[0], kid(&new), "the new key first");
     assert!(kids.contains(&first[0]), "the old key is still published");
-    assert_eq!(introspect(&g, &old).await["active"], true, "a token of the old key still holds");
+    assert_eq!(introspect(&g, ("app", SECRET), &old).await["active"], true, "a token of the old key still holds");
     // Once every token of a key has expired (10 min on the gateway's clock), the next reading
     // of the directory leaves it out of the JWKS.
     g.advance_clock(Duration::from_secs(601)).await;
@@ -191,7 +178,7 @@ async fn offline_access_outlives_a_logout_and_the_account_page_revokes_an_app() 
     let csrf = hidden(&account[at..], "csrf");
     let done = b.submit(&base, "/account/apps/revoke", &[("csrf", &csrf), ("id", &grant)]).await;
     assert!(matches!(&done, Landed::Page(200, p) if p.contains("no longer has access")), "{done:?}");
-    assert_eq!(introspect(&g, online["access_token"].as_str().unwrap()).await["active"], false, "revoked at once");
+    assert_eq!(introspect(&g, ("app", SECRET), online["access_token"].as_str().unwrap()).await["active"], false, "revoked at once");
     bcl.wait_for(2).await;
     // Someone else's grant id is not found.
     let r = b.submit(&base, "/account/apps/revoke", &[("csrf", &csrf), ("id", &grant)]).await;

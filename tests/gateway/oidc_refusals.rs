@@ -57,16 +57,7 @@ async fn codes_are_bound_to_their_client_redirect_and_pkce_verifier_and_work_onc
     assert_eq!(s, 200, "{first}");
     let active = |t: serde_json::Value| {
         let g = &g;
-        async move {
-            let r = reqwest::Client::new()
-                .post(format!("{}/oidc/introspect", issuer(g)))
-                .basic_auth("app", Some(APP_SECRET))
-                .form(&[("token", t.as_str().unwrap())])
-                .send()
-                .await
-                .unwrap();
-            r.json::<serde_json::Value>().await.unwrap()["active"].as_bool().unwrap()
-        }
+        async move { introspect(g, ("app", APP_SECRET), t.as_str().unwrap()).await["active"].as_bool().unwrap() }
     };
     assert!(active(first["access_token"].clone()).await);
     let (s, e) = redeem(&g, app, &c, "https://app.test/cb", Some(VERIFIER)).await;

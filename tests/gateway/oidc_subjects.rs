@@ -52,16 +52,7 @@ async fn userinfo_sub(g: &Gateway, access: &str) -> String {
 }
 
 async fn introspected_sub(g: &Gateway, client: &str, token: &str) -> String {
-    let v: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/oidc/introspect", issuer(g)))
-        .basic_auth(client, Some(SECRET))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = introspect(g, (client, SECRET), token).await;
     assert_eq!(v["active"], true, "{v}");
     v["sub"].as_str().unwrap().to_string()
 }

@@ -170,6 +170,18 @@ pub async fn token(g: &Gateway, basic: Option<(&str, &str)>, form: &[(&str, &str
     (status, r.json().await.unwrap_or(serde_json::Value::Null))
 }
 
+/// What introspection (RFC 7662) says of `t` to the client `basic` authenticates.
+pub async fn introspect(g: &Gateway, basic: (&str, &str), t: &str) -> serde_json::Value {
+    let r = reqwest::Client::new()
+        .post(format!("{}/oidc/introspect", issuer(g)))
+        .basic_auth(basic.0, Some(basic.1))
+        .form(&[("token", t)])
+        .send()
+        .await
+        .unwrap();
+    r.json().await.unwrap()
+}
+
 /// A receiver of back-channel logouts: every logout token POSTed to it.
 pub struct Receiver {
     pub url: String,
